@@ -1,0 +1,187 @@
+# encore -- top-level, non-recursive GNU Makefile.
+#
+#   make             build all binaries into bin/
+#   make test        install missing Debian packages, unit + integration tests
+#   make asan        the same tests against an ASan+UBSan build
+#   make fuzz        build and run the libFuzzer targets for a bounded time
+#   make bench       benchmarks (print "bench: NAME VALUE UNIT")
+#   make demo        a local cluster doing real work
+#   make install PREFIX=/usr/local
+#   V=1              show full commands
+
+PREFIX	?= /usr/local
+SAN	?=
+O	?= build
+BIN	?= bin
+
+PKGS	:= libevent json-c sqlite3 libproc2 ncursesw
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+
+CC	?= cc
+WARN	:= -Wall -Wextra -Werror -Wformat=2 -Wmissing-prototypes \
+	   -Wstrict-prototypes -Wmissing-declarations -Wwrite-strings \
+	   -Wshadow -Wpointer-arith -Wno-unused-parameter
+CFLAGS	?= -O2 -g
+CFLAGS	+= -std=gnu11 $(WARN) -MMD -MP -D_GNU_SOURCE \
+	   -Iprotocol -Iprofiler -Iconfig $(PKG_CFLAGS)
+ifneq ($(SAN),)
+CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
+	   -fno-sanitize-recover=undefined
+LDFLAGS	+= -fsanitize=address,undefined
+endif
+
+LIBEVENT := $(shell pkg-config --libs libevent 2>/dev/null)
+JSONC	 := $(shell pkg-config --libs json-c 2>/dev/null)
+SQLITE	 := $(shell pkg-config --libs sqlite3 2>/dev/null)
+PROC2	 := $(shell pkg-config --libs libproc2 2>/dev/null)
+CURSES	 := $(shell pkg-config --libs ncursesw 2>/dev/null)
+CMOCKA	 := -lcmocka
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+# ---- libraries ----
+PROTO_SRCS	:= $(wildcard protocol/*.c)
+PROF_SRCS	:= $(wildcard profiler/*.c)
+CONF_SRCS	:= $(wildcard config/*.c)
+MAIN_SRCS	:= $(filter-out main-node/main-node.c,$(wildcard main-node/*.c))
+WORKER_SRCS	:= $(filter-out worker-node/worker-node.c,$(wildcard worker-node/*.c))
+CLIENT_SRCS	:= $(filter-out dashboard-tui/cli.c dashboard-tui/dashboard.c \
+		     dashboard-tui/tui-%.c,$(wildcard dashboard-tui/*.c))
+TUI_SRCS	:= $(wildcard dashboard-tui/tui-*.c)
+
+objs = $(patsubst %.c,$(O)/%.o,$(1))
+
+LIBPROTO	:= $(O)/libprotocol.a
+LIBPROF		:= $(O)/libprofiler.a
+LIBCONF		:= $(O)/libconfig.a
+LIBMAIN		:= $(O)/libmain.a
+LIBWORKER	:= $(O)/libworker.a
+LIBCLIENT	:= $(O)/libclient.a
+LIBTUI		:= $(O)/libtui.a
+
+PROGS := $(BIN)/encore-main $(BIN)/encore-worker $(BIN)/encore $(BIN)/encore-top
+
+all: $(PROGS)
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+define lib_rule
+$(1): $(call objs,$(2))
+	@mkdir -p $$(dir $$@)
+	$(Q)rm -f $$@ && ar rcs $$@ $$^
+endef
+$(eval $(call lib_rule,$(LIBPROTO),$(PROTO_SRCS)))
+$(eval $(call lib_rule,$(LIBPROF),$(PROF_SRCS)))
+$(eval $(call lib_rule,$(LIBCONF),$(CONF_SRCS)))
+$(eval $(call lib_rule,$(LIBMAIN),$(MAIN_SRCS)))
+$(eval $(call lib_rule,$(LIBWORKER),$(WORKER_SRCS)))
+$(eval $(call lib_rule,$(LIBCLIENT),$(CLIENT_SRCS)))
+$(eval $(call lib_rule,$(LIBTUI),$(TUI_SRCS)))
+
+link = @mkdir -p $(dir $@); $(if $(Q),echo "  LD      $@";) \
+	$(CC) $(LDFLAGS) -o $@ $^ $(1)
+
+# The worker links no SQLite and no ncurses (SPEC section 1).
+$(BIN)/encore-main: $(O)/main-node/main-node.o $(LIBMAIN) $(LIBCONF) $(LIBPROTO)
+	$(call link,$(SQLITE) $(LIBEVENT) $(JSONC) -lm)
+$(BIN)/encore-worker: $(O)/worker-node/worker-node.o $(LIBWORKER) $(LIBPROF) \
+		$(LIBCONF) $(LIBPROTO)
+	$(call link,$(PROC2) $(LIBEVENT) $(JSONC) -lm)
+$(BIN)/encore: $(O)/dashboard-tui/cli.o $(LIBCLIENT) $(LIBCONF) $(LIBPROTO)
+	$(call link,$(LIBEVENT) $(JSONC) -lm)
+$(BIN)/encore-top: $(O)/dashboard-tui/dashboard.o $(LIBTUI) $(LIBCLIENT) \
+		$(O)/profiler/prof-format.o $(LIBCONF) $(LIBPROTO)
+	$(call link,$(CURSES) $(LIBEVENT) $(JSONC) -lm)
+
+# ---- unit tests: tests/unit/test-NAME.c, each linked with every library
+# it may need (static archives pull in only what is used) ----
+UNIT_SRCS	:= $(wildcard tests/unit/test-*.c)
+UNIT_BINS	:= $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
+UNIT_LIBS	:= $(LIBMAIN) $(LIBWORKER) $(LIBTUI) $(LIBCLIENT) $(LIBPROF) \
+		   $(LIBCONF) $(LIBPROTO)
+
+$(O)/tests/%: $(O)/tests/unit/%.o $(UNIT_LIBS)
+	$(call link,$(CMOCKA) $(SQLITE) $(PROC2) $(CURSES) $(LIBEVENT) $(JSONC) -lm)
+
+unit: $(UNIT_BINS)
+	@pass=0; fail=0; for t in $(UNIT_BINS); do \
+		if ENCORE_SRC=$(CURDIR) $$t; then pass=$$((pass+1)); \
+		else fail=$$((fail+1)); echo "FAILED: $$t"; fi; \
+	done; echo "unit: $$pass passed, $$fail failed"; [ $$fail -eq 0 ]
+
+# ---- integration tests (pytest, Debian's interpreter) ----
+PYTEST	:= /usr/bin/python3 -m pytest
+PYTEST_ARGS ?= -q
+
+deps:
+	@sh packaging/deps.sh
+
+test: deps
+	$(MAKE) all unit
+	$(MAKE) asan-unit
+	$(MAKE) fuzz-smoke
+	ENCORE_BIN=$(CURDIR)/$(BIN) $(PYTEST) $(PYTEST_ARGS) tests/integration
+
+# Tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+asan-unit:
+	$(MAKE) SAN=1 O=build/asan BIN=build/asan/bin CC=gcc unit
+asan: deps
+	$(MAKE) SAN=1 O=build/asan BIN=build/asan/bin all unit
+	$(ASAN_ENV) ENCORE_BIN=$(CURDIR)/build/asan/bin ENCORE_ASAN=1 \
+		$(PYTEST) $(PYTEST_ARGS) tests/integration
+
+# ---- fuzzing (clang libFuzzer) ----
+FUZZ_SRCS	:= $(wildcard tests/fuzz/fuzz-*.c)
+FUZZ_O		:= build/fuzz
+FUZZ_BINS	:= $(patsubst tests/fuzz/%.c,$(FUZZ_O)/%,$(FUZZ_SRCS))
+FUZZ_TIME	?= 60
+
+$(FUZZ_O)/%: tests/fuzz/%.c $(PROTO_SRCS) $(CONF_SRCS) $(PROF_SRCS) \
+		$(MAIN_SRCS) protocol/protocol.h
+	@mkdir -p $(dir $@)
+	$(Q)clang -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+		-Iprotocol -Iprofiler -Iconfig -Imain-node $(PKG_CFLAGS) -o $@ $< \
+		$(PROTO_SRCS) $(CONF_SRCS) $(PROF_SRCS) $(MAIN_SRCS) \
+		$(SQLITE) $(PROC2) $(LIBEVENT) $(JSONC) -lm
+
+fuzz-build: $(FUZZ_BINS)
+fuzz: $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do n=$$(basename $$f); \
+		mkdir -p build/fuzz/corpus/$$n; \
+		echo "fuzz: $$n for $(FUZZ_TIME)s"; \
+		$$f -max_total_time=$(FUZZ_TIME) -max_len=70000 \
+		    -artifact_prefix=build/fuzz/ build/fuzz/corpus/$$n \
+		    tests/fixtures/fuzz/$$n || exit 1; done
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_TIME=10
+
+bench: all
+	@sh tests/bench/run.sh
+
+demo: deps
+	$(MAKE) all
+	@sh packaging/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/encore
+	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 config/main.conf config/worker.conf \
+		$(DESTDIR)$(PREFIX)/share/encore/
+
+clean:
+	rm -rf build bin
+
+.PHONY: all unit test asan asan-unit deps fuzz fuzz-build fuzz-smoke bench \
+	demo install clean
+.SECONDARY:
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -65,6 +65,10 @@ int	 cfg_parse_args(struct cfg *, int argc, char **argv, int *optind,
  * a flag are kept.  Returns 0, or -1 with *cause naming file and line.
  */
 int	 cfg_load_file(struct cfg *, const char *path, char **cause);
+/* The same from a buffer of len bytes (need not be NUL-terminated); name
+ * stands for the file in messages.  Used by cfg_load_file and the fuzzer. */
+int	 cfg_load_buffer(struct cfg *, const char *name, const char *buf,
+	    size_t len, char **cause);
 
 /* Value of an option by name (NULL if unset).  Aborts on an unknown name
  * (a programming error). */

@@ -1,0 +1,227 @@
+/*
+ * config-table.c -- the option tables of encore-main and encore-worker.
+ *
+ * One row per option drives argv and file parsing, validation, --help and
+ * the example files config/main.conf and config/worker.conf (which the unit
+ * tests check against these tables).  Options whose default depends on the
+ * machine (state-dir, slots, offline-after...) have no default here: the
+ * program computes it and says so in the help text.
+ */
+#include <stddef.h>
+
+#include "config.h"
+
+static const char *cfg_choices_approve[] = { "auto", "manual", NULL };
+static const char *cfg_choices_text_export[] = { "on", "off", "local", NULL };
+static const char *cfg_choices_log_level[] = {
+	"error", "warn", "info", "debug", NULL
+};
+static const char *cfg_choices_runtime[] = {
+	"auto", "podman", "docker", "none", NULL
+};
+
+/* encore-main. */
+const struct cfg_option cfg_main_options[] = {
+	{ .name = "listen",
+	  .type = CFG_STRING,
+	  .def = "0.0.0.0:7070",
+	  .metavar = "HOST:PORT",
+	  .help = "address for workers, operators and the text export"
+	},
+	{ .name = "state-dir",
+	  .type = CFG_STRING,
+	  .metavar = "DIR",
+	  .help = "directory for encore.db and the tokens (default: "
+	      "/var/lib/encore as root, else ~/.local/state/encore)"
+	},
+	{ .name = "config",
+	  .type = CFG_STRING,
+	  .metavar = "FILE",
+	  .help = "read options from this INI file; flags override it"
+	},
+	{ .name = "join-token",
+	  .type = CFG_STRING,
+	  .metavar = "TOKEN",
+	  .help = "token devices present to join (default: generated into "
+	      "STATE-DIR/join.token)"
+	},
+	{ .name = "operator-token",
+	  .type = CFG_STRING,
+	  .metavar = "TOKEN",
+	  .help = "token for the CLI and dashboard (default: generated into "
+	      "STATE-DIR/operator.token)"
+	},
+	{ .name = "approve",
+	  .type = CFG_CHOICE,
+	  .choices = cfg_choices_approve,
+	  .def = "manual",
+	  .help = "admit joining devices at once (auto) or after "
+	      "'encore approve ID' (manual)"
+	},
+	{ .name = "heartbeat-interval",
+	  .type = CFG_INT,
+	  .min = 1,
+	  .max = 3600,
+	  .def = "5",
+	  .metavar = "S",
+	  .help = "seconds between worker heartbeats"
+	},
+	{ .name = "offline-after",
+	  .type = CFG_INT,
+	  .min = 1,
+	  .max = 86400,
+	  .metavar = "S",
+	  .help = "seconds of silence before a device is offline (default: "
+	      "3 x heartbeat-interval)"
+	},
+	{ .name = "text-export",
+	  .type = CFG_CHOICE,
+	  .choices = cfg_choices_text_export,
+	  .def = "on",
+	  .help = "plain-text commands for nc on the cluster port: on, off, "
+	      "or from loopback only (local)"
+	},
+	{ .name = "log-level",
+	  .type = CFG_CHOICE,
+	  .choices = cfg_choices_log_level,
+	  .def = "info",
+	  .help = "log messages of this level and more severe"
+	},
+	{ .name = "max-line",
+	  .type = CFG_INT,
+	  .min = 1024,
+	  .max = 16777216,
+	  .def = "65536",
+	  .metavar = "BYTES",
+	  .help = "longest accepted protocol line, bytes"
+	},
+	{ .name = "max-connections",
+	  .type = CFG_INT,
+	  .min = 1,
+	  .max = 1000000,
+	  .def = "4096",
+	  .metavar = "N",
+	  .help = "most connections open at once; more are refused"
+	},
+	{ .name = "max-output-kb",
+	  .type = CFG_INT,
+	  .min = 1,
+	  .max = 1048576,
+	  .def = "1024",
+	  .metavar = "KIB",
+	  .help = "task output kept per task, KiB; output beyond it is "
+	      "discarded"
+	},
+	{ .name = "max-queued",
+	  .type = CFG_INT,
+	  .min = 1,
+	  .max = 100000000,
+	  .def = "100000",
+	  .metavar = "N",
+	  .help = "most tasks waiting in the queue; submit is refused beyond"
+	},
+	{ .name = "help",
+	  .short_name = 'h',
+	  .type = CFG_FLAG,
+	  .help = "print this help and exit"
+	},
+	{ .name = "version",
+	  .short_name = 'V',
+	  .type = CFG_FLAG,
+	  .help = "print the version and exit"
+	},
+};
+const size_t cfg_main_options_n =
+    sizeof cfg_main_options / sizeof cfg_main_options[0];
+
+/* encore-worker. */
+const struct cfg_option cfg_worker_options[] = {
+	{ .name = "main",
+	  .type = CFG_STRING,
+	  .metavar = "HOST:PORT",
+	  .help = "main node to connect to (required unless --profile)"
+	},
+	{ .name = "token",
+	  .type = CFG_STRING,
+	  .metavar = "TOKEN",
+	  .help = "join token, from the main node's STATE-DIR/join.token"
+	},
+	{ .name = "token-file",
+	  .type = CFG_STRING,
+	  .metavar = "FILE",
+	  .help = "read the join token from this file instead"
+	},
+	{ .name = "id",
+	  .type = CFG_STRING,
+	  .metavar = "ID",
+	  .help = "device id shown in the cluster (default: the hostname)"
+	},
+	{ .name = "state-dir",
+	  .type = CFG_STRING,
+	  .metavar = "DIR",
+	  .help = "directory for device.key and the result spool (default: "
+	      "/var/lib/encore as root, else ~/.local/state/encore)"
+	},
+	{ .name = "config",
+	  .type = CFG_STRING,
+	  .metavar = "FILE",
+	  .help = "read options from this INI file; flags override it"
+	},
+	{ .name = "slots",
+	  .type = CFG_INT,
+	  .min = 1,
+	  .max = 1024,
+	  .metavar = "N",
+	  .help = "tasks run at once (default: the number of CPU cores)"
+	},
+	{ .name = "runtime",
+	  .type = CFG_CHOICE,
+	  .choices = cfg_choices_runtime,
+	  .def = "auto",
+	  .help = "container runtime; auto uses podman or docker if usable, "
+	      "none runs plain commands only"
+	},
+	{ .name = "label",
+	  .type = CFG_LIST,
+	  .metavar = "K=V",
+	  .help = "label tasks can require, e.g. gpu=yes"
+	},
+	{ .name = "min-battery",
+	  .type = CFG_INT,
+	  .min = 0,
+	  .max = 100,
+	  .def = "20",
+	  .metavar = "PCT",
+	  .help = "decline tasks on battery below this charge, percent"
+	},
+	{ .name = "max-temp",
+	  .type = CFG_INT,
+	  .min = 30,
+	  .max = 150,
+	  .def = "80",
+	  .metavar = "C",
+	  .help = "decline tasks above this temperature, degrees Celsius"
+	},
+	{ .name = "log-level",
+	  .type = CFG_CHOICE,
+	  .choices = cfg_choices_log_level,
+	  .def = "info",
+	  .help = "log messages of this level and more severe"
+	},
+	{ .name = "profile",
+	  .type = CFG_FLAG,
+	  .help = "print the device profile JSON and exit"
+	},
+	{ .name = "help",
+	  .short_name = 'h',
+	  .type = CFG_FLAG,
+	  .help = "print this help and exit"
+	},
+	{ .name = "version",
+	  .short_name = 'V',
+	  .type = CFG_FLAG,
+	  .help = "print the version and exit"
+	},
+};
+const size_t cfg_worker_options_n =
+    sizeof cfg_worker_options / sizeof cfg_worker_options[0];

@@ -1,0 +1,409 @@
+/*
+ * conn.c -- one TCP connection: a bufferevent, LF framing with a length
+ * cap, and the first-line sniff that makes it a JSON session or a one-shot
+ * text command.  A connection is never freed inside its own callback:
+ * conn_close() stops reading, lets the output drain, and frees it from a
+ * later event.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <json-c/json.h>
+
+#include "main.h"
+
+#define CONN_AUTH_TIMEOUT	10	/* s to register, auth or send a command */
+#define CONN_BAD_LINES_MAX	5	/* bad lines in a row before closing */
+#define CONN_OUTPUT_MAX		(8 * 1024 * 1024) /* unread output cap */
+#define CONN_TEXT_MAX		CONN_TEXT_LINE
+
+static void	conn_read_cb(struct bufferevent *, void *);
+static void	conn_write_cb(struct bufferevent *, void *);
+static void	conn_event_cb(struct bufferevent *, short, void *);
+
+/* Free a connection (from an event, never from its own callback). */
+static void
+conn_free_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct conn	*c = arg;
+	struct server	*s = c->server;
+
+	if (c->role == ROLE_WORKER)
+		worker_lost(c);
+	TAILQ_REMOVE(&s->conns, c, entry);
+	s->n_conns--;
+	if (c->idle_ev != NULL)
+		event_free(c->idle_ev);
+	bufferevent_free(c->bev);
+	free(c->follow_reply);
+	free(c);
+	if (s->stopping && TAILQ_EMPTY(&s->conns))
+		event_base_loopbreak(s->base);
+}
+
+/* Schedule the free of a connection. */
+static void
+conn_free_later(struct conn *c)
+{
+	struct timeval	tv = { 0, 0 };
+
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
+	event_base_once(c->server->base, -1, EV_TIMEOUT, conn_free_cb, c, &tv);
+}
+
+/* An unregistered connection took too long. */
+static void
+conn_idle_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (c->role == ROLE_TEXT || c->role == ROLE_NEW ||
+	    c->role == ROLE_JSON) {
+		if (c->role == ROLE_JSON)
+			conn_send_error(c, NULL, PROTO_UNAUTHORIZED,
+			    "no register or auth within %d s; closing",
+			    CONN_AUTH_TIMEOUT);
+		conn_close(c, "auth timeout");
+	}
+}
+
+/* Accept a new connection on fd. */
+struct conn *
+conn_create(struct server *s, evutil_socket_t fd, const struct sockaddr *sa,
+    int salen)
+{
+	struct conn	*c;
+	struct timeval	 tv = { CONN_AUTH_TIMEOUT, 0 };
+	char		 host[INET6_ADDRSTRLEN] = "?";
+	int		 port = 0, one = 1;
+
+	c = xcalloc(1, sizeof *c);
+	c->server = s;
+	c->created = now_mono();
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)sa;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
+		port = ntohs(sin->sin_port);
+		c->is_local = (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+		snprintf(c->addr, sizeof c->addr, "%s:%d", host, port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const void *)sa;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
+		port = ntohs(sin6->sin6_port);
+		c->is_local = IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr) ||
+		    (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) &&
+		    sin6->sin6_addr.s6_addr[12] == 127);
+		snprintf(c->addr, sizeof c->addr, "[%s]:%d", host, port);
+	}
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+
+	c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		evutil_closesocket(fd);
+		free(c);
+		return (NULL);
+	}
+	/* Never buffer more than one line past the cap. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, s->opt->max_line + 2);
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb,
+	    c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	c->idle_ev = evtimer_new(s->base, conn_idle_cb, c);
+	evtimer_add(c->idle_ev, &tv);
+
+	TAILQ_INSERT_TAIL(&s->conns, c, entry);
+	s->n_conns++;
+	s->conns_total++;
+	log_debug("event=conn_open addr=%s", c->addr);
+	return (c);
+}
+
+/* Stop reading, flush what is queued, then free.  Safe to call twice. */
+void
+conn_close(struct conn *c, const char *why)
+{
+	if (c->closing)
+		return;
+	c->closing = 1;
+	log_debug("event=conn_close addr=%s reason=\"%s\"", c->addr, why);
+	bufferevent_disable(c->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		conn_free_later(c);
+	/* Otherwise conn_write_cb frees it once the output has drained. */
+}
+
+/* Queue raw text. */
+void
+conn_write_text(struct conn *c, const char *s, size_t len)
+{
+	bufferevent_write(c->bev, s, len);
+}
+
+/* Queue a string. */
+void
+conn_puts(struct conn *c, const char *s)
+{
+	bufferevent_write(c->bev, s, strlen(s));
+}
+
+/* Close a connection whose peer does not read what we send. */
+static int
+conn_check_output(struct conn *c)
+{
+	size_t	len = evbuffer_get_length(bufferevent_get_output(c->bev));
+
+	if (len > CONN_OUTPUT_MAX) {
+		log_warn("event=conn_slow_reader addr=%s queued=%zu", c->addr,
+		    len);
+		c->closing = 1;
+		conn_free_later(c);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Send a message; -1 if the connection is going away. */
+int
+conn_send(struct conn *c, const struct msg *m)
+{
+	if (c->closing && m->type != MSG_ERROR && m->type != MSG_BYE &&
+	    m->type != MSG_REPLY)
+		return (-1);
+	if (msg_write(bufferevent_get_output(c->bev), m) != 0)
+		return (-1);
+	return (conn_check_output(c));
+}
+
+/* Send a message whose data is a json object (reply, event); takes
+ * ownership of data. */
+int
+conn_send_json(struct conn *c, enum msg_type type, const char *reply_to,
+    struct json_object *data)
+{
+	struct msg	m;
+	int		rc;
+
+	msg_init(&m, type);
+	m.sender_id = (char *)"main";
+	m.reply_to = (char *)reply_to;
+	m.u.json = data;
+	rc = conn_send(c, &m);
+	json_object_put(data);
+	return (rc);
+}
+
+/* Send an `error` message. */
+int
+conn_send_error(struct conn *c, const char *reply_to, enum proto_code code,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 text[PROTO_TEXT_MAX];
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	msg_write_error(bufferevent_get_output(c->bev), reply_to, code, text);
+	return (conn_check_output(c));
+}
+
+/* Send a failed `reply`. */
+int
+conn_reply_error(struct conn *c, const char *reply_to, enum proto_code code,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 text[PROTO_TEXT_MAX];
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	msg_write_reply_error(bufferevent_get_output(c->bev), reply_to, code,
+	    text);
+	return (conn_check_output(c));
+}
+
+/* Count a bad line; after too many in a row, close. */
+static void
+conn_bad_line(struct conn *c)
+{
+	c->server->msgs_bad++;
+	if (++c->bad_lines >= CONN_BAD_LINES_MAX) {
+		conn_send_error(c, NULL, PROTO_BAD_JSON,
+		    "%d bad lines in a row; closing the connection",
+		    CONN_BAD_LINES_MAX);
+		conn_close(c, "too many bad lines");
+	}
+}
+
+/* Route one decoded message by session role. */
+static void
+conn_dispatch(struct conn *c, struct msg *m)
+{
+	int	flags = msg_type_flags(m->type);
+
+	if (c->role == ROLE_JSON) {
+		if (m->type == MSG_REGISTER) {
+			worker_handle(c, m);
+			return;
+		}
+		if (m->type == MSG_AUTH) {
+			client_handle(c, m);
+			return;
+		}
+		conn_send_error(c, m->message_id, PROTO_UNAUTHORIZED,
+		    "send register (workers) or auth (operators) first");
+		conn_bad_line(c);
+		return;
+	}
+	if (c->role == ROLE_WORKER && (flags & MSG_F_FROM_WORKER)) {
+		worker_handle(c, m);
+		return;
+	}
+	if (c->role == ROLE_OPERATOR && (flags & MSG_F_FROM_OPERATOR)) {
+		client_handle(c, m);
+		return;
+	}
+	conn_send_error(c, m->message_id, PROTO_FORBIDDEN,
+	    "%s is not allowed in a %s session", msg_type_name(m->type),
+	    c->role == ROLE_WORKER ? "worker" : "operator");
+	conn_bad_line(c);
+}
+
+/* Decode and handle one JSON line. */
+static void
+conn_json_line(struct conn *c, const char *line, size_t len)
+{
+	struct msg		m;
+	struct proto_err	err;
+
+	if (len == 0)
+		return;		/* blank lines are harmless */
+	c->server->msgs_in++;
+	if (msg_decode(line, len, &m, &err) != 0) {
+		log_debug("event=bad_line addr=%s code=%s msg=\"%s\"", c->addr,
+		    proto_code_name(err.code), err.message);
+		conn_send_error(c, NULL, err.code, "%s", err.message);
+		conn_bad_line(c);
+		return;
+	}
+	c->bad_lines = 0;
+	conn_dispatch(c, &m);
+	msg_free(&m);
+}
+
+/* Run the one text command of a text connection. */
+static void
+conn_text_line(struct conn *c, const char *line)
+{
+	struct options	*opt = c->server->opt;
+
+	if (opt->text_export == TEXT_EXPORT_OFF ||
+	    (opt->text_export == TEXT_EXPORT_LOCAL && !c->is_local)) {
+		conn_puts(c, "error: the text export is disabled on this "
+		    "main node (--text-export)\n");
+	} else
+		export_text(c, line);
+	conn_close(c, "text command done");
+}
+
+/* Read callback: frame lines and handle them. */
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn		*c = arg;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	enum frame_result	 fr;
+	char			*line;
+	size_t			 len;
+	unsigned char		*p = NULL;
+
+	if (c->role == ROLE_NEW) {
+		/* Sniff the first non-blank byte. */
+		while (evbuffer_get_length(in) > 0) {
+			p = evbuffer_pullup(in, 1);
+			if (*p != ' ' && *p != '\t' && *p != '\r' &&
+			    *p != '\n')
+				break;
+			evbuffer_drain(in, 1);
+		}
+		if (evbuffer_get_length(in) == 0)
+			return;
+		c->role = (*p == '{') ? ROLE_JSON : ROLE_TEXT;
+	}
+	if (c->role == ROLE_TEXT) {
+		fr = frame_read_line(in, CONN_TEXT_MAX, &line, &len);
+		if (fr == FRAME_AGAIN)
+			return;
+		if (fr == FRAME_TOO_LONG) {
+			conn_puts(c, "error: command too long; try "
+			    "`echo help | nc HOST 7070`\n");
+			conn_close(c, "text line too long");
+			return;
+		}
+		conn_text_line(c, line);
+		free(line);
+		return;
+	}
+	while (!c->closing) {
+		fr = frame_read_line(in, c->server->opt->max_line, &line,
+		    &len);
+		if (fr == FRAME_AGAIN)
+			break;
+		if (fr == FRAME_TOO_LONG) {
+			c->server->msgs_bad++;
+			conn_send_error(c, NULL, PROTO_LINE_TOO_LONG,
+			    "line longer than %zu bytes; split task output "
+			    "into chunks; closing", c->server->opt->max_line);
+			conn_close(c, "line too long");
+			break;
+		}
+		conn_json_line(c, line, len);
+		free(line);
+	}
+}
+
+/* Write callback: output drained; finish a pending close. */
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (c->closing &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		conn_free_later(c);
+}
+
+/* EOF or error from the peer. */
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+	char		*line;
+	size_t		 len;
+
+	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
+		return;
+	/* "printf devices | nc": a text command may end without LF. */
+	if ((what & BEV_EVENT_EOF) && !c->closing && c->role == ROLE_TEXT &&
+	    (len = evbuffer_get_length(in)) > 0 && len <= CONN_TEXT_MAX) {
+		line = xcalloc(1, len + 1);
+		evbuffer_remove(in, line, len);
+		conn_text_line(c, line);
+		free(line);
+		return;
+	}
+	log_debug("event=conn_eof addr=%s error=%d", c->addr,
+	    (what & BEV_EVENT_ERROR) != 0);
+	c->closing = 1;
+	conn_free_later(c);
+}

@@ -1,0 +1,296 @@
+/*
+ * main-node.c -- encore-main: options, state directory, tokens, the store,
+ * signals and the event loop.
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "main.h"
+
+static const char *main_synopsis =
+    "encore-main [--listen H:P] [--state-dir D] [--config F] "
+    "[--join-token T]\n"
+    "       [--operator-token T] [--approve auto|manual] "
+    "[--heartbeat-interval S]\n"
+    "       [--offline-after S] [--text-export on|off|local] "
+    "[--log-level L]\n\n"
+    "The encore main node: devices join it, operators submit tasks to it.\n"
+    "Workers, the CLI and encore-top speak JSON lines on the cluster port;\n"
+    "`echo devices | nc HOST 7070` gets a plain-text view.\n\n"
+    "State dir default: /var/lib/encore for root, else\n"
+    "$XDG_STATE_HOME/encore or ~/.local/state/encore.  It holds encore.db,\n"
+    "join.token and operator.token (0600, generated on first start).";
+
+/* Monotonic seconds. */
+double
+now_mono(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((double)ts.tv_sec + ts.tv_nsec / 1e9);
+}
+
+/* The default state directory (SPEC section 2). */
+static char *
+default_state_dir(void)
+{
+	const char	*xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	char		*dir;
+
+	if (geteuid() == 0)
+		return (xstrdup("/var/lib/encore"));
+	if (xdg != NULL && *xdg == '/')
+		xasprintf(&dir, "%s/encore", xdg);
+	else
+		xasprintf(&dir, "%s/.local/state/encore",
+		    home != NULL ? home : ".");
+	return (dir);
+}
+
+/* mkdir -p with mode for the last component. */
+static int
+make_dirs(const char *path, mode_t mode)
+{
+	char	*p, *copy = xstrdup(path);
+
+	for (p = copy + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(copy, 0755) != 0 && errno != EEXIST) {
+			free(copy);
+			return (-1);
+		}
+		*p = '/';
+	}
+	free(copy);
+	if (mkdir(path, mode) != 0 && errno != EEXIST)
+		return (-1);
+	return (0);
+}
+
+/*
+ * Load a token: from the flag if given (and then write it to the file too,
+ * so the CLI finds it), else from the file, else generate one.  Files are
+ * 0600.
+ */
+static char *
+load_token(const char *dir, const char *name, const char *given)
+{
+	char	*path, buf[PROTO_TOKEN_MAX + 2], *tok = NULL;
+	ssize_t	 n;
+	int	 fd;
+
+	xasprintf(&path, "%s/%s.token", dir, name);
+	if (given == NULL && (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = read(fd, buf, sizeof buf - 1);
+		close(fd);
+		if (n > 0) {
+			buf[n] = '\0';
+			buf[strcspn(buf, " \t\r\n")] = '\0';
+			if (*buf != '\0')
+				tok = xstrdup(buf);
+		}
+	}
+	if (tok != NULL) {
+		free(path);
+		return (tok);
+	}
+	tok = given != NULL ? xstrdup(given) : token_generate();
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, tok, strlen(tok)) < 0 ||
+	    write(fd, "\n", 1) != 1 || fsync(fd) != 0)
+		fatal("cannot write %s", path);
+	fchmod(fd, 0600);
+	close(fd);
+	if (given == NULL)
+		log_info("event=token_created file=%s", path);
+	free(path);
+	return (tok);
+}
+
+/* Read options from flags, then the config file. */
+static void
+parse_options(int argc, char **argv, struct options *opt)
+{
+	struct cfg	 cfg;
+	char		*cause = NULL;
+	const char	*v;
+	int		 optind, level;
+
+	cfg_init(&cfg, cfg_main_options, cfg_main_options_n);
+	if (cfg_parse_args(&cfg, argc, argv, &optind, &cause) != 0) {
+		fprintf(stderr, "encore-main: %s\nTry 'encore-main --help'.\n",
+		    cause);
+		exit(2);
+	}
+	if (cfg_get_flag(&cfg, "help")) {
+		cfg_usage(stdout, main_synopsis, &cfg);
+		exit(0);
+	}
+	if (cfg_get_flag(&cfg, "version")) {
+		printf("encore-main %s (protocol %d)\n", ENCORE_VERSION,
+		    PROTO_VERSION);
+		exit(0);
+	}
+	if (optind < argc) {
+		fprintf(stderr, "encore-main: unexpected argument \"%s\"\n"
+		    "Try 'encore-main --help'.\n", argv[optind]);
+		exit(2);
+	}
+	if ((v = cfg_get(&cfg, "config")) != NULL &&
+	    cfg_load_file(&cfg, v, &cause) != 0) {
+		fprintf(stderr, "encore-main: %s\n", cause);
+		exit(2);
+	}
+	level = log_level_parse(cfg_get(&cfg, "log-level"));
+	log_init("encore-main", level < 0 ? LOG_INFO : level);
+
+	opt->listen = xstrdup(cfg_get(&cfg, "listen"));
+	v = cfg_get(&cfg, "state-dir");
+	opt->state_dir = v != NULL ? xstrdup(v) : default_state_dir();
+	v = cfg_get(&cfg, "join-token");
+	opt->join_token = v != NULL ? xstrdup(v) : NULL;
+	v = cfg_get(&cfg, "operator-token");
+	opt->operator_token = v != NULL ? xstrdup(v) : NULL;
+	opt->approve_auto = strcmp(cfg_get(&cfg, "approve"), "auto") == 0;
+	opt->heartbeat_interval = (int)cfg_get_int(&cfg, "heartbeat-interval");
+	if (cfg_get(&cfg, "offline-after") != NULL)
+		opt->offline_after = (int)cfg_get_int(&cfg, "offline-after");
+	else
+		opt->offline_after = 3 * opt->heartbeat_interval;
+	v = cfg_get(&cfg, "text-export");
+	opt->text_export = strcmp(v, "off") == 0 ? TEXT_EXPORT_OFF :
+	    strcmp(v, "local") == 0 ? TEXT_EXPORT_LOCAL : TEXT_EXPORT_ON;
+	opt->max_line = (size_t)cfg_get_int(&cfg, "max-line");
+	opt->max_connections = (int)cfg_get_int(&cfg, "max-connections");
+	opt->max_output = (size_t)cfg_get_int(&cfg, "max-output-kb") * 1024;
+	opt->max_queued = (int)cfg_get_int(&cfg, "max-queued");
+	cfg_free(&cfg);
+}
+
+/* On first start, say exactly how to join a device. */
+static void
+print_join_hint(struct options *opt, const char *jt_path)
+{
+	char	 host[256] = "THIS-HOST";
+	char	*h = NULL, *p = NULL, *cause = NULL;
+
+	if (proto_parse_hostport(opt->listen, "7070", &h, &p, &cause) != 0) {
+		free(cause);
+		return;
+	}
+	if (*h != '\0' && strcmp(h, "0.0.0.0") != 0 && strcmp(h, "::") != 0)
+		snprintf(host, sizeof host, "%s", h);
+	else
+		gethostname(host, sizeof host);
+	host[sizeof host - 1] = '\0';
+	log_info("event=join_hint msg=\"to join a device, copy %s to it and "
+	    "run: encore-worker --main %s:%s --token-file join.token\"",
+	    jt_path, host, p);
+	free(h);
+	free(p);
+}
+
+/* SIGTERM/SIGINT: graceful shutdown. */
+static void
+main_signal_cb(evutil_socket_t sig, short events, void *arg)
+{
+	struct server	*s = arg;
+
+	log_info("event=signal signal=%d", (int)sig);
+	server_shutdown(s);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options	 opt;
+	struct server	 s;
+	char		*cause = NULL, *dbpath, *jt_path;
+	int		 first_start, i;
+
+	memset(&opt, 0, sizeof opt);
+	memset(&s, 0, sizeof s);
+	log_init("encore-main", LOG_INFO);
+	parse_options(argc, argv, &opt);
+	signal(SIGPIPE, SIG_IGN);
+	umask(077);
+
+	if (make_dirs(opt.state_dir, 0700) != 0)
+		fatal("cannot create state dir %s (set --state-dir)",
+		    opt.state_dir);
+	xasprintf(&jt_path, "%s/join.token", opt.state_dir);
+	first_start = access(jt_path, F_OK) != 0;
+	{
+		char *jt = load_token(opt.state_dir, "join", opt.join_token);
+		char *ot = load_token(opt.state_dir, "operator",
+		    opt.operator_token);
+
+		free(opt.join_token);
+		free(opt.operator_token);
+		opt.join_token = jt;
+		opt.operator_token = ot;
+	}
+
+	xasprintf(&dbpath, "%s/encore.db", opt.state_dir);
+	if ((s.store = store_open(dbpath, &cause)) == NULL)
+		fatalx("%s", cause);
+	registry_init();
+	if (store_device_load_all(s.store) != 0)
+		fatalx("cannot load devices from %s", dbpath);
+
+	s.base = event_base_new();
+	if (s.base == NULL)
+		fatalx("cannot create the event loop");
+	s.opt = &opt;
+	s.started = now_mono();
+	s.started_wall = time(NULL);
+	if (tasks_start(&s) != 0)
+		fatalx("cannot load tasks from %s", dbpath);
+	if (server_start(&s, &cause) != 0)
+		fatalx("%s", cause);
+	s.sig_ev[0] = evsignal_new(s.base, SIGTERM, main_signal_cb, &s);
+	s.sig_ev[1] = evsignal_new(s.base, SIGINT, main_signal_cb, &s);
+	s.sig_ev[2] = evsignal_new(s.base, SIGHUP, main_signal_cb, &s);
+	for (i = 0; i < 3; i++)
+		evsignal_add(s.sig_ev[i], NULL);
+
+	log_info("event=started version=%s listen=%s state_dir=%s "
+	    "approve=%s heartbeat=%d offline_after=%d devices=%d",
+	    ENCORE_VERSION, opt.listen, opt.state_dir,
+	    opt.approve_auto ? "auto" : "manual", opt.heartbeat_interval,
+	    opt.offline_after, registry_count());
+	if (first_start)
+		print_join_hint(&opt, jt_path);
+
+	event_base_dispatch(s.base);
+
+	tasks_stop(&s);
+	server_stop(&s);
+	for (i = 0; i < 3; i++)
+		event_free(s.sig_ev[i]);
+	store_close(s.store);
+	registry_free();
+	event_base_free(s.base);
+	log_info("event=stopped");
+	free(dbpath);
+	free(jt_path);
+	free(opt.listen);
+	free(opt.state_dir);
+	free(opt.join_token);
+	free(opt.operator_token);
+	return (0);
+}

@@ -1,0 +1,283 @@
+/*
+ * registry.c -- devices in memory: a hash by id for lookups and a list
+ * sorted by id for listings.  Also decides each device's derived state and
+ * runs liveness expiry on the tick.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "main.h"
+
+#define REGISTRY_BUCKETS	4096	/* power of two */
+
+static struct device	*registry_hash[REGISTRY_BUCKETS];
+static struct device_list registry_devices;
+static int		 registry_n;
+
+static const char *device_state_names[] = {
+	"online", "busy", "paused", "offline", "pending", "draining"
+};
+
+/* FNV-1a of an id. */
+static unsigned
+registry_bucket(const char *id)
+{
+	unsigned	h = 2166136261u;
+
+	for (; *id != '\0'; id++)
+		h = (h ^ (unsigned char)*id) * 16777619u;
+	return (h & (REGISTRY_BUCKETS - 1));
+}
+
+/* Start empty. */
+void
+registry_init(void)
+{
+	TAILQ_INIT(&registry_devices);
+}
+
+/* Free every device. */
+void
+registry_free(void)
+{
+	struct device	*d;
+
+	while ((d = TAILQ_FIRST(&registry_devices)) != NULL)
+		registry_remove(d);
+}
+
+/* Find a device by id. */
+struct device *
+registry_find(const char *id)
+{
+	struct device	*d;
+
+	for (d = registry_hash[registry_bucket(id)]; d != NULL; d = d->hnext) {
+		if (strcmp(d->id, id) == 0)
+			return (d);
+	}
+	return (NULL);
+}
+
+/* Add a new device (the id must not exist), kept in id order. */
+struct device *
+registry_add(const char *id)
+{
+	struct device	*d, *after;
+	unsigned	 b = registry_bucket(id);
+
+	d = xcalloc(1, sizeof *d);
+	d->id = xstrdup(id);
+	d->hw.cpu_cores = -1;
+	d->hw.cpu_mhz = NAN;
+	d->hw.memory_total = d->hw.disk_space = d->hw.disk_free = -1;
+	d->accepting = 1;
+	d->hnext = registry_hash[b];
+	registry_hash[b] = d;
+	/* New ids mostly sort last (w001, w002...): search from the end. */
+	TAILQ_FOREACH_REVERSE(after, &registry_devices, device_list, entry) {
+		if (strcmp(after->id, id) < 0)
+			break;
+	}
+	if (after == NULL)
+		TAILQ_INSERT_HEAD(&registry_devices, d, entry);
+	else
+		TAILQ_INSERT_AFTER(&registry_devices, after, d, entry);
+	registry_n++;
+	return (d);
+}
+
+/* Unlink and free a device. */
+void
+registry_remove(struct device *d)
+{
+	struct device	**pp;
+
+	for (pp = &registry_hash[registry_bucket(d->id)]; *pp != NULL;
+	    pp = &(*pp)->hnext) {
+		if (*pp == d) {
+			*pp = d->hnext;
+			break;
+		}
+	}
+	TAILQ_REMOVE(&registry_devices, d, entry);
+	registry_n--;
+	if (d->conn != NULL) {
+		d->conn->device = NULL;
+		d->conn = NULL;
+	}
+	device_free(d);
+}
+
+/* All devices, sorted by id. */
+struct device_list *
+registry_list(void)
+{
+	return (&registry_devices);
+}
+
+/* Number of devices. */
+int
+registry_count(void)
+{
+	return (registry_n);
+}
+
+/* The state shown to operators. */
+enum device_state
+device_state(const struct device *d)
+{
+	if (!d->approved)
+		return (DEV_PENDING);
+	if (!d->online)
+		return (DEV_OFFLINE);
+	if (d->drained)
+		return (DEV_DRAINING);
+	if (!d->accepting)
+		return (DEV_PAUSED);
+	if (d->running > 0)
+		return (DEV_BUSY);
+	return (DEV_ONLINE);
+}
+
+/* "online", "busy", ... */
+const char *
+device_state_name(enum device_state s)
+{
+	return (device_state_names[s]);
+}
+
+static void
+free_strv(char **v, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void
+free_kv(struct proto_kv *kv, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		free(kv[i].key);
+		free(kv[i].value);
+	}
+	free(kv);
+}
+
+/* Free the profile part of a device. */
+static void
+device_free_profile(struct device *d)
+{
+	free(d->info.hostname);
+	free(d->info.platform);
+	free(d->info.architecture);
+	free(d->info.os);
+	free(d->info.kernel);
+	free(d->info.role);
+	free(d->hw.cpu_model);
+	free(d->hw.model);
+	free_strv(d->hw.network_interfaces, d->hw.n_ifaces);
+	free_strv(d->hw.gpus, d->hw.n_gpus);
+	free_strv(d->caps, d->n_caps);
+	free_kv(d->labels, d->n_labels);
+}
+
+/*
+ * Take the profile out of a register message: the strings move to the
+ * device and the message's fields are cleared so msg_free does not free
+ * them.
+ */
+void
+device_set_profile(struct device *d, struct msg_register *r)
+{
+	device_free_profile(d);
+	d->info = r->info;
+	d->hw = r->hw;
+	d->caps = r->capabilities;
+	d->n_caps = r->n_capabilities;
+	d->labels = r->labels;
+	d->n_labels = r->n_labels;
+	memset(&r->info, 0, sizeof r->info);
+	memset(&r->hw, 0, sizeof r->hw);
+	r->capabilities = NULL;
+	r->n_capabilities = 0;
+	r->labels = NULL;
+	r->n_labels = 0;
+	if (r->slots > 0)
+		d->slots = r->slots;
+	else if (d->hw.cpu_cores > 0)
+		d->slots = d->hw.cpu_cores;
+	else
+		d->slots = 1;
+}
+
+/* 1 if the device offers a capability. */
+int
+device_has_cap(const struct device *d, const char *cap)
+{
+	size_t	i;
+
+	for (i = 0; i < d->n_caps; i++) {
+		if (strcmp(d->caps[i], cap) == 0)
+			return (1);
+	}
+	return (0);
+}
+
+/* The value of a label, or NULL. */
+const char *
+device_label(const struct device *d, const char *key)
+{
+	size_t	i;
+
+	for (i = 0; i < d->n_labels; i++) {
+		if (strcmp(d->labels[i].key, key) == 0)
+			return (d->labels[i].value);
+	}
+	return (NULL);
+}
+
+/* Free a device (already unlinked). */
+void
+device_free(struct device *d)
+{
+	device_free_profile(d);
+	free(d->id);
+	free(d->key);
+	free(d->reason);
+	free(d);
+}
+
+/*
+ * Liveness: a connected device silent for offline-after seconds is
+ * dropped; a device whose connection closed is offline once one heartbeat
+ * interval has passed without it coming back.
+ */
+void
+registry_tick(struct server *s, double now)
+{
+	struct device	*d, *next;
+
+	TAILQ_FOREACH_SAFE(d, &registry_devices, entry, next) {
+		if (!d->online)
+			continue;
+		if (d->conn != NULL &&
+		    now - d->last_seen > s->opt->offline_after) {
+			log_warn("event=device_silent device=%s silent_s=%.0f",
+			    d->id, now - d->last_seen);
+			conn_close(d->conn, "silent");
+			d->conn->device = NULL;
+			d->conn->role = ROLE_JSON;
+			d->conn = NULL;
+			worker_offline(s, d, "silent");
+		} else if (d->conn == NULL &&
+		    now - d->lost_at >= s->opt->heartbeat_interval)
+			worker_offline(s, d, "connection lost");
+	}
+}

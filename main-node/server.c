@@ -1,0 +1,176 @@
+/*
+ * server.c -- the listener, EMFILE backoff, the 1 s housekeeping tick and
+ * graceful shutdown.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+
+#include "main.h"
+
+/* A new connection arrived. */
+static void
+server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct server	*s = arg;
+	struct conn	*c;
+
+	if (s->stopping) {
+		evutil_closesocket(fd);
+		return;
+	}
+	c = conn_create(s, fd, sa, salen);
+	if (c == NULL)
+		return;
+	if (s->n_conns > s->opt->max_connections) {
+		log_warn("event=conn_refused addr=%s reason=max_connections "
+		    "limit=%d", c->addr, s->opt->max_connections);
+		conn_send_error(c, NULL, PROTO_BUSY, "too many connections "
+		    "(%d); try again later", s->opt->max_connections);
+		conn_close(c, "max connections");
+	}
+}
+
+/* Re-enable accepting after an EMFILE pause. */
+static void
+server_accept_resume_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct server	*s = arg;
+
+	if (!s->stopping)
+		evconnlistener_enable(s->listener);
+}
+
+/* accept() failed: out of descriptors pauses accepting for a second
+ * instead of spinning. */
+static void
+server_accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct server	*s = arg;
+	struct timeval	 tv = { 1, 0 };
+	int		 err = EVUTIL_SOCKET_ERROR();
+
+	if (err == EMFILE || err == ENFILE || err == ENOBUFS ||
+	    err == ENOMEM) {
+		log_warn("event=accept_paused error=\"%s\" conns=%d",
+		    strerror(err), s->n_conns);
+		evconnlistener_disable(l);
+		evtimer_add(s->accept_ev, &tv);
+		return;
+	}
+	log_warn("event=accept_error error=\"%s\"", strerror(err));
+}
+
+/* Housekeeping every second: liveness, batched store flush. */
+static void
+server_tick_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct server	*s = arg;
+
+	registry_tick(s, now_mono());
+	if (store_flush_dirty(s->store) != 0)
+		log_error("event=store_flush_failed msg=\"device last-seen "
+		    "times not saved; check the state dir's disk\"");
+	tasks_tick(s);
+}
+
+/* Bind and listen on opt->listen; -1 with *cause on failure. */
+int
+server_start(struct server *s, char **cause)
+{
+	struct addrinfo	 hints, *res = NULL;
+	struct timeval	 tv = { 1, 0 };
+	char		*host = NULL, *port = NULL;
+	int		 rc;
+
+	TAILQ_INIT(&s->conns);
+	if (proto_parse_hostport(s->opt->listen, "7070", &host, &port,
+	    cause) != 0)
+		return (-1);
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	rc = getaddrinfo(*host != '\0' ? host : NULL, port, &hints, &res);
+	if (rc != 0) {
+		xasprintf(cause, "--listen %s: %s", s->opt->listen,
+		    gai_strerror(rc));
+		goto out;
+	}
+	s->listener = evconnlistener_new_bind(s->base, server_accept_cb, s,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+	    128, res->ai_addr, (int)res->ai_addrlen);
+	if (s->listener == NULL) {
+		xasprintf(cause, "cannot listen on %s: %s; is another "
+		    "encore-main running? choose another --listen",
+		    s->opt->listen, strerror(errno));
+		rc = -1;
+		goto out;
+	}
+	evconnlistener_set_error_cb(s->listener, server_accept_error_cb);
+	s->accept_ev = evtimer_new(s->base, server_accept_resume_cb, s);
+	s->tick_ev = event_new(s->base, -1, EV_PERSIST, server_tick_cb, s);
+	evtimer_add(s->tick_ev, &tv);
+	rc = 0;
+out:
+	if (res != NULL)
+		freeaddrinfo(res);
+	free(host);
+	free(port);
+	return (rc == 0 ? 0 : -1);
+}
+
+/* Stop listening, say bye to every peer, flush the store. */
+void
+server_shutdown(struct server *s)
+{
+	struct conn	*c;
+	struct msg	 m;
+	struct timeval	 tv = { 2, 0 };
+
+	if (s->stopping)
+		return;
+	s->stopping = 1;
+	log_info("event=shutdown conns=%d", s->n_conns);
+	evconnlistener_disable(s->listener);
+	msg_init(&m, MSG_BYE);
+	m.sender_id = (char *)"main";
+	m.u.reason = (char *)"main node shutting down";
+	TAILQ_FOREACH(c, &s->conns, entry) {
+		if (c->role == ROLE_WORKER || c->role == ROLE_OPERATOR)
+			conn_send(c, &m);
+		conn_close(c, "shutdown");
+	}
+	if (store_flush_dirty(s->store) != 0)
+		log_error("event=store_flush_failed");
+	/* Give peers a moment to read their bye, then stop. */
+	event_base_loopexit(s->base, &tv);
+}
+
+/* Free what server_start made. */
+void
+server_stop(struct server *s)
+{
+	struct conn	*c;
+
+	while ((c = TAILQ_FIRST(&s->conns)) != NULL) {
+		TAILQ_REMOVE(&s->conns, c, entry);
+		if (c->idle_ev != NULL)
+			event_free(c->idle_ev);
+		bufferevent_free(c->bev);
+		free(c->follow_reply);
+		free(c);
+	}
+	if (s->listener != NULL)
+		evconnlistener_free(s->listener);
+	if (s->accept_ev != NULL)
+		event_free(s->accept_ev);
+	if (s->tick_ev != NULL)
+		event_free(s->tick_ev);
+}

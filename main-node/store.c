@@ -1,0 +1,332 @@
+/*
+ * store.c -- the main node's SQLite database: open, pragmas, migrations,
+ * transactions.  This is the only connection to encore.db.  WAL mode with
+ * synchronous=NORMAL: a commit survives a crash of the process (kill -9);
+ * a power cut may lose the last commits but never corrupts the file.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "main.h"
+#include "store.h"
+
+/* Each entry upgrades user_version i to i + 1. */
+static const char *store_migrations[] = {
+	/* 0 -> 1: devices, tasks, attempts, output */
+	"CREATE TABLE devices ("
+	"  id TEXT PRIMARY KEY,"
+	"  device_key TEXT,"
+	"  key_delivered INTEGER NOT NULL DEFAULT 0,"
+	"  approved INTEGER NOT NULL DEFAULT 0,"
+	"  drained INTEGER NOT NULL DEFAULT 0,"
+	"  created_at INTEGER NOT NULL,"
+	"  last_seen INTEGER,"
+	"  hostname TEXT, platform TEXT, arch TEXT, os TEXT, kernel TEXT,"
+	"  role TEXT, cores INTEGER, cpu_model TEXT, model TEXT,"
+	"  cpu_mhz REAL, mem_total INTEGER, disk_total INTEGER,"
+	"  disk_free INTEGER, interfaces TEXT, gpus TEXT,"
+	"  capabilities TEXT, labels TEXT, slots INTEGER"
+	");"
+	"CREATE UNIQUE INDEX devices_key ON devices(device_key);"
+	"CREATE TABLE tasks ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  name TEXT,"
+	"  state INTEGER NOT NULL,"
+	"  priority INTEGER NOT NULL,"
+	"  spec TEXT NOT NULL,"
+	"  image TEXT,"
+	"  device TEXT,"
+	"  attempt INTEGER NOT NULL DEFAULT 0,"
+	"  retries_left INTEGER NOT NULL DEFAULT 0,"
+	"  requeues INTEGER NOT NULL DEFAULT 0,"
+	"  exit_code INTEGER,"
+	"  error TEXT,"
+	"  submitted_at REAL NOT NULL,"
+	"  started_at REAL,"
+	"  finished_at REAL,"
+	"  output_bytes INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE INDEX tasks_queue ON tasks(priority DESC, id) WHERE state = 0;"
+	"CREATE INDEX tasks_active ON tasks(device) WHERE state IN (1, 2);"
+	"CREATE INDEX tasks_finished ON tasks(finished_at) WHERE state >= 3;"
+	"CREATE TABLE attempts ("
+	"  task_id INTEGER NOT NULL,"
+	"  attempt INTEGER NOT NULL,"
+	"  device TEXT,"
+	"  state INTEGER NOT NULL,"
+	"  exit_code INTEGER,"
+	"  error TEXT,"
+	"  assigned_at REAL, started_at REAL, finished_at REAL,"
+	"  PRIMARY KEY (task_id, attempt)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE output ("
+	"  id INTEGER PRIMARY KEY,"
+	"  task_id INTEGER NOT NULL,"
+	"  attempt INTEGER NOT NULL,"
+	"  stream TEXT NOT NULL,"
+	"  data BLOB NOT NULL"
+	");"
+	"CREATE INDEX output_task ON output(task_id, id);",
+};
+#define STORE_VERSION \
+	((int)(sizeof store_migrations / sizeof store_migrations[0]))
+
+/* Prepare one statement or return -1 with an error logged. */
+int
+store_prepare(struct store *st, sqlite3_stmt **stmt, const char *sql)
+{
+	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+	    stmt, NULL) != SQLITE_OK) {
+		log_error("event=store_prepare error=\"%s\" sql=\"%.60s\"",
+		    sqlite3_errmsg(st->db), sql);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Run SQL without results; -1 with the error logged. */
+int
+store_exec(struct store *st, const char *sql)
+{
+	char	*err = NULL;
+
+	if (sqlite3_exec(st->db, sql, NULL, NULL, &err) != SQLITE_OK) {
+		log_error("event=store_exec error=\"%s\" sql=\"%.60s\"",
+		    err != NULL ? err : sqlite3_errmsg(st->db), sql);
+		sqlite3_free(err);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Single-integer query helper; -1 on error. */
+static int64_t
+store_query_int(struct store *st, const char *sql)
+{
+	sqlite3_stmt	*stmt;
+	int64_t		 v = -1;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL) != SQLITE_OK)
+		return (-1);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		v = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	return (v);
+}
+
+/* Check the database is ours (or empty) and bring it to STORE_VERSION. */
+static int
+store_migrate(struct store *st, const char *path, char **cause)
+{
+	int64_t	version, tables, ours;
+	int	i;
+
+	version = store_query_int(st, "PRAGMA user_version");
+	tables = store_query_int(st, "SELECT count(*) FROM sqlite_master");
+	ours = store_query_int(st, "SELECT count(*) FROM sqlite_master "
+	    "WHERE type = 'table' AND name = 'devices'");
+	if (version < 0 || tables < 0) {
+		xasprintf(cause, "%s: cannot read the database: %s; if it "
+		    "is damaged, move it away and restart", path,
+		    sqlite3_errmsg(st->db));
+		return (-1);
+	}
+	if ((version == 0 && tables != 0) || (version > 0 && ours != 1)) {
+		xasprintf(cause, "%s is not an encore database (it has other "
+		    "tables); refusing to touch it: point --state-dir "
+		    "elsewhere or move the file away", path);
+		return (-1);
+	}
+	if (version > STORE_VERSION) {
+		xasprintf(cause, "%s has schema version %lld, newer than this "
+		    "encore-main (%d): upgrade encore-main", path,
+		    (long long)version, STORE_VERSION);
+		return (-1);
+	}
+	for (i = (int)version; i < STORE_VERSION; i++) {
+		char	*sql;
+
+		if (store_exec(st, "BEGIN IMMEDIATE") != 0)
+			goto fail;
+		xasprintf(&sql, "%s; PRAGMA user_version = %d",
+		    store_migrations[i], i + 1);
+		if (store_exec(st, sql) != 0) {
+			free(sql);
+			store_exec(st, "ROLLBACK");
+			goto fail;
+		}
+		free(sql);
+		if (store_exec(st, "COMMIT") != 0)
+			goto fail;
+		log_info("event=store_migrated path=%s version=%d", path,
+		    i + 1);
+	}
+	return (0);
+fail:
+	xasprintf(cause, "%s: migration to version %d failed: %s", path,
+	    i + 1, sqlite3_errmsg(st->db));
+	return (-1);
+}
+
+/* Open (creating if needed) the database at path. */
+struct store *
+store_open(const char *path, char **cause)
+{
+	struct store	*st;
+	int		 rc;
+
+	st = xcalloc(1, sizeof *st);
+	rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		xasprintf(cause, "cannot open %s: %s", path,
+		    st->db != NULL ? sqlite3_errmsg(st->db) :
+		    sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_busy_timeout(st->db, 5000);
+	sqlite3_extended_result_codes(st->db, 1);
+	if (store_query_int(st, "SELECT count(*) FROM sqlite_master") < 0) {
+		xasprintf(cause, "%s is not a SQLite database (%s); refusing "
+		    "to overwrite it: point --state-dir elsewhere or move "
+		    "the file away", path, sqlite3_errmsg(st->db));
+		goto fail;
+	}
+	if (store_exec(st, "PRAGMA journal_mode = WAL") != 0 ||
+	    store_exec(st, "PRAGMA synchronous = NORMAL") != 0 ||
+	    store_exec(st, "PRAGMA foreign_keys = ON") != 0) {
+		xasprintf(cause, "%s: cannot set up the database: %s", path,
+		    sqlite3_errmsg(st->db));
+		goto fail;
+	}
+	if (store_migrate(st, path, cause) != 0)
+		goto fail;
+	if (store_device_prepare(st) != 0 || store_task_prepare(st) != 0) {
+		xasprintf(cause, "%s: cannot prepare statements: %s", path,
+		    sqlite3_errmsg(st->db));
+		goto fail;
+	}
+	return (st);
+fail:
+	store_close(st);
+	return (NULL);
+}
+
+/* Finalize every statement and close the database. */
+void
+store_close(struct store *st)
+{
+	size_t		 i;
+	sqlite3_stmt	**stmts;
+
+	if (st == NULL)
+		return;
+	stmts = (sqlite3_stmt **)&st->stmts;
+	for (i = 0; i < sizeof st->stmts / sizeof(sqlite3_stmt *); i++)
+		sqlite3_finalize(stmts[i]);
+	if (st->db != NULL && sqlite3_close(st->db) != SQLITE_OK)
+		log_error("event=store_close error=\"%s\"",
+		    sqlite3_errmsg(st->db));
+	free(st);
+}
+
+/* Start a write transaction (nesting is counted). */
+int
+store_begin(struct store *st)
+{
+	if (st->depth++ > 0)
+		return (0);
+	if (store_exec(st, "BEGIN IMMEDIATE") != 0) {
+		st->depth = 0;
+		return (-1);
+	}
+	return (0);
+}
+
+/* Commit the outermost transaction; on failure it is rolled back. */
+int
+store_commit(struct store *st)
+{
+	if (st->depth == 0 || --st->depth > 0)
+		return (0);
+	if (store_exec(st, "COMMIT") != 0) {
+		store_exec(st, "ROLLBACK");
+		return (-1);
+	}
+	return (0);
+}
+
+/* 1 if PRAGMA quick_check passes. */
+int
+store_integrity_ok(struct store *st)
+{
+	sqlite3_stmt	*stmt;
+	int		 ok = 0;
+
+	if (sqlite3_prepare_v2(st->db, "PRAGMA quick_check", -1, &stmt,
+	    NULL) != SQLITE_OK)
+		return (0);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		ok = strcmp((const char *)sqlite3_column_text(stmt, 0),
+		    "ok") == 0;
+	sqlite3_finalize(stmt);
+	return (ok);
+}
+
+/* Bind text or NULL. */
+void
+store_bind_text(sqlite3_stmt *stmt, int i, const char *s)
+{
+	if (s == NULL)
+		sqlite3_bind_null(stmt, i);
+	else
+		sqlite3_bind_text(stmt, i, s, -1, SQLITE_TRANSIENT);
+}
+
+/* Bind an integer, or NULL when negative (unknown). */
+void
+store_bind_int_or_null(sqlite3_stmt *stmt, int i, int64_t v)
+{
+	if (v < 0)
+		sqlite3_bind_null(stmt, i);
+	else
+		sqlite3_bind_int64(stmt, i, v);
+}
+
+/* Bind a double, or NULL when NAN. */
+void
+store_bind_double_or_null(sqlite3_stmt *stmt, int i, double v)
+{
+	if (v != v)
+		sqlite3_bind_null(stmt, i);
+	else
+		sqlite3_bind_double(stmt, i, v);
+}
+
+/* Copy a text column (NULL stays NULL). */
+char *
+store_column_text(sqlite3_stmt *stmt, int i)
+{
+	const unsigned char *s = sqlite3_column_text(stmt, i);
+
+	return (s != NULL ? xstrdup((const char *)s) : NULL);
+}
+
+/* Step a write statement to completion and reset it; -1 on error. */
+int
+store_step_done(struct store *st, sqlite3_stmt *stmt)
+{
+	int	rc = sqlite3_step(stmt);
+
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	if (rc != SQLITE_DONE) {
+		log_error("event=store_write error=\"%s\"",
+		    sqlite3_errmsg(st->db));
+		return (-1);
+	}
+	return (0);
+}

@@ -1,0 +1,105 @@
+/*
+ * util.c -- small helpers of the main node: random tokens and conversions
+ * between json-c values and the protocol's string vectors.
+ */
+#include <sys/random.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "main.h"
+
+/* 32 random bytes as 64 hex characters. */
+char *
+token_generate(void)
+{
+	unsigned char	 raw[32];
+	char		*hex;
+	size_t		 i, got = 0;
+	ssize_t		 n;
+
+	while (got < sizeof raw) {
+		n = getrandom(raw + got, sizeof raw - got, 0);
+		if (n < 0)
+			fatal("getrandom");
+		got += (size_t)n;
+	}
+	hex = xmalloc(sizeof raw * 2 + 1);
+	for (i = 0; i < sizeof raw; i++)
+		snprintf(hex + i * 2, 3, "%02x", raw[i]);
+	return (hex);
+}
+
+/* A json array of strings from a vector. */
+struct json_object *
+json_from_strv(char **v, size_t n)
+{
+	struct json_object	*a = json_object_new_array();
+	size_t			 i;
+
+	for (i = 0; i < n; i++)
+		json_object_array_add(a, json_object_new_string(v[i]));
+	return (a);
+}
+
+/* A vector from a json array of strings (other members skipped). */
+int
+json_to_strv(struct json_object *a, char ***v, size_t *n)
+{
+	size_t	i, len;
+
+	*v = NULL;
+	*n = 0;
+	if (!json_object_is_type(a, json_type_array))
+		return (-1);
+	len = json_object_array_length(a);
+	if (len == 0)
+		return (0);
+	*v = xcalloc(len, sizeof **v);
+	for (i = 0; i < len; i++) {
+		struct json_object *e = json_object_array_get_idx(a, i);
+
+		if (json_object_is_type(e, json_type_string))
+			(*v)[(*n)++] = xstrdup(json_object_get_string(e));
+	}
+	return (0);
+}
+
+/* A json object from key/value pairs. */
+struct json_object *
+json_from_kv(const struct proto_kv *kv, size_t n)
+{
+	struct json_object	*o = json_object_new_object();
+	size_t			 i;
+
+	for (i = 0; i < n; i++)
+		json_object_object_add(o, kv[i].key,
+		    json_object_new_string(kv[i].value));
+	return (o);
+}
+
+/* Key/value pairs from a json object of strings. */
+int
+json_to_kv(struct json_object *o, struct proto_kv **kv, size_t *n)
+{
+	size_t	len;
+
+	*kv = NULL;
+	*n = 0;
+	if (!json_object_is_type(o, json_type_object))
+		return (-1);
+	len = (size_t)json_object_object_length(o);
+	if (len == 0)
+		return (0);
+	*kv = xcalloc(len, sizeof **kv);
+	json_object_object_foreach(o, key, val) {
+		if (!json_object_is_type(val, json_type_string))
+			continue;
+		(*kv)[*n].key = xstrdup(key);
+		(*kv)[*n].value = xstrdup(json_object_get_string(val));
+		(*n)++;
+	}
+	return (0);
+}

@@ -1,0 +1,123 @@
+"""A tiny NDJSON client for encore's cluster port, used by the tests.
+
+It speaks the wire protocol (protocol/PROTOCOL.md) over a plain socket: no
+code of encore's own is imported, so the tests see exactly what any other
+program would.
+"""
+
+import itertools
+import json
+import socket
+import time
+
+_ids = itertools.count(1)
+
+
+class Closed(Exception):
+    """The peer closed the connection."""
+
+
+class Conn:
+    """One JSON-lines session with the main node."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=10.0, sender="pytest"):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.buf = b""
+        self.sender = sender
+        self.timeout = timeout
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def send_raw(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def send(self, message_type, data=None, **envelope):
+        """Send one message; returns its message_id."""
+        mid = str(next(_ids))
+        msg = {"message_type": message_type, "sender_id": self.sender,
+               "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+               "message_id": mid}
+        msg.update(envelope)
+        if data is not None:
+            msg["data"] = data
+        self.send_raw(json.dumps(msg) + "\n")
+        return mid
+
+    def recv(self, timeout=None):
+        """Next message as a dict; raises Closed on EOF, socket.timeout."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout("no message within timeout")
+            self.sock.settimeout(left)
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise Closed("connection closed by peer")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def recv_until(self, pred, timeout=None):
+        """Skip messages until pred(msg) is true; return that message."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout("no matching message within timeout")
+            msg = self.recv(timeout=left)
+            if pred(msg):
+                return msg
+
+    def request(self, message_type, data=None, timeout=None):
+        """Send and wait for the reply (or error) answering it."""
+        mid = self.send(message_type, data)
+        return self.recv_until(
+            lambda m: m.get("reply_to") == mid or
+            (m.get("message_type") == "error" and m.get("reply_to") in (None, mid)),
+            timeout)
+
+    def is_closed(self, timeout=5.0):
+        """True if the peer closes within timeout (skipping any messages)."""
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                self.recv(timeout=deadline - time.monotonic())
+        except Closed:
+            return True
+        except (socket.timeout, ConnectionResetError):
+            return False
+        return False
+
+
+def operator(port, token, **kw):
+    """An authenticated operator session."""
+    c = Conn(port, **kw)
+    r = c.request("auth", {"token": token})
+    assert r.get("data", {}).get("ok") is True, r
+    return c
+
+
+def text_command(port, command, host="127.0.0.1", timeout=10.0):
+    """Send a one-shot text command; return the whole reply as str."""
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        s.sendall(command.encode() + b"\n")
+        out = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    return out.decode()

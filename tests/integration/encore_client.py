@@ -95,9 +95,9 @@ class Conn:
         try:
             while time.monotonic() < deadline:
                 self.recv(timeout=deadline - time.monotonic())
-        except Closed:
+        except (Closed, ConnectionResetError):
             return True
-        except (socket.timeout, ConnectionResetError):
+        except socket.timeout:
             return False
         return False
 

@@ -182,6 +182,9 @@ demo: deps
 	$(MAKE) all
 	@sh packaging/demo.sh
 
+demo-stop:
+	@sh packaging/demo-stop.sh
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/encore
 	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
@@ -192,7 +195,7 @@ clean:
 	rm -rf build bin
 
 .PHONY: all unit test asan asan-unit deps fuzz fuzz-build fuzz-smoke bench \
-	demo install clean
+	demo demo-stop install clean
 .SECONDARY:
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

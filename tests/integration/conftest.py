@@ -229,32 +229,15 @@ def cluster(tmp_path, request):
         assert "runtime error:" not in c.main.output()
 
 
-CONTAINERS_CONF = """[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
-[engine]
-runtime = "runc"
-"""
 TEST_IMAGE = "localhost/encore-test:latest"
 
 
 @pytest.fixture(scope="session")
-def test_image(tmp_path_factory):
+def test_image():
     """A local busybox image for container tasks (no registry needed)."""
     if shutil.which("podman") is None:
         pytest.skip("podman is not installed (make test installs it via packaging/deps.sh)")
-    if subprocess.run(["podman", "image", "exists", TEST_IMAGE]).returncode != 0:
-        root = tmp_path_factory.mktemp("rootfs")
-        os.makedirs(root / "bin")
-        shutil.copy("/bin/busybox", root / "bin" / "busybox")
-        applets = subprocess.run(["/bin/busybox", "--list"], capture_output=True,
-                                 text=True, check=True).stdout.split()
-        for a in applets:
-            if a != "busybox":
-                os.symlink("busybox", root / "bin" / a)
-        for d in ("tmp", "proc", "sys", "dev", "etc"):
-            os.makedirs(root / d, exist_ok=True)
-        tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
-        subprocess.run(["podman", "import", "-", TEST_IMAGE], stdin=tar.stdout,
-                       check=True, capture_output=True)
-        tar.wait()
+    r = subprocess.run(["sh", os.path.join(ROOT, "packaging", "test-image.sh")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
     return TEST_IMAGE

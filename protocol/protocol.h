@@ -240,6 +240,7 @@ enum proto_task_type {
 	TASK_TYPE_CONTAINER,
 };
 const char	*proto_task_type_name(enum proto_task_type);
+int		 proto_task_type_from_name(const char *);	/* -1 if bad */
 
 enum proto_priority {
 	PRIO_LOW = 0,
@@ -397,6 +398,8 @@ struct msg {
 void	 msg_init(struct msg *, enum msg_type);
 /* Free everything the message owns (not the struct itself). */
 void	 msg_free(struct msg *);
+/* 1 if two messages carry the same type, envelope and payload. */
+int	 msg_equal(const struct msg *, const struct msg *);
 
 /*
  * Decode one line (without its LF) into m.  Checks: valid UTF-8 JSON, a

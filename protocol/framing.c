@@ -1,0 +1,69 @@
+/*
+ * framing.c -- LF-delimited lines with a length cap.  A line may end in
+ * CRLF (nc on some systems, telnet); the CR is dropped.  A peer that sends
+ * more than the cap without a newline gets FRAME_TOO_LONG, so a connection
+ * can never make us buffer without bound.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "protocol.h"
+
+/* 1 if the byte at pos in evb is a CR. */
+static int
+frame_is_cr(struct evbuffer *evb, size_t pos)
+{
+	struct evbuffer_ptr	ptr;
+	char			c;
+
+	if (evbuffer_ptr_set(evb, &ptr, pos, EVBUFFER_PTR_SET) != 0)
+		return (0);
+	if (evbuffer_copyout_from(evb, &ptr, &c, 1) != 1)
+		return (0);
+	return (c == '\r');
+}
+
+/*
+ * Take one line from evb.  The cap applies to the line as returned (without
+ * CR and LF), so a line of exactly max bytes followed by CRLF is accepted.
+ */
+enum frame_result
+frame_read_line(struct evbuffer *evb, size_t max, char **line, size_t *len)
+{
+	struct evbuffer_ptr	 eol;
+	size_t			 eol_len = 0, buffered, n, take;
+	char			*buf;
+
+	*line = NULL;
+	*len = 0;
+	buffered = evbuffer_get_length(evb);
+	eol = evbuffer_search_eol(evb, NULL, &eol_len, EVBUFFER_EOL_LF);
+	if (eol.pos == -1) {
+		/* A partial line may still end in the CR of a CRLF. */
+		if (buffered > max + 1)
+			return (FRAME_TOO_LONG);
+		if (buffered == max + 1 && !frame_is_cr(evb, buffered - 1))
+			return (FRAME_TOO_LONG);
+		return (FRAME_AGAIN);
+	}
+
+	take = (size_t)eol.pos;
+	n = take;
+	if (n > 0 && frame_is_cr(evb, n - 1))
+		n--;
+	if (n > max)
+		return (FRAME_TOO_LONG);
+
+	buf = xmalloc(take + 1);
+	if (take > 0 && evbuffer_remove(evb, buf, take) != (int)take) {
+		free(buf);
+		return (FRAME_AGAIN);
+	}
+	evbuffer_drain(evb, eol_len);
+	buf[n] = '\0';
+	*line = buf;
+	*len = n;
+	return (FRAME_OK);
+}

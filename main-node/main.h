@@ -220,6 +220,7 @@ struct store	*store_open(const char *path, char **cause);
 void		 store_close(struct store *);
 int		 store_begin(struct store *);
 int		 store_commit(struct store *);
+int		 store_end(struct store *, int);
 int		 store_integrity_ok(struct store *);
 
 /* store-device.c */

@@ -259,6 +259,20 @@ store_commit(struct store *st)
 	return (0);
 }
 
+/* Finish a transaction: commit when rc is 0, else roll back.  Returns 0
+ * only if the work is durable. */
+int
+store_end(struct store *st, int rc)
+{
+	if (rc == 0)
+		return (store_commit(st));
+	if (st->depth > 0) {
+		st->depth = 0;
+		store_exec(st, "ROLLBACK");
+	}
+	return (-1);
+}
+
 /* 1 if PRAGMA quick_check passes. */
 int
 store_integrity_ok(struct store *st)

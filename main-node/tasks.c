@@ -269,7 +269,7 @@ task_requeue(struct server *s, struct task *t, const char *why)
 		if (rc == 0)
 			rc = store_task_update(s->store, &r);
 	}
-	if (rc != 0 || store_commit(s->store) != 0)
+	if (store_end(s->store, rc) != 0)
 		log_error("event=task_requeue_failed task=%lld",
 		    (long long)t->id);
 	log_info("event=task_%s task=%lld attempt=%d device=%s reason=\"%s\"",
@@ -412,11 +412,10 @@ tasks_place_cb(struct task_row *r, void *arg)
 	double			 now = now_wall();
 
 	if (task_spec_decode(r->spec, &m) != 0) {
-		store_begin(s->store);
-		task_finish_row(s, r, TASK_FAILED, -1, "stored task is "
-		    "damaged");
-		store_commit(s->store);
-		return (0);
+		if (task_finish_row(s, r, TASK_FAILED, -1, "stored task is "
+		    "damaged") != 0)
+			p->failed = 1;
+		return (p->failed);
 	}
 	if ((d = scheduler_pick(registry_list(), &m.u.task)) == NULL) {
 		msg_free(&m);
@@ -476,15 +475,12 @@ tasks_sched_cb(evutil_socket_t fd, short events, void *arg)
 		return;
 	if (store_task_queue_walk(s->store, tasks_place_cb, &p) != 0)
 		p.failed = 1;
-	if (p.failed || store_commit(s->store) != 0) {
+	if (store_end(s->store, p.failed ? -1 : 0) != 0) {
 		/* Nothing was promised yet: undo the placements. */
 		log_error("event=dispatch_failed assignments=%zu msg=\"the "
 		    "database refused the write; retrying on the next tick\"",
 		    p.n);
-		if (!p.failed)
-			p.failed = 1;
-		else
-			store_commit(s->store);
+		p.failed = 1;
 	}
 	for (i = 0; i < p.n; i++) {
 		struct assignment *a = &p.a[i];
@@ -618,7 +614,7 @@ tasks_result(struct conn *c, struct task *t, struct msg_task_result *res)
 	} else
 		rc = task_finish_row(s, &r, res->status, res->exit_code,
 		    res->error);
-	if (rc != 0 || store_commit(s->store) != 0) {
+	if (store_end(s->store, rc) != 0) {
 		/* Not durable: no ack, the worker re-sends it later. */
 		log_error("event=task_result_not_saved task=%lld",
 		    (long long)t->id);
@@ -680,10 +676,12 @@ tasks_worker_message(struct conn *c, struct msg *m)
 		r.state = TASK_RUNNING;
 		r.started_at = t->started_at;
 		store_begin(s->store);
-		store_task_update(s->store, &r);
-		store_attempt_put(s->store, r.id, r.attempt, r.device,
-		    TASK_RUNNING, -1, NULL, t->assigned_at, r.started_at, 0);
-		store_commit(s->store);
+		if (store_end(s->store, store_task_update(s->store, &r) ||
+		    store_attempt_put(s->store, r.id, r.attempt, r.device,
+		    TASK_RUNNING, -1, NULL, t->assigned_at, r.started_at,
+		    0)) != 0)
+			log_error("event=task_start_not_saved task=%lld",
+			    (long long)t->id);
 		task_changed(s, &r);
 		task_row_free(&r);
 		break;
@@ -750,7 +748,7 @@ tasks_submit(struct conn *c, struct msg *m)
 	id = store_task_insert(s->store, t->name, t->priority, line, t->image,
 	    t->retries, now_wall());
 	free(line);
-	if (id < 0 || store_commit(s->store) != 0) {
+	if (store_end(s->store, id < 0 ? -1 : 0) != 0) {
 		conn_reply_error(c, m->message_id, PROTO_INTERNAL, "cannot "
 		    "save the task; the main node's disk may be full");
 		return;
@@ -945,9 +943,8 @@ tasks_cancel(struct conn *c, struct msg *m)
 	if (r.state == TASK_QUEUED || t == NULL || t->dev == NULL ||
 	    t->dev->conn == NULL) {
 		store_begin(s->store);
-		if (task_finish_row(s, &r, TASK_CANCELLED, -1,
-		    "cancelled by an operator") != 0 ||
-		    store_commit(s->store) != 0) {
+		if (store_end(s->store, task_finish_row(s, &r, TASK_CANCELLED,
+		    -1, "cancelled by an operator")) != 0) {
 			conn_reply_error(c, m->message_id, PROTO_INTERNAL,
 			    "cannot save the cancel; check the main node's "
 			    "disk");

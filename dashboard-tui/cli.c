@@ -1,0 +1,225 @@
+/*
+ * cli.c -- `encore`, the operator CLI: global options, the command table and
+ * --help.  Each command's code is in cli-devices.c or cli-tasks.c.
+ *
+ * Exit codes: 0 ok, 1 error reported by the main node, 2 usage error, 3
+ * cannot reach the main node; `submit --wait` exits with the task's code.
+ */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+const struct cli_cmd cli_cmds[] = {
+	{ "devices", "devices [--csv]",
+	  "List the devices: id, state, hardware, load and tasks.\n"
+	  "  --csv   CSV (RFC 4180) with the columns id,hostname,state,arch,\n"
+	  "          platform,cores,mem_mb,cpu_pct,mem_pct,load1,temp_c,\n"
+	  "          battery_pct,running,slots,last_seen_s\n",
+	  cli_devices_exec },
+	{ "approve", "approve ID",
+	  "Admit a pending device to the cluster.\n",
+	  cli_device_admin_exec },
+	{ "reject", "reject ID",
+	  "Refuse a pending device.\n",
+	  cli_device_admin_exec },
+	{ "drain", "drain ID",
+	  "Stop giving a device new tasks; running ones finish.\n",
+	  cli_device_admin_exec },
+	{ "undrain", "undrain ID",
+	  "Let a drained device take tasks again.\n",
+	  cli_device_admin_exec },
+	{ "remove", "remove ID",
+	  "Forget a device (it must register again to come back).\n",
+	  cli_device_admin_exec },
+	{ "submit", "submit [options] -- ARGV...",
+	  "Queue a task running ARGV and print its id alone on stdout.\n"
+	  "  --image IMG      run in a container from IMG (podman/docker);\n"
+	  "                   without it ARGV runs as a plain command\n"
+	  "  --name N         a name to show in ps\n"
+	  "  --priority P     low, normal (default), high or urgent\n"
+	  "  --cpus F         CPUs it may use, e.g. 0.5 or 2\n"
+	  "  --memory MB      memory it may use, in megabytes\n"
+	  "  --timeout S      kill it after S seconds (0: never)\n"
+	  "  --retries N      re-queue it up to N times if it fails\n"
+	  "  --arch A         only on this architecture (x86_64, aarch64)\n"
+	  "  --platform P     only on this platform (linux, android)\n"
+	  "  --label K=V      only on devices with this label (repeatable)\n"
+	  "  --env K=V        set an environment variable (repeatable)\n"
+	  "  --device ID      only on this device\n"
+	  "  --wait           stream its stdout and stderr, then exit with\n"
+	  "                   its exit code: 124 timed out, 125 cancelled\n"
+	  "                   or failed to start (the id goes to stderr)\n",
+	  cli_submit_exec },
+	{ "ps", "ps [--all] [--csv]",
+	  "List queued and running tasks.\n"
+	  "  -a, --all   finished tasks too\n"
+	  "  --csv       CSV (RFC 4180) with the columns id,name,state,"
+	  "priority,\n"
+	  "              device,attempt,exit_code,submitted_at,started_at,\n"
+	  "              finished_at\n",
+	  cli_ps_exec },
+	{ "show", "show ID",
+	  "Show one task in full, its attempts included.\n",
+	  cli_show_exec },
+	{ "logs", "logs [-f] ID",
+	  "Print a task's stored output.\n"
+	  "  -f, --follow   keep printing new output until the task ends\n",
+	  cli_logs_exec },
+	{ "cancel", "cancel ID",
+	  "Cancel a queued or running task.\n",
+	  cli_cancel_exec },
+	{ "status", "status",
+	  "Print a cluster summary as key: value lines.\n",
+	  cli_status_exec },
+};
+const size_t cli_cmds_n = sizeof cli_cmds / sizeof cli_cmds[0];
+
+/* Print the full help. */
+static void
+cli_help(FILE *f)
+{
+	size_t		 i;
+	const char	*p, *nl;
+
+	fprintf(f, "usage: encore [--main H:P] [--token T] COMMAND "
+	    "[ARGS]\n\n"
+	    "Operate an encore cluster through its main node.\n\n"
+	    "Global options (before COMMAND):\n"
+	    "  --main H:P    the main node (default: $ENCORE_MAIN, else "
+	    "%s)\n"
+	    "  --token T     the operator token (default: $ENCORE_TOKEN, "
+	    "else the local\n"
+	    "                main node's operator.token in /var/lib/encore "
+	    "(root) or\n"
+	    "                $XDG_STATE_HOME/encore or "
+	    "~/.local/state/encore)\n"
+	    "  -h, --help    this help; 'encore COMMAND --help' for one "
+	    "command\n"
+	    "  -V, --version print the version\n\n"
+	    "Commands:\n", CLIENT_DEFAULT_MAIN);
+	for (i = 0; i < cli_cmds_n; i++) {
+		fprintf(f, "  %s\n", cli_cmds[i].usage);
+		for (p = cli_cmds[i].help; *p != '\0'; p = nl + 1) {
+			nl = strchr(p, '\n');
+			if (nl == NULL)
+				nl = p + strlen(p) - 1;
+			fprintf(f, "      %.*s\n", (int)(nl - p), p);
+		}
+	}
+	fprintf(f, "\nExit status: 0 ok, 1 error reported by the main node, "
+	    "2 usage error,\n3 cannot reach the main node; submit --wait: "
+	    "the task's exit code.\n");
+}
+
+/* Print the short usage after a global usage error. */
+static int
+cli_global_usage(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+static int
+cli_global_usage(const char *fmt, ...)
+{
+	va_list	ap;
+
+	fprintf(stderr, "encore: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nusage: encore [--main H:P] [--token T] COMMAND "
+	    "[ARGS]\ncommands:");
+	for (size_t i = 0; i < cli_cmds_n; i++)
+		fprintf(stderr, " %s", cli_cmds[i].name);
+	fprintf(stderr, "\nrun 'encore --help' for details\n");
+	return (CLI_EXIT_USAGE);
+}
+
+/* Take a global option's value: "--opt V" or "--opt=V". */
+static int
+cli_global_value(int argc, char **argv, int *i, const char *name,
+    const char **value)
+{
+	size_t	len = strlen(name);
+
+	if (strncmp(argv[*i], name, len) != 0)
+		return (0);
+	if (argv[*i][len] == '=') {
+		*value = argv[*i] + len + 1;
+		return (1);
+	}
+	if (argv[*i][len] != '\0')
+		return (0);
+	if (*i + 1 >= argc)
+		return (-1);
+	*value = argv[++(*i)];
+	return (1);
+}
+
+/* Parse the global options and run one command. */
+int
+main(int argc, char **argv)
+{
+	struct cli_ctx	 ctx;
+	const char	*cmdname;
+	int		 i, rc;
+	size_t		 c;
+
+	signal(SIGPIPE, SIG_IGN);
+	log_init("encore", LOG_WARN);
+	memset(&ctx, 0, sizeof ctx);
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			i++;
+			break;
+		}
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
+			cli_help(stdout);
+			return (CLI_EXIT_OK);
+		}
+		if (strcmp(argv[i], "--version") == 0 ||
+		    strcmp(argv[i], "-V") == 0) {
+			printf("encore %s\n", ENCORE_VERSION);
+			return (CLI_EXIT_OK);
+		}
+		rc = cli_global_value(argc, argv, &i, "--main", &ctx.main_flag);
+		if (rc == 0)
+			rc = cli_global_value(argc, argv, &i, "--token",
+			    &ctx.token_flag);
+		if (rc == -1)
+			return (cli_global_usage("%s needs a value", argv[i]));
+		if (rc == 0)
+			return (cli_global_usage("unknown option '%s'",
+			    argv[i]));
+	}
+	if (ctx.main_flag != NULL && *ctx.main_flag == '\0')
+		return (cli_global_usage("%s", "--main needs H:P"));
+	if (i >= argc)
+		return (cli_global_usage("%s", "missing COMMAND"));
+	cmdname = argv[i];
+	if (strcmp(cmdname, "help") == 0) {
+		cli_help(stdout);
+		return (CLI_EXIT_OK);
+	}
+	if (strcmp(cmdname, "version") == 0) {
+		printf("encore %s\n", ENCORE_VERSION);
+		return (CLI_EXIT_OK);
+	}
+	for (c = 0; c < cli_cmds_n; c++) {
+		if (strcmp(cli_cmds[c].name, cmdname) == 0)
+			break;
+	}
+	if (c == cli_cmds_n)
+		return (cli_global_usage("unknown command '%s'", cmdname));
+
+	rc = cli_cmds[c].exec(&cli_cmds[c], &ctx, argc - i, argv + i);
+	cli_session_close(&ctx);
+	if (fflush(stdout) != 0 && rc == CLI_EXIT_OK) {
+		perror("encore: writing the output");
+		rc = CLI_EXIT_REMOTE;
+	}
+	return (rc);
+}

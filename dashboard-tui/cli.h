@@ -1,0 +1,155 @@
+/*
+ * cli.h -- the `encore` operator CLI: one exec function per command
+ * (cli-devices.c, cli-tasks.c) listed in cli.c's command table, plus the
+ * helpers they share (cli-util.c).
+ */
+#ifndef CLI_H
+#define CLI_H
+
+#include <stdio.h>
+
+#include "client.h"
+
+struct json_object;
+
+/* Exit codes (SPEC section 3). */
+#define CLI_EXIT_OK		0
+#define CLI_EXIT_REMOTE		1	/* error reported by the main node */
+#define CLI_EXIT_USAGE		2
+#define CLI_EXIT_UNREACHABLE	3
+#define CLI_EXIT_TIMED_OUT	124	/* submit --wait: task timed out */
+#define CLI_EXIT_NOT_RUN	125	/* cancelled or failed to start */
+
+/* What an id names, for hints after not_found and conflict. */
+enum cli_about {
+	CLI_ABOUT_NONE,
+	CLI_ABOUT_DEVICE,
+	CLI_ABOUT_TASK,
+};
+
+/*
+ * State of one run.  main_flag and token_flag point into argv (borrowed,
+ * NULL when not given).  client is open once cli_session() succeeded.
+ */
+struct cli_ctx {
+	const char	*main_flag;
+	const char	*token_flag;
+	struct client	 client;
+	int		 connected;
+};
+
+struct cli_cmd;
+typedef int (*cli_exec_cb)(const struct cli_cmd *, struct cli_ctx *,
+    int argc, char **argv);
+
+/* One command: name, synopsis after "encore ", help lines, its code. */
+struct cli_cmd {
+	const char	*name;
+	const char	*usage;		/* "devices [--csv]" */
+	const char	*help;		/* one or more lines, each "\n"-ended */
+	cli_exec_cb	 exec;		/* argv[0] is the command name */
+};
+
+/* cli.c: the command table. */
+extern const struct cli_cmd	cli_cmds[];
+extern const size_t		cli_cmds_n;
+
+/* ---- cli-util.c ---- */
+/* Print "encore: CMD: problem", the command's usage and a pointer to
+ * --help on stderr; returns CLI_EXIT_USAGE. */
+int	 cli_usage_error(const struct cli_cmd *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* Print a command's usage and help on f. */
+void	 cli_cmd_help(FILE *, const struct cli_cmd *);
+/* Connect and authenticate; returns CLI_EXIT_OK or the exit code after
+ * printing why not. */
+int	 cli_session(struct cli_ctx *);
+/* Close the session if open. */
+void	 cli_session_close(struct cli_ctx *);
+/* Print a failed call with what to do next; returns the exit code. */
+int	 cli_fail(enum client_result, const struct client_error *,
+	    enum cli_about);
+/* Send a request and wait for its reply; on failure print it and return
+ * the exit code, else CLI_EXIT_OK with *data (caller puts). */
+int	 cli_call(struct cli_ctx *, struct msg *, struct json_object **data,
+	    enum cli_about);
+
+/* Flags a simple command may take (cli_parse_flags). */
+#define CLI_OPT_CSV	0x1	/* --csv */
+#define CLI_OPT_ALL	0x2	/* --all, -a */
+#define CLI_OPT_FOLLOW	0x4	/* --follow, -f */
+
+/*
+ * Parse a command's flags (those in allowed; any order, GNU style) and
+ * exactly nargs operands, which *operands then points to (inside argv).
+ * *set gets the flags given.  Returns 0; -1 after printing --help (exit
+ * 0); or CLI_EXIT_USAGE after printing the usage error.
+ */
+int	 cli_parse_flags(const struct cli_cmd *, int argc, char **argv,
+	    int allowed, int *set, int nargs, char ***operands);
+/* Check an id operand; CLI_EXIT_USAGE after printing, else 0. */
+int	 cli_check_id(const struct cli_cmd *, const char *what,
+	    const char *id);
+
+/* Write one RFC 4180 field (quoted when needed); NULL is empty. */
+void	 cli_csv_field(FILE *, const char *);
+/* End a CSV record (CRLF, as RFC 4180 says). */
+void	 cli_csv_end(FILE *);
+
+/*
+ * A table for people: rows of cells, columns padded to the widest cell.
+ * Cells are heap strings owned by the table.
+ */
+struct cli_table {
+	size_t	  ncols;
+	size_t	  nrows;
+	char	**cells;	/* nrows * ncols */
+};
+void	 cli_table_init(struct cli_table *, size_t ncols);
+/* Add a row of ncols strings (NULL shows as "-"); copies them. */
+void	 cli_table_add(struct cli_table *, const char * const *row);
+/* Print and free the table. */
+void	 cli_table_print(FILE *, struct cli_table *);
+
+/* Format a JSON member: an integer ("" when absent). */
+char	*cli_fmt_int(struct json_object *, const char *key, char *buf,
+	    size_t size);
+/* Format a JSON member: a double with prec decimals ("" when absent). */
+char	*cli_fmt_double(struct json_object *, const char *key, int prec,
+	    char *buf, size_t size);
+/* Format a byte count for people: "512M", "3.8G". */
+char	*cli_fmt_bytes(double bytes, char *buf, size_t size);
+
+/* ---- cli-devices.c ---- */
+int	 cli_devices_exec(const struct cli_cmd *, struct cli_ctx *, int,
+	    char **);
+int	 cli_device_admin_exec(const struct cli_cmd *, struct cli_ctx *, int,
+	    char **);
+int	 cli_status_exec(const struct cli_cmd *, struct cli_ctx *, int,
+	    char **);
+/* Print devices (list_devices reply data) as the SPEC's CSV. */
+void	 cli_devices_csv(FILE *, struct json_object *devices);
+
+/* ---- cli-tasks.c ---- */
+/*
+ * Parse submit's arguments (argv[0] is "submit") into t, which must come
+ * from a msg_init(MSG_SUBMIT)'ed message (msg_free() frees what is set,
+ * also on error).  *wait gets --wait.  Returns 0, 1 for --help, or -1 with
+ * *cause (caller frees).
+ */
+int	 cli_submit_parse(int argc, char **argv, struct proto_task *t,
+	    int *wait, char **cause);
+/* Exit code of `submit --wait` for a task in a final state; -1 if the
+ * task's state is not final. */
+int	 cli_task_exit_code(struct json_object *task);
+int	 cli_submit_exec(const struct cli_cmd *, struct cli_ctx *, int,
+	    char **);
+int	 cli_ps_exec(const struct cli_cmd *, struct cli_ctx *, int, char **);
+int	 cli_show_exec(const struct cli_cmd *, struct cli_ctx *, int, char **);
+int	 cli_logs_exec(const struct cli_cmd *, struct cli_ctx *, int, char **);
+int	 cli_cancel_exec(const struct cli_cmd *, struct cli_ctx *, int,
+	    char **);
+/* Print tasks (list_tasks reply data) as the SPEC's CSV. */
+void	 cli_tasks_csv(FILE *, struct json_object *tasks);
+
+#endif /* CLI_H */

@@ -1,0 +1,625 @@
+/*
+ * client.c -- operator connections to the main node: where to connect, which
+ * token to use, connecting, building requests, reading replies and events.
+ * The blocking session (struct client) is the CLI's; the pieces under it
+ * (client_connect, client_msg_init, client_reply_result) suit an event loop.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <math.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <json-c/json.h>
+
+#include "client.h"
+
+/* Replies (device and task lists) may be far longer than what the main
+ * node accepts from peers. */
+#define CLIENT_REPLY_MAX	(64 * 1024 * 1024)
+
+/* Resolve the main node address. */
+const char *
+client_main_address(const char *flag)
+{
+	const char	*env;
+
+	if (flag != NULL && *flag != '\0')
+		return (flag);
+	env = getenv("ENCORE_MAIN");
+	if (env != NULL && *env != '\0')
+		return (env);
+	return (CLIENT_DEFAULT_MAIN);
+}
+
+/* Free an array of strings. */
+void
+client_free_strings(char **v, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Directories where a main node on this host keeps operator.token. */
+char **
+client_token_dirs(size_t *n)
+{
+	char		**v;
+	const char	 *xdg, *home;
+	char		 *user = NULL;
+
+	v = xcalloc(2, sizeof *v);
+	xdg = getenv("XDG_STATE_HOME");
+	home = getenv("HOME");
+	if (xdg != NULL && *xdg == '/')
+		xasprintf(&user, "%s/encore", xdg);
+	else if (home != NULL && *home != '\0')
+		xasprintf(&user, "%s/.local/state/encore", home);
+
+	*n = 0;
+	/* Our own kind of state directory first, then the other one. */
+	if (geteuid() == 0) {
+		v[(*n)++] = xstrdup("/var/lib/encore");
+		if (user != NULL)
+			v[(*n)++] = user;
+	} else {
+		if (user != NULL)
+			v[(*n)++] = user;
+		v[(*n)++] = xstrdup("/var/lib/encore");
+	}
+	return (v);
+}
+
+/* Read the first line of a token file; NULL if unreadable or empty. */
+static char *
+client_read_token(const char *path)
+{
+	FILE	*f;
+	char	 buf[PROTO_TOKEN_MAX + 2];
+	size_t	 len;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return (NULL);
+	if (fgets(buf, sizeof buf, f) == NULL) {
+		fclose(f);
+		return (NULL);
+	}
+	fclose(f);
+	len = strcspn(buf, "\r\n \t");
+	buf[len] = '\0';
+	if (len == 0)
+		return (NULL);
+	return (xstrdup(buf));
+}
+
+/* Find the operator token. */
+char *
+client_find_token(const char *flag)
+{
+	const char	 *env;
+	char		**dirs, *path, *token = NULL;
+	size_t		  n, i;
+
+	if (flag != NULL && *flag != '\0')
+		return (xstrdup(flag));
+	env = getenv("ENCORE_TOKEN");
+	if (env != NULL && *env != '\0')
+		return (xstrdup(env));
+
+	dirs = client_token_dirs(&n);
+	for (i = 0; i < n && token == NULL; i++) {
+		xasprintf(&path, "%s/%s", dirs[i], CLIENT_TOKEN_FILE);
+		token = client_read_token(path);
+		free(path);
+	}
+	client_free_strings(dirs, n);
+	return (token);
+}
+
+/* Connect to host:port; returns a blocking fd or -1 with *cause. */
+int
+client_connect(const char *addr, char **cause)
+{
+	struct addrinfo	 hints, *res, *ai;
+	char		*host = NULL, *port = NULL;
+	int		 fd = -1, error, saved = 0;
+
+	if (proto_parse_hostport(addr, CLIENT_DEFAULT_PORT, &host, &port,
+	    cause) != 0)
+		return (-1);
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	error = getaddrinfo(host, port, &hints, &res);
+	if (error != 0) {
+		xasprintf(cause, "%s", gai_strerror(error));
+		goto out;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+		    ai->ai_protocol);
+		if (fd == -1) {
+			saved = errno;
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		saved = errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd == -1)
+		xasprintf(cause, "%s", strerror(saved != 0 ? saved : EINVAL));
+
+out:
+	free(host);
+	free(port);
+	return (fd);
+}
+
+/* Give a message our sender id and a fresh message_id. */
+void
+client_msg_stamp(struct msg *m, unsigned long *next_id)
+{
+	free(m->sender_id);
+	free(m->message_id);
+	m->sender_id = xstrdup("operator");
+	xasprintf(&m->message_id, "%lu", (*next_id)++);
+}
+
+/* Start an operator message with a fresh message_id. */
+void
+client_msg_init(struct msg *m, enum msg_type type, unsigned long *next_id)
+{
+	msg_init(m, type);
+	client_msg_stamp(m, next_id);
+}
+
+/* Fill err from a code name and message. */
+static void
+client_error_set(struct client_error *err, const char *code_name,
+    const char *message)
+{
+	if (code_name == NULL || *code_name == '\0')
+		code_name = "internal";
+	err->code = proto_code_from_name(code_name);
+	snprintf(err->code_name, sizeof err->code_name, "%s", code_name);
+	snprintf(err->message, sizeof err->message, "%s",
+	    message != NULL && *message != '\0' ? message : "unknown error");
+}
+
+/* Fill err for a local (connection) failure. */
+static void
+client_error_io(struct client_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void
+client_error_io(struct client_error *err, const char *fmt, ...)
+{
+	va_list	ap;
+
+	err->code = PROTO_OK;
+	err->code_name[0] = '\0';
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof err->message, fmt, ap);
+	va_end(ap);
+}
+
+/* Interpret a reply or error message. */
+enum client_result
+client_reply_result(const struct msg *m, struct json_object **data,
+    struct client_error *err)
+{
+	struct json_object	*e;
+
+	*data = NULL;
+	if (m->type == MSG_ERROR) {
+		client_error_set(err, proto_code_name(m->u.error.code),
+		    m->u.error.message);
+		return (CLIENT_REMOTE);
+	}
+	if (m->type != MSG_REPLY || m->u.json == NULL ||
+	    !json_object_is_type(m->u.json, json_type_object)) {
+		client_error_set(err, "internal",
+		    "the main node sent something that is not a reply");
+		return (CLIENT_REMOTE);
+	}
+	if (client_json_bool(m->u.json, "ok", 0)) {
+		*data = json_object_get(m->u.json);
+		return (CLIENT_OK);
+	}
+	e = client_json_get(m->u.json, "error");
+	client_error_set(err, client_json_str(e, "code"),
+	    client_json_str(e, "message"));
+	return (CLIENT_REMOTE);
+}
+
+/* What to do next about an error code. */
+const char *
+client_error_hint(const char *code_name)
+{
+	static const struct {
+		const char	*code;
+		const char	*hint;
+	} hints[] = {
+		{ "unauthorized", "check --token / ENCORE_TOKEN; the operator "
+		    "token is in the main node's state dir operator.token" },
+		{ "forbidden", "this session may not do that; authenticate "
+		    "with the operator token (--token / ENCORE_TOKEN)" },
+		{ "not_found", "check the id with 'encore devices' or "
+		    "'encore ps --all'" },
+		{ "conflict", "check the current state with 'encore devices' "
+		    "or 'encore show ID'" },
+		{ "busy", "the main node is at a limit; retry in a moment" },
+		{ "internal", "this is a fault in the main node; check its log "
+		    "and retry" },
+		{ "bad_version", "use encore and encore-main of the same "
+		    "version (encore --version)" },
+		{ "bad_json", "the main node did not understand us; use encore "
+		    "and encore-main of the same version" },
+		{ "bad_field", "check the command's arguments (encore --help); "
+		    "encore and encore-main should be the same version" },
+		{ "unknown_type", "use encore and encore-main of the same "
+		    "version (encore --version)" },
+		{ "line_too_long", "shorten the request (fewer or shorter "
+		    "arguments and env values)" },
+	};
+	size_t	i;
+
+	if (code_name == NULL)
+		return ("check the main node's log");
+	for (i = 0; i < sizeof hints / sizeof hints[0]; i++) {
+		if (strcmp(hints[i].code, code_name) == 0)
+			return (hints[i].hint);
+	}
+	return ("check the main node's log");
+}
+
+/* Connect a blocking session. */
+enum client_result
+client_open(struct client *c, const char *addr, struct client_error *err)
+{
+	char	*cause = NULL;
+
+	memset(c, 0, sizeof *c);
+	c->fd = -1;
+	c->addr = xstrdup(addr);
+	c->next_id = 1;
+	c->timeout_ms = CLIENT_TIMEOUT_MS;
+	if ((c->in = evbuffer_new()) == NULL)
+		fatalx("evbuffer_new failed");
+	c->fd = client_connect(addr, &cause);
+	if (c->fd == -1) {
+		client_error_io(err, "cannot reach the main node at %s: %s; "
+		    "is encore-main running? set --main or ENCORE_MAIN",
+		    addr, cause);
+		free(cause);
+		return (CLIENT_IO);
+	}
+	return (CLIENT_OK);
+}
+
+/* Close and free a session. */
+void
+client_close(struct client *c)
+{
+	size_t	i;
+
+	if (c->fd != -1)
+		close(c->fd);
+	c->fd = -1;
+	if (c->in != NULL)
+		evbuffer_free(c->in);
+	c->in = NULL;
+	for (i = 0; i < c->n_pending; i++)
+		msg_free(&c->pending[i]);
+	free(c->pending);
+	c->pending = NULL;
+	c->n_pending = 0;
+	free(c->addr);
+	c->addr = NULL;
+}
+
+/* Fill err for a connection that went away. */
+static void
+client_error_lost(struct client *c, struct client_error *err,
+    const char *why)
+{
+	client_error_io(err, "lost the connection to the main node at %s: %s; "
+	    "check that encore-main is running and retry", c->addr, why);
+}
+
+/* Write all of buf to the session's socket. */
+static enum client_result
+client_write_all(struct client *c, const char *buf, size_t len,
+    struct client_error *err)
+{
+	ssize_t	n;
+
+	while (len > 0) {
+		n = send(c->fd, buf, len, MSG_NOSIGNAL);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			client_error_lost(c, err, strerror(errno));
+			return (CLIENT_IO);
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return (CLIENT_OK);
+}
+
+/* Encode and send one message. */
+static enum client_result
+client_send(struct client *c, const struct msg *m, struct client_error *err)
+{
+	enum client_result	 r;
+	char			*line;
+	size_t			 len;
+
+	if ((line = msg_encode(m, &len)) == NULL) {
+		client_error_set(err, "bad_field",
+		    "this request cannot be encoded");
+		return (CLIENT_REMOTE);
+	}
+	r = client_write_all(c, line, len, err);
+	free(line);
+	return (r);
+}
+
+/* Read and decode the next line from the socket (kept events not
+ * included). */
+static enum client_result
+client_read(struct client *c, struct msg *m, int timeout_ms,
+    struct client_error *err)
+{
+	struct pollfd		 pfd;
+	struct proto_err	 perr;
+	enum frame_result	 fr;
+	char			*line;
+	size_t			 len;
+	int			 n, rc;
+
+	for (;;) {
+		fr = frame_read_line(c->in, CLIENT_REPLY_MAX, &line, &len);
+		if (fr == FRAME_TOO_LONG) {
+			client_error_lost(c, err, "a reply was too long");
+			return (CLIENT_IO);
+		}
+		if (fr == FRAME_OK) {
+			if (len == 0) {
+				free(line);
+				continue;
+			}
+			rc = msg_decode(line, len, m, &perr);
+			free(line);
+			if (rc == 0)
+				return (CLIENT_OK);
+			client_error_set(err, proto_code_name(perr.code),
+			    perr.message);
+			snprintf(err->message, sizeof err->message,
+			    "the main node sent a line we cannot read: %.900s",
+			    perr.message);
+			return (CLIENT_REMOTE);
+		}
+
+		pfd.fd = c->fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		n = poll(&pfd, 1, timeout_ms);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			client_error_lost(c, err, strerror(errno));
+			return (CLIENT_IO);
+		}
+		if (n == 0) {
+			client_error_io(err, "no answer from the main node at "
+			    "%s within %d s; check its log and retry", c->addr,
+			    timeout_ms / 1000);
+			return (CLIENT_IO);
+		}
+		n = evbuffer_read(c->in, c->fd, -1);
+		if (n == -1) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			client_error_lost(c, err, strerror(errno));
+			return (CLIENT_IO);
+		}
+		if (n == 0) {
+			client_error_lost(c, err, "it closed the connection");
+			return (CLIENT_IO);
+		}
+	}
+}
+
+/* Keep an event for client_next(); takes over m's contents. */
+static void
+client_keep(struct client *c, struct msg *m)
+{
+	c->pending = xreallocarray(c->pending, c->n_pending + 1,
+	    sizeof *c->pending);
+	c->pending[c->n_pending++] = *m;
+	memset(m, 0, sizeof *m);
+}
+
+/* Send a request and wait for its reply. */
+enum client_result
+client_request(struct client *c, struct msg *req, struct json_object **data,
+    struct client_error *err)
+{
+	struct msg		m;
+	enum client_result	r;
+	const char		*id = req->message_id;
+
+	*data = NULL;
+	if ((r = client_send(c, req, err)) != CLIENT_OK)
+		return (r);
+	for (;;) {
+		if ((r = client_read(c, &m, c->timeout_ms, err)) != CLIENT_OK)
+			return (r);
+		switch (m.type) {
+		case MSG_REPLY:
+			if (m.reply_to == NULL || id == NULL ||
+			    strcmp(m.reply_to, id) != 0)
+				break;
+			r = client_reply_result(&m, data, err);
+			msg_free(&m);
+			return (r);
+		case MSG_ERROR:
+			if (m.reply_to != NULL && id != NULL &&
+			    strcmp(m.reply_to, id) != 0)
+				break;
+			r = client_reply_result(&m, data, err);
+			msg_free(&m);
+			return (r);
+		case MSG_EVENT:
+			client_keep(c, &m);
+			continue;
+		case MSG_BYE:
+			msg_free(&m);
+			client_error_lost(c, err, "the main node is shutting "
+			    "down");
+			return (CLIENT_IO);
+		default:
+			break;
+		}
+		msg_free(&m);
+	}
+}
+
+/* Send a payload-less request and wait for its reply. */
+enum client_result
+client_simple(struct client *c, enum msg_type type, struct json_object **data,
+    struct client_error *err)
+{
+	struct msg		m;
+	enum client_result	r;
+
+	client_msg_init(&m, type, &c->next_id);
+	r = client_request(c, &m, data, err);
+	msg_free(&m);
+	return (r);
+}
+
+/* Authenticate the session as an operator. */
+enum client_result
+client_auth(struct client *c, const char *token, struct client_error *err)
+{
+	struct msg		 m;
+	struct json_object	*data;
+	enum client_result	 r;
+
+	client_msg_init(&m, MSG_AUTH, &c->next_id);
+	m.protocol_version = PROTO_VERSION;
+	m.u.token = xstrdup(token);
+	r = client_request(c, &m, &data, err);
+	msg_free(&m);
+	if (data != NULL)
+		json_object_put(data);
+	return (r);
+}
+
+/* Next event or message, kept ones first. */
+enum client_result
+client_next(struct client *c, struct msg *m, int timeout_ms,
+    struct client_error *err)
+{
+	if (c->n_pending > 0) {
+		*m = c->pending[0];
+		memmove(c->pending, c->pending + 1,
+		    (c->n_pending - 1) * sizeof *c->pending);
+		c->n_pending--;
+		return (CLIENT_OK);
+	}
+	return (client_read(c, m, timeout_ms, err));
+}
+
+/* Member of o if present and not null. */
+struct json_object *
+client_json_get(struct json_object *o, const char *key)
+{
+	struct json_object	*v;
+
+	if (o == NULL || !json_object_is_type(o, json_type_object))
+		return (NULL);
+	if (!json_object_object_get_ex(o, key, &v) || v == NULL ||
+	    json_object_is_type(v, json_type_null))
+		return (NULL);
+	return (v);
+}
+
+/* Member as a string. */
+const char *
+client_json_str(struct json_object *o, const char *key)
+{
+	struct json_object	*v;
+
+	if ((v = client_json_get(o, key)) == NULL)
+		return (NULL);
+	if (!json_object_is_type(v, json_type_string))
+		return (json_object_to_json_string_ext(v,
+		    JSON_C_TO_STRING_PLAIN));
+	return (json_object_get_string(v));
+}
+
+/* Member as an integer. */
+int
+client_json_int(struct json_object *o, const char *key, int64_t *out)
+{
+	struct json_object	*v;
+	double			 d;
+
+	if ((v = client_json_get(o, key)) == NULL)
+		return (-1);
+	if (json_object_is_type(v, json_type_int)) {
+		*out = json_object_get_int64(v);
+		return (0);
+	}
+	if (json_object_is_type(v, json_type_double)) {
+		d = json_object_get_double(v);
+		if (!isfinite(d))
+			return (-1);
+		*out = (int64_t)llround(d);
+		return (0);
+	}
+	return (-1);
+}
+
+/* Member as a double. */
+double
+client_json_double(struct json_object *o, const char *key)
+{
+	struct json_object	*v;
+
+	if ((v = client_json_get(o, key)) == NULL)
+		return (NAN);
+	if (json_object_is_type(v, json_type_int) ||
+	    json_object_is_type(v, json_type_double))
+		return (json_object_get_double(v));
+	return (NAN);
+}
+
+/* Member as a boolean. */
+int
+client_json_bool(struct json_object *o, const char *key, int def)
+{
+	struct json_object	*v;
+
+	if ((v = client_json_get(o, key)) == NULL)
+		return (def);
+	return (json_object_get_boolean(v) ? 1 : 0);
+}

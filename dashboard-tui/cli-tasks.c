@@ -388,9 +388,10 @@ static int
 cli_logs_start(struct cli_ctx *ctx, const char *task_id, int follow,
     char **state)
 {
-	struct json_object	*data;
+	struct json_object	*data, *chunks, *ch;
 	struct msg		 m;
 	const char		*s;
+	size_t			 i;
 	int			 rc;
 
 	*state = NULL;
@@ -401,7 +402,16 @@ cli_logs_start(struct cli_ctx *ctx, const char *task_id, int follow,
 	msg_free(&m);
 	if (rc != 0)
 		return (rc);
-	cli_write_output("stdout", client_json_get(data, "output"));
+	chunks = client_json_get(data, "chunks");
+	if (chunks != NULL && json_object_is_type(chunks, json_type_array)) {
+		/* Each stored chunk back to the stream it came from. */
+		for (i = 0; i < json_object_array_length(chunks); i++) {
+			ch = json_object_array_get_idx(chunks, i);
+			cli_write_output(client_json_str(ch, "stream"),
+			    client_json_get(ch, "data"));
+		}
+	} else
+		cli_write_output("stdout", client_json_get(data, "output"));
 	if ((s = client_json_str(data, "state")) != NULL)
 		*state = xstrdup(s);
 	json_object_put(data);

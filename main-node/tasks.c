@@ -849,17 +849,24 @@ task_json_full(struct server *s, const struct task_row *r)
 	return (o);
 }
 
-/* A growing text buffer for stored output. */
+/* Stored output as one text plus its chunks with their streams. */
 struct outbuf {
-	char	*p;
-	size_t	 len;
+	char			*p;
+	size_t			 len;
+	struct json_object	*chunks;
 };
 
 /* Append stored output to a buffer (logs). */
 static void
 tasks_output_cb(const char *stream, const void *data, size_t len, void *arg)
 {
-	struct outbuf	*b = arg;
+	struct outbuf		*b = arg;
+	struct json_object	*c = json_object_new_object();
+
+	json_object_object_add(c, "stream", json_object_new_string(stream));
+	json_object_object_add(c, "data", json_object_new_string_len(data,
+	    (int)len));
+	json_object_array_add(b->chunks, c);
 
 	b->p = xrealloc(b->p, b->len + len + 1);
 	memcpy(b->p + b->len, data, len);
@@ -886,11 +893,12 @@ tasks_logs(struct conn *c, struct msg *m)
 {
 	struct task_row		 r;
 	struct json_object	*o;
-	struct outbuf		 out = { NULL, 0 };
+	struct outbuf		 out = { NULL, 0, NULL };
 	char			 ids[32];
 
 	if (tasks_lookup(c, m, &r) != 0)
 		return;
+	out.chunks = json_object_new_array();
 	store_output_get(c->server->store, r.id, r.attempt, tasks_output_cb,
 	    &out);
 	snprintf(ids, sizeof ids, "%lld", (long long)r.id);
@@ -899,6 +907,7 @@ tasks_logs(struct conn *c, struct msg *m)
 	    json_object_new_string(proto_task_status_name(r.state)));
 	json_object_object_add(o, "output", json_object_new_string_len(
 	    out.p != NULL ? out.p : "", (int)out.len));
+	json_object_object_add(o, "chunks", out.chunks);
 	free(out.p);
 	conn_send_json(c, MSG_REPLY, m->message_id, o);
 	if (m->u.target.follow) {

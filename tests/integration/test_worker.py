@@ -1,0 +1,318 @@
+"""encore-worker: join, report, stay joined.
+
+Focus of this file: the worker daemon's command line (--help, --version,
+--profile, usage errors), registration with a real main node (token,
+device.key, manual approval, refusals), heartbeats, and reconnection after
+either side dies.  Every wait is bounded; all traffic is on 127.0.0.1.
+"""
+
+import json
+import os
+import platform
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import Proc, binpath, wait_for
+
+ASAN = bool(os.environ.get("ENCORE_ASAN"))
+
+
+
+@pytest.fixture(autouse=True)
+def worker_sanitizers(cluster):
+    """Under ASan, a worker that leaked or hit UB fails the test."""
+    yield
+    if not os.environ.get("ENCORE_ASAN"):
+        return
+    c = cluster
+    c.stop_all()
+    for p in c.procs:
+        if "encore-worker" not in p.argv[0]:
+            continue
+        with open(p.log_path, "rb") as f:
+            out = f.read().decode(errors="replace")
+        assert "ERROR: AddressSanitizer" not in out, out[-5000:]
+        assert "ERROR: LeakSanitizer" not in out, out[-5000:]
+        assert "runtime error:" not in out, out[-5000:]
+
+def run_worker(*args, timeout=30):
+    return subprocess.run([binpath("encore-worker")] + list(args),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def meminfo_total_bytes():
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no MemTotal in /proc/meminfo")
+
+
+def nproc_values():
+    vals = set()
+    for argv in (["nproc"], ["nproc", "--all"]):
+        r = subprocess.run(argv, capture_output=True, text=True)
+        if r.returncode == 0:
+            vals.add(int(r.stdout.strip()))
+    vals.add(os.cpu_count())
+    return vals
+
+
+def log_count(proc, needle):
+    return proc.output().count(needle)
+
+
+# ---- command line ----
+
+def test_profile_matches_this_machine(tmp_path):
+    r = run_worker("--profile", "--state-dir", str(tmp_path / "w"),
+                   "--runtime", "none", "--label", "room=kitchen")
+    assert r.returncode == 0, r.stderr
+    prof = json.loads(r.stdout)
+    info, hw = prof["device_info"], prof["hardware_specs"]
+    assert info["architecture"] == platform.machine()
+    assert info["hostname"] == socket.gethostname()
+    assert info["platform"] == "linux"
+    assert info["kernel"] == platform.release()
+    assert hw["memory_total"] == meminfo_total_bytes()
+    assert hw["cpu_cores"] in nproc_values()
+    assert hw["disk_space"] > 0 and 0 <= hw["disk_free"] <= hw["disk_space"]
+    assert prof["capabilities"] == ["command"]
+    assert prof["labels"] == {"room": "kitchen"}
+    assert prof["slots"] == hw["cpu_cores"]
+    # Pretty-printed: one field a line.
+    assert r.stdout.count("\n") > 10
+    # The state dir was created private.
+    assert (os.stat(tmp_path / "w").st_mode & 0o777) == 0o700
+
+
+def test_profile_slots_flag(tmp_path):
+    r = run_worker("--profile", "--state-dir", str(tmp_path), "--runtime",
+                   "none", "--slots", "3")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["slots"] == 3
+
+
+def test_help_and_version():
+    r = run_worker("--help")
+    assert r.returncode == 0
+    assert "--main" in r.stdout and "--token-file" in r.stdout
+    assert "state" in r.stdout
+    r = run_worker("--version")
+    assert r.returncode == 0
+    assert r.stdout.startswith("encore-worker ")
+
+
+def test_missing_main_is_usage_error(tmp_path):
+    r = run_worker("--state-dir", str(tmp_path))
+    assert r.returncode == 2
+    assert "--main" in r.stderr
+
+
+def test_unreadable_token_file_is_named(tmp_path):
+    missing = str(tmp_path / "no-such.token")
+    r = run_worker("--main", "127.0.0.1:1", "--state-dir", str(tmp_path),
+                   "--token-file", missing)
+    assert r.returncode == 2
+    assert missing in r.stderr
+
+
+def test_bad_label_and_unknown_flag(tmp_path):
+    r = run_worker("--profile", "--state-dir", str(tmp_path), "--label",
+                   "novalue")
+    assert r.returncode == 2 and "--label" in r.stderr
+    r = run_worker("--bogus-flag")
+    assert r.returncode == 2
+
+
+def test_config_file(tmp_path, cluster):
+    conf = tmp_path / "worker.conf"
+    conf.write_text("# test\nslots = 2\nlabel = zone=a\n")
+    r = run_worker("--profile", "--state-dir", str(tmp_path / "s"),
+                   "--runtime", "none", "--config", str(conf))
+    assert r.returncode == 0, r.stderr
+    prof = json.loads(r.stdout)
+    assert prof["slots"] == 2 and prof["labels"] == {"zone": "a"}
+
+
+# ---- joining ----
+
+def test_worker_joins_and_reports(cluster):
+    cluster.start_main()
+    w = cluster.start_worker("w1")
+    cluster.wait_state("w1", "online")
+    row = cluster.devices_csv()["w1"]
+    assert int(row["cores"]) in nproc_values()
+    assert abs(int(row["mem_mb"]) - meminfo_total_bytes() // (1024 * 1024)) <= 1
+    assert row["arch"] == platform.machine()
+    assert int(row["slots"]) == int(row["cores"])
+    # Heartbeat metrics arrive within a few heartbeats (interval 1 s).
+    wait_for(lambda: cluster.devices_csv()["w1"]["cpu_pct"] != "", 10,
+             what="cpu_pct from heartbeats")
+    row = cluster.devices_csv()["w1"]
+    assert 0.0 <= float(row["mem_pct"]) <= 100.0
+    assert float(row["load1"]) >= 0.0
+    # The worker logged the connection as one key=value line.
+    assert "event=connected" in w.output()
+    assert os.path.exists(os.path.join(cluster.tmp, "w-w1", "device.key"))
+    st = os.stat(os.path.join(cluster.tmp, "w-w1", "device.key"))
+    assert (st.st_mode & 0o777) == 0o600
+
+
+@pytest.mark.skipif(ASAN, reason="ASan inflates RSS")
+def test_idle_footprint(cluster):
+    cluster.start_main()
+    w = cluster.start_worker("w1")
+    cluster.wait_state("w1", "online")
+    time.sleep(2)
+    with open("/proc/%d/status" % w.pid) as f:
+        rss = [int(l.split()[1]) for l in f if l.startswith("VmRSS:")][0]
+    assert rss < 6 * 1024, "idle RSS %d KiB" % rss
+
+    def cpu_ticks():
+        with open("/proc/%d/stat" % w.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    t0 = cpu_ticks()
+    time.sleep(3)
+    # Three heartbeats in 3 s: well under 5% of one CPU.
+    assert cpu_ticks() - t0 <= 15
+
+
+def test_kill9_worker_goes_offline(cluster):
+    cluster.start_main(offline_after=3)
+    w = cluster.start_worker("w1")
+    cluster.wait_state("w1", "online")
+    w.kill9()
+    cluster.wait_state("w1", "offline", timeout=15)
+
+
+def test_main_restart_worker_rejoins_with_key(cluster):
+    cluster.start_main()
+    w = cluster.start_worker("w1")
+    cluster.wait_state("w1", "online")
+    key = os.path.join(cluster.tmp, "w-w1", "device.key")
+    wait_for(lambda: os.path.exists(key), 5, what="device.key")
+    cluster.main.kill9()
+    wait_for(lambda: "event=disconnected" in w.output() or
+             "event=connect_failed" in w.output(), 10,
+             what="worker noticing the main node is gone")
+    time.sleep(0.5)
+    cluster.start_main()
+    cluster.wait_state("w1", "online", timeout=30)
+    assert w.alive()
+    assert "credential=device_key" in w.output()
+    # Only one device, still the same id.
+    assert list(cluster.devices_csv()) == ["w1"]
+
+
+def test_worker_survives_main_absent_at_start(cluster):
+    """A worker started before its main node keeps retrying."""
+    from conftest import free_port
+    cluster.port = free_port()
+    tok = os.path.join(cluster.tmp, "join.token")
+    with open(tok, "w") as f:
+        f.write("x" * 32 + "\n")
+    w = cluster.start_worker("w1", token_file=tok)
+    wait_for(lambda: "event=connect_failed" in w.output(), 10,
+             what="a failed connect")
+    assert w.alive()
+    cluster.start_main("--join-token", "x" * 32)
+    cluster.wait_state("w1", "online", timeout=40)
+
+
+def test_wrong_token_rejected_once(cluster, tmp_path):
+    cluster.start_main()
+    bad = tmp_path / "bad.token"
+    bad.write_text("not-the-token\n")
+    w = cluster.start_worker("intruder", token_file=str(bad))
+    wait_for(lambda: "event=rejected" in w.output(), 10,
+             what="a rejected line")
+    time.sleep(3)
+    out = w.output()
+    lines = [l for l in out.splitlines() if "event=rejected" in l and
+             (" error: " in l or " warn: " in l)]
+    assert len(lines) == 1, out
+    assert "--token" in lines[0] and "join.token" in lines[0]
+    assert "not-the-token" not in out
+    assert w.alive()
+    assert "intruder" not in cluster.devices_csv()
+
+
+def test_same_id_cannot_take_over(cluster, tmp_path):
+    cluster.start_main()
+    cluster.start_worker("w1")
+    cluster.wait_state("w1", "online")
+    sdir = tmp_path / "impostor"
+    argv = [binpath("encore-worker"), "--main", "127.0.0.1:%d" % cluster.port,
+            "--id", "w1", "--state-dir", str(sdir), "--runtime", "none",
+            "--token-file", os.path.join(cluster.state, "join.token"),
+            "--log-level", "debug"]
+    imp = Proc(argv, str(tmp_path / "impostor.log"))
+    cluster.procs.append(imp)
+    wait_for(lambda: "event=rejected" in imp.output(), 10,
+             what="the impostor to be refused")
+    time.sleep(2)
+    assert cluster.device_state("w1") == "online"
+    assert list(cluster.devices_csv()) == ["w1"]
+    assert not os.path.exists(sdir / "device.key")
+    assert cluster.workers["w1"].alive()
+
+
+def test_manual_approval(cluster):
+    cluster.start_main(approve="manual")
+    w = cluster.start_worker("w1")
+    cluster.wait_state("w1", "pending")
+    wait_for(lambda: "event=pending" in w.output(), 10, what="pending log")
+    key = os.path.join(cluster.tmp, "w-w1", "device.key")
+    assert not os.path.exists(key)
+    op = cluster.operator()
+    try:
+        r = op.request("approve", {"device_id": "w1"})
+        assert r["data"]["ok"] is True, r
+    finally:
+        op.close()
+    cluster.wait_state("w1", "online")
+    wait_for(lambda: os.path.exists(key), 10, what="device.key after approval")
+    assert w.output().count("event=pending") == 1
+
+
+def test_sigterm_says_bye(cluster):
+    cluster.start_main(offline_after=60)
+    w = cluster.start_worker("w1")
+    cluster.wait_state("w1", "online")
+    assert w.stop() == 0
+    # Offline long before offline-after (60 s): the bye did it.
+    cluster.wait_state("w1", "offline", timeout=5)
+    # (Proc.output() needs an open log; stop() closed it.)
+    with open(w.log_path, "rb") as f:
+        out = f.read().decode(errors="replace")
+    assert "event=shutdown" in out and "event=exit" in out
+
+
+def test_removed_device_rejoins_with_token(cluster):
+    """A device.key the main node no longer knows is refused; the worker
+    then joins again with its join token and stores the new key."""
+    cluster.start_main()
+    w = cluster.start_worker("w1")
+    cluster.wait_state("w1", "online")
+    key = os.path.join(cluster.tmp, "w-w1", "device.key")
+    wait_for(lambda: os.path.exists(key), 5, what="device.key")
+    with open(key) as f:
+        old = f.read()
+    op = cluster.operator()
+    try:
+        r = op.request("remove", {"device_id": "w1"})
+        assert r["data"]["ok"] is True, r
+    finally:
+        op.close()
+    wait_for(lambda: "credential=device_key" in w.output() and
+             "retrying with the join token" in w.output(), 20,
+             what="the key to be refused and the token used")
+    cluster.wait_state("w1", "online", timeout=20)
+    with open(key) as f:
+        assert f.read() != old

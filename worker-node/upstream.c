@@ -1,0 +1,658 @@
+/*
+ * upstream.c -- the worker's link to the main node.  Connects (DNS names
+ * too), registers with the join token or the device's own key, heartbeats,
+ * hands task messages to task.c and reconnects after any failure with
+ * exponential backoff and jitter.  One connection at a time.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/util.h>
+
+#include "protocol.h"
+#include "worker.h"
+
+#define UP_BACKOFF_MIN		1000	/* ms */
+#define UP_BACKOFF_MAX		30000	/* ms */
+#define UP_REJECTED_DELAY	60000	/* ms, after an unauthorized */
+#define UP_CONNECT_TIMEOUT	10	/* s */
+#define UP_WRITE_TIMEOUT	30	/* s without write progress */
+#define UP_LINES_PER_READ	64	/* then yield to the loop */
+#define UP_BAD_LINES_MAX	5	/* in a row, then reconnect */
+#define UP_OUT_HIGH		(256 * 1024)	/* pause task output above */
+#define UP_OUT_LOW		(64 * 1024)	/* resume it below */
+#define UP_BYE_GRACE		3	/* s to flush bye */
+
+/* Where the link is.  Messages other than register flow from PENDING. */
+enum up_state {
+	UP_IDLE,	/* waiting for the retry timer */
+	UP_CONNECTING,	/* resolving + connecting */
+	UP_REGISTERING,	/* register sent, no ack yet */
+	UP_PENDING,	/* acked, waiting for an operator */
+	UP_APPROVED,	/* acked and approved: tasks may flow */
+};
+
+/*
+ * The link.  bev and dns are owned; key is the device key read from
+ * STATE/device.key (owned, NULL when there is none).
+ */
+static struct {
+	enum up_state		 state;
+	struct bufferevent	*bev;
+	struct evdns_base	*dns;
+	struct event		*retry_ev;
+	struct event		*hb_ev;
+	struct event		*more_ev;	/* continue reading lines */
+	struct event		*bye_ev;	/* bye flush grace */
+	char			*key;
+	int			 used_key;	/* last register used key */
+	int			 key_rejected;	/* key refused: use token */
+	int			 backoff;	/* ms, next failure's delay */
+	int			 hb_interval;	/* s */
+	int			 bad_lines;
+	int			 pending_logged;
+	char			*last_reject;	/* logged once (owned) */
+	void			(*bye_done)(void);
+} up;
+
+static void	upstream_connect(void);
+static void	upstream_read_cb(struct bufferevent *, void *);
+
+/* Path of the device key file (static buffer). */
+static const char *
+upstream_key_path(void)
+{
+	static char	path[4096];
+
+	snprintf(path, sizeof path, "%s/device.key", wconf.state_dir);
+	return (path);
+}
+
+/* Load STATE/device.key into up.key (NULL if absent). */
+static void
+upstream_load_key(void)
+{
+	char	buf[PROTO_TOKEN_MAX + 2], *s, *e;
+	int	fd;
+	ssize_t	n;
+
+	free(up.key);
+	up.key = NULL;
+	if ((fd = open(upstream_key_path(), O_RDONLY|O_CLOEXEC)) == -1) {
+		if (errno != ENOENT)
+			log_warn("event=key_unreadable path=\"%s\" error=\"%s\"",
+			    upstream_key_path(), strerror(errno));
+		return;
+	}
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	for (s = buf; *s == ' ' || *s == '\n' || *s == '\t' || *s == '\r'; s++)
+		;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\n' || e[-1] == '\t' ||
+	    e[-1] == '\r'))
+		*--e = '\0';
+	if (*s != '\0')
+		up.key = xstrdup(s);
+}
+
+/* Store a device key given by the main node (0600, atomically). */
+static void
+upstream_store_key(const char *key)
+{
+	char	*data;
+
+	xasprintf(&data, "%s\n", key);
+	if (worker_write_file(upstream_key_path(), data, strlen(data)) != 0)
+		log_error("event=key_store_failed path=\"%s\" error=\"%s\" "
+		    "msg=\"the device must be approved again after a restart\"",
+		    upstream_key_path(), strerror(errno));
+	else
+		log_info("event=key_stored path=\"%s\"", upstream_key_path());
+	free(data);
+	free(up.key);
+	up.key = xstrdup(key);
+	up.key_rejected = 0;
+}
+
+/* Arm the retry timer after delay_ms. */
+static void
+upstream_schedule(int delay_ms)
+{
+	struct timeval	tv;
+
+	if (worker_exiting)
+		return;
+	tv.tv_sec = delay_ms / 1000;
+	tv.tv_usec = (delay_ms % 1000) * 1000;
+	evtimer_add(up.retry_ev, &tv);
+	log_debug("event=reconnect_scheduled delay_ms=%d", delay_ms);
+}
+
+/* A cheap pseudo-random number for jitter (xorshift, seeded once). */
+static uint32_t
+upstream_random(void)
+{
+	static uint32_t	x;
+
+	if (x == 0)
+		x = (uint32_t)getpid() ^ (uint32_t)(worker_now() * 1e6) ^
+		    0x9e3779b9u;
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return (x);
+}
+
+/* The next backoff delay with jitter (half to full); doubles the base. */
+static int
+upstream_next_delay(void)
+{
+	int	d = up.backoff, j;
+
+	j = d / 2 + (int)(upstream_random() % (uint32_t)(d / 2 + 1));
+	up.backoff = d * 2 > UP_BACKOFF_MAX ? UP_BACKOFF_MAX : d * 2;
+	return (j);
+}
+
+/* Drop the connection; reconnect after delay_ms (< 0: backoff). */
+static void
+upstream_close(const char *why, int delay_ms)
+{
+	if (up.bev != NULL) {
+		if (up.bye_done != NULL)
+			log_info("event=disconnected main=%s:%s reason=\"%s\"",
+			    wconf.main_host, wconf.main_port, why);
+		else
+			log_warn("event=disconnected main=%s:%s reason=\"%s\"",
+			    wconf.main_host, wconf.main_port, why);
+		bufferevent_free(up.bev);
+		up.bev = NULL;
+	}
+	evtimer_del(up.hb_ev);
+	event_del(up.more_ev);
+	up.state = UP_IDLE;
+	up.bad_lines = 0;
+	task_output_resume();
+	if (up.bye_done != NULL) {
+		void	(*done)(void) = up.bye_done;
+
+		up.bye_done = NULL;
+		evtimer_del(up.bye_ev);
+		done();
+		return;
+	}
+	upstream_schedule(delay_ms < 0 ? upstream_next_delay() : delay_ms);
+}
+
+/* Send a heartbeat now. */
+static void
+upstream_heartbeat(void)
+{
+	struct msg	m;
+
+	msg_init(&m, MSG_HEARTBEAT);
+	sampler_fill(&m.u.hb);
+	m.u.hb.n_active = task_refs(&m.u.hb.active);
+	upstream_send(&m);
+}
+
+/* Heartbeat timer. */
+static void
+upstream_hb_cb(evutil_socket_t fd, short events, void *arg)
+{
+	upstream_heartbeat();
+}
+
+/* (Re)arm the heartbeat timer at the current interval. */
+static void
+upstream_hb_arm(void)
+{
+	struct timeval	tv = { up.hb_interval, 0 };
+
+	evtimer_del(up.hb_ev);
+	evtimer_add(up.hb_ev, &tv);
+}
+
+/* Send register with the device key, or the join token. */
+static void
+upstream_register(void)
+{
+	struct msg	m;
+
+	upstream_load_key();
+	worker_fill_register(&m);
+	if (up.key != NULL && (!up.key_rejected || wconf.token == NULL)) {
+		m.u.reg.device_key = up.key;
+		up.used_key = 1;
+	} else {
+		m.u.reg.token = wconf.token;
+		up.used_key = 0;
+	}
+	if (m.u.reg.device_key == NULL && m.u.reg.token == NULL) {
+		log_error("event=no_credentials msg=\"no device.key in %s and "
+		    "no join token: give --token or --token-file (the join "
+		    "token is in the main node's state dir, join.token)\"",
+		    wconf.state_dir);
+		upstream_close("no credentials", UP_REJECTED_DELAY);
+		return;
+	}
+	if (msg_write(bufferevent_get_output(up.bev), &m) != 0) {
+		upstream_close("cannot encode register", -1);
+		return;
+	}
+	up.state = UP_REGISTERING;
+	log_debug("event=register_sent credential=%s running=%zu",
+	    up.used_key ? "device_key" : "token", m.u.reg.n_running);
+}
+
+/* Handle register_ack: store the key, note the state, start heartbeats. */
+static void
+upstream_on_ack(const struct msg_register_ack *ack)
+{
+	char	state[64];
+
+	if (ack->device_key != NULL && *ack->device_key != '\0')
+		upstream_store_key(ack->device_key);
+	if (ack->heartbeat_interval > 0)
+		up.hb_interval = ack->heartbeat_interval;
+	up.backoff = UP_BACKOFF_MIN;
+	free(up.last_reject);
+	up.last_reject = NULL;
+	log_sanitize(ack->state, state, sizeof state);
+
+	if (ack->state != NULL && strcmp(ack->state, "pending") == 0) {
+		if (!up.pending_logged)
+			log_info("event=pending msg=\"waiting for an operator: "
+			    "encore approve %s\"", wconf.id);
+		up.pending_logged = 1;
+		up.state = UP_PENDING;
+	} else {
+		if (up.state != UP_APPROVED)
+			log_info("event=registered main=%s:%s state=%s "
+			    "heartbeat_interval=%d", wconf.main_host,
+			    wconf.main_port, state, up.hb_interval);
+		up.pending_logged = 0;
+		up.state = UP_APPROVED;
+	}
+	upstream_hb_arm();
+	/* Results first: they may settle tasks the heartbeat no longer
+	 * lists as active. */
+	if (up.state == UP_APPROVED)
+		spool_resend();
+	upstream_heartbeat();
+}
+
+/* Handle an error message from the main node. */
+static void
+upstream_on_error(const struct msg_error *e)
+{
+	char	text[PROTO_TEXT_MAX];
+	int	registering = (up.state == UP_REGISTERING);
+
+	log_sanitize(e->message, text, sizeof text);
+	if (!registering) {
+		log_warn("event=main_error code=%s msg=\"%s\"",
+		    proto_code_name(e->code), text);
+		return;
+	}
+	if (e->code == PROTO_UNAUTHORIZED && up.used_key &&
+	    wconf.token != NULL) {
+		log_warn("event=rejected credential=device_key reason=\"%s\" "
+		    "msg=\"retrying with the join token\"", text);
+		up.key_rejected = 1;
+		upstream_close("device key rejected", UP_BACKOFF_MIN);
+		return;
+	}
+	if (up.last_reject == NULL || strcmp(up.last_reject, text) != 0) {
+		if (e->code == PROTO_UNAUTHORIZED)
+			log_error("event=rejected reason=\"%s\" : check "
+			    "--token/--token-file; the join token is in the "
+			    "main node's state dir join.token", text);
+		else
+			log_error("event=rejected code=%s reason=\"%s\"",
+			    proto_code_name(e->code), text);
+		free(up.last_reject);
+		up.last_reject = xstrdup(text);
+	} else
+		log_debug("event=rejected code=%s reason=\"%s\"",
+		    proto_code_name(e->code), text);
+	if (e->code == PROTO_UNAUTHORIZED)
+		upstream_close("rejected", UP_REJECTED_DELAY);
+	else
+		upstream_close("rejected", -1);
+}
+
+/* Dispatch one decoded message. */
+static void
+upstream_dispatch(struct msg *m)
+{
+	char	reason[PROTO_TEXT_MAX];
+
+	switch (m->type) {
+	case MSG_REGISTER_ACK:
+		upstream_on_ack(&m->u.ack);
+		break;
+	case MSG_TASK_ASSIGN:
+		if (up.state != UP_APPROVED) {
+			log_warn("event=task_ignored msg=\"task_assign before "
+			    "approval\"");
+			break;
+		}
+		task_assign(&m->u.task);
+		break;
+	case MSG_TASK_CANCEL:
+		task_cancel(m->u.ref.task_id, m->u.ref.attempt);
+		break;
+	case MSG_RESULT_ACK:
+		spool_ack(m->u.ref.task_id, m->u.ref.attempt);
+		break;
+	case MSG_ERROR:
+		upstream_on_error(&m->u.error);
+		break;
+	case MSG_BYE:
+		log_sanitize(m->u.reason, reason, sizeof reason);
+		log_info("event=main_bye reason=\"%s\"", reason);
+		up.backoff = UP_BACKOFF_MIN;
+		upstream_close("main node said bye", -1);
+		break;
+	default:
+		log_debug("event=ignored type=%s", msg_type_name(m->type));
+		break;
+	}
+}
+
+/* Read and handle complete lines, at most UP_LINES_PER_READ at once. */
+static void
+upstream_read_lines(void)
+{
+	struct bufferevent	*bev = up.bev;
+	struct proto_err	 err;
+	struct msg		 m;
+	char			*line;
+	size_t			 len;
+	int			 i;
+
+	for (i = 0; i < UP_LINES_PER_READ; i++) {
+		if (up.bev != bev || bev == NULL)
+			return;
+		switch (frame_read_line(bufferevent_get_input(bev),
+		    PROTO_LINE_MAX, &line, &len)) {
+		case FRAME_AGAIN:
+			return;
+		case FRAME_TOO_LONG:
+			upstream_close("line too long from the main node", -1);
+			return;
+		case FRAME_OK:
+			break;
+		}
+		if (msg_decode(line, len, &m, &err) != 0) {
+			log_warn("event=bad_line code=%s msg=\"%s\"",
+			    proto_code_name(err.code), err.message);
+			free(line);
+			if (++up.bad_lines >= UP_BAD_LINES_MAX) {
+				upstream_close("too many bad lines", -1);
+				return;
+			}
+			continue;
+		}
+		free(line);
+		up.bad_lines = 0;
+		upstream_dispatch(&m);
+		msg_free(&m);
+	}
+	if (up.bev == bev)
+		event_active(up.more_ev, EV_TIMEOUT, 0);
+}
+
+/* Continue with lines left after a yield. */
+static void
+upstream_more_cb(evutil_socket_t fd, short events, void *arg)
+{
+	upstream_read_lines();
+}
+
+/* Data from the main node. */
+static void
+upstream_read_cb(struct bufferevent *bev, void *arg)
+{
+	upstream_read_lines();
+}
+
+/* Output drained below the low mark: resume task output; finish bye. */
+static void
+upstream_write_cb(struct bufferevent *bev, void *arg)
+{
+	if (up.bye_done != NULL) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			upstream_close("bye", 0);
+		return;
+	}
+	task_output_resume();
+}
+
+/* Turn on TCP keepalive so a vanished main node is noticed. */
+static void
+upstream_keepalive(evutil_socket_t fd)
+{
+	int	on = 1, idle = 30, intvl = 10, cnt = 3;
+
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+#ifdef TCP_KEEPIDLE
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+#endif
+}
+
+/* Connected, or the connection failed or closed. */
+static void
+upstream_event_cb(struct bufferevent *bev, short events, void *arg)
+{
+	struct timeval	 tv = { UP_WRITE_TIMEOUT, 0 };
+	char		*why;
+	int		 dnserr;
+
+	if (events & BEV_EVENT_CONNECTED) {
+		log_info("event=connected main=%s:%s", wconf.main_host,
+		    wconf.main_port);
+		upstream_keepalive(bufferevent_getfd(bev));
+		bufferevent_set_timeouts(bev, NULL, &tv);
+		upstream_register();
+		return;
+	}
+	if (events & BEV_EVENT_EOF)
+		why = xstrdup("connection closed by the main node");
+	else if (events & BEV_EVENT_TIMEOUT)
+		why = xstrdup(up.state == UP_CONNECTING ? "connect timed out" :
+		    "write timed out");
+	else if ((dnserr = bufferevent_socket_get_dns_error(bev)) != 0)
+		xasprintf(&why, "cannot resolve %s: %s", wconf.main_host,
+		    evutil_gai_strerror(dnserr));
+	else
+		xasprintf(&why, "%s", evutil_socket_error_to_string(
+		    EVUTIL_SOCKET_ERROR()));
+	if (up.state == UP_CONNECTING) {
+		log_warn("event=connect_failed main=%s:%s reason=\"%s\"",
+		    wconf.main_host, wconf.main_port, why);
+		bufferevent_free(up.bev);
+		up.bev = NULL;
+		up.state = UP_IDLE;
+		upstream_schedule(upstream_next_delay());
+	} else
+		upstream_close(why, -1);
+	free(why);
+}
+
+/* Start connecting to the main node. */
+static void
+upstream_connect(void)
+{
+	struct timeval	tv = { UP_CONNECT_TIMEOUT, 0 };
+
+	if (worker_exiting)
+		return;
+	up.bev = bufferevent_socket_new(worker_base, -1,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (up.bev == NULL)
+		fatalx("cannot create a bufferevent");
+	bufferevent_setcb(up.bev, upstream_read_cb, upstream_write_cb,
+	    upstream_event_cb, NULL);
+	bufferevent_setwatermark(up.bev, EV_WRITE, UP_OUT_LOW, 0);
+	bufferevent_set_timeouts(up.bev, NULL, &tv);
+	bufferevent_enable(up.bev, EV_READ|EV_WRITE);
+	up.state = UP_CONNECTING;
+	log_debug("event=connecting main=%s:%s", wconf.main_host,
+	    wconf.main_port);
+	if (bufferevent_socket_connect_hostname(up.bev, up.dns, AF_UNSPEC,
+	    wconf.main_host, atoi(wconf.main_port)) != 0) {
+		/* The event callback may already have run and freed it. */
+		if (up.state == UP_CONNECTING && up.bev != NULL) {
+			log_warn("event=connect_failed main=%s:%s reason=\"%s\"",
+			    wconf.main_host, wconf.main_port, "cannot start "
+			    "connecting");
+			bufferevent_free(up.bev);
+			up.bev = NULL;
+			up.state = UP_IDLE;
+			upstream_schedule(upstream_next_delay());
+		}
+	}
+}
+
+/* Backoff over: connect again. */
+static void
+upstream_retry_cb(evutil_socket_t fd, short events, void *arg)
+{
+	upstream_connect();
+}
+
+/* The bye did not flush in time: give up on it. */
+static void
+upstream_bye_cb(evutil_socket_t fd, short events, void *arg)
+{
+	upstream_close("bye (not flushed)", 0);
+}
+
+/* Register our events and start connecting. */
+void
+upstream_start(void)
+{
+	up.dns = evdns_base_new(worker_base,
+	    EVDNS_BASE_INITIALIZE_NAMESERVERS|
+	    EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	if (up.dns == NULL)
+		up.dns = evdns_base_new(worker_base,
+		    EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	up.retry_ev = evtimer_new(worker_base, upstream_retry_cb, NULL);
+	up.hb_ev = event_new(worker_base, -1, EV_PERSIST, upstream_hb_cb,
+	    NULL);
+	up.more_ev = event_new(worker_base, -1, 0, upstream_more_cb, NULL);
+	up.bye_ev = evtimer_new(worker_base, upstream_bye_cb, NULL);
+	up.backoff = UP_BACKOFF_MIN;
+	up.hb_interval = 5;
+	upstream_connect();
+}
+
+/* Remove our events and close the link. */
+void
+upstream_stop(void)
+{
+	if (up.bev != NULL) {
+		bufferevent_free(up.bev);
+		up.bev = NULL;
+	}
+	event_free(up.retry_ev);
+	event_free(up.hb_ev);
+	event_free(up.more_ev);
+	event_free(up.bye_ev);
+	if (up.dns != NULL)
+		evdns_base_free(up.dns, 0);
+	free(up.key);
+	free(up.last_reject);
+	up.key = up.last_reject = NULL;
+}
+
+/* 1 when acknowledged by the main node (approved or pending). */
+int
+upstream_is_registered(void)
+{
+	return (up.bev != NULL && (up.state == UP_PENDING ||
+	    up.state == UP_APPROVED));
+}
+
+/* 1 when task output may be queued now. */
+int
+upstream_can_write(void)
+{
+	return (up.bev != NULL && up.state == UP_APPROVED &&
+	    evbuffer_get_length(bufferevent_get_output(up.bev)) <
+	    UP_OUT_HIGH);
+}
+
+/* Send one message (strings borrowed). */
+int
+upstream_send(struct msg *m)
+{
+	if (!upstream_is_registered())
+		return (-1);
+	if (m->type != MSG_HEARTBEAT && up.state != UP_APPROVED)
+		return (-1);
+	m->sender_id = wconf.id;
+	m->message_id = worker_next_id();
+	if (msg_write(bufferevent_get_output(up.bev), m) != 0) {
+		log_error("event=encode_failed type=%s",
+		    msg_type_name(m->type));
+		return (-1);
+	}
+	return (0);
+}
+
+/* Send an encoded line. */
+int
+upstream_send_line(const char *line, size_t len)
+{
+	if (up.bev == NULL || up.state != UP_APPROVED)
+		return (-1);
+	return (evbuffer_add(bufferevent_get_output(up.bev), line, len));
+}
+
+/* Say bye, then call done once flushed or after a short grace. */
+void
+upstream_bye(const char *reason, void (*done)(void))
+{
+	struct msg	m;
+	struct timeval	tv = { UP_BYE_GRACE, 0 };
+
+	evtimer_del(up.retry_ev);
+	if (up.bev == NULL || up.state == UP_CONNECTING) {
+		done();
+		return;
+	}
+	msg_init(&m, MSG_BYE);
+	m.sender_id = wconf.id;
+	m.message_id = worker_next_id();
+	m.u.reason = (char *)reason;
+	up.bye_done = done;
+	evtimer_add(up.bye_ev, &tv);
+	if (msg_write(bufferevent_get_output(up.bev), &m) != 0)
+		upstream_close("bye", 0);
+}

@@ -1,0 +1,191 @@
+/*
+ * worker.h -- private interfaces of encore-worker, the device agent.
+ *
+ * One event_base, one thread.  worker-node.c owns the options and the
+ * base; upstream.c is the link to the main node; task.c runs assigned
+ * tasks through executor.c (fork/exec, reaping, output pipes) using
+ * executor-process.c (plain sandboxed command) or executor-container.c
+ * (podman/docker); spooler.c keeps results on disk until acknowledged and
+ * the run markers that make a crash visible; sampler.c turns profiler
+ * samples into heartbeat metrics.
+ */
+#ifndef WORKER_H
+#define WORKER_H
+
+#include <sys/types.h>
+#include <sys/resource.h>
+
+#include "protocol.h"
+#include "profiler.h"
+
+struct event_base;
+
+/*
+ * Settled options, filled once by main() and read-only afterwards.  All
+ * strings are owned here and live until exit.
+ */
+struct worker_conf {
+	char			*id;		/* device id (sender_id) */
+	char			*main_host;	/* --main, split */
+	char			*main_port;
+	char			*token;		/* join token or NULL */
+	char			*state_dir;	/* absolute, exists, 0700 */
+	int			 slots;
+	const char		*runtime;	/* "podman"/"docker"/NULL, static */
+	struct proto_kv		*labels;
+	size_t			 n_labels;
+	int			 min_battery;	/* percent */
+	int			 max_temp;	/* degrees C */
+	struct prof_device	 dev;		/* profile read at start */
+};
+
+/* worker-node.c */
+extern struct worker_conf	 wconf;
+extern struct event_base	*worker_base;
+/* 1 once a shutdown has begun: no new tasks, no reconnects. */
+extern int			 worker_exiting;
+/* Build the register message of this device (strings borrowed). */
+void	worker_fill_register(struct msg *m);
+/* Next message id (static buffer, valid until the next call). */
+char	*worker_next_id(void);
+/* Seconds from the monotonic clock. */
+double	worker_now(void);
+/* Remove a directory tree (best effort, no symlink following). */
+void	worker_rmtree(const char *path);
+/* Write data to path atomically (temp, fsync, rename, fsync dir), mode
+ * 0600.  Returns 0, or -1 with errno set. */
+int	worker_write_file(const char *path, const char *data, size_t len);
+
+/* upstream.c */
+void	upstream_start(void);
+void	upstream_stop(void);
+/* 1 when connected and acknowledged (approved or pending). */
+int	upstream_is_registered(void);
+/* 1 when more output may be queued for the main node now. */
+int	upstream_can_write(void);
+/* Send one message (strings borrowed); 0, or -1 when not registered. */
+int	upstream_send(struct msg *m);
+/* Send an already encoded line ending in "\n"; 0 or -1. */
+int	upstream_send_line(const char *line, size_t len);
+/* Say bye and call done when flushed (or after a short grace). */
+void	upstream_bye(const char *reason, void (*done)(void));
+
+/* sampler.c */
+void	sampler_start(void);
+void	sampler_stop(void);
+/* Fill hb->metrics, accepting and reason (reason in a static buffer). */
+void	sampler_fill(struct msg_heartbeat *hb);
+/* 1 unless self-protection declined tasks at the last sample. */
+int	sampler_is_accepting(void);
+/* Self-protection: 1 if a device in state m should take tasks, else 0
+ * with reason filled ("battery 15% < 20%", "temperature 85C > 80C"). */
+int	sampler_decide(const struct proto_metrics *m, int min_battery,
+	    int max_temp, char *reason, size_t size);
+
+/* task.c */
+void	task_start(void);
+void	task_stop(void);
+void	task_assign(const struct proto_task *);
+void	task_cancel(const char *task_id, int attempt);
+/* The running (task_id, attempt) pairs; *refs is a borrowed array valid
+ * until the next call that changes the task list. */
+size_t	task_refs(struct proto_task_ref **refs);
+size_t	task_count(void);
+/* Upstream drained its output buffer: resume reading task output. */
+void	task_output_resume(void);
+/* Kill every task now (shutdown): groups, containers, markers. */
+void	task_kill_all(void);
+
+/* spooler.c */
+void	spool_start(void);
+/* Write a result to the spool; the encoded line is returned (caller
+ * frees) so it can be sent.  NULL if it could not be written. */
+char	*spool_put(const struct msg *m, size_t *len);
+/* Forget a result the main node acknowledged. */
+void	spool_ack(const char *task_id, int attempt);
+/* 1 if a result for (task_id, attempt) is spooled. */
+int	spool_has(const char *task_id, int attempt);
+/* Send a spooled result again (if any); 1 if one was sent. */
+int	spool_resend_one(const char *task_id, int attempt);
+/* The (task_id, attempt) of every spooled result; borrowed, valid until
+ * the next call. */
+size_t	spool_refs(struct proto_task_ref **refs);
+/* Send every spooled result (after a register_ack). */
+void	spool_resend(void);
+/* Record a started task (so a crash is noticed at the next start). */
+void	spool_mark(const char *task_id, int attempt, pid_t pgid,
+	    const char *container);
+void	spool_unmark(const char *task_id, int attempt);
+/* Handle markers left by a previous run: kill leftovers, spool failures. */
+void	spool_recover(void);
+/* STATE/work/<task>-<attempt>, the task's working directory (caller
+ * frees). */
+char	*spool_work_path(const char *task_id, int attempt);
+
+/* executor.c: children of the loop, with output pipes and reaping */
+struct job;
+struct job_spec {
+	char		*path;		/* resolved executable (owned) */
+	char		**argv;		/* NULL-terminated (owned) */
+	char		**envp;		/* NULL-terminated (owned) */
+	char		*cwd;		/* chdir here, NULL = stay (owned) */
+	int		 capture;	/* pipes for stdout/stderr, else
+					   /dev/null */
+	rlim_t		 rlimit_as;	/* 0 = none */
+	rlim_t		 rlimit_cpu;	/* seconds, 0 = none */
+};
+/* Called with each output chunk (valid UTF-8, at most
+ * PROTO_OUTPUT_CHUNK bytes); stream is "stdout" or "stderr". */
+typedef void (*job_output_cb)(struct job *, const char *stream,
+    const char *data, size_t len, void *arg);
+/* Called once the process exited and its pipes are drained. */
+typedef void (*job_done_cb)(struct job *, void *arg);
+
+void	executor_start(void);
+void	executor_stop(void);
+void	job_spec_free(struct job_spec *);
+/* Fork and exec spec in a new session.  Returns the job, or NULL with
+ * *cause (caller frees). */
+struct job *job_run(struct job_spec *spec, job_output_cb, job_done_cb,
+	    void *arg, char **cause);
+/* Signal the job's whole process group. */
+void	job_kill(struct job *, int sig);
+pid_t	job_pid(struct job *);
+/* Wait status and resource usage, valid in the done callback. */
+int	job_status(struct job *);
+const struct rusage *job_rusage(struct job *);
+/* Last bytes the job wrote to stderr (NUL-terminated). */
+const char *job_stderr_tail(struct job *);
+/* Pause or resume reading the job's output. */
+void	job_pause(struct job *, int paused);
+void	job_free(struct job *);
+/* Run argv detached from the loop's concerns, output discarded; done (may
+ * be NULL) is called with the wait status when it exits. */
+void	job_spawn_helper(char **argv, void (*done)(int, void *), void *arg);
+/* Replace invalid UTF-8 and NULs with U+FFFD.  Consumes at most inlen
+ * bytes of in and writes at most outmax bytes to out; a sequence cut at
+ * the end is left unconsumed unless eof.  Returns the bytes written, and
+ * the bytes consumed in *used. */
+size_t	utf8_sanitize(const unsigned char *in, size_t inlen, int eof,
+	    char *out, size_t outmax, size_t *used);
+
+/* executor-process.c */
+/* Search PATH (of the task's env, else ours) for argv0.  Returns a heap
+ * path or NULL with *cause. */
+char	*exec_resolve(const char *argv0, const char *pathenv, char **cause);
+/* Prepare the spec of a command task (fresh work dir created). */
+int	exec_process_spec(const struct proto_task *, const char *workdir,
+	    struct job_spec *, char **cause);
+
+/* executor-container.c */
+/* The container name of a task attempt into buf. */
+char	*exec_container_name(const char *task_id, int attempt, char *buf,
+	    size_t size);
+int	exec_container_spec(const struct proto_task *, const char *workdir,
+	    const char *name, struct job_spec *, char **cause);
+/* Stop a task's container: `kill` then `rm -f`, asynchronously. */
+void	exec_container_kill(const char *runtime, const char *name);
+/* Remove a container synchronously (startup and shutdown only). */
+void	exec_container_remove_sync(const char *runtime, const char *name);
+
+#endif /* WORKER_H */

@@ -160,7 +160,8 @@ const struct cfg_option cfg_worker_options[] = {
 	  .type = CFG_STRING,
 	  .metavar = "DIR",
 	  .help = "directory for device.key and the result spool (default: "
-	      "/var/lib/encore as root, else ~/.local/state/encore)"
+	      "/var/lib/encore/worker as root, else "
+	      "~/.local/state/encore-worker)"
 	},
 	{ .name = "config",
 	  .type = CFG_STRING,

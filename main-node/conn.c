@@ -36,6 +36,8 @@ conn_free_cb(evutil_socket_t fd, short events, void *arg)
 	if (c->role == ROLE_WORKER)
 		worker_lost(c);
 	TAILQ_REMOVE(&s->conns, c, entry);
+	if (c->watching)
+		TAILQ_REMOVE(&s->watchers, c, watch_entry);
 	s->n_conns--;
 	if (c->idle_ev != NULL)
 		event_free(c->idle_ev);
@@ -124,6 +126,16 @@ conn_create(struct server *s, evutil_socket_t fd, const struct sockaddr *sa,
 	s->conns_total++;
 	log_debug("event=conn_open addr=%s", c->addr);
 	return (c);
+}
+
+/* Put an operator connection on the list that gets events. */
+void
+conn_watch(struct conn *c)
+{
+	if (!c->watching) {
+		c->watching = 1;
+		TAILQ_INSERT_TAIL(&c->server->watchers, c, watch_entry);
+	}
 }
 
 /* Stop reading, flush what is queued, then free.  Safe to call twice. */

@@ -118,8 +118,8 @@ client_broadcast(struct server *s, int devices, struct json_object *ev)
 {
 	struct conn	*c, *next;
 
-	TAILQ_FOREACH_SAFE(c, &s->conns, entry, next) {
-		if (c->role != ROLE_OPERATOR || c->closing)
+	TAILQ_FOREACH_SAFE(c, &s->watchers, watch_entry, next) {
+		if (c->closing)
 			continue;
 		if (devices ? c->sub_devices : c->sub_tasks)
 			conn_send_json(c, MSG_EVENT, NULL,
@@ -134,9 +134,8 @@ client_any_subscriber(struct server *s, int devices)
 {
 	struct conn	*c;
 
-	TAILQ_FOREACH(c, &s->conns, entry) {
-		if (c->role == ROLE_OPERATOR &&
-		    (devices ? c->sub_devices : c->sub_tasks))
+	TAILQ_FOREACH(c, &s->watchers, watch_entry) {
+		if (devices ? c->sub_devices : c->sub_tasks)
 			return (1);
 	}
 	return (0);
@@ -148,6 +147,7 @@ client_event_device(struct server *s, struct device *d)
 {
 	struct json_object	*ev;
 
+	d->event_pending = 0;
 	if (!client_any_subscriber(s, 1))
 		return;
 	ev = json_object_new_object();
@@ -378,6 +378,7 @@ client_handle(struct conn *c, struct msg *m)
 	case MSG_SUBSCRIBE:
 		c->sub_devices = m->u.sub.devices;
 		c->sub_tasks = m->u.sub.tasks;
+		conn_watch(c);
 		conn_send_json(c, MSG_REPLY, m->message_id, reply_ok(NULL,
 		    NULL));
 		break;

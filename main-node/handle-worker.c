@@ -202,8 +202,9 @@ worker_heartbeat(struct conn *c, struct msg *m)
 		    d->reason != NULL ? d->reason : "");
 		if (d->accepting)
 			tasks_kick(c->server);
-	}
-	client_event_device(c->server, d);
+		client_event_device(c->server, d);
+	} else
+		d->event_pending = 1;	/* metrics only: sent by the tick */
 }
 
 /* Handle a message from a worker connection (or a register). */

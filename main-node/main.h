@@ -94,6 +94,7 @@ struct device {
 	double			 lost_at;	/* connection closed (mono) */
 	int			 online;	/* counts as connected/live */
 	int			 dirty;		/* needs a store flush */
+	int			 event_pending;	/* metrics changed, not sent */
 
 	struct device		*hnext;		/* registry hash chain */
 	TAILQ_ENTRY(device)	 entry;		/* registry list, by id */
@@ -128,7 +129,9 @@ struct conn {
 	char			*follow_reply;	/* message_id of the logs */
 	double			 created;	/* monotonic */
 	struct event		*idle_ev;	/* unregistered timeout */
+	int			 watching;	/* on the watchers list */
 	TAILQ_ENTRY(conn)	 entry;
+	TAILQ_ENTRY(conn)	 watch_entry;
 };
 TAILQ_HEAD(conn_list, conn);
 
@@ -142,6 +145,7 @@ struct server {
 	struct event		*tick_ev;	/* 1 s housekeeping */
 	struct event		*sig_ev[3];
 	struct conn_list	 conns;
+	struct conn_list	 watchers;	/* subscribers and followers */
 	int			 n_conns;
 	int			 stopping;
 	double			 started;	/* monotonic */
@@ -176,6 +180,7 @@ int		 conn_reply_error(struct conn *, const char *reply_to,
 		    __attribute__((format(printf, 4, 5)));
 void		 conn_write_text(struct conn *, const char *, size_t);
 void		 conn_puts(struct conn *, const char *);
+void		 conn_watch(struct conn *);
 
 /* handle-worker.c */
 void		 worker_handle(struct conn *, struct msg *);

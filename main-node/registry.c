@@ -265,6 +265,10 @@ registry_tick(struct server *s, double now)
 	struct device	*d, *next;
 
 	TAILQ_FOREACH_SAFE(d, &registry_devices, entry, next) {
+		if (d->event_pending) {
+			d->event_pending = 0;
+			client_event_device(s, d);
+		}
 		if (!d->online)
 			continue;
 		if (d->conn != NULL &&

@@ -90,6 +90,7 @@ server_start(struct server *s, char **cause)
 	int		 rc;
 
 	TAILQ_INIT(&s->conns);
+	TAILQ_INIT(&s->watchers);
 	if (proto_parse_hostport(s->opt->listen, "7070", &host, &port,
 	    cause) != 0)
 		return (-1);
@@ -161,6 +162,8 @@ server_stop(struct server *s)
 
 	while ((c = TAILQ_FIRST(&s->conns)) != NULL) {
 		TAILQ_REMOVE(&s->conns, c, entry);
+		if (c->watching)
+			TAILQ_REMOVE(&s->watchers, c, watch_entry);
 		if (c->idle_ev != NULL)
 			event_free(c->idle_ev);
 		bufferevent_free(c->bev);

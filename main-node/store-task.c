@@ -53,6 +53,12 @@ store_task_prepare(struct store *st)
 	    "DELETE FROM output WHERE id = (SELECT id FROM output WHERE "
 	    "task_id = ?1 ORDER BY id LIMIT 1) RETURNING length(data)") != 0)
 		return (-1);
+	if (store_prepare(st, &st->stmts.output_bytes,
+	    "UPDATE tasks SET output_bytes = ?2 WHERE id = ?1") != 0)
+		return (-1);
+	if (store_prepare(st, &st->stmts.output_bytes_get,
+	    "SELECT output_bytes FROM tasks WHERE id = ?1") != 0)
+		return (-1);
 	if (store_prepare(st, &st->stmts.count_state,
 	    "SELECT state, count(*) FROM tasks GROUP BY state") != 0)
 		return (-1);
@@ -358,10 +364,6 @@ store_output_add(struct store *st, int64_t id, int attempt,
 		stored -= sqlite3_column_int64(s, 0);
 		sqlite3_reset(s);
 	}
-	if (st->stmts.output_bytes == NULL && store_prepare(st,
-	    &st->stmts.output_bytes, "UPDATE tasks SET output_bytes = ?2 "
-	    "WHERE id = ?1") != 0)
-		return (-1);
 	s = st->stmts.output_bytes;
 	sqlite3_bind_int64(s, 1, id);
 	sqlite3_bind_int64(s, 2, stored);
@@ -397,16 +399,13 @@ store_output_get(struct store *st, int64_t id, int attempt,
 int64_t
 store_output_bytes(struct store *st, int64_t id)
 {
-	sqlite3_stmt	*s;
+	sqlite3_stmt	*s = st->stmts.output_bytes_get;
 	int64_t		 n = 0;
 
-	if (sqlite3_prepare_v2(st->db, "SELECT output_bytes FROM tasks "
-	    "WHERE id = ?1", -1, &s, NULL) != SQLITE_OK)
-		return (0);
 	sqlite3_bind_int64(s, 1, id);
 	if (sqlite3_step(s) == SQLITE_ROW)
 		n = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
+	sqlite3_reset(s);
 	return (n);
 }
 

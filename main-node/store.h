@@ -23,6 +23,7 @@ struct store {
 		sqlite3_stmt	*output_insert;
 		sqlite3_stmt	*output_trim;
 		sqlite3_stmt	*output_bytes;
+		sqlite3_stmt	*output_bytes_get;
 		sqlite3_stmt	*count_state;
 	} stmts;
 };

@@ -42,6 +42,7 @@ struct task {
 	double			 orphan_deadline;	/* mono, 0 = none */
 	double			 assigned_at;		/* unix */
 	double			 started_at;
+	int64_t			 output_bytes;	/* stored, all attempts */
 	TAILQ_ENTRY(task)	 entry;
 };
 static TAILQ_HEAD(, task) tasks_active = TAILQ_HEAD_INITIALIZER(tasks_active);
@@ -202,8 +203,8 @@ task_changed(struct server *s, const struct task_row *r)
 	client_event_task(s, task_json(r));
 	if (!task_is_final(r->state))
 		return;
-	TAILQ_FOREACH_SAFE(c, &s->conns, entry, next) {
-		if (c->role != ROLE_OPERATOR || c->follow_task != r->id)
+	TAILQ_FOREACH_SAFE(c, &s->watchers, watch_entry, next) {
+		if (c->follow_task != r->id)
 			continue;
 		ev = json_object_new_object();
 		json_object_object_add(ev, "topic",
@@ -296,6 +297,7 @@ tasks_load_cb(const struct task_row *r, void *arg)
 	t->state = r->state;
 	t->device_id = xstrdup(r->device != NULL ? r->device : "");
 	t->started_at = r->started_at;
+	t->output_bytes = store_output_bytes(s->store, t->id);
 	if (task_spec_decode(r->spec, &m) == 0) {
 		t->cpus = m.u.task.cpus;
 		t->memory_mb = m.u.task.memory_mb;
@@ -441,6 +443,7 @@ tasks_place_cb(struct task_row *r, void *arg)
 	t->cpus = m.u.task.cpus;
 	t->memory_mb = m.u.task.memory_mb;
 	t->assigned_at = now;
+	t->output_bytes = store_output_bytes(s->store, t->id);
 	TAILQ_INSERT_TAIL(&tasks_active, t, entry);
 	task_account(t, d);
 
@@ -571,8 +574,8 @@ tasks_follow_output(struct server *s, int64_t id, const char *stream,
 	char			 ids[32];
 
 	snprintf(ids, sizeof ids, "%lld", (long long)id);
-	TAILQ_FOREACH_SAFE(c, &s->conns, entry, next) {
-		if (c->role != ROLE_OPERATOR || c->follow_task != id)
+	TAILQ_FOREACH_SAFE(c, &s->watchers, watch_entry, next) {
+		if (c->follow_task != id)
 			continue;
 		ev = json_object_new_object();
 		json_object_object_add(ev, "topic",
@@ -686,12 +689,15 @@ tasks_worker_message(struct conn *c, struct msg *m)
 		task_row_free(&r);
 		break;
 	case MSG_TASK_OUTPUT:
-		stored = store_output_bytes(s->store, t->id);
-		if (store_output_add(s->store, t->id, t->attempt,
+		stored = store_output_add(s->store, t->id, t->attempt,
 		    m->u.output.stream, m->u.output.data,
-		    m->u.output.data_len, stored, s->opt->max_output) < 0)
+		    m->u.output.data_len, t->output_bytes,
+		    s->opt->max_output);
+		if (stored < 0)
 			log_error("event=task_output_not_saved task=%lld",
 			    (long long)t->id);
+		else
+			t->output_bytes = stored;
 		tasks_follow_output(s, t->id, m->u.output.stream,
 		    m->u.output.data, m->u.output.data_len);
 		break;
@@ -915,6 +921,7 @@ tasks_logs(struct conn *c, struct msg *m)
 		c->follow_reply = m->message_id != NULL ?
 		    xstrdup(m->message_id) : NULL;
 		c->follow_task = r.id;
+		conn_watch(c);
 		if (task_is_final(r.state)) {
 			/* Already over: the end event comes at once. */
 			o = json_object_new_object();

@@ -43,6 +43,11 @@ conn_close(struct conn *c, const char *why)
 {
 }
 
+void
+client_event_device(struct server *s, struct device *d)
+{
+}
+
 static struct conn fake_conn;
 
 /* Build a device list from a table. */

@@ -124,7 +124,7 @@ deps:
 	@sh packaging/deps.sh
 
 test: deps
-	$(MAKE) all unit
+	$(MAKE) all unit $(BIN)/encore-swarm
 	$(MAKE) asan-unit
 	$(MAKE) fuzz-smoke
 	ENCORE_BIN=$(CURDIR)/$(BIN) $(PYTEST) $(PYTEST_ARGS) tests/integration
@@ -175,8 +175,12 @@ fuzz: $(FUZZ_BINS)
 fuzz-smoke:
 	$(MAKE) fuzz FUZZ_TIME=10
 
-bench: all
-	@sh tests/bench/run.sh
+# The swarm simulator is built for bench and test, not by `all`.
+$(BIN)/encore-swarm: $(O)/tests/bench/encore-swarm.o $(LIBPROTO)
+	$(call link,$(LIBEVENT) $(JSONC) -lm)
+
+bench: all $(BIN)/encore-swarm
+	@ENCORE_BIN=$(CURDIR)/$(BIN) sh tests/bench/run.sh
 
 demo: deps
 	$(MAKE) all

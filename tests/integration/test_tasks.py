@@ -81,8 +81,8 @@ def test_priority_order_on_a_busy_slot(cluster):
     for tid in (low, n1, urgent, n2, high):
         wait_final(op, tid)
     # One slot: they ran one after another, in dispatch order.
-    order = [str(r[0]) for r in db_rows(cluster, "SELECT id FROM tasks "
-                                                  "ORDER BY started_at")]
+    order = [str(r[0]) for r in db_rows(cluster, "SELECT task_id FROM attempts "
+                                                  "ORDER BY assigned_at")]
     assert order == [urgent, high, n1, n2, low]
 
 

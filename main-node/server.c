@@ -34,6 +34,16 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		conn_send_error(c, NULL, PROTO_BUSY, "too many connections "
 		    "(%d); try again later", s->opt->max_connections);
 		conn_close(c, "max connections");
+		return;
+	}
+	if (s->opt->max_conns_per_addr > 0 &&
+	    conn_addr_count(c) > s->opt->max_conns_per_addr) {
+		log_warn("event=conn_refused addr=%s reason=max_conns_per_addr "
+		    "limit=%d", c->addr, s->opt->max_conns_per_addr);
+		conn_send_error(c, NULL, PROTO_BUSY, "too many connections "
+		    "from your address (%d); close some and try again",
+		    s->opt->max_conns_per_addr);
+		conn_close(c, "max connections per address");
 	}
 }
 
@@ -150,8 +160,12 @@ server_shutdown(struct server *s)
 	}
 	if (store_flush_dirty(s->store) != 0)
 		log_error("event=store_flush_failed");
-	/* Give peers a moment to read their bye, then stop. */
-	event_base_loopexit(s->base, &tv);
+	/* Give peers a moment to read their bye, then stop; the last
+	 * connection's free ends the loop sooner. */
+	if (TAILQ_EMPTY(&s->conns))
+		event_base_loopbreak(s->base);
+	else
+		event_base_loopexit(s->base, &tv);
 }
 
 /* Free what server_start made. */
@@ -164,11 +178,7 @@ server_stop(struct server *s)
 		TAILQ_REMOVE(&s->conns, c, entry);
 		if (c->watching)
 			TAILQ_REMOVE(&s->watchers, c, watch_entry);
-		if (c->idle_ev != NULL)
-			event_free(c->idle_ev);
-		bufferevent_free(c->bev);
-		free(c->follow_reply);
-		free(c);
+		conn_release(c);
 	}
 	if (s->listener != NULL)
 		evconnlistener_free(s->listener);

@@ -8,14 +8,44 @@
 #   make demo        a local cluster doing real work
 #   make install PREFIX=/usr/local
 #   V=1              show full commands
+#   make deb         Debian packages into build/deb/ (packaging/deb.sh)
+#   make CROSS=aarch64-linux-gnu   cross-build the worker and CLI (below)
+#   NO_PROC2=1       build without libproc2 (Termux): /proc parsers only
+
+# ---- cross builds ----
+# make CROSS=aarch64-linux-gnu (or arm-linux-gnueabihf) builds encore-worker
+# and encore for that target into build/$(CROSS)/bin with Debian's cross gcc
+# (gcc-$(CROSS)).  Their libraries come from a sysroot of the target's
+# packages that packaging/cross-sysroot.sh unpacks into build/sysroot/$(CROSS)
+# (why not multiarch -dev packages: see that script); SYSROOT= names another,
+# SYSROOT=/ uses installed multiarch -dev packages.  The default goal is then
+# `cross` (worker + CLI); the main node and encore-top are not cross-built.
+ifneq ($(CROSS),)
+CC		:= $(CROSS)-gcc
+O		?= build/$(CROSS)
+BIN		?= build/$(CROSS)/bin
+SYSROOT		?= $(CURDIR)/build/sysroot/$(CROSS)
+PKG_CONFIG	?= PKG_CONFIG_SYSROOT_DIR=$(SYSROOT) \
+		   PKG_CONFIG_LIBDIR=$(SYSROOT)/usr/lib/$(CROSS)/pkgconfig:$(SYSROOT)/usr/share/pkgconfig \
+		   pkg-config
+PKGS		:= libevent json-c libproc2
+LDFLAGS		+= -Wl,-rpath-link,$(SYSROOT)/usr/lib/$(CROSS):$(SYSROOT)/lib/$(CROSS)
+.DEFAULT_GOAL	:= cross
+cross:
+	@[ "$(SYSROOT)" = / ] || sh packaging/cross-sysroot.sh $(CROSS) $(SYSROOT)
+	$(MAKE) CROSS=$(CROSS) SYSROOT=$(SYSROOT) cross-bins
+cross-bins: $(BIN)/encore-worker $(BIN)/encore
+.PHONY: cross cross-bins
+endif
+PKG_CONFIG	?= pkg-config
 
 PREFIX	?= /usr/local
 SAN	?=
 O	?= build
 BIN	?= bin
 
-PKGS	:= libevent json-c sqlite3 libproc2 ncursesw
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKGS	?= libevent json-c sqlite3 libproc2 ncursesw
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 
 CC	?= cc
 WARN	:= -Wall -Wextra -Werror -Wformat=2 -Wmissing-prototypes \
@@ -30,12 +60,20 @@ CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
 LDFLAGS	+= -fsanitize=address,undefined
 endif
 
-LIBEVENT := $(shell pkg-config --libs libevent 2>/dev/null)
-JSONC	 := $(shell pkg-config --libs json-c 2>/dev/null)
-SQLITE	 := $(shell pkg-config --libs sqlite3 2>/dev/null)
-PROC2	 := $(shell pkg-config --libs libproc2 2>/dev/null)
-CURSES	 := $(shell pkg-config --libs ncursesw 2>/dev/null)
+LIBEVENT := $(shell $(PKG_CONFIG) --libs libevent 2>/dev/null)
+JSONC	 := $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null)
+SQLITE	 := $(shell $(PKG_CONFIG) --libs sqlite3 2>/dev/null)
+PROC2	 := $(shell $(PKG_CONFIG) --libs libproc2 2>/dev/null)
+CURSES	 := $(shell $(PKG_CONFIG) --libs ncursesw 2>/dev/null)
 CMOCKA	 := -lcmocka
+
+# ---- NO_PROC2=1: no libproc2 (Termux has no package of it); the profiler
+# reads the live /proc with its own parsers (profiler/prof-proc.c) ----
+ifneq ($(NO_PROC2),)
+CFLAGS	+= -DENCORE_NO_PROC2
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(filter-out libproc2,$(PKGS)) 2>/dev/null)
+PROC2	:=
+endif
 
 ifeq ($(V),1)
 Q :=
@@ -198,8 +236,12 @@ install: all
 clean:
 	rm -rf build bin
 
+# Debian packages encore-main, encore-worker, encore-tools into build/deb/.
+deb:
+	@sh packaging/deb.sh
+
 .PHONY: all unit test asan asan-unit deps fuzz fuzz-build fuzz-smoke bench \
-	demo demo-stop install clean
+	demo demo-stop install clean deb
 .SECONDARY:
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

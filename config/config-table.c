@@ -103,6 +103,33 @@ const struct cfg_option cfg_main_options[] = {
 	  .metavar = "N",
 	  .help = "most connections open at once; more are refused"
 	},
+	{ .name = "max-conns-per-addr",
+	  .type = CFG_INT,
+	  .min = 0,
+	  .max = 1000000,
+	  .def = "64",
+	  .metavar = "N",
+	  .help = "most connections from one IP address, 0 for no limit; "
+	      "loopback peers are exempt"
+	},
+	{ .name = "max-msg-rate",
+	  .type = CFG_INT,
+	  .min = 0,
+	  .max = 10000000,
+	  .def = "2000",
+	  .metavar = "N",
+	  .help = "messages a second one connection may send, 0 for no "
+	      "limit; a faster peer is read more slowly, not dropped"
+	},
+	{ .name = "max-conn-buffer-kb",
+	  .type = CFG_INT,
+	  .min = 64,
+	  .max = 4194304,
+	  .def = "8192",
+	  .metavar = "KIB",
+	  .help = "unread output queued for one connection, KiB; a peer that "
+	      "does not read is disconnected beyond it"
+	},
 	{ .name = "max-output-kb",
 	  .type = CFG_INT,
 	  .min = 1,

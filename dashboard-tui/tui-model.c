@@ -657,6 +657,7 @@ tui_model_view_task(struct tui_model *m, size_t i)
 struct tui_device *
 tui_model_selected_device(struct tui_model *m)
 {
+	tui_model_refresh(m);	/* before reading dsel: it may move */
 	return (tui_model_view_device(m, m->dsel));
 }
 
@@ -664,6 +665,7 @@ tui_model_selected_device(struct tui_model *m)
 struct tui_task *
 tui_model_selected_task(struct tui_model *m)
 {
+	tui_model_refresh(m);	/* before reading tsel: it may move */
 	return (tui_model_view_task(m, m->tsel));
 }
 

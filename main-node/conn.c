@@ -4,6 +4,10 @@
  * text command.  A connection is never freed inside its own callback:
  * conn_close() stops reading, lets the output drain, and frees it from a
  * later event.
+ *
+ * Limits enforced here: connections per remote address (loopback exempt),
+ * a token bucket of lines per second (a faster peer is read more slowly,
+ * never dropped), and the unread output a peer may leave queued.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -19,12 +23,91 @@
 
 #define CONN_AUTH_TIMEOUT	10	/* s to register, auth or send a command */
 #define CONN_BAD_LINES_MAX	5	/* bad lines in a row before closing */
-#define CONN_OUTPUT_MAX		(8 * 1024 * 1024) /* unread output cap */
 #define CONN_TEXT_MAX		CONN_TEXT_LINE
+#define CONN_ADDR_BUCKETS	1024
+
+/* Open connections from one remote IP address. */
+struct addr_slot {
+	char			 ip[INET6_ADDRSTRLEN];
+	int			 n;
+	struct addr_slot	*next;
+};
+static struct addr_slot	*conn_addrs[CONN_ADDR_BUCKETS];
 
 static void	conn_read_cb(struct bufferevent *, void *);
 static void	conn_write_cb(struct bufferevent *, void *);
 static void	conn_event_cb(struct bufferevent *, short, void *);
+
+/* The bucket of an address string (FNV-1a). */
+static struct addr_slot **
+conn_addr_bucket(const char *ip)
+{
+	uint32_t	h = 2166136261u;
+
+	for (; *ip != '\0'; ip++)
+		h = (h ^ (unsigned char)*ip) * 16777619u;
+	return (&conn_addrs[h % CONN_ADDR_BUCKETS]);
+}
+
+/* Count one more connection from ip. */
+static struct addr_slot *
+conn_addr_get(const char *ip)
+{
+	struct addr_slot	**b = conn_addr_bucket(ip), *a;
+
+	for (a = *b; a != NULL; a = a->next) {
+		if (strcmp(a->ip, ip) == 0)
+			break;
+	}
+	if (a == NULL) {
+		a = xcalloc(1, sizeof *a);
+		snprintf(a->ip, sizeof a->ip, "%s", ip);
+		a->next = *b;
+		*b = a;
+	}
+	a->n++;
+	return (a);
+}
+
+/* Count one connection less from a's address. */
+static void
+conn_addr_put(struct addr_slot *a)
+{
+	struct addr_slot	**b, **pp;
+
+	if (a == NULL || --a->n > 0)
+		return;
+	b = conn_addr_bucket(a->ip);
+	for (pp = b; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == a) {
+			*pp = a->next;
+			break;
+		}
+	}
+	free(a);
+}
+
+/* Connections open from this connection's address (itself included); 0
+ * for loopback peers, which are not counted. */
+int
+conn_addr_count(const struct conn *c)
+{
+	return (c->addr_slot != NULL ? c->addr_slot->n : 0);
+}
+
+/* Free a connection's memory; it must be off every list. */
+void
+conn_release(struct conn *c)
+{
+	conn_addr_put(c->addr_slot);
+	if (c->idle_ev != NULL)
+		event_free(c->idle_ev);
+	if (c->rate_ev != NULL)
+		event_free(c->rate_ev);
+	bufferevent_free(c->bev);
+	free(c->follow_reply);
+	free(c);
+}
 
 /* Free a connection (from an event, never from its own callback). */
 static void
@@ -39,11 +122,7 @@ conn_free_cb(evutil_socket_t fd, short events, void *arg)
 	if (c->watching)
 		TAILQ_REMOVE(&s->watchers, c, watch_entry);
 	s->n_conns--;
-	if (c->idle_ev != NULL)
-		event_free(c->idle_ev);
-	bufferevent_free(c->bev);
-	free(c->follow_reply);
-	free(c);
+	conn_release(c);
 	if (s->stopping && TAILQ_EMPTY(&s->conns))
 		event_base_loopbreak(s->base);
 }
@@ -56,6 +135,8 @@ conn_free_later(struct conn *c)
 
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
+	if (c->rate_ev != NULL)
+		evtimer_del(c->rate_ev);
 	event_base_once(c->server->base, -1, EV_TIMEOUT, conn_free_cb, c, &tv);
 }
 
@@ -105,11 +186,15 @@ conn_create(struct server *s, evutil_socket_t fd, const struct sockaddr *sa,
 		    sin6->sin6_addr.s6_addr[12] == 127);
 		snprintf(c->addr, sizeof c->addr, "[%s]:%d", host, port);
 	}
+	if (!c->is_local && (sa->sa_family == AF_INET ||
+	    sa->sa_family == AF_INET6))
+		c->addr_slot = conn_addr_get(host);
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
 
 	c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
 		evutil_closesocket(fd);
+		conn_addr_put(c->addr_slot);
 		free(c);
 		return (NULL);
 	}
@@ -120,6 +205,8 @@ conn_create(struct server *s, evutil_socket_t fd, const struct sockaddr *sa,
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	c->idle_ev = evtimer_new(s->base, conn_idle_cb, c);
 	evtimer_add(c->idle_ev, &tv);
+	c->rate_tokens = s->opt->max_msg_rate;
+	c->rate_last = c->created;
 
 	TAILQ_INSERT_TAIL(&s->conns, c, entry);
 	s->n_conns++;
@@ -172,7 +259,7 @@ conn_check_output(struct conn *c)
 {
 	size_t	len = evbuffer_get_length(bufferevent_get_output(c->bev));
 
-	if (len > CONN_OUTPUT_MAX) {
+	if (len > c->server->opt->max_conn_buffer) {
 		log_warn("event=conn_slow_reader addr=%s queued=%zu", c->addr,
 		    len);
 		c->closing = 1;
@@ -327,6 +414,54 @@ conn_text_line(struct conn *c, const char *line)
 	conn_close(c, "text command done");
 }
 
+/* Reading was paused by the rate limit: resume and handle what waits. */
+static void
+conn_rate_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (c->closing)
+		return;
+	bufferevent_enable(c->bev, EV_READ);
+	conn_read_cb(c->bev, c);
+}
+
+/*
+ * Take a token for one line from the connection's bucket (refilled at
+ * max-msg-rate a second, holding one second's worth).  When it runs dry,
+ * stop reading and resume once a token is back: the peer's own socket
+ * buffer fills and TCP slows it down.  Returns -1 if reading paused.
+ */
+static int
+conn_rate_take(struct conn *c)
+{
+	double		 rate = c->server->opt->max_msg_rate, now, wait;
+	struct timeval	 tv;
+
+	if (rate <= 0 || c->closing)
+		return (0);
+	now = now_mono();
+	c->rate_tokens += (now - c->rate_last) * rate;
+	if (c->rate_tokens > rate)
+		c->rate_tokens = rate;
+	c->rate_last = now;
+	c->rate_tokens -= 1;
+	if (c->rate_tokens >= 0)
+		return (0);
+	wait = -c->rate_tokens / rate;
+	if (wait < 0.001)
+		wait = 0.001;
+	tv.tv_sec = (time_t)wait;
+	tv.tv_usec = (suseconds_t)((wait - (double)tv.tv_sec) * 1e6);
+	if (c->rate_ev == NULL)
+		c->rate_ev = evtimer_new(c->server->base, conn_rate_cb, c);
+	bufferevent_disable(c->bev, EV_READ);
+	evtimer_add(c->rate_ev, &tv);
+	log_debug("event=conn_rate_paused addr=%s wait_ms=%d", c->addr,
+	    (int)(wait * 1000));
+	return (-1);
+}
+
 /* Read callback: frame lines and handle them. */
 static void
 conn_read_cb(struct bufferevent *bev, void *arg)
@@ -366,6 +501,8 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 		return;
 	}
 	while (!c->closing) {
+		if (c->rate_ev != NULL && evtimer_pending(c->rate_ev, NULL))
+			break;	/* paused; conn_rate_cb carries on */
 		fr = frame_read_line(in, c->server->opt->max_line, &line,
 		    &len);
 		if (fr == FRAME_AGAIN)
@@ -380,6 +517,8 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 		}
 		conn_json_line(c, line, len);
 		free(line);
+		if (conn_rate_take(c) != 0)
+			break;
 	}
 }
 

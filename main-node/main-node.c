@@ -129,6 +129,7 @@ parse_options(int argc, char **argv, struct options *opt)
 	char		*cause = NULL;
 	const char	*v;
 	int		 optind, level;
+	size_t		 min_buffer;
 
 	cfg_init(&cfg, cfg_main_options, cfg_main_options_n);
 	if (cfg_parse_args(&cfg, argc, argv, &optind, &cause) != 0) {
@@ -176,7 +177,19 @@ parse_options(int argc, char **argv, struct options *opt)
 	    strcmp(v, "local") == 0 ? TEXT_EXPORT_LOCAL : TEXT_EXPORT_ON;
 	opt->max_line = (size_t)cfg_get_int(&cfg, "max-line");
 	opt->max_connections = (int)cfg_get_int(&cfg, "max-connections");
+	opt->max_conns_per_addr = (int)cfg_get_int(&cfg, "max-conns-per-addr");
+	opt->max_msg_rate = (int)cfg_get_int(&cfg, "max-msg-rate");
+	opt->max_conn_buffer =
+	    (size_t)cfg_get_int(&cfg, "max-conn-buffer-kb") * 1024;
 	opt->max_output = (size_t)cfg_get_int(&cfg, "max-output-kb") * 1024;
+	/* A reader must be able to take one whole `logs` reply. */
+	min_buffer = 4 * opt->max_output + 2 * opt->max_line;
+	if (opt->max_conn_buffer < min_buffer) {
+		log_info("event=option_raised option=max-conn-buffer-kb "
+		    "value=%zu msg=\"room for one logs reply of "
+		    "max-output-kb\"", min_buffer / 1024);
+		opt->max_conn_buffer = min_buffer;
+	}
 	opt->max_queued = (int)cfg_get_int(&cfg, "max-queued");
 	cfg_free(&cfg);
 }

@@ -23,6 +23,7 @@
 	    (var) = (tvar))
 #endif
 
+struct addr_slot;
 struct bufferevent;
 struct json_object;
 struct store;
@@ -39,6 +40,9 @@ struct options {
 	int	 text_export;		/* TEXT_EXPORT_* */
 	size_t	 max_line;
 	int	 max_connections;
+	int	 max_conns_per_addr;	/* 0 = no limit; loopback exempt */
+	int	 max_msg_rate;		/* lines/s per connection, 0 = none */
+	size_t	 max_conn_buffer;	/* unread output bytes per connection */
 	size_t	 max_output;		/* bytes of output kept per task */
 	int	 max_queued;
 };
@@ -119,6 +123,10 @@ struct conn {
 	struct bufferevent	*bev;
 	char			 addr[64];	/* "127.0.0.1:5555" for logs */
 	int			 is_local;	/* from loopback */
+	struct addr_slot	*addr_slot;	/* per-address count, NULL local */
+	double			 rate_tokens;	/* --max-msg-rate bucket */
+	double			 rate_last;	/* last refill (monotonic) */
+	struct event		*rate_ev;	/* resumes reading when paused */
 	enum conn_role		 role;
 	struct device		*device;	/* ROLE_WORKER, borrowed */
 	int			 bad_lines;	/* in a row */
@@ -169,6 +177,8 @@ void		 server_shutdown(struct server *);
 struct conn	*conn_create(struct server *, evutil_socket_t,
 		    const struct sockaddr *, int);
 void		 conn_close(struct conn *, const char *why);
+void		 conn_release(struct conn *);
+int		 conn_addr_count(const struct conn *);
 int		 conn_send(struct conn *, const struct msg *);
 int		 conn_send_json(struct conn *, enum msg_type, const char *reply_to,
 		    struct json_object *data);
@@ -292,7 +302,7 @@ int		 store_task_get(struct store *, int64_t, struct task_row *);
 int		 store_task_update(struct store *, const struct task_row *);
 int		 store_attempt_put(struct store *, int64_t, int, const char *,
 		    int, int, const char *, double, double, double);
-int		 store_task_queue_walk(struct store *,
+int		 store_task_queue_walk(struct store *, int,
 		    int (*)(struct task_row *, void *), void *);
 int		 store_task_list(struct store *, enum task_list_mode,
 		    task_row_cb, void *);

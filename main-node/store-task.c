@@ -30,7 +30,7 @@ store_task_prepare(struct store *st)
 	if (store_prepare(st, &st->stmts.task_next,
 	    "SELECT " TASK_COLUMNS " FROM tasks WHERE state = 0 AND "
 	    "(priority < ?1 OR (priority = ?1 AND id > ?2)) "
-	    "ORDER BY priority DESC, id LIMIT 64") != 0)
+	    "ORDER BY priority DESC, id LIMIT ?3") != 0)
 		return (-1);
 	if (store_prepare(st, &st->stmts.task_update,
 	    "UPDATE tasks SET state = ?2, device = ?3, attempt = ?4, "
@@ -187,22 +187,26 @@ store_attempt_put(struct store *st, int64_t id, int attempt,
 }
 
 /*
- * Walk queued tasks in dispatch order, 64 rows a query, calling cb until
- * it returns non-zero or the queue ends.  cb may change the task it is
+ * Walk queued tasks in dispatch order, calling cb until it returns non-zero
+ * or the queue ends.  The first query reads batch rows (the caller's guess
+ * of how many it needs), later ones up to 64.  cb may change the task it is
  * given (the cursor is the last (priority, id) seen).
  */
 int
-store_task_queue_walk(struct store *st, int (*cb)(struct task_row *, void *),
-    void *arg)
+store_task_queue_walk(struct store *st, int batch,
+    int (*cb)(struct task_row *, void *), void *arg)
 {
 	sqlite3_stmt	*s = st->stmts.task_next;
 	struct task_row	 rows[64];
 	int		 prio = 1 << 30, n, i, rc, stop = 0;
 	int64_t		 last = 0;
 
+	if (batch < 1 || batch > 64)
+		batch = 64;
 	while (!stop) {
 		sqlite3_bind_int(s, 1, prio);
 		sqlite3_bind_int64(s, 2, last);
+		sqlite3_bind_int(s, 3, batch);
 		n = 0;
 		while ((rc = sqlite3_step(s)) == SQLITE_ROW)
 			task_row_read(s, &rows[n++]);
@@ -223,8 +227,9 @@ store_task_queue_walk(struct store *st, int (*cb)(struct task_row *, void *),
 				stop = 1;
 			task_row_free(&rows[i]);
 		}
-		if (n < 64)
+		if (n < batch)
 			break;
+		batch = 64;
 	}
 	return (0);
 }

@@ -476,7 +476,8 @@ tasks_sched_cb(evutil_socket_t fd, short events, void *arg)
 		return;
 	if (store_begin(s->store) != 0)
 		return;
-	if (store_task_queue_walk(s->store, tasks_place_cb, &p) != 0)
+	if (store_task_queue_walk(s->store, p.free_slots, tasks_place_cb,
+	    &p) != 0)
 		p.failed = 1;
 	if (store_end(s->store, p.failed ? -1 : 0) != 0) {
 		/* Nothing was promised yet: undo the placements. */

@@ -2,7 +2,10 @@
  * prof-proc.c -- reading /proc and /sys under a root directory.  On the
  * live system meminfo, CPU ticks, loadavg and uptime come from libproc2;
  * libproc2 only knows the real /proc, so any other root (a fixture tree)
- * goes through the parsers of prof-parse.c instead.
+ * goes through the parsers of prof-parse.c instead.  Built with
+ * ENCORE_NO_PROC2 (make NO_PROC2=1, for Termux, which packages no
+ * libproc2) the prof_proc2_* readers fail and the parsers read the live
+ * /proc too.
  */
 #include <sys/stat.h>
 
@@ -13,9 +16,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#ifndef ENCORE_NO_PROC2
 #include <libproc2/meminfo.h>
 #include <libproc2/misc.h>
 #include <libproc2/stat.h>
+#endif
 
 #include "protocol.h"
 #include "profiler.h"
@@ -146,6 +151,7 @@ prof_list_free(char **names, size_t n)
 	free(names);
 }
 
+#ifndef ENCORE_NO_PROC2
 /* meminfo through libproc2 (live system only). */
 int
 prof_proc2_meminfo(struct prof_meminfo *mi)
@@ -245,6 +251,31 @@ prof_proc2_uptime(double *up)
 	*up = u;
 	return (0);
 }
+#else /* ENCORE_NO_PROC2: no libproc2; callers fall back to the parsers. */
+int
+prof_proc2_meminfo(struct prof_meminfo *mi)
+{
+	return (-1);
+}
+
+int
+prof_proc2_stat(uint64_t *total, uint64_t *idle)
+{
+	return (-1);
+}
+
+int
+prof_proc2_loadavg(double la[3])
+{
+	return (-1);
+}
+
+int
+prof_proc2_uptime(double *up)
+{
+	return (-1);
+}
+#endif /* ENCORE_NO_PROC2 */
 
 /* meminfo parsed from root/proc/meminfo. */
 int

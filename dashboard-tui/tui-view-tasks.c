@@ -60,14 +60,22 @@ tui_view_tasks(struct tui *tui)
 		attrset(A_NORMAL);
 		return;
 	}
+	/* Size the id and device columns to what is shown. */
+	dw = 1;
 	for (k = 0; k < m->n_tview; k++) {
-		len = strlen(tui_model_view_task(m, k)->id);
-		if ((int)len > idw)
+		t = tui_model_view_task(m, k);
+		if ((int)(len = strlen(t->id)) > idw)
 			idw = (int)len;
+		len = t->device != NULL ? strlen(t->device) : 1;
+		if ((int)len > dw)
+			dw = (int)len;
 	}
 	if (idw > 8)
 		idw = 8;
-	dw = r->w - 4 - (idw + 1 + 9 + 1 + 6 + 1 + 5 + 1);
+	if (dw > 12)
+		dw = 12;
+	if (dw > r->w - 4 - (idw + 1 + 9 + 1 + 6 + 1 + 5 + 1))
+		dw = r->w - 4 - (idw + 1 + 9 + 1 + 6 + 1 + 5 + 1);
 	tui->task_scroll = tui_layout_scroll((int)m->tsel, rows,
 	    tui->task_scroll, (int)m->n_tview);
 	for (i = 0; i < rows; i++) {

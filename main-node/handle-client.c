@@ -287,8 +287,11 @@ client_device_admin(struct conn *c, struct msg *m)
 	}
 	switch (m->type) {
 	case MSG_APPROVE:
-		if (d->approved)
-			break;
+		if (d->approved) {
+			conn_reply_error(c, m->message_id, PROTO_CONFLICT,
+			    "device %s is already approved", id);
+			return;
+		}
 		d->approved = 1;
 		if (d->key == NULL)
 			d->key = token_generate();

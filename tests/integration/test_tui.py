@@ -1,0 +1,431 @@
+"""encore-top, the ncurses dashboard, driven in tmux against a real cluster.
+
+Focus: SPEC section 7 and issue 5.  Each test runs encore-top in its own
+tmux server (`tmux -L <unique socket>`, a detached session of a fixed
+size), types with `send-keys` and reads the screen with `capture-pane -p`:
+devices appear, a killed worker turns offline, `a` approves and `d` drains
+(checked against the main node's own text export), a task's output shows
+in the detail pane, the layout survives a resize to 80x24, and every way
+out (q, SIGTERM) leaves the terminal as it found it.  The tmux server is
+always killed, and every wait is bounded.
+"""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from conftest import binpath, wait_for
+
+pytestmark = [
+    pytest.mark.skipif(shutil.which("tmux") is None,
+                       reason="tmux is not installed (packaging/deps.sh)"),
+    pytest.mark.skipif(not os.path.exists(binpath("encore-top")),
+                       reason="encore-top is not built"),
+]
+
+EXIT_MARK = "encore-top-exited="
+
+
+class Tmux:
+    """One private tmux server running encore-top in a detached session."""
+
+    def __init__(self, tmp):
+        self.sock = "encore-tui-%d-%s" % (os.getpid(), uuid.uuid4().hex[:8])
+        self.tmp = str(tmp)
+
+    def run(self, *args, check=True):
+        r = subprocess.run(["tmux", "-L", self.sock, "-f", "/dev/null"] +
+                           list(args), capture_output=True, text=True,
+                           timeout=10)
+        if check:
+            assert r.returncode == 0, "tmux %s: %s" % (args, r.stderr)
+        return r
+
+    def start(self, cluster, cols=100, lines=30, env=None, args=""):
+        """Start encore-top; after it exits the pane prints its status and
+        whether the tty settings came back as they were."""
+        e = {"ENCORE_MAIN": "127.0.0.1:%d" % cluster.port,
+             "ENCORE_TOKEN": cluster.operator_token,
+             "LANG": "C.UTF-8"}
+        if os.environ.get("ENCORE_ASAN"):
+            # Sanitizer reports go to files the fixture checks, not to
+            # the pane.
+            e["ASAN_OPTIONS"] = ("detect_leaks=1:log_path=%s"
+                                 % os.path.join(self.tmp, "asan-top"))
+            e["UBSAN_OPTIONS"] = ("print_stacktrace=1:halt_on_error=1:"
+                                  "log_path=%s"
+                                  % os.path.join(self.tmp, "ubsan-top"))
+        e.update(env or {})
+        assigns = " ".join("%s='%s'" % kv for kv in e.items())
+        before = os.path.join(self.tmp, "stty.before")
+        after = os.path.join(self.tmp, "stty.after")
+        cmd = ("stty -g > %s; env %s %s %s; echo %s$?; stty -g > %s; "
+               "sleep 600" % (before, assigns, binpath("encore-top"), args,
+                              EXIT_MARK, after))
+        self.run("new-session", "-d", "-x", str(cols), "-y", str(lines),
+                 "sh", "-c", cmd)
+        self.stty_files = (before, after)
+
+    def screen(self):
+        return self.run("capture-pane", "-p").stdout
+
+    def keys(self, *keys):
+        self.run("send-keys", *keys)
+
+    def wait(self, pred, timeout=15, what="screen"):
+        """Wait until pred(screen text) is true; return the screen."""
+        last = {"s": ""}
+
+        def check():
+            last["s"] = self.screen()
+            return pred(last["s"])
+        try:
+            wait_for(check, timeout, interval=0.1, what=what)
+        except AssertionError:
+            raise AssertionError("timed out waiting for %s; screen:\n%s"
+                                 % (what, last["s"]))
+        return last["s"]
+
+    def wait_text(self, *texts, timeout=15):
+        return self.wait(lambda s: all(t in s for t in texts), timeout,
+                         what="%r on screen" % (texts,))
+
+    def top_pid(self):
+        """The pid of encore-top (the child of the pane's shell)."""
+        shell = self.run("display-message", "-p", "#{pane_pid}").stdout.strip()
+        r = subprocess.run(["pgrep", "-P", shell, "-f", "encore-top"],
+                           capture_output=True, text=True)
+        pids = r.stdout.split()
+        return int(pids[0]) if pids else None
+
+    def fmt(self, f):
+        return self.run("display-message", "-p", f).stdout.strip()
+
+    def kill(self):
+        self.run("kill-server", check=False)
+
+
+    def sanitizer_reports(self):
+        out = []
+        for name in sorted(os.listdir(self.tmp)):
+            if name.startswith(("asan-top", "ubsan-top")):
+                with open(os.path.join(self.tmp, name)) as f:
+                    out.append(f.read())
+        return "\n".join(out)
+
+
+@pytest.fixture
+def top(tmp_path):
+    t = Tmux(tmp_path)
+    pid = None
+    try:
+        yield t
+    finally:
+        try:
+            pid = t.top_pid()
+        except AssertionError:
+            pid = None
+        t.kill()
+        if pid is not None:
+            # SIGHUP from the dying pane ends it; it then frees everything.
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and os.path.exists(
+                    "/proc/%d" % pid):
+                time.sleep(0.05)
+    reports = t.sanitizer_reports()
+    assert reports == "", "encore-top sanitizer report:\n" + reports
+
+
+def two_workers(cluster):
+    cluster.start_main()
+    cluster.start_worker("w1")
+    cluster.start_worker("w2")
+    cluster.wait_state("w1", "online")
+    cluster.wait_state("w2", "online")
+
+
+def tile_state(screen, dev):
+    """The state word in the tile of dev (the line under its title)."""
+    lines = screen.splitlines()
+    for y, line in enumerate(lines):
+        for m in re.finditer(r"[^\w-]%s[ ]" % re.escape(dev), line):
+            if y + 1 < len(lines):
+                below = lines[y + 1][m.start():m.start() + 20]
+                w = re.search(r"(online|busy|paused|offline|pending|"
+                              r"draining)", below)
+                if w:
+                    return w.group(1)
+    return None
+
+
+def assert_exited_sane(top, code=0):
+    s = top.wait_text(EXIT_MARK, timeout=10)
+    assert "%s%d" % (EXIT_MARK, code) in s, s
+    assert top.fmt("#{alternate_on}") == "0", "still on the alternate screen"
+    assert top.fmt("#{cursor_flag}") == "1", "cursor left hidden"
+    before, after = top.stty_files
+    wait_for(lambda: os.path.exists(after) and os.path.getsize(after) > 0,
+             5, what="stty after exit")
+    with open(before) as f, open(after) as g:
+        assert f.read() == g.read(), "terminal modes not restored"
+
+
+def test_both_devices_visible(cluster, top):
+    two_workers(cluster)
+    top.start(cluster)
+    s = top.wait(lambda s: tile_state(s, "w1") == "online" and
+                 tile_state(s, "w2") == "online", what="w1 and w2 online")
+    assert "devices 2/2 online" in s
+    assert "tasks 0 queued 0 running 0 failed" in s
+    assert "cpu" in s and "mem" in s and "run 0/" in s
+
+
+def test_killed_worker_turns_offline(cluster, top):
+    cluster.start_main(heartbeat=1, offline_after=3)
+    cluster.start_worker("w1")
+    cluster.start_worker("w2")
+    cluster.wait_state("w1", "online")
+    cluster.wait_state("w2", "online")
+    top.start(cluster)
+    top.wait(lambda s: tile_state(s, "w2") == "online", what="w2 online")
+    cluster.workers["w2"].kill9()
+    s = top.wait(lambda s: tile_state(s, "w2") == "offline", timeout=20,
+                 what="w2 offline on screen")
+    assert tile_state(s, "w1") == "online"
+    assert "devices 1/2 online" in s
+    assert re.search(r"seen \d+s ago", s), s
+
+
+def test_approve_and_drain_keys(cluster, top):
+    cluster.start_main(approve="manual")
+    cluster.start_worker("w1")
+    cluster.wait_state("w1", "pending")
+    top.start(cluster)
+    top.wait(lambda s: tile_state(s, "w1") == "pending", what="w1 pending")
+    top.keys("a")
+    cluster.wait_state("w1", "online")
+    top.wait(lambda s: tile_state(s, "w1") == "online" and
+             "approve w1: ok" in s, what="w1 approved on screen")
+
+    top.keys("d")
+    cluster.wait_state("w1", "draining")
+    top.wait(lambda s: tile_state(s, "w1") == "draining" and
+             "drain w1: ok" in s, what="w1 draining on screen")
+
+    top.keys("d")
+    cluster.wait_state("w1", "online")
+    top.wait(lambda s: tile_state(s, "w1") == "online" and
+             "undrain w1: ok" in s, what="w1 undrained on screen")
+
+
+def test_task_output_in_detail_pane(cluster, top):
+    cluster.start_main()
+    cluster.start_worker("w1")
+    cluster.wait_state("w1", "online")
+    top.start(cluster)
+    top.wait_text("devices 1/1 online")
+    with cluster.operator() as op:
+        r = op.request("submit", {"task": {
+            "name": "marker",
+            "command": ["sh", "-c", "echo tui-marker; sleep 2"]}})
+        assert r["data"]["ok"], r
+        tid = r["data"]["task_id"]
+    top.keys("Tab")
+    s = top.wait_text("task %s marker" % tid, "tui-marker", timeout=20)
+    assert "running" in s or "completed" in s
+    # It follows to the end: the pane says the output is complete.
+    top.wait_text("output (complete)", "completed", timeout=20)
+    # Enter gives the detail pane the whole screen, Enter again gives back.
+    top.keys("Enter")
+    s = top.wait_text("tui-marker")
+    assert "tasks" not in s.splitlines()[1]
+    top.keys("Enter")
+    top.wait(lambda s: "tasks" in s and "w1" in s, what="panes back")
+
+
+def test_cancel_asks_first(cluster, top):
+    cluster.start_main()
+    cluster.start_worker("w1")
+    cluster.wait_state("w1", "online")
+    top.start(cluster)
+    top.wait_text("devices 1/1 online")
+    with cluster.operator() as op:
+        r = op.request("submit", {"task": {"command": ["sleep", "30"]}})
+        tid = r["data"]["task_id"]
+    top.keys("Tab")
+    top.wait_text("task %s" % tid, "running", timeout=15)
+    top.keys("c")
+    top.wait_text("cancel task %s" % tid, "(y/n)")
+    top.keys("n")
+    top.wait_text("cancel %s: not sent" % tid)
+    top.keys("c")
+    top.wait_text("(y/n)")
+    top.keys("y")
+    top.wait_text("cancel %s: ok" % tid)
+    with cluster.operator() as op:
+        wait_for(lambda: op.request("get_task", {"task_id": tid})
+                 ["data"]["task"]["state"] == "cancelled", 15,
+                 what="task cancelled")
+    # An action the main node refuses shows its answer in the status line.
+    top.keys("f")
+    top.wait_text("tasks (all)", "cancelled")
+    top.keys("c")
+    top.wait_text("(y/n)")
+    top.keys("y")
+    top.wait_text("cancel %s: conflict" % tid)
+
+
+def test_resize_to_80x24_stays_readable(cluster, top):
+    two_workers(cluster)
+    top.start(cluster, cols=100, lines=30)
+    top.wait(lambda s: tile_state(s, "w2") == "online", what="w2 online")
+    top.run("resize-window", "-x", "80", "-y", "24")
+
+    def readable(s):
+        lines = s.rstrip("\n").split("\n")
+        return (len(lines) <= 24 and "devices 2/2 online" in lines[0] and
+                tile_state(s, "w1") == "online" and
+                tile_state(s, "w2") == "online" and
+                "q quit" in lines[-1] and
+                all(len(x) <= 80 for x in lines))
+    s = top.wait(readable, what="a readable 80x24 screen")
+    assert "tasks" in s and "device w1" in s
+    # Back to a wider screen, and the help overlay fits at 80x24 too.
+    top.keys("?")
+    top.wait_text("encore-top help", "quit")
+    top.keys("x")
+    top.wait(lambda s: "encore-top help" not in s, what="help closed")
+
+
+def test_filter_and_no_colour(cluster, top):
+    two_workers(cluster)
+    top.start(cluster, env={"NO_COLOR": "1", "TERM": "vt100", "LANG": "C"})
+    top.wait(lambda s: tile_state(s, "w1") == "online" and
+             tile_state(s, "w2") == "online", what="both online, no colour")
+    top.keys("/", "w", "2", "Enter")
+    s = top.wait(lambda s: tile_state(s, "w1") is None and
+                 tile_state(s, "w2") == "online", what="filter w2")
+    assert "[/w2]" in s
+    top.keys("Escape")
+    top.wait(lambda s: tile_state(s, "w1") == "online", what="filter cleared")
+
+
+def test_q_exits_and_terminal_is_sane(cluster, top):
+    two_workers(cluster)
+    top.start(cluster)
+    top.wait_text("devices 2/2 online")
+    top.keys("q")
+    assert_exited_sane(top, 0)
+
+
+def test_sigterm_restores_terminal(cluster, top):
+    cluster.start_main()
+    top.start(cluster)
+    top.wait_text("encore-top", "connected to")
+    pid = wait_for(top.top_pid, 5, what="encore-top pid")
+    os.kill(pid, signal.SIGTERM)
+    assert_exited_sane(top, 0)
+
+
+def test_lost_connection_retries(cluster, top):
+    cluster.start_main()
+    cluster.start_worker("w1")
+    cluster.wait_state("w1", "online")
+    top.start(cluster)
+    top.wait_text("devices 1/1 online")
+    cluster.main.stop()
+    top.wait_text("disconnected, retrying", "DISCONNECTED", timeout=10)
+    cluster.start_main()
+    top.wait(lambda s: "connected to" in s and "DISCONNECTED" not in s and
+             tile_state(s, "w1") in ("online", "offline"), timeout=30,
+             what="reconnected")
+    top.wait(lambda s: tile_state(s, "w1") == "online", timeout=30,
+             what="w1 back online")
+
+
+def test_refused_token_and_unreachable_exit_codes(cluster, tmp_path):
+    def run(*args, env=None):
+        e = dict(os.environ)
+        e.pop("ENCORE_MAIN", None)
+        e.pop("ENCORE_TOKEN", None)
+        e["HOME"] = str(tmp_path)
+        e["XDG_STATE_HOME"] = str(tmp_path / "nostate")
+        e.update(env or {})
+        return subprocess.run([binpath("encore-top")] + list(args), env=e,
+                              capture_output=True, text=True, timeout=20,
+                              stdin=subprocess.DEVNULL)
+
+    r = run("--help")
+    assert r.returncode == 0 and "--main" in r.stdout and "q quit" in r.stdout
+    r = run("--version")
+    assert r.returncode == 0 and r.stdout.startswith("encore-top ")
+    r = run("--bogus")
+    assert r.returncode == 2 and "unknown option" in r.stderr
+    r = run("--main", "127.0.0.1:1")
+    assert r.returncode == 2 and "no operator token" in r.stderr
+
+    cluster.start_main()
+    addr = "127.0.0.1:%d" % cluster.port
+    r = run("--main", addr, "--token", "wrong")
+    assert r.returncode == 1, r.stderr
+    assert "unauthorized" in r.stderr and "token" in r.stderr
+    cluster.main.stop()
+    r = run("--main", addr, "--token", "x")
+    assert r.returncode == 3, r.stderr
+    assert "cannot reach the main node" in r.stderr
+    r = run(env={"ENCORE_MAIN": addr, "ENCORE_TOKEN": "x"})
+    assert r.returncode == 3
+
+
+def test_500_devices_scroll_without_lag(cluster, top):
+    swarm = binpath("encore-swarm")
+    if not os.path.exists(swarm):
+        pytest.skip("encore-swarm is not built (make %s)" % swarm)
+    cluster.start_main()
+    sw = subprocess.Popen(
+        [swarm, "--main", "127.0.0.1:%d" % cluster.port, "--token-file",
+         os.path.join(cluster.state, "join.token"), "--devices", "500",
+         "--heartbeat-ms", "1000", "--hold", "40", "--duration", "50",
+         "--prefix", "sim"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)
+    try:
+        wait_for(lambda: len(cluster.devices_csv()) >= 500, 30,
+                 what="500 devices registered")
+        top.start(cluster)
+        top.wait_text("devices 500/500 online", timeout=20)
+        pid = top.top_pid()
+        t0 = time.monotonic()
+        cpu0 = proc_cpu(pid)
+        top.keys("G")
+        s = top.wait_text("sim-00500", timeout=5)
+        assert re.search(r"rows \d+-167/167", s), s
+        top.keys("g")
+        top.wait_text("sim-00001", timeout=5)
+        # 500 devices heartbeating every second: a few seconds' watching
+        # costs a fraction of one CPU.
+        time.sleep(3)
+        used = (proc_cpu(pid) - cpu0) / (time.monotonic() - t0)
+        print("encore-top CPU with 500 devices: %.1f%%" % (used * 100))
+        assert used < 0.5, "encore-top used %.0f%% CPU" % (used * 100)
+        top.keys("/", "sim-0042", "Enter")
+        s = top.wait_text("sim-00420", "sim-00428", "rows 1-3/4", timeout=5)
+        assert "sim-00430" not in s and "sim-00419" not in s
+        top.keys("G")
+        top.wait_text("sim-00429", "rows 2-4/4", timeout=5)
+    finally:
+        os.killpg(sw.pid, signal.SIGKILL)
+        sw.wait(timeout=10)
+
+
+def proc_cpu(pid):
+    """CPU seconds used by pid (user + system)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -1,0 +1,439 @@
+/*
+ * test-tui-model.c -- encore-top's pure model: devices and tasks applied
+ * from the main node's replies and events (DEVICE and TASK shapes of
+ * PROTOCOL.md section 8), kept by id; removal; the filtered and ordered
+ * views; selection that follows its object; grid moves; totals; the
+ * finished toggle; and the detail output buffer.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+
+#include "protocol.h"
+#include "../../dashboard-tui/tui.h"
+
+#define NOW	((time_t)1795000000)
+
+/* Parse a JSON literal (the test's own, so it must parse). */
+static struct json_object *
+J(const char *s)
+{
+	struct json_object	*o = json_tokener_parse(s);
+
+	assert_non_null(o);
+	return (o);
+}
+
+/* Apply a DEVICE given as JSON text. */
+static void
+dev(struct tui_model *m, const char *s)
+{
+	struct json_object	*o = J(s);
+
+	assert_int_equal(tui_model_apply_device(m, o, NOW), 0);
+	json_object_put(o);
+}
+
+/* Apply a TASK given as JSON text. */
+static void
+task(struct tui_model *m, const char *s)
+{
+	struct json_object	*o = J(s);
+
+	assert_int_equal(tui_model_apply_task(m, o), 0);
+	json_object_put(o);
+}
+
+/* A full DEVICE as list_devices sends it. */
+static void
+test_device_fields(void **state)
+{
+	struct tui_model	*m = tui_model_create();
+	struct tui_device	*d;
+
+	dev(m, "{\"id\":\"pi-kitchen\",\"hostname\":\"pi\",\"state\":\"busy\","
+	    "\"arch\":\"aarch64\",\"platform\":\"linux\",\"cores\":4,"
+	    "\"cpu_mhz\":1800,\"mem_total\":3978645504,\"labels\":"
+	    "{\"room\":\"kitchen\"},\"capabilities\":[\"command\","
+	    "\"container\"],\"slots\":4,\"running\":1,\"cpu_pct\":12.5,"
+	    "\"mem_pct\":40.1,\"load\":[0.5,0.42,null],\"temp_c\":48.3,"
+	    "\"battery_pct\":87,\"charging\":true,\"last_seen_s\":3,"
+	    "\"accepting\":false,\"reason\":\"battery low\"}");
+	d = tui_model_find_device(m, "pi-kitchen");
+	assert_non_null(d);
+	assert_string_equal(d->state, "busy");
+	assert_string_equal(d->hostname, "pi");
+	assert_string_equal(d->labels, "room=kitchen");
+	assert_string_equal(d->caps, "command container");
+	assert_int_equal(d->cores, 4);
+	assert_int_equal(d->slots, 4);
+	assert_int_equal(d->running, 1);
+	assert_int_equal(d->battery_pct, 87);
+	assert_int_equal(d->charging, 1);
+	assert_int_equal(d->accepting, 0);
+	assert_string_equal(d->reason, "battery low");
+	assert_true(d->cpu_pct == 12.5);
+	assert_true(d->load[0] == 0.5);
+	assert_true(isnan(d->load[2]));
+	assert_true(d->mem_total == 3978645504LL);
+	assert_true(d->seen_at == NOW - 3);
+	tui_model_free(m);
+}
+
+/* Unknown values (null or absent) read as unknown, never as zero. */
+static void
+test_device_unknowns(void **state)
+{
+	struct tui_model	*m = tui_model_create();
+	struct tui_device	*d;
+
+	dev(m, "{\"id\":\"w1\",\"state\":\"offline\",\"cpu_pct\":null,"
+	    "\"load\":null,\"temp_c\":null,\"battery_pct\":null}");
+	d = tui_model_find_device(m, "w1");
+	assert_true(isnan(d->cpu_pct));
+	assert_true(isnan(d->mem_pct));
+	assert_true(isnan(d->load[0]));
+	assert_true(isnan(d->temp_c));
+	assert_int_equal(d->battery_pct, -1);
+	assert_int_equal(d->slots, -1);
+	assert_int_equal(d->seen_at, 0);
+	assert_null(d->hostname);
+	tui_model_free(m);
+}
+
+/* Objects without a usable id are refused and change nothing. */
+static void
+test_bad_objects(void **state)
+{
+	static const char	*bad[] = { "{}", "{\"id\":null}", "{\"id\":\"\"}",
+				    "{\"id\":5}", "[]", "\"x\"" };
+	struct tui_model	*m = tui_model_create();
+	struct json_object	*o;
+	size_t			 i;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		o = J(bad[i]);
+		assert_int_equal(tui_model_apply_device(m, o, NOW), -1);
+		json_object_put(o);
+	}
+	assert_int_equal(m->n_devices, 0);
+	o = J("{\"state\":\"queued\"}");
+	assert_int_equal(tui_model_apply_task(m, o), -1);
+	json_object_put(o);
+	assert_int_equal(m->n_tasks, 0);
+	assert_int_equal(tui_model_apply_device(m, NULL, NOW), -1);
+	tui_model_free(m);
+}
+
+/* Events update by id; removal forgets; a list replaces everything. */
+static void
+test_keyed_updates(void **state)
+{
+	struct tui_model	*m = tui_model_create();
+	struct json_object	*list;
+
+	dev(m, "{\"id\":\"b\",\"state\":\"online\"}");
+	dev(m, "{\"id\":\"a\",\"state\":\"online\"}");
+	dev(m, "{\"id\":\"c\",\"state\":\"pending\"}");
+	dev(m, "{\"id\":\"a\",\"state\":\"offline\"}");
+	assert_int_equal(m->n_devices, 3);
+	assert_string_equal(m->devices[0]->id, "a");
+	assert_string_equal(m->devices[1]->id, "b");
+	assert_string_equal(tui_model_find_device(m, "a")->state, "offline");
+	assert_int_equal(tui_model_remove_device(m, "b"), 0);
+	assert_int_equal(tui_model_remove_device(m, "b"), -1);
+	assert_null(tui_model_find_device(m, "b"));
+	assert_int_equal(m->n_devices, 2);
+
+	list = J("[{\"id\":\"x\",\"state\":\"online\"},"
+	    "{\"id\":\"y\",\"state\":\"busy\"}]");
+	tui_model_set_devices(m, list, NOW);
+	json_object_put(list);
+	assert_int_equal(m->n_devices, 2);
+	assert_null(tui_model_find_device(m, "a"));
+	assert_non_null(tui_model_find_device(m, "y"));
+	tui_model_free(m);
+}
+
+/* Task ids are numbers in text: "10" sorts after "9". */
+static void
+test_task_ids_numeric(void **state)
+{
+	struct tui_model	*m = tui_model_create();
+
+	task(m, "{\"id\":\"10\",\"state\":\"queued\"}");
+	task(m, "{\"id\":\"9\",\"state\":\"queued\"}");
+	task(m, "{\"id\":\"100\",\"state\":\"queued\"}");
+	assert_string_equal(m->tasks[0]->id, "9");
+	assert_string_equal(m->tasks[1]->id, "10");
+	assert_string_equal(m->tasks[2]->id, "100");
+	assert_non_null(tui_model_find_task(m, "10"));
+	assert_null(tui_model_find_task(m, "1"));
+	tui_model_free(m);
+}
+
+/* View order: running, then queued by priority then id; finished only
+ * with the toggle, newest first. */
+static void
+test_task_view_order(void **state)
+{
+	struct tui_model	*m = tui_model_create();
+	static const char	*want[] = { "3", "5", "2", "4", "1" };
+	static const char	*all[] = { "3", "5", "2", "4", "1", "7", "6" };
+	size_t			 i;
+
+	task(m, "{\"id\":\"1\",\"state\":\"queued\",\"priority\":\"low\"}");
+	task(m, "{\"id\":\"2\",\"state\":\"queued\",\"priority\":\"normal\"}");
+	task(m, "{\"id\":\"3\",\"state\":\"running\",\"priority\":\"low\"}");
+	task(m, "{\"id\":\"4\",\"state\":\"queued\",\"priority\":\"normal\"}");
+	task(m, "{\"id\":\"5\",\"state\":\"queued\",\"priority\":\"urgent\"}");
+	task(m, "{\"id\":\"6\",\"state\":\"completed\"}");
+	task(m, "{\"id\":\"7\",\"state\":\"failed\"}");
+	tui_model_refresh(m);
+	assert_int_equal(m->n_tview, 5);
+	for (i = 0; i < 5; i++)
+		assert_string_equal(tui_model_view_task(m, i)->id, want[i]);
+	tui_model_toggle_finished(m);
+	tui_model_refresh(m);
+	assert_int_equal(m->n_tview, 7);
+	for (i = 0; i < 7; i++)
+		assert_string_equal(tui_model_view_task(m, i)->id, all[i]);
+	tui_model_free(m);
+}
+
+/* Totals for the header. */
+static void
+test_totals(void **state)
+{
+	struct tui_model	*m = tui_model_create();
+	struct tui_totals	 t;
+
+	dev(m, "{\"id\":\"a\",\"state\":\"online\"}");
+	dev(m, "{\"id\":\"b\",\"state\":\"busy\"}");
+	dev(m, "{\"id\":\"c\",\"state\":\"paused\"}");
+	dev(m, "{\"id\":\"d\",\"state\":\"draining\"}");
+	dev(m, "{\"id\":\"e\",\"state\":\"offline\"}");
+	dev(m, "{\"id\":\"f\",\"state\":\"pending\"}");
+	task(m, "{\"id\":\"1\",\"state\":\"queued\"}");
+	task(m, "{\"id\":\"2\",\"state\":\"assigned\"}");
+	task(m, "{\"id\":\"3\",\"state\":\"running\"}");
+	task(m, "{\"id\":\"4\",\"state\":\"failed\"}");
+	task(m, "{\"id\":\"5\",\"state\":\"timed_out\"}");
+	task(m, "{\"id\":\"6\",\"state\":\"completed\"}");
+	task(m, "{\"id\":\"7\",\"state\":\"cancelled\"}");
+	tui_model_totals(m, &t);
+	assert_int_equal(t.devices, 6);
+	assert_int_equal(t.online, 4);
+	assert_int_equal(t.offline, 1);
+	assert_int_equal(t.pending, 1);
+	assert_int_equal(t.queued, 1);
+	assert_int_equal(t.running, 2);
+	assert_int_equal(t.failed, 2);
+	assert_int_equal(t.completed, 1);
+	tui_model_free(m);
+}
+
+/* Selection is kept by id across updates, and clamps when it goes. */
+static void
+test_selection_follows_id(void **state)
+{
+	struct tui_model	*m = tui_model_create();
+
+	dev(m, "{\"id\":\"b\",\"state\":\"online\"}");
+	dev(m, "{\"id\":\"d\",\"state\":\"online\"}");
+	tui_model_move(m, 1, 0, 3);
+	assert_string_equal(tui_model_selected_device(m)->id, "d");
+	dev(m, "{\"id\":\"a\",\"state\":\"online\"}");	/* shifts d right */
+	assert_string_equal(tui_model_selected_device(m)->id, "d");
+	assert_int_equal(m->dsel, 2);
+	tui_model_remove_device(m, "d");
+	assert_string_equal(tui_model_selected_device(m)->id, "b");
+	tui_model_remove_device(m, "a");
+	tui_model_remove_device(m, "b");
+	assert_null(tui_model_selected_device(m));
+	tui_model_move(m, 1, 1, 3);		/* nothing to move to */
+	assert_null(tui_model_selected_device(m));
+	tui_model_free(m);
+}
+
+/* Moves in a grid of 3 per row over 8 devices (rows 0-2, 3-5, 6-7). */
+static void
+test_grid_moves(void **state)
+{
+	static const struct {
+		int	from, dx, dy, to;
+	} cases[] = {
+		{ 0, 1, 0, 1 }, { 0, -1, 0, 0 }, { 7, 1, 0, 7 },
+		{ 1, 0, 1, 4 }, { 4, 0, 1, 7 }, { 5, 0, 1, 7 },
+		{ 7, 0, 1, 7 }, { 7, 0, -1, 4 }, { 2, 0, -1, 2 },
+		{ 2, 0, 10, 7 }, { 7, 0, -10, 1 }, { 2, 1, 0, 3 },
+	};
+	struct tui_model	*m = tui_model_create();
+	char			 buf[64];
+	size_t			 i;
+
+	for (i = 0; i < 8; i++) {
+		snprintf(buf, sizeof buf, "{\"id\":\"d%zu\"}", i);
+		dev(m, buf);
+	}
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		tui_model_move_end(m, -1);
+		tui_model_move(m, cases[i].from, 0, 3);
+		assert_int_equal(m->dsel, cases[i].from);
+		tui_model_move(m, cases[i].dx, cases[i].dy, 3);
+		if ((int)m->dsel != cases[i].to)
+			fail_msg("case %zu: from %d by (%d,%d): got %zu, want "
+			    "%d", i, cases[i].from, cases[i].dx, cases[i].dy,
+			    m->dsel, cases[i].to);
+	}
+	tui_model_move_end(m, 1);
+	assert_int_equal(m->dsel, 7);
+	tui_model_free(m);
+}
+
+/* The filter narrows both views, case-insensitively, over several
+ * fields; the tasks pane moves its own selection. */
+static void
+test_filter(void **state)
+{
+	struct tui_model	*m = tui_model_create();
+
+	dev(m, "{\"id\":\"pi-kitchen\",\"state\":\"online\",\"arch\":"
+	    "\"aarch64\"}");
+	dev(m, "{\"id\":\"laptop\",\"state\":\"offline\",\"labels\":"
+	    "{\"room\":\"attic\"}}");
+	task(m, "{\"id\":\"1\",\"name\":\"render\",\"state\":\"running\","
+	    "\"device\":\"pi-kitchen\"}");
+	task(m, "{\"id\":\"2\",\"name\":\"backup\",\"state\":\"queued\"}");
+
+	tui_model_set_filter(m, "KITCHEN");
+	tui_model_refresh(m);
+	assert_int_equal(m->n_dview, 1);
+	assert_int_equal(m->n_tview, 1);
+	assert_string_equal(tui_model_view_task(m, 0)->id, "1");
+	tui_model_set_filter(m, "attic");
+	tui_model_refresh(m);
+	assert_int_equal(m->n_dview, 1);
+	assert_string_equal(tui_model_selected_device(m)->id, "laptop");
+	tui_model_set_filter(m, "aarch");
+	tui_model_refresh(m);
+	assert_string_equal(tui_model_view_device(m, 0)->id, "pi-kitchen");
+	tui_model_set_filter(m, "nothing-matches");
+	tui_model_refresh(m);
+	assert_int_equal(m->n_dview, 0);
+	assert_null(tui_model_selected_device(m));
+	tui_model_set_filter(m, "");
+	tui_model_refresh(m);
+	assert_int_equal(m->n_dview, 2);
+	assert_int_equal(m->n_tview, 2);
+
+	tui_model_set_pane(m, TUI_PANE_TASKS);
+	tui_model_move(m, 0, 1, 3);
+	assert_string_equal(tui_model_selected_task(m)->id, "2");
+	assert_string_equal(tui_model_wanted_task(m), "2");
+	/* "aarch" hid laptop, so the grid selection moved to pi-kitchen. */
+	assert_string_equal(tui_model_selected_device(m)->id, "pi-kitchen");
+	tui_model_free(m);
+}
+
+/* Output belongs to the detail task only, is capped, and ends with it. */
+static void
+test_output(void **state)
+{
+	struct tui_model	*m = tui_model_create();
+	char			*big;
+
+	task(m, "{\"id\":\"7\",\"state\":\"running\"}");
+	tui_model_output_reset(m, "7", "hello\n", 6);
+	assert_false(m->output_done);
+	tui_model_output_append(m, "7", "world\n", 6);
+	tui_model_output_append(m, "8", "other\n", 6);
+	tui_model_output_append(m, NULL, "other\n", 6);
+	assert_int_equal(m->output_len, 12);
+	assert_string_equal(m->output, "hello\nworld\n");
+	tui_model_output_end(m, "8");
+	assert_false(m->output_done);
+	task(m, "{\"id\":\"7\",\"state\":\"completed\"}");
+	assert_true(m->output_done);
+
+	big = malloc(TUI_OUTPUT_MAX);
+	assert_non_null(big);
+	memset(big, 'x', TUI_OUTPUT_MAX);
+	big[TUI_OUTPUT_MAX - 1] = 'Z';
+	tui_model_output_append(m, "7", big, TUI_OUTPUT_MAX);
+	assert_int_equal(m->output_len, TUI_OUTPUT_MAX);
+	assert_int_equal(m->output[TUI_OUTPUT_MAX - 1], 'Z');
+	assert_int_equal(m->output[0], 'x');
+	free(big);
+
+	tui_model_output_reset(m, "9", "", 0);
+	assert_string_equal(m->detail_task, "9");
+	assert_int_equal(m->output_len, 0);
+	assert_false(m->output_done);
+	tui_model_output_end(m, "9");
+	assert_true(m->output_done);
+	tui_model_free(m);
+}
+
+/* Finished tasks are capped at TUI_FINISHED_MAX; the oldest go first. */
+static void
+test_finished_cap(void **state)
+{
+	struct tui_model	*m = tui_model_create();
+	char			 buf[64];
+	size_t			 i;
+
+	task(m, "{\"id\":\"1\",\"state\":\"queued\"}");
+	for (i = 2; i < TUI_FINISHED_MAX + 12; i++) {
+		snprintf(buf, sizeof buf, "{\"id\":\"%zu\",\"state\":"
+		    "\"completed\"}", i);
+		task(m, buf);
+	}
+	assert_int_equal(m->n_tasks, TUI_FINISHED_MAX + 1);
+	assert_non_null(tui_model_find_task(m, "1"));
+	assert_null(tui_model_find_task(m, "2"));
+	snprintf(buf, sizeof buf, "%d", TUI_FINISHED_MAX + 11);
+	assert_non_null(tui_model_find_task(m, buf));
+	tui_model_free(m);
+}
+
+/* ISO 8601 times from the wire. */
+static void
+test_parse_time(void **state)
+{
+	assert_int_equal(tui_parse_time("1970-01-01T00:00:00Z"), 0);
+	assert_int_equal(tui_parse_time("2026-11-22T10:31:00Z"), 1795343460);
+	assert_int_equal(tui_parse_time(NULL), 0);
+	assert_int_equal(tui_parse_time("yesterday"), 0);
+}
+
+/* Run every case. */
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_device_fields),
+		cmocka_unit_test(test_device_unknowns),
+		cmocka_unit_test(test_bad_objects),
+		cmocka_unit_test(test_keyed_updates),
+		cmocka_unit_test(test_task_ids_numeric),
+		cmocka_unit_test(test_task_view_order),
+		cmocka_unit_test(test_totals),
+		cmocka_unit_test(test_selection_follows_id),
+		cmocka_unit_test(test_grid_moves),
+		cmocka_unit_test(test_filter),
+		cmocka_unit_test(test_output),
+		cmocka_unit_test(test_finished_cap),
+		cmocka_unit_test(test_parse_time),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}

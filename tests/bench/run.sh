@@ -1,0 +1,330 @@
+#!/bin/sh
+# run.sh -- `make bench`: every scenario of issue 6, each against a fresh
+# encore-main (its own temp state dir, a free loopback port), printing one
+# "bench: NAME VALUE UNIT" line per figure.  Everything is bounded: each
+# swarm has a --duration, each wait a deadline; the whole run takes a few
+# minutes.  Logs stay in the work dir when a scenario fails (KEEP=1 keeps
+# them always).
+#
+#   ENCORE_BIN=DIR      binaries (default ./bin); make bench sets it
+#   ENCORE_BENCH_LOG=L  main node log level (default info, as shipped)
+#   ONLY="s1 s3"        run only these scenarios
+
+set -u
+
+BIN=${ENCORE_BIN:-$(pwd)/bin}
+SWARM=$BIN/encore-swarm
+LOGLEVEL=${ENCORE_BENCH_LOG:-info}
+ONLY=${ONLY:-}
+HB=1			# heartbeat interval given to the main node, s
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/encore-bench.XXXXXX")
+MAIN_PID=
+FAILED=0
+HZ=$(getconf CLK_TCK)
+
+for b in encore-main encore-worker encore-swarm; do
+	if [ ! -x "$BIN/$b" ]; then
+		echo "run.sh: $BIN/$b is missing; run 'make bench'" >&2
+		exit 2
+	fi
+done
+
+cleanup() {
+	stop_main
+	for p in $(jobs -p); do kill "$p" 2>/dev/null; done
+	if [ "$FAILED" -eq 0 ] && [ -z "${KEEP:-}" ]; then
+		rm -rf "$WORK"
+	else
+		echo "# logs kept in $WORK" >&2
+	fi
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# 10,000 devices need 10,000+ descriptors in the main node and the swarm.
+hard=$(ulimit -Hn)
+if [ "$hard" = unlimited ] || [ "$hard" -ge 65536 ]; then
+	ulimit -n 65536
+else
+	ulimit -n "$hard"
+fi
+NOFILE=$(ulimit -n)
+NDEV=10000
+if [ "$NOFILE" != unlimited ] && [ "$NOFILE" -lt $((NDEV + 200)) ]; then
+	NDEV=$((NOFILE - 200))
+	echo "# fd limit $NOFILE: simulating $NDEV devices, not 10000" >&2
+fi
+
+now() { date +%s.%N; }
+
+# A free loopback port.
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# 0 if something listens on 127.0.0.1:$1.
+port_open() {
+	python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$1" 2>/dev/null
+}
+
+# One text command; the reply on stdout.
+text_cmd() {
+	python3 - "$1" "$2" <<'EOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 5)
+s.settimeout(5)
+s.sendall(sys.argv[2].encode() + b"\n")
+out = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    out += b
+sys.stdout.write(out.decode(errors="replace"))
+EOF
+}
+
+# Wait (at most $3 s) until file $1 has a line matching $2.
+wait_line() {
+	i=0
+	while [ $i -lt $(($3 * 10)) ]; do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# Start a fresh main node for scenario $1; extra flags follow.
+start_main() {
+	pct=; rss=
+	SDIR=$WORK/$1
+	mkdir -p "$SDIR"
+	shift
+	PORT=$(free_port)
+	"$BIN/encore-main" --listen "127.0.0.1:$PORT" --state-dir "$SDIR/state" \
+	    --approve auto --heartbeat-interval $HB --log-level "$LOGLEVEL" \
+	    --max-connections 30000 "$@" >"$SDIR/main.log" 2>&1 &
+	MAIN_PID=$!
+	i=0
+	while ! port_open "$PORT"; do
+		i=$((i + 1))
+		if [ $i -gt 100 ] || ! kill -0 "$MAIN_PID" 2>/dev/null; then
+			echo "run.sh: encore-main did not start; see $SDIR/main.log" >&2
+			FAILED=1
+			exit 1
+		fi
+		sleep 0.1
+	done
+	JT=$SDIR/state/join.token
+	OT=$SDIR/state/operator.token
+}
+
+# Stop the main node (SIGTERM, then SIGKILL after 15 s).
+stop_main() {
+	[ -n "$MAIN_PID" ] || return 0
+	kill -TERM "$MAIN_PID" 2>/dev/null
+	i=0
+	while kill -0 "$MAIN_PID" 2>/dev/null && [ $i -lt 150 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	kill -KILL "$MAIN_PID" 2>/dev/null
+	wait "$MAIN_PID" 2>/dev/null
+	MAIN_PID=
+}
+
+swarm() {
+	"$SWARM" --main "127.0.0.1:$PORT" --token-file "$JT" \
+	    --operator-token-file "$OT" "$@"
+}
+
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# Main node CPU % of one core over $1 seconds.
+cpu_pct() {
+	c1=$(cpu_ticks "$MAIN_PID"); t1=$(now)
+	sleep "$1"
+	c2=$(cpu_ticks "$MAIN_PID"); t2=$(now)
+	awk -v c1="$c1" -v c2="$c2" -v t1="$t1" -v t2="$t2" -v hz="$HZ" \
+	    'BEGIN { printf "%.1f", 100 * (c2 - c1) / hz / (t2 - t1) }'
+}
+
+# A swarm figure: $1 file, $2 name, $3 name to print (default $2).
+pick() {
+	grep "^bench: $2 " "$1" | head -1 | sed "s/^bench: $2 /bench: ${3:-$2} /"
+}
+value() { grep "^bench: $2 " "$1" | head -1 | awk '{ print $3 }'; }
+
+# The swarm's own verdict on correctness.
+check() {
+	if ! grep -q "^swarm: finish" "$1"; then
+		echo "# $2: the swarm did not finish; logs in $WORK" >&2
+		FAILED=1
+	fi
+	if grep -q "tasks_lost=[1-9]\|duplicate_[a-z]*=[1-9]\|over_slots=[1-9]" "$1"; then
+		echo "# $2: CORRECTNESS: $(grep '^swarm: check' "$1")" >&2
+		FAILED=1
+	fi
+}
+
+want() { [ -z "$ONLY" ] || echo " $ONLY " | grep -q " $1 "; }
+
+echo "# encore bench $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -srm)," \
+    "$(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)," \
+    "$(awk '/^MemTotal/ { printf "%.0f MB", $2 / 1024 }' /proc/meminfo) RAM;" \
+    "main node log level $LOGLEVEL, heartbeat interval $HB s"
+
+# s1: devices connected; main CPU and RSS at NDEV devices, 1 s heartbeats.
+if want s1; then
+	start_main s1
+	out=$SDIR/swarm.out
+	swarm -n "$NDEV" --ramp 2000 --hold 12 --duration 120 >"$out" 2>"$SDIR/swarm.err" &
+	sp=$!
+	if wait_line "$out" "^swarm: steady" 90; then
+		sleep 2
+		pct=$(cpu_pct 6)
+		rss=$(rss_kb "$MAIN_PID")
+	fi
+	wait "$sp"
+	pick "$out" devices_connected
+	pick "$out" ramp_s
+	echo "bench: main_cpu_pct ${pct:-nan} %"
+	awk -v k="${rss:-0}" 'BEGIN { printf "bench: main_rss_mb %.1f MB\n", k / 1024 }'
+	check "$out" s1
+	stop_main
+fi
+
+# s2: heartbeat ingest, NDEV devices heartbeating every 100 ms.
+if want s2; then
+	start_main s2
+	out=$SDIR/swarm.out
+	swarm -n "$NDEV" --heartbeat-ms 100 --measure-ingest --ramp 2000 \
+	    --hold 10 --duration 120 >"$out" 2>"$SDIR/swarm.err" &
+	sp=$!
+	if wait_line "$out" "^swarm: steady" 90; then
+		sleep 2
+		pct=$(cpu_pct 6)
+	fi
+	wait "$sp"
+	pick "$out" heartbeats_per_s
+	pick "$out" heartbeats_offered_per_s
+	echo "bench: main_cpu_pct_ingest ${pct:-nan} %"
+	check "$out" s2
+	stop_main
+fi
+
+# s3: end-to-end task throughput, 100 devices x 4 slots, 20,000 0 ms tasks.
+TPS=
+if want s3 || want s5; then
+	start_main s3
+	out=$SDIR/swarm.out
+	swarm -n 100 --slots 4 --tasks 20000 --task-ms 0 --window 512 \
+	    --duration 150 >"$out" 2>"$SDIR/swarm.err"
+	pick "$out" tasks_per_s
+	pick "$out" tasks_done
+	pick "$out" submit_to_start_ms_p99 submit_to_start_ms_p99_saturated
+	awk -v k="$(rss_kb "$MAIN_PID")" 'BEGIN { printf "bench: main_rss_mb_tasks %.1f MB\n", k / 1024 }'
+	TPS=$(value "$out" tasks_per_s)
+	check "$out" s3
+	stop_main
+fi
+
+# s4: submit -> task_started on an idle cluster, 1 task every 5 ms.
+if want s4; then
+	start_main s4
+	out=$SDIR/swarm.out
+	swarm -n 100 --slots 4 --tasks 1000 --rate 200 --duration 60 \
+	    >"$out" 2>"$SDIR/swarm.err"
+	pick "$out" submit_to_start_ms_p50
+	pick "$out" submit_to_start_ms_p99
+	check "$out" s4
+	stop_main
+fi
+
+# s5: the same at half the maximum load measured by s3.
+if want s5 && [ -n "$TPS" ]; then
+	rate=$(awk -v t="$TPS" 'BEGIN { r = int(t / 2); print (r < 1 ? 1 : r) }')
+	n=$((rate * 8))
+	start_main s5
+	out=$SDIR/swarm.out
+	swarm -n 100 --slots 4 --tasks "$n" --rate "$rate" --window 4096 \
+	    --duration 90 >"$out" 2>"$SDIR/swarm.err"
+	pick "$out" submit_to_start_ms_p50 submit_to_start_ms_p50_half_load
+	pick "$out" submit_to_start_ms_p99 submit_to_start_ms_p99_half_load
+	echo "bench: half_load_rate $rate tasks/s"
+	check "$out" s5
+	stop_main
+fi
+
+# s6: RSS with 100,000 queued tasks (no devices: they stay queued).
+if want s6; then
+	start_main s6
+	out=$SDIR/swarm.out
+	swarm -n 0 --tasks 100000 --window 512 --duration 200 \
+	    >"$out" 2>"$SDIR/swarm.err"
+	pick "$out" submits_per_s
+	pick "$out" tasks_rejected
+	q=$(text_cmd "$PORT" status | awk -F': ' '/^tasks_queued/ { print $2 }')
+	echo "bench: tasks_queued ${q:-nan} tasks"
+	awk -v k="$(rss_kb "$MAIN_PID")" 'BEGIN { printf "bench: main_rss_mb_queued %.1f MB\n", k / 1024 }'
+	check "$out" s6
+	stop_main
+fi
+
+# s7: a real encore-worker, idle, registered.
+# s8: 2 real encore-workers running /bin/true.
+if want s7 || want s8; then
+	start_main s7
+	for w in 1 2; do
+		mkdir -p "$SDIR/w$w"
+		"$BIN/encore-worker" --main "127.0.0.1:$PORT" --token-file "$JT" \
+		    --id "real-$w" --state-dir "$SDIR/w$w" --runtime none \
+		    --slots 8 --log-level warn >"$SDIR/w$w.log" 2>&1 &
+		eval "WPID$w=\$!"
+	done
+	i=0
+	while [ $i -lt 100 ]; do
+		n=$(text_cmd "$PORT" status | awk -F': ' '/^devices_online/ { print $2 }')
+		[ "${n:-0}" -ge 2 ] && break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	sleep 3
+	echo "bench: worker_idle_rss_kb $(rss_kb "$WPID1") kB"
+	if want s8; then
+		out=$SDIR/swarm.out
+		swarm -n 0 --tasks 5000 --window 512 --done-by-status \
+		    --duration 120 >"$out" 2>"$SDIR/swarm.err"
+		pick "$out" tasks_per_s tasks_per_s_real
+		check "$out" s8
+	fi
+	kill -TERM "$WPID1" "$WPID2" 2>/dev/null
+	wait "$WPID1" "$WPID2" 2>/dev/null
+	stop_main
+fi
+
+# s9: failover when the connection drops and the device does not return.
+if want s9; then
+	start_main s9
+	out=$SDIR/swarm.out
+	swarm -n 4 --slots 1 --failover drop --failover-rounds 3 \
+	    --duration 60 >"$out" 2>"$SDIR/swarm.err"
+	pick "$out" failover_dropped_s
+	check "$out" s9
+	stop_main
+fi
+
+# s10: failover when the device goes silent (offline-after = 3 x interval).
+if want s10; then
+	start_main s10
+	out=$SDIR/swarm.out
+	swarm -n 4 --slots 1 --failover silent --failover-rounds 3 \
+	    --duration 60 >"$out" 2>"$SDIR/swarm.err"
+	pick "$out" failover_silent_s
+	check "$out" s10
+	stop_main
+fi
+
+exit "$FAILED"

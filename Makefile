@@ -202,6 +202,16 @@ $(FUZZ_O)/fuzz-msg-decode: tests/fuzz/fuzz-msg-decode.c $(PROTO_SRCS) \
 		-fno-sanitize-recover=undefined -Iprotocol $(PKG_CFLAGS) \
 		-o $@ $< $(PROTO_SRCS) $(LIBEVENT) $(JSONC) -lm
 
+# fuzz-text-command: the text-export parser alone (main-node/export-parse.c
+# is a pure function; nothing else of the main node is linked).
+$(FUZZ_O)/fuzz-text-command: tests/fuzz/fuzz-text-command.c \
+		main-node/export-parse.c main-node/main.h protocol/protocol.h
+	@mkdir -p $(dir $@)
+	$(Q)clang -g -O1 -std=gnu11 -D_GNU_SOURCE \
+		-fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Iprotocol -Imain-node \
+		$(PKG_CFLAGS) -o $@ $< main-node/export-parse.c
+
 fuzz-build: $(FUZZ_BINS)
 fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do n=$$(basename $$f); \

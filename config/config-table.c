@@ -103,6 +103,15 @@ const struct cfg_option cfg_main_options[] = {
 	  .metavar = "N",
 	  .help = "most connections open at once; more are refused"
 	},
+	{ .name = "auth-timeout",
+	  .type = CFG_INT,
+	  .min = 1,
+	  .max = 3600,
+	  .def = "10",
+	  .metavar = "S",
+	  .help = "seconds a new connection has to register, authenticate "
+	      "or send its text command"
+	},
 	{ .name = "max-conns-per-addr",
 	  .type = CFG_INT,
 	  .min = 0,

@@ -21,7 +21,6 @@
 
 #include "main.h"
 
-#define CONN_AUTH_TIMEOUT	10	/* s to register, auth or send a command */
 #define CONN_BAD_LINES_MAX	5	/* bad lines in a row before closing */
 #define CONN_TEXT_MAX		CONN_TEXT_LINE
 #define CONN_ADDR_BUCKETS	1024
@@ -151,7 +150,7 @@ conn_idle_cb(evutil_socket_t fd, short events, void *arg)
 		if (c->role == ROLE_JSON)
 			conn_send_error(c, NULL, PROTO_UNAUTHORIZED,
 			    "no register or auth within %d s; closing",
-			    CONN_AUTH_TIMEOUT);
+			    c->server->opt->auth_timeout);
 		conn_close(c, "auth timeout");
 	}
 }
@@ -162,7 +161,7 @@ conn_create(struct server *s, evutil_socket_t fd, const struct sockaddr *sa,
     int salen)
 {
 	struct conn	*c;
-	struct timeval	 tv = { CONN_AUTH_TIMEOUT, 0 };
+	struct timeval	 tv = { s->opt->auth_timeout, 0 };
 	char		 host[INET6_ADDRSTRLEN] = "?";
 	int		 port = 0, one = 1;
 

@@ -393,42 +393,39 @@ export_metrics(struct conn *c)
 void
 export_text(struct conn *c, const char *line)
 {
-	char	 buf[CONN_TEXT_LINE], *words[3] = { NULL, NULL, NULL }, *p;
-	char	 safe[128];
-	int	 n = 0;
-	enum table_fmt fmt = FMT_HUMAN;
+	struct export_cmd	 cmd;
+	char			 safe[128];
+	enum table_fmt		 fmt;
 
-	snprintf(buf, sizeof buf, "%s", line);
-	for (p = strtok(buf, " \t\r\n"); p != NULL && n < 3;
-	    p = strtok(NULL, " \t\r\n"))
-		words[n++] = p;
-	if (n == 0 || strcmp(words[0], "help") == 0) {
+	export_parse(line, &cmd);
+	if (cmd.verb == EXPORT_HELP) {
 		conn_puts(c, export_help);
 		return;
 	}
-	if (n >= 2) {
-		if (strcmp(words[1], "csv") == 0)
-			fmt = FMT_CSV;
-		else if (strcmp(words[1], "tsv") == 0)
-			fmt = FMT_TSV;
-		else
-			n = 99;
-	}
+	fmt = cmd.fmt == EXPORT_FMT_CSV ? FMT_CSV :
+	    cmd.fmt == EXPORT_FMT_TSV ? FMT_TSV : FMT_HUMAN;
 	log_debug("event=text_command addr=%s command=\"%s\"", c->addr,
-	    log_sanitize(words[0], safe, sizeof safe));
-	if (n <= 2 && strcmp(words[0], "devices") == 0)
+	    log_sanitize(cmd.word, safe, sizeof safe));
+	switch (cmd.verb) {
+	case EXPORT_DEVICES:
 		export_devices(c, fmt);
-	else if (n <= 2 && strcmp(words[0], "tasks") == 0)
+		break;
+	case EXPORT_TASKS:
 		export_tasks(c, TASK_LIST_RECENT, fmt);
-	else if (n <= 2 && strcmp(words[0], "queue") == 0)
+		break;
+	case EXPORT_QUEUE:
 		export_tasks(c, TASK_LIST_QUEUE, fmt);
-	else if (n == 1 && strcmp(words[0], "status") == 0)
+		break;
+	case EXPORT_STATUS:
 		export_status(c);
-	else if (n == 1 && strcmp(words[0], "metrics") == 0)
+		break;
+	case EXPORT_METRICS:
 		export_metrics(c);
-	else {
+		break;
+	default:
 		conn_puts(c, "error: unknown command; try `echo help | nc "
 		    "HOST 7070`\n");
 		conn_puts(c, export_help);
+		break;
 	}
 }

@@ -177,6 +177,7 @@ parse_options(int argc, char **argv, struct options *opt)
 	    strcmp(v, "local") == 0 ? TEXT_EXPORT_LOCAL : TEXT_EXPORT_ON;
 	opt->max_line = (size_t)cfg_get_int(&cfg, "max-line");
 	opt->max_connections = (int)cfg_get_int(&cfg, "max-connections");
+	opt->auth_timeout = (int)cfg_get_int(&cfg, "auth-timeout");
 	opt->max_conns_per_addr = (int)cfg_get_int(&cfg, "max-conns-per-addr");
 	opt->max_msg_rate = (int)cfg_get_int(&cfg, "max-msg-rate");
 	opt->max_conn_buffer =

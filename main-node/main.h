@@ -40,6 +40,7 @@ struct options {
 	int	 text_export;		/* TEXT_EXPORT_* */
 	size_t	 max_line;
 	int	 max_connections;
+	int	 auth_timeout;		/* s to register/auth/send a command */
 	int	 max_conns_per_addr;	/* 0 = no limit; loopback exempt */
 	int	 max_msg_rate;		/* lines/s per connection, 0 = none */
 	size_t	 max_conn_buffer;	/* unread output bytes per connection */
@@ -320,6 +321,28 @@ int64_t		 store_task_queued(struct store *);
 
 /* export-text.c */
 void		 export_text(struct conn *, const char *line);
+
+/* export-parse.c: a text command's words (pure; fuzzed). */
+enum export_verb {
+	EXPORT_UNKNOWN,
+	EXPORT_HELP,
+	EXPORT_DEVICES,
+	EXPORT_TASKS,
+	EXPORT_QUEUE,
+	EXPORT_STATUS,
+	EXPORT_METRICS,
+};
+enum export_fmt {
+	EXPORT_FMT_HUMAN,
+	EXPORT_FMT_CSV,
+	EXPORT_FMT_TSV,
+};
+struct export_cmd {
+	enum export_verb	 verb;
+	enum export_fmt		 fmt;
+	char			 word[64];	/* first word, for the log */
+};
+int		 export_parse(const char *line, struct export_cmd *);
 
 /* util */
 char		*token_generate(void);	/* 64 hex chars */

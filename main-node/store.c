@@ -13,6 +13,10 @@
 #include "main.h"
 #include "store.h"
 
+/* How long a statement waits for another process's lock: the whole loop
+ * waits with it, so keep it short. */
+#define STORE_BUSY_MS	2000
+
 /* Each entry upgrades user_version i to i + 1. */
 static const char *store_migrations[] = {
 	/* 0 -> 1: devices, tasks, attempts, output */
@@ -187,12 +191,19 @@ store_open(const char *path, char **cause)
 		    sqlite3_errstr(rc));
 		goto fail;
 	}
-	sqlite3_busy_timeout(st->db, 5000);
+	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
 	sqlite3_extended_result_codes(st->db, 1);
 	if (store_query_int(st, "SELECT count(*) FROM sqlite_master") < 0) {
-		xasprintf(cause, "%s is not a SQLite database (%s); refusing "
-		    "to overwrite it: point --state-dir elsewhere or move "
-		    "the file away", path, sqlite3_errmsg(st->db));
+		rc = sqlite3_errcode(st->db);
+		if (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT)
+			xasprintf(cause, "%s is not a SQLite database or is "
+			    "damaged (%s); refusing to overwrite it: point "
+			    "--state-dir elsewhere or move the file away",
+			    path, sqlite3_errmsg(st->db));
+		else
+			xasprintf(cause, "cannot read %s: %s; is the state "
+			    "dir read-only, full or locked by another "
+			    "encore-main?", path, sqlite3_errmsg(st->db));
 		goto fail;
 	}
 	if (store_exec(st, "PRAGMA journal_mode = WAL") != 0 ||

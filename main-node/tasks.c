@@ -248,7 +248,8 @@ task_requeue(struct server *s, struct task *t, const char *why)
 		task_free(t);
 		return;
 	}
-	store_begin(s->store);
+	if ((rc = store_begin(s->store)) != 0)
+		goto done;
 	if (t->cancel_requested)
 		rc = task_finish_row(s, &r, TASK_CANCELLED, -1,
 		    "cancelled while its device was lost");
@@ -270,9 +271,17 @@ task_requeue(struct server *s, struct task *t, const char *why)
 		if (rc == 0)
 			rc = store_task_update(s->store, &r);
 	}
-	if (store_end(s->store, rc) != 0)
-		log_error("event=task_requeue_failed task=%lld",
+done:
+	if (store_end(s->store, rc) != 0) {
+		/* Keep it; the tick tries again while its device is away. */
+		log_error("event=task_requeue_failed task=%lld msg=\"the "
+		    "database refused the write; retrying\"",
 		    (long long)t->id);
+		task_release(t);
+		t->orphan_deadline = now_mono();
+		task_row_free(&r);
+		return;
+	}
 	log_info("event=task_%s task=%lld attempt=%d device=%s reason=\"%s\"",
 	    r.state == TASK_QUEUED ? "requeued" : "ended", (long long)t->id,
 	    t->attempt, t->device_id, why);
@@ -603,8 +612,8 @@ tasks_result(struct conn *c, struct task *t, struct msg_task_result *res)
 		return;
 	retry = res->status == TASK_FAILED && r.retries_left > 0 &&
 	    !t->cancel_requested;
-	store_begin(s->store);
-	if (retry) {
+	rc = store_begin(s->store);
+	if (rc == 0 && retry) {
 		rc = store_attempt_put(s->store, r.id, r.attempt, r.device,
 		    TASK_FAILED, res->exit_code, res->error, 0, r.started_at,
 		    now_wall());
@@ -615,7 +624,7 @@ tasks_result(struct conn *c, struct task *t, struct msg_task_result *res)
 		r.device = NULL;
 		if (rc == 0)
 			rc = store_task_update(s->store, &r);
-	} else
+	} else if (rc == 0)
 		rc = task_finish_row(s, &r, res->status, res->exit_code,
 		    res->error);
 	if (store_end(s->store, rc) != 0) {
@@ -679,8 +688,8 @@ tasks_worker_message(struct conn *c, struct msg *m)
 		t->started_at = now_wall();
 		r.state = TASK_RUNNING;
 		r.started_at = t->started_at;
-		store_begin(s->store);
-		if (store_end(s->store, store_task_update(s->store, &r) ||
+		if (store_end(s->store, store_begin(s->store) ||
+		    store_task_update(s->store, &r) ||
 		    store_attempt_put(s->store, r.id, r.attempt, r.device,
 		    TASK_RUNNING, -1, NULL, t->assigned_at, r.started_at,
 		    0)) != 0)
@@ -751,13 +760,16 @@ tasks_submit(struct conn *c, struct msg *m)
 	spec.u.task = *t;
 	line = msg_encode(&spec, NULL);
 	line[strcspn(line, "\n")] = '\0';
-	store_begin(s->store);
-	id = store_task_insert(s->store, t->name, t->priority, line, t->image,
-	    t->retries, now_wall());
+	if (store_begin(s->store) != 0)
+		id = -1;
+	else
+		id = store_task_insert(s->store, t->name, t->priority, line,
+		    t->image, t->retries, now_wall());
 	free(line);
 	if (store_end(s->store, id < 0 ? -1 : 0) != 0) {
 		conn_reply_error(c, m->message_id, PROTO_INTERNAL, "cannot "
-		    "save the task; the main node's disk may be full");
+		    "save the task: the database is busy or the main node's "
+		    "disk is full; retry later");
 		return;
 	}
 	snprintf(ids, sizeof ids, "%lld", (long long)id);
@@ -959,9 +971,9 @@ tasks_cancel(struct conn *c, struct msg *m)
 	t = task_find(r.id, 0);
 	if (r.state == TASK_QUEUED || t == NULL || t->dev == NULL ||
 	    t->dev->conn == NULL) {
-		store_begin(s->store);
-		if (store_end(s->store, task_finish_row(s, &r, TASK_CANCELLED,
-		    -1, "cancelled by an operator")) != 0) {
+		if (store_end(s->store, store_begin(s->store) ||
+		    task_finish_row(s, &r, TASK_CANCELLED, -1,
+		    "cancelled by an operator")) != 0) {
 			conn_reply_error(c, m->message_id, PROTO_INTERNAL,
 			    "cannot save the cancel; check the main node's "
 			    "disk");

@@ -136,27 +136,6 @@ cli_global_usage(const char *fmt, ...)
 	return (CLI_EXIT_USAGE);
 }
 
-/* Take a global option's value: "--opt V" or "--opt=V". */
-static int
-cli_global_value(int argc, char **argv, int *i, const char *name,
-    const char **value)
-{
-	size_t	len = strlen(name);
-
-	if (strncmp(argv[*i], name, len) != 0)
-		return (0);
-	if (argv[*i][len] == '=') {
-		*value = argv[*i] + len + 1;
-		return (1);
-	}
-	if (argv[*i][len] != '\0')
-		return (0);
-	if (*i + 1 >= argc)
-		return (-1);
-	*value = argv[++(*i)];
-	return (1);
-}
-
 /* Parse the global options and run one command. */
 int
 main(int argc, char **argv)
@@ -185,9 +164,9 @@ main(int argc, char **argv)
 			printf("encore %s\n", ENCORE_VERSION);
 			return (CLI_EXIT_OK);
 		}
-		rc = cli_global_value(argc, argv, &i, "--main", &ctx.main_flag);
+		rc = client_option(argc, argv, &i, "--main", &ctx.main_flag);
 		if (rc == 0)
-			rc = cli_global_value(argc, argv, &i, "--token",
+			rc = client_option(argc, argv, &i, "--token",
 			    &ctx.token_flag);
 		if (rc == -1)
 			return (cli_global_usage("%s needs a value", argv[i]));

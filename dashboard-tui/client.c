@@ -623,3 +623,25 @@ client_json_bool(struct json_object *o, const char *key, int def)
 		return (def);
 	return (json_object_get_boolean(v) ? 1 : 0);
 }
+
+/* Take a global option's value, "--opt V" or "--opt=V", at argv[*i]:
+ * 1 taken (*i moved past it), 0 not this option, -1 value missing. */
+int
+client_option(int argc, char **argv, int *i, const char *name,
+    const char **value)
+{
+	size_t	len = strlen(name);
+
+	if (strncmp(argv[*i], name, len) != 0)
+		return (0);
+	if (argv[*i][len] == '=') {
+		*value = argv[*i] + len + 1;
+		return (1);
+	}
+	if (argv[*i][len] != '\0')
+		return (0);
+	if (*i + 1 >= argc)
+		return (-1);
+	*value = argv[++(*i)];
+	return (1);
+}

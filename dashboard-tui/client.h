@@ -146,4 +146,7 @@ int		 client_json_bool(struct json_object *o, const char *key,
 /* Member key of o if present and not null.  Borrowed. */
 struct json_object *client_json_get(struct json_object *o, const char *key);
 
+/* "--opt V" / "--opt=V" at argv[*i]: 1 taken, 0 other, -1 no value. */
+int	 client_option(int, char **, int *, const char *, const char **);
+
 #endif /* CLIENT_H */

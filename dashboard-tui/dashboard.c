@@ -76,27 +76,6 @@ tui_usage_error(const char *fmt, ...)
 	return (TUI_EXIT_USAGE);
 }
 
-/* Take "--opt V" or "--opt=V"; 1 taken, 0 not this option, -1 no value. */
-static int
-tui_option(int argc, char **argv, int *i, const char *name,
-    const char **value)
-{
-	size_t	len = strlen(name);
-
-	if (strncmp(argv[*i], name, len) != 0)
-		return (0);
-	if (argv[*i][len] == '=') {
-		*value = argv[*i] + len + 1;
-		return (1);
-	}
-	if (argv[*i][len] != '\0')
-		return (0);
-	if (*i + 1 >= argc)
-		return (-1);
-	*value = argv[++(*i)];
-	return (1);
-}
-
 /* Schedule a redraw. */
 void
 tui_changed(struct tui *tui)
@@ -442,9 +421,9 @@ main(int argc, char **argv)
 			printf("encore-top %s\n", ENCORE_VERSION);
 			return (TUI_EXIT_OK);
 		}
-		rc = tui_option(argc, argv, &i, "--main", &main_flag);
+		rc = client_option(argc, argv, &i, "--main", &main_flag);
 		if (rc == 0)
-			rc = tui_option(argc, argv, &i, "--token", &token_flag);
+			rc = client_option(argc, argv, &i, "--token", &token_flag);
 		if (rc == -1)
 			return (tui_usage_error("%s needs a value", argv[i]));
 		if (rc == 0)

@@ -223,10 +223,12 @@ def cluster(tmp_path, request):
     rep = getattr(request.node, "rep_call", None)
     if rep is not None and rep.failed:
         print(c.logs()[-20000:])
-    # Under ASan a main node that leaked or hit UB exits non-zero.
-    if c.main is not None and os.environ.get("ENCORE_ASAN"):
-        assert "Sanitizer" not in c.main.output()
-        assert "runtime error:" not in c.main.output()
+    # Under ASan, any of our processes that leaked or hit UB fails the test.
+    if os.environ.get("ENCORE_ASAN"):
+        for p in c.procs:
+            out = p.output()
+            assert "Sanitizer" not in out, out[-5000:]
+            assert "runtime error:" not in out, out[-5000:]
 
 
 TEST_IMAGE = "localhost/encore-test:latest"

@@ -216,10 +216,12 @@ fuzz-build: $(FUZZ_BINS)
 fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do n=$$(basename $$f); \
 		mkdir -p build/fuzz/corpus/$$n; \
-		echo "fuzz: $$n for $(FUZZ_TIME)s"; \
-		$$f -max_total_time=$(FUZZ_TIME) -max_len=70000 \
+		echo "fuzz: $$n for $(FUZZ_TIME)s (log: build/fuzz/$$n.log)"; \
+		if ! $$f -max_total_time=$(FUZZ_TIME) -max_len=70000 \
 		    -artifact_prefix=build/fuzz/ build/fuzz/corpus/$$n \
-		    tests/fixtures/fuzz/$$n || exit 1; done
+		    tests/fixtures/fuzz/$$n >build/fuzz/$$n.log 2>&1; then \
+			tail -60 build/fuzz/$$n.log; exit 1; fi; \
+		tail -1 build/fuzz/$$n.log; done
 fuzz-smoke:
 	$(MAKE) fuzz FUZZ_TIME=10
 

@@ -201,7 +201,7 @@ if want s2; then
 	start_main s2
 	out=$SDIR/swarm.out
 	swarm -n "$NDEV" --heartbeat-ms 100 --measure-ingest --ramp 2000 \
-	    --hold 10 --duration 120 >"$out" 2>"$SDIR/swarm.err" &
+	    --hold 20 --duration 150 >"$out" 2>"$SDIR/swarm.err" &
 	sp=$!
 	if wait_line "$out" "^swarm: steady" 90; then
 		sleep 2

@@ -161,21 +161,28 @@ PYTEST_ARGS ?= -q
 deps:
 	@sh packaging/deps.sh
 
+# Everything: unit tests, the same under ASan+UBSan, a short fuzz run, the
+# integration tests against the sanitizer build (any sanitizer report of any
+# process fails its test), then against the normal build, whose pytest
+# summary is the last line.
 test: deps
 	$(MAKE) all unit $(BIN)/encore-swarm
-	$(MAKE) asan-unit
 	$(MAKE) fuzz-smoke
+	$(MAKE) asan-integration
 	ENCORE_BIN=$(CURDIR)/$(BIN) $(PYTEST) $(PYTEST_ARGS) tests/integration
 
 # Tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+ASAN_MAKE := $(MAKE) SAN=1 O=build/asan BIN=build/asan/bin CC=gcc
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 asan-unit:
-	$(MAKE) SAN=1 O=build/asan BIN=build/asan/bin CC=gcc unit
-asan: deps
-	$(MAKE) SAN=1 O=build/asan BIN=build/asan/bin all unit
+	$(ASAN_MAKE) unit
+asan-integration:
+	$(ASAN_MAKE) all unit build/asan/bin/encore-swarm
 	$(ASAN_ENV) ENCORE_BIN=$(CURDIR)/build/asan/bin ENCORE_ASAN=1 \
 		$(PYTEST) $(PYTEST_ARGS) tests/integration
+asan: deps
+	$(MAKE) asan-integration
 
 # ---- fuzzing (clang libFuzzer) ----
 FUZZ_SRCS	:= $(wildcard tests/fuzz/fuzz-*.c)
@@ -252,7 +259,7 @@ clean:
 deb:
 	@sh packaging/deb.sh
 
-.PHONY: all unit test asan asan-unit deps fuzz fuzz-build fuzz-smoke bench \
+.PHONY: all unit test asan asan-unit asan-integration deps fuzz fuzz-build fuzz-smoke bench \
 	demo demo-stop install clean deb
 .SECONDARY:
 

@@ -45,7 +45,7 @@
 #define SWARM_HB_BACKLOG	(64 * 1024) /* skip a heartbeat past this */
 #define SWARM_HB_REBUILD	5.0	/* s between heartbeat line rebuilds */
 #define SWARM_DURATION_MAX	600	/* s, hard cap on --duration */
-#define SWARM_SETTLE		1.0	/* s after the ramp before measuring */
+#define SWARM_INGEST_SETTLE	3.0	/* s after the ramp before measuring */
 #define SWARM_ERRORS_SHOWN	5	/* error messages echoed to stderr */
 
 enum dev_state {
@@ -170,8 +170,12 @@ struct swarm {
 	uint64_t		 hb_sent;
 	uint64_t		 hb_skipped;
 	uint64_t		 hb_sent_w0;
+	uint64_t		 bytes_out;	/* written on device links */
+	uint64_t		 lines_out;
 	double			 ingest_t1, ingest_t2;
-	int64_t			 ingest_m1, ingest_m2;
+	int64_t			 ingest_c1, ingest_c2;	/* bytes consumed */
+	uint64_t		 ingest_b1, ingest_b2;	/* bytes written */
+	uint64_t		 ingest_l1, ingest_l2;	/* lines written */
 	int			 devices_online_main;
 
 	/* operator */
@@ -332,6 +336,13 @@ dev_write(struct sim_dev *d, const char *p, size_t len)
 {
 	struct evbuffer	*out = bufferevent_get_output(d->bev);
 	ssize_t		 n = 0;
+	const char	*q = p, *end = p + len;
+
+	d->sw->bytes_out += len;
+	while ((q = memchr(q, '\n', (size_t)(end - q))) != NULL) {
+		d->sw->lines_out++;
+		q++;
+	}
 
 	if (evbuffer_get_length(out) == 0 && d->state >= SD_REGISTERING) {
 		n = send(bufferevent_getfd(d->bev), p, len,
@@ -1168,13 +1179,56 @@ status_done_cb(struct swarm *sw, const char *text)
 	}
 }
 
-/* metrics at the start of the ingest window. */
-static void
-ingest_start_cb(struct swarm *sw, const char *text)
+/*
+ * Bytes the main node has read from our device connections: what we
+ * wrote, minus what still waits in our output buffers, in our sockets'
+ * send queues and in the main node's receive queues.  Both ends are on
+ * this machine, so /proc/net/tcp shows every queue; unlike a `metrics`
+ * query this does not wait for a busy main node to answer.
+ */
+static int64_t
+ingest_consumed(struct swarm *sw)
 {
-	sw->ingest_t1 = mono();
-	sw->ingest_m1 = text_value(text, "encore_messages_total");
-	sw->hb_sent_w0 = sw->hb_sent;
+	const struct sockaddr_in *sin = (const void *)&sw->sa;
+	FILE		*f;
+	char		 line[512];
+	unsigned	 lport, rport, st, port;
+	unsigned long	 txq, rxq;
+	int64_t		 queued = 0;
+	int		 i;
+
+	if (sw->sa.ss_family != AF_INET)
+		return (-1);
+	port = ntohs(sin->sin_port);
+	for (i = 0; i < sw->o.n; i++) {
+		if (sw->devs[i].bev != NULL)
+			queued += (int64_t)evbuffer_get_length(
+			    bufferevent_get_output(sw->devs[i].bev));
+	}
+	if ((f = fopen("/proc/net/tcp", "r")) == NULL)
+		return (-1);
+	while (fgets(line, sizeof line, f) != NULL) {
+		if (sscanf(line, " %*d: %*x:%x %*x:%x %x %lx:%lx", &lport,
+		    &rport, &st, &txq, &rxq) != 5 || st != 1)
+			continue;	/* header, or not ESTABLISHED */
+		if (lport == port)
+			queued += (int64_t)rxq;		/* main node side */
+		else if (rport == port)
+			queued += (int64_t)txq;		/* our side */
+	}
+	fclose(f);
+	return ((int64_t)sw->bytes_out - queued);
+}
+
+/* One end of the ingest window. */
+static void
+ingest_sample(struct swarm *sw, double *t, int64_t *c, uint64_t *b,
+    uint64_t *l)
+{
+	*c = ingest_consumed(sw);
+	*t = mono();
+	*b = sw->bytes_out;
+	*l = sw->lines_out;
 }
 
 /* ---- phases ---- */
@@ -1213,9 +1267,10 @@ swarm_tick_cb(evutil_socket_t fd, short events, void *arg)
 
 	op_pump(sw);
 	if (sw->o.measure_ingest && sw->ingest_t1 == 0 &&
-	    sw->ingest_m1 == 0 && now - sw->ramp_done_t >= SWARM_SETTLE) {
-		sw->ingest_m1 = -1;	/* query in flight */
-		text_query_start(sw, "metrics", ingest_start_cb);
+	    now - sw->ramp_done_t >= SWARM_INGEST_SETTLE) {
+		ingest_sample(sw, &sw->ingest_t1, &sw->ingest_c1,
+		    &sw->ingest_b1, &sw->ingest_l1);
+		sw->hb_sent_w0 = sw->hb_sent;
 	}
 	if (sw->o.done_by_status && !sw->status_pending &&
 	    sw->submitted > 0 && now - sw->status_last_t >= 0.05) {
@@ -1254,14 +1309,6 @@ final_status_cb(struct swarm *sw, const char *text)
 	event_base_loopbreak(sw->base);
 }
 
-/* Final metrics: the end of the ingest window. */
-static void
-final_metrics_cb(struct swarm *sw, const char *text)
-{
-	sw->ingest_t2 = mono();
-	sw->ingest_m2 = text_value(text, "encore_messages_total");
-	text_query_start(sw, "status", final_status_cb);
-}
 
 /* Stop generating load and collect the last figures. */
 static void
@@ -1280,9 +1327,9 @@ swarm_finish(struct swarm *sw, const char *why)
 	evtimer_del(sw->deadline_ev);
 	evtimer_add(sw->deadline_ev, &tv);
 	if (sw->o.measure_ingest && sw->ingest_t1 > 0)
-		text_query_start(sw, "metrics", final_metrics_cb);
-	else
-		text_query_start(sw, "status", final_status_cb);
+		ingest_sample(sw, &sw->ingest_t2, &sw->ingest_c2,
+		    &sw->ingest_b2, &sw->ingest_l2);
+	text_query_start(sw, "status", final_status_cb);
 }
 
 /* Percentile (nearest rank) of sorted values. */
@@ -1342,17 +1389,17 @@ swarm_report(struct swarm *sw)
 		    (unsigned long long)sw->hb_skipped);
 	}
 	if (sw->o.measure_ingest && (sw->ingest_t1 <= 0 ||
-	    sw->ingest_t2 <= sw->ingest_t1))
-		printf("swarm: no ingest figure: the main node did not answer "
-		    "`metrics` in time (t1=%.3f m1=%lld t2=%.3f m2=%lld)\n",
-		    sw->ingest_t1 > 0 ? sw->ingest_t1 - sw->t0 : 0,
-		    (long long)sw->ingest_m1,
-		    sw->ingest_t2 > 0 ? sw->ingest_t2 - sw->t0 : 0,
-		    (long long)sw->ingest_m2);
+	    sw->ingest_t2 <= sw->ingest_t1 || sw->ingest_c1 < 0 ||
+	    sw->ingest_l2 <= sw->ingest_l1))
+		printf("swarm: no ingest figure (the run ended before the "
+		    "window, or /proc/net/tcp is unreadable)\n");
 	else if (sw->o.measure_ingest) {
+		double	avg = (double)(sw->ingest_b2 - sw->ingest_b1) /
+			    (double)(sw->ingest_l2 - sw->ingest_l1);
+
 		span = sw->ingest_t2 - sw->ingest_t1;
-		bench("heartbeats_per_s", floor((double)(sw->ingest_m2 -
-		    sw->ingest_m1) / span), "msgs/s");
+		bench("heartbeats_per_s", floor((double)(sw->ingest_c2 -
+		    sw->ingest_c1) / avg / span), "msgs/s");
 		bench("heartbeats_offered_per_s", floor((double)(sw->hb_sent -
 		    sw->hb_sent_w0) / span), "msgs/s");
 		printf("swarm: heartbeats_skipped=%llu (main node not "
@@ -1467,7 +1514,7 @@ usage(FILE *f)
 "  --window W               submits in flight without a reply (default 64)\n"
 "  --command ARG0           argv of the submitted tasks (default /bin/true)\n"
 "  --done-by-status         count completions from `status` (real workers)\n"
-"  --measure-ingest         measure messages/s from the `metrics` counter\n"
+"  --measure-ingest         messages/s the main node reads (socket queues)\n"
 "  --failover drop|silent   lose the device running a task, time the move\n"
 "  --failover-rounds N      how many moves to time (default 3)\n"
 "  --failover-after-ms MS   how long a device runs it first (default 1500)\n"
@@ -1705,5 +1752,11 @@ main(int argc, char **argv)
 	event_free(sw.tick_ev);
 	event_free(sw.deadline_ev);
 	event_base_free(sw.base);
+	free(sw.o.host);
+	free(sw.o.port);
+	free(sw.o.token);
+	free(sw.o.op_token);
+	free(sw.o.prefix);
+	free(sw.o.command);
 	return (rc);
 }

@@ -77,14 +77,20 @@ server_accept_error_cb(struct evconnlistener *l, void *arg)
 	log_warn("event=accept_error error=\"%s\"", strerror(err));
 }
 
+/* Device last-seen times are written every this many ticks (seconds): a
+ * restarted main node shows them at most this old. */
+#define SERVER_FLUSH_TICKS	5
+
 /* Housekeeping every second: liveness, batched store flush. */
 static void
 server_tick_cb(evutil_socket_t fd, short events, void *arg)
 {
 	struct server	*s = arg;
+	static unsigned	 ticks;
 
 	registry_tick(s, now_mono());
-	if (store_flush_dirty(s->store) != 0)
+	if (++ticks % SERVER_FLUSH_TICKS == 0 &&
+	    store_flush_dirty(s->store) != 0)
 		log_error("event=store_flush_failed msg=\"device last-seen "
 		    "times not saved; check the state dir's disk\"");
 	tasks_tick(s);

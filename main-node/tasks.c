@@ -48,6 +48,11 @@ struct task {
 static TAILQ_HEAD(, task) tasks_active = TAILQ_HEAD_INITIALIZER(tasks_active);
 static struct event	*tasks_sched_ev;
 
+/* Tasks in state queued, counted at startup and kept in step with every
+ * committed change into or out of it, so admission (--max-queued) does not
+ * count the queue on each submit. */
+static int64_t		 tasks_queued;
+
 static void	tasks_sched_cb(evutil_socket_t, short, void *);
 
 /* Wall-clock seconds with a fraction. */
@@ -282,6 +287,8 @@ done:
 		task_row_free(&r);
 		return;
 	}
+	if (r.state == TASK_QUEUED)
+		tasks_queued++;
 	log_info("event=task_%s task=%lld attempt=%d device=%s reason=\"%s\"",
 	    r.state == TASK_QUEUED ? "requeued" : "ended", (long long)t->id,
 	    t->attempt, t->device_id, why);
@@ -327,7 +334,8 @@ tasks_start(struct server *s)
 	struct task *t;
 
 	tasks_sched_ev = event_new(s->base, -1, 0, tasks_sched_cb, s);
-	if (store_task_active(s->store, tasks_load_cb, s) != 0)
+	if (store_task_active(s->store, tasks_load_cb, s) != 0 ||
+	    (tasks_queued = store_task_queued(s->store)) < 0)
 		return (-1);
 	TAILQ_FOREACH(t, &tasks_active, entry)
 		n++;
@@ -392,6 +400,7 @@ struct sched_pass {
 	struct assignment	*a;
 	size_t			 n, cap;
 	int			 free_slots;
+	int			 dequeued;	/* left state queued */
 	int			 failed;
 };
 
@@ -426,6 +435,7 @@ tasks_place_cb(struct task_row *r, void *arg)
 		if (task_finish_row(s, r, TASK_FAILED, -1, "stored task is "
 		    "damaged") != 0)
 			p->failed = 1;
+		p->dequeued++;
 		return (p->failed);
 	}
 	if ((d = scheduler_pick(registry_list(), &m.u.task)) == NULL) {
@@ -444,6 +454,7 @@ tasks_place_cb(struct task_row *r, void *arg)
 		p->failed = 1;
 		return (1);
 	}
+	p->dequeued++;
 	t = xcalloc(1, sizeof *t);
 	t->id = r->id;
 	t->attempt = r->attempt;
@@ -495,6 +506,8 @@ tasks_sched_cb(evutil_socket_t fd, short events, void *arg)
 		    p.n);
 		p.failed = 1;
 	}
+	if (!p.failed)
+		tasks_queued -= p.dequeued;
 	for (i = 0; i < p.n; i++) {
 		struct assignment *a = &p.a[i];
 
@@ -634,6 +647,8 @@ tasks_result(struct conn *c, struct task *t, struct msg_task_result *res)
 		task_row_free(&r);
 		return;
 	}
+	if (retry)
+		tasks_queued++;
 	log_info("event=task_%s task=%lld attempt=%d device=%s exit=%d",
 	    retry ? "retry" : proto_task_status_name(res->status),
 	    (long long)t->id, t->attempt, t->device_id, res->exit_code);
@@ -740,7 +755,7 @@ tasks_submit(struct conn *c, struct msg *m)
 	struct msg		 spec;
 	struct device		*d;
 	char			*line, ids[32];
-	int64_t			 id, queued;
+	int64_t			 id;
 	int			 runnable = 0;
 
 	if (t->type == TASK_TYPE_CONTAINER && t->image == NULL) {
@@ -748,8 +763,7 @@ tasks_submit(struct conn *c, struct msg *m)
 		    "a container task needs an image (--image)");
 		return;
 	}
-	queued = store_task_queued(s->store);
-	if (queued >= s->opt->max_queued) {
+	if (tasks_queued >= s->opt->max_queued) {
 		conn_reply_error(c, m->message_id, PROTO_BUSY, "the queue is "
 		    "full (%d tasks, --max-queued); wait for tasks to finish "
 		    "or cancel some", s->opt->max_queued);
@@ -772,6 +786,7 @@ tasks_submit(struct conn *c, struct msg *m)
 		    "disk is full; retry later");
 		return;
 	}
+	tasks_queued++;
 	snprintf(ids, sizeof ids, "%lld", (long long)id);
 	TAILQ_FOREACH(d, registry_list(), entry) {
 		if (d->approved && scheduler_can_ever_run(d, t))
@@ -958,6 +973,7 @@ tasks_cancel(struct conn *c, struct msg *m)
 	struct task	*t;
 	struct msg	 cm;
 	char		 ids[32];
+	int		 was_queued;
 
 	if (tasks_lookup(c, m, &r) != 0)
 		return;
@@ -969,7 +985,8 @@ tasks_cancel(struct conn *c, struct msg *m)
 		return;
 	}
 	t = task_find(r.id, 0);
-	if (r.state == TASK_QUEUED || t == NULL || t->dev == NULL ||
+	was_queued = r.state == TASK_QUEUED;
+	if (was_queued || t == NULL || t->dev == NULL ||
 	    t->dev->conn == NULL) {
 		if (store_end(s->store, store_begin(s->store) ||
 		    task_finish_row(s, &r, TASK_CANCELLED, -1,
@@ -982,6 +999,8 @@ tasks_cancel(struct conn *c, struct msg *m)
 		}
 		if (t != NULL)
 			task_free(t);
+		if (was_queued)
+			tasks_queued--;
 		task_changed(s, &r);
 		tasks_kick(s);
 	} else {

@@ -450,13 +450,15 @@ upstream_write_cb(struct bufferevent *bev, void *arg)
 	task_output_resume();
 }
 
-/* Turn on TCP keepalive so a vanished main node is noticed. */
+/* Turn on TCP keepalive so a vanished main node is noticed, and send
+ * each line at once (no Nagle delay on task_started and results). */
 static void
 upstream_keepalive(evutil_socket_t fd)
 {
 	int	on = 1, idle = 30, intvl = 10, cnt = 3;
 
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
 #ifdef TCP_KEEPIDLE
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);

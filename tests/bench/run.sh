@@ -200,13 +200,13 @@ if want s1; then
 	stop_main
 fi
 
-# s2: heartbeat ingest, NDEV devices heartbeating every 100 ms (100,000
-# msgs/s offered; two lines per write so one swarm core can offer it).
+# s2: heartbeat ingest, NDEV devices heartbeating every 80 ms (125,000
+# msgs/s offered; four lines per write so one swarm core can offer it).
 # The figure is the main node's own message counter over the window.
 if want s2; then
 	start_main s2
 	out=$SDIR/swarm.out
-	swarm -n "$NDEV" --heartbeat-ms 100 --heartbeat-batch 2 \
+	swarm -n "$NDEV" --heartbeat-ms 80 --heartbeat-batch 4 \
 	    --measure-ingest --ramp 2000 --hold 25 --duration 150 \
 	    >"$out" 2>"$SDIR/swarm.err" &
 	sp=$!

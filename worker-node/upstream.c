@@ -122,7 +122,8 @@ upstream_store_key(const char *key)
 	char	*data;
 
 	xasprintf(&data, "%s\n", key);
-	if (worker_write_file(upstream_key_path(), data, strlen(data)) != 0)
+	if (worker_write_file(upstream_key_path(), data, strlen(data),
+	    WF_SYNC) != 0)
 		log_error("event=key_store_failed path=\"%s\" error=\"%s\" "
 		    "msg=\"the device must be approved again after a restart\"",
 		    upstream_key_path(), strerror(errno));

@@ -108,9 +108,14 @@ worker_rmtree(const char *path)
 		    strerror(errno));
 }
 
-/* Write data to path atomically: temp file, fsync, rename, fsync dir. */
+/*
+ * Write data to path atomically: temp file, rename.  With WF_SYNC the file
+ * and its directory are fsync'ed too, so it survives a power cut; without,
+ * it survives a crash of the worker (the kernel has it), which is all a
+ * file that is useless after a reboot needs.
+ */
 int
-worker_write_file(const char *path, const char *data, size_t len)
+worker_write_file(const char *path, const char *data, size_t len, int flags)
 {
 	char	*tmp, *dir, *slash;
 	int	 fd, saved;
@@ -130,7 +135,7 @@ worker_write_file(const char *path, const char *data, size_t len)
 		}
 		off += (size_t)n;
 	}
-	if (fsync(fd) != 0)
+	if ((flags & WF_SYNC) && fsync(fd) != 0)
 		goto fail_fd;
 	if (close(fd) != 0) {
 		fd = -1;
@@ -140,6 +145,8 @@ worker_write_file(const char *path, const char *data, size_t len)
 	if (rename(tmp, path) != 0)
 		goto fail;
 	free(tmp);
+	if (!(flags & WF_SYNC))
+		return (0);
 
 	dir = xstrdup(path);
 	if ((slash = strrchr(dir, '/')) != NULL) {

@@ -52,9 +52,11 @@ char	*worker_next_id(void);
 double	worker_now(void);
 /* Remove a directory tree (best effort, no symlink following). */
 void	worker_rmtree(const char *path);
-/* Write data to path atomically (temp, fsync, rename, fsync dir), mode
- * 0600.  Returns 0, or -1 with errno set. */
-int	worker_write_file(const char *path, const char *data, size_t len);
+/* Write data to path atomically (temp, rename), mode 0600; WF_SYNC also
+ * fsyncs the file and its directory.  Returns 0, or -1 with errno set. */
+#define WF_SYNC	0x1
+int	worker_write_file(const char *path, const char *data, size_t len,
+	    int flags);
 
 /* upstream.c */
 void	upstream_start(void);

@@ -8,6 +8,17 @@
  * Limits enforced here: connections per remote address (loopback exempt),
  * a token bucket of lines per second (a faster peer is read more slowly,
  * never dropped), and the unread output a peer may leave queued.
+ *
+ * Group commit.  The frequent writes (task_started, task_output and
+ * task_result from a worker, submit from an operator) that one read brings
+ * are handled in one transaction, each message's work a savepoint in it;
+ * any other message commits the batch before it is handled.  Everything
+ * sent while a batch is open -- replies, acks, events to other peers -- is
+ * held and released only once it commits, so no one hears of a change
+ * before it is durable.  If the commit fails (a full disk), the held
+ * output is dropped, the task state in memory is reloaded from the
+ * database, the batch's requests are answered with an error, and a worker
+ * is disconnected so that it re-sends its unacknowledged results.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -33,6 +44,15 @@ struct addr_slot {
 	struct addr_slot	*next;
 };
 static struct addr_slot	*conn_addrs[CONN_ADDR_BUCKETS];
+
+/* The open batch (one at a time: it never outlives a read callback). */
+static struct {
+	int		  open;
+	int		  n;		/* messages in it */
+	char		**ids;		/* message_id of each request in it */
+	size_t		  n_ids, cap;
+} batch;
+static struct conn_list	held_conns = TAILQ_HEAD_INITIALIZER(held_conns);
 
 static void	conn_read_cb(struct bufferevent *, void *);
 static void	conn_write_cb(struct bufferevent *, void *);
@@ -104,6 +124,10 @@ conn_release(struct conn *c)
 		event_free(c->idle_ev);
 	if (c->rate_ev != NULL)
 		event_free(c->rate_ev);
+	if (c->holding)
+		TAILQ_REMOVE(&held_conns, c, held_entry);
+	if (c->held != NULL)
+		evbuffer_free(c->held);
 	bufferevent_free(c->bev);
 	free(c->follow_reply);
 	free(c);
@@ -228,6 +252,30 @@ conn_watch(struct conn *c)
 	}
 }
 
+/* Where output goes: the socket, or the held buffer while a batch is
+ * open. */
+static struct evbuffer *
+conn_out(struct conn *c)
+{
+	if (!batch.open)
+		return (bufferevent_get_output(c->bev));
+	if (c->held == NULL)
+		c->held = evbuffer_new();
+	if (!c->holding) {
+		c->holding = 1;
+		TAILQ_INSERT_TAIL(&held_conns, c, held_entry);
+	}
+	return (c->held);
+}
+
+/* Output queued and held. */
+static size_t
+conn_out_len(struct conn *c)
+{
+	return (evbuffer_get_length(bufferevent_get_output(c->bev)) +
+	    (c->held != NULL ? evbuffer_get_length(c->held) : 0));
+}
+
 /* Stop reading, flush what is queued, then free.  Safe to call twice. */
 void
 conn_close(struct conn *c, const char *why)
@@ -237,7 +285,7 @@ conn_close(struct conn *c, const char *why)
 	c->closing = 1;
 	log_debug("event=conn_close addr=%s reason=\"%s\"", c->addr, why);
 	bufferevent_disable(c->bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+	if (conn_out_len(c) == 0)
 		conn_free_later(c);
 	/* Otherwise conn_write_cb frees it once the output has drained. */
 }
@@ -260,7 +308,7 @@ conn_puts(struct conn *c, const char *s)
 static int
 conn_check_output(struct conn *c)
 {
-	size_t	len = evbuffer_get_length(bufferevent_get_output(c->bev));
+	size_t	len = conn_out_len(c);
 
 	if (len > c->server->opt->max_conn_buffer) {
 		log_warn("event=conn_slow_reader addr=%s queued=%zu", c->addr,
@@ -279,7 +327,7 @@ conn_send(struct conn *c, const struct msg *m)
 	if (c->closing && m->type != MSG_ERROR && m->type != MSG_BYE &&
 	    m->type != MSG_REPLY)
 		return (-1);
-	if (msg_write(bufferevent_get_output(c->bev), m) != 0)
+	if (msg_write(conn_out(c), m) != 0)
 		return (-1);
 	return (conn_check_output(c));
 }
@@ -313,7 +361,7 @@ conn_send_error(struct conn *c, const char *reply_to, enum proto_code code,
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
-	msg_write_error(bufferevent_get_output(c->bev), reply_to, code, text);
+	msg_write_error(conn_out(c), reply_to, code, text);
 	return (conn_check_output(c));
 }
 
@@ -328,8 +376,7 @@ conn_reply_error(struct conn *c, const char *reply_to, enum proto_code code,
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
-	msg_write_reply_error(bufferevent_get_output(c->bev), reply_to, code,
-	    text);
+	msg_write_reply_error(conn_out(c), reply_to, code, text);
 	return (conn_check_output(c));
 }
 
@@ -346,11 +393,89 @@ conn_bad_line(struct conn *c)
 	}
 }
 
+/* Is m one of the frequent writes that join a batch? */
+static int
+conn_batchable(const struct conn *c, const struct msg *m)
+{
+	if (c->role == ROLE_WORKER)
+		return (m->type == MSG_TASK_STARTED ||
+		    m->type == MSG_TASK_OUTPUT || m->type == MSG_TASK_RESULT);
+	return (c->role == ROLE_OPERATOR && m->type == MSG_SUBMIT);
+}
+
+/* Add m to the batch, opening it if needed.  If the database cannot start
+ * one, m is handled on its own (and its own write reports the error). */
+static void
+conn_batch_add(struct conn *c, const struct msg *m)
+{
+	if (!batch.open) {
+		if (store_begin(c->server->store) != 0) {
+			store_end(c->server->store, -1);
+			return;
+		}
+		batch.open = 1;
+		batch.n = 0;
+	}
+	batch.n++;
+	if (m->message_id == NULL)
+		return;
+	if (batch.n_ids == batch.cap) {
+		batch.cap = batch.cap ? batch.cap * 2 : 16;
+		batch.ids = xreallocarray(batch.ids, batch.cap,
+		    sizeof *batch.ids);
+	}
+	batch.ids[batch.n_ids++] = xstrdup(m->message_id);
+}
+
+/* Commit the batch of c's messages, then release or drop what it held. */
+static void
+conn_batch_end(struct conn *c)
+{
+	struct conn	*h;
+	size_t		 i;
+	int		 ok;
+
+	if (!batch.open)
+		return;
+	batch.open = 0;
+	ok = (store_end(c->server->store, 0) == 0);
+	while ((h = TAILQ_FIRST(&held_conns)) != NULL) {
+		TAILQ_REMOVE(&held_conns, h, held_entry);
+		h->holding = 0;
+		if (ok) {
+			bufferevent_write_buffer(h->bev, h->held);
+			conn_check_output(h);
+		} else
+			evbuffer_drain(h->held, evbuffer_get_length(h->held));
+	}
+	if (!ok) {
+		log_error("event=batch_not_saved addr=%s messages=%d "
+		    "msg=\"the database refused the commit; is the main "
+		    "node's disk full? nothing of it was sent\"", c->addr,
+		    batch.n);
+		tasks_reload(c->server);
+		for (i = 0; i < batch.n_ids; i++)
+			conn_reply_error(c, batch.ids[i], PROTO_INTERNAL,
+			    "cannot save: the database is busy or the main "
+			    "node's disk is full; retry later");
+		if (c->role == ROLE_WORKER)
+			conn_close(c, "batch not saved; the worker re-sends");
+	}
+	for (i = 0; i < batch.n_ids; i++)
+		free(batch.ids[i]);
+	batch.n_ids = 0;
+}
+
 /* Route one decoded message by session role. */
 static void
 conn_dispatch(struct conn *c, struct msg *m)
 {
 	int	flags = msg_type_flags(m->type);
+
+	if (conn_batchable(c, m))
+		conn_batch_add(c, m);
+	else
+		conn_batch_end(c);
 
 	if (c->role == ROLE_JSON) {
 		if (m->type == MSG_REGISTER) {
@@ -523,6 +648,7 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 		if (conn_rate_take(c) != 0)
 			break;
 	}
+	conn_batch_end(c);
 }
 
 /* Write callback: output drained; finish a pending close. */

@@ -139,8 +139,11 @@ struct conn {
 	double			 created;	/* monotonic */
 	struct event		*idle_ev;	/* unregistered timeout */
 	int			 watching;	/* on the watchers list */
+	struct evbuffer		*held;		/* output of an open batch */
+	int			 holding;	/* on the held list */
 	TAILQ_ENTRY(conn)	 entry;
 	TAILQ_ENTRY(conn)	 watch_entry;
+	TAILQ_ENTRY(conn)	 held_entry;
 };
 TAILQ_HEAD(conn_list, conn);
 
@@ -256,6 +259,7 @@ void		 tasks_worker_message(struct conn *, struct msg *);
 void		 tasks_client_message(struct conn *, struct msg *);
 void		 tasks_status(struct server *, int64_t counts[7]);
 void		 tasks_stop(struct server *);
+void		 tasks_reload(struct server *);
 void		 tasks_tick(struct server *);
 
 /* A task as listed (the text export and list_tasks). */

@@ -191,12 +191,10 @@ store_flush_dirty(struct store *st)
 	TAILQ_FOREACH(d, registry_list(), entry) {
 		if (!d->dirty)
 			continue;
-		if (n++ == 0 && store_begin(st) != 0)
-			return (-1);
-		if (store_device_touch(st, d) != 0)
+		if (n++ == 0)
+			rc = store_begin(st);
+		if (rc != 0 || store_device_touch(st, d) != 0)
 			rc = -1;
 	}
-	if (n > 0 && store_commit(st) != 0)
-		rc = -1;
-	return (rc);
+	return (n > 0 ? store_end(st, rc) : 0);
 }

@@ -352,12 +352,14 @@ store_output_add(struct store *st, int64_t id, int attempt,
 {
 	sqlite3_stmt	*s = st->stmts.output_insert;
 
+	if (store_begin(st) != 0)
+		return (store_end(st, -1));
 	sqlite3_bind_int64(s, 1, id);
 	sqlite3_bind_int(s, 2, attempt);
 	sqlite3_bind_text(s, 3, stream, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 4, data, (int)len, SQLITE_STATIC);
 	if (store_step_done(st, s) != 0)
-		return (-1);
+		return (store_end(st, -1));
 	stored += (int64_t)len;
 	s = st->stmts.output_trim;
 	while (stored > (int64_t)max) {
@@ -372,7 +374,7 @@ store_output_add(struct store *st, int64_t id, int attempt,
 	s = st->stmts.output_bytes;
 	sqlite3_bind_int64(s, 1, id);
 	sqlite3_bind_int64(s, 2, stored);
-	if (store_step_done(st, s) != 0)
+	if (store_end(st, store_step_done(st, s)) != 0)
 		return (-1);
 	return (stored);
 }

@@ -215,7 +215,13 @@ store_open(const char *path, char **cause)
 	}
 	if (store_migrate(st, path, cause) != 0)
 		goto fail;
-	if (store_device_prepare(st) != 0 || store_task_prepare(st) != 0) {
+	if (store_prepare(st, &st->stmts.tx_begin, "BEGIN IMMEDIATE") != 0 ||
+	    store_prepare(st, &st->stmts.tx_commit, "COMMIT") != 0 ||
+	    store_prepare(st, &st->stmts.tx_rollback, "ROLLBACK") != 0 ||
+	    store_prepare(st, &st->stmts.sp_begin, "SAVEPOINT s") != 0 ||
+	    store_prepare(st, &st->stmts.sp_release, "RELEASE s") != 0 ||
+	    store_prepare(st, &st->stmts.sp_rollback, "ROLLBACK TO s") != 0 ||
+	    store_device_prepare(st) != 0 || store_task_prepare(st) != 0) {
 		xasprintf(cause, "%s: cannot prepare statements: %s", path,
 		    sqlite3_errmsg(st->db));
 		goto fail;
@@ -244,43 +250,70 @@ store_close(struct store *st)
 	free(st);
 }
 
-/* Start a write transaction (nesting is counted). */
+/*
+ * Transactions nest.  The outermost is BEGIN IMMEDIATE ... COMMIT; inner
+ * ones are savepoints, so a failed inner one undoes only its own work.
+ * Every store_begin, failed or not, is matched by one store_end (or
+ * store_commit).  When SQLite gives up the whole transaction under an
+ * inner statement (it may on a full disk or an I/O error) the store is
+ * marked broken: every inner level fails from then on, and the outermost
+ * end rolls back and fails.
+ */
 int
 store_begin(struct store *st)
 {
-	if (st->depth++ > 0)
+	if (st->depth++ == 0) {
+		st->broken = 0;
+		if (store_step_done(st, st->stmts.tx_begin) != 0) {
+			st->depth = 0;
+			return (-1);
+		}
 		return (0);
-	if (store_exec(st, "BEGIN IMMEDIATE") != 0) {
-		st->depth = 0;
+	}
+	if (st->broken || sqlite3_get_autocommit(st->db) ||
+	    store_step_done(st, st->stmts.sp_begin) != 0) {
+		st->broken = 1;
 		return (-1);
 	}
 	return (0);
 }
 
-/* Commit the outermost transaction; on failure it is rolled back. */
+/* Commit: the same as store_end(st, 0). */
 int
 store_commit(struct store *st)
 {
-	if (st->depth == 0 || --st->depth > 0)
-		return (0);
-	if (store_exec(st, "COMMIT") != 0) {
-		store_exec(st, "ROLLBACK");
-		return (-1);
-	}
-	return (0);
+	return (store_end(st, 0));
 }
 
-/* Finish a transaction: commit when rc is 0, else roll back.  Returns 0
- * only if the work is durable. */
+/*
+ * Finish a transaction level: keep its work when rc is 0, else undo it.
+ * Returns 0 only if the work is kept; for the outermost level that means
+ * durable.
+ */
 int
 store_end(struct store *st, int rc)
 {
-	if (rc == 0)
-		return (store_commit(st));
-	if (st->depth > 0) {
-		st->depth = 0;
-		store_exec(st, "ROLLBACK");
+	if (st->depth == 0)
+		return (-1);	/* its store_begin failed: nothing is open */
+	if (--st->depth > 0) {
+		if (st->broken || sqlite3_get_autocommit(st->db)) {
+			st->broken = 1;
+			return (-1);
+		}
+		if (rc == 0 && store_step_done(st, st->stmts.sp_release) == 0)
+			return (0);
+		if (rc == 0 ||
+		    store_step_done(st, st->stmts.sp_rollback) != 0 ||
+		    store_step_done(st, st->stmts.sp_release) != 0)
+			st->broken = 1;
+		return (-1);
 	}
+	if (rc == 0 && !st->broken && !sqlite3_get_autocommit(st->db) &&
+	    store_step_done(st, st->stmts.tx_commit) == 0)
+		return (0);
+	if (!sqlite3_get_autocommit(st->db))
+		store_step_done(st, st->stmts.tx_rollback);
+	st->broken = 0;
 	return (-1);
 }
 

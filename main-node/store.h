@@ -11,7 +11,14 @@
 struct store {
 	sqlite3		*db;
 	int		 depth;		/* store_begin nesting */
+	int		 broken;	/* the open transaction is lost */
 	struct {
+		sqlite3_stmt	*tx_begin;
+		sqlite3_stmt	*tx_commit;
+		sqlite3_stmt	*tx_rollback;
+		sqlite3_stmt	*sp_begin;
+		sqlite3_stmt	*sp_release;
+		sqlite3_stmt	*sp_rollback;
 		sqlite3_stmt	*dev_save;
 		sqlite3_stmt	*dev_touch;
 		sqlite3_stmt	*dev_delete;

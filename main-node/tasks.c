@@ -347,6 +347,58 @@ tasks_start(struct server *s)
 	return (0);
 }
 
+/*
+ * After a failed group commit (conn.c) memory is ahead of the database:
+ * rebuild the active set from it, keeping what only memory knew (a cancel
+ * asked for, orphan deadlines), and recount the queue.
+ */
+void
+tasks_reload(struct server *s)
+{
+	TAILQ_HEAD(, task)	 old = TAILQ_HEAD_INITIALIZER(old);
+	struct task		*t, *o;
+	struct device		*d;
+	int64_t			 queued;
+
+	while ((t = TAILQ_FIRST(&tasks_active)) != NULL) {
+		TAILQ_REMOVE(&tasks_active, t, entry);
+		task_release(t);
+		TAILQ_INSERT_TAIL(&old, t, entry);
+	}
+	if (store_task_active(s->store, tasks_load_cb, s) != 0 ||
+	    (queued = store_task_queued(s->store)) < 0) {
+		log_error("event=tasks_reload_failed msg=\"cannot read the "
+		    "database; keeping the tasks in memory\"");
+		while ((t = TAILQ_FIRST(&tasks_active)) != NULL)
+			task_free(t);
+		while ((o = TAILQ_FIRST(&old)) != NULL) {
+			TAILQ_REMOVE(&old, o, entry);
+			TAILQ_INSERT_TAIL(&tasks_active, o, entry);
+			if ((d = registry_find(o->device_id)) != NULL)
+				task_account(o, d);
+		}
+		return;
+	}
+	tasks_queued = queued;
+	TAILQ_FOREACH(t, &tasks_active, entry) {
+		TAILQ_FOREACH(o, &old, entry) {
+			if (o->id == t->id && o->attempt == t->attempt) {
+				t->cancel_requested = o->cancel_requested;
+				t->orphan_deadline = o->orphan_deadline;
+				t->assigned_at = o->assigned_at;
+				break;
+			}
+		}
+	}
+	while ((o = TAILQ_FIRST(&old)) != NULL) {
+		TAILQ_REMOVE(&old, o, entry);
+		free(o->device_id);
+		free(o);
+	}
+	log_info("event=tasks_reloaded queued=%lld", (long long)queued);
+	tasks_kick(s);
+}
+
 /* Free the active set. */
 void
 tasks_stop(struct server *s)
@@ -494,9 +546,8 @@ tasks_sched_cb(evutil_socket_t fd, short events, void *arg)
 	p.s = s;
 	if ((p.free_slots = tasks_free_slots()) == 0)
 		return;
-	if (store_begin(s->store) != 0)
-		return;
-	if (store_task_queue_walk(s->store, p.free_slots, tasks_place_cb,
+	if (store_begin(s->store) != 0 ||
+	    store_task_queue_walk(s->store, p.free_slots, tasks_place_cb,
 	    &p) != 0)
 		p.failed = 1;
 	if (store_end(s->store, p.failed ? -1 : 0) != 0) {

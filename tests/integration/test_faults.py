@@ -124,6 +124,49 @@ def test_disk_full_keeps_reads_and_recovers(cluster, small_disk):
     assert cluster.main.alive()
 
 
+def test_result_on_a_full_disk_is_kept_until_space_returns(cluster,
+                                                          small_disk):
+    """A result that cannot be saved is never acknowledged.
+
+    Its group commit fails, nothing of it is sent, the worker is cut off
+    and re-sends the spooled result once the disk has space again; the task
+    ends up finished exactly once.
+    """
+    cluster.state = os.path.join(small_disk, "state")
+    cluster.start_main()
+    cluster.start_worker("w1")
+    cluster.wait_state("w1", "online")
+    op = cluster.operator()
+    r = op.request("submit", {"task": {"command": [
+        "sh", "-c", "sleep 2; echo done"]}})
+    tid = r["data"]["task_id"]
+
+    def state():
+        return op.request("get_task", {"task_id": tid})["data"]["task"]["state"]
+    wait_for(lambda: state() == "running", 15, what="the task to run")
+    filler = fill(small_disk)
+    wait_for(lambda: "batch_not_saved" in cluster.main.output() or
+             "task_result_not_saved" in cluster.main.output(), 15,
+             what="the result to arrive on the full disk")
+    time.sleep(1)
+    assert state() in ("assigned", "running", "queued")
+    assert cluster.main.alive()
+    os.unlink(filler)
+    wait_for(lambda: state() == "completed", 60, what="the task to complete")
+    db = sqlite3.connect(os.path.join(cluster.state, "encore.db"))
+    try:
+        done = db.execute("SELECT count(*) FROM attempts WHERE task_id = ? "
+                          "AND state = 3", (int(tid),)).fetchone()[0]
+    finally:
+        db.close()
+    assert done == 1, done
+    logs = op.request("logs", {"task_id": tid})["data"]
+    assert "done" in logs["output"], logs
+    # No result_ack leaked out of the failed commit: the worker still had
+    # the first attempt's result to send again.
+    assert "event=spool_resent" in cluster.workers["w1"].output()
+
+
 def test_read_only_state_dir(cluster, small_disk):
     """A state dir that became read-only (a remount after disk errors).
 

@@ -103,9 +103,9 @@ msg_decode_utf8(const char *s, size_t len)
 static struct json_object *
 msg_decode_parse(const char *line, size_t len, struct proto_err *err)
 {
-	struct json_tokener	*tok;
-	struct json_object	*root;
-	size_t			 i;
+	static struct json_tokener	*tok;
+	struct json_object		*root;
+	size_t				 i;
 
 	for (i = 0; i < len && strchr(" \t\r", line[i]) != NULL; i++)
 		;
@@ -130,25 +130,26 @@ msg_decode_parse(const char *line, size_t len, struct proto_err *err)
 		return (NULL);
 	}
 
-	if ((tok = json_tokener_new_ex(PROTO_DEPTH_MAX)) == NULL)
-		fatalx("json_tokener_new_ex failed");
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
-	    JSON_TOKENER_VALIDATE_UTF8);
+	/* One tokener serves every line (the programs are single-threaded);
+	 * UTF-8 was checked above, with a better message. */
+	if (tok == NULL) {
+		if ((tok = json_tokener_new_ex(PROTO_DEPTH_MAX)) == NULL)
+			fatalx("json_tokener_new_ex failed");
+		json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	}
+	json_tokener_reset(tok);
 	root = json_tokener_parse_ex(tok, line, (int)len);
 	if (root == NULL) {
 		msg_decode_json_error(tok, line, len, err);
-		json_tokener_free(tok);
 		return (NULL);
 	}
 	if (json_tokener_get_parse_end(tok) < len) {
 		proto_err_set(err, PROTO_BAD_JSON, "unexpected text after the "
 		    "JSON object at byte %zu: send one object per line",
 		    json_tokener_get_parse_end(tok));
-		json_tokener_free(tok);
 		json_object_put(root);
 		return (NULL);
 	}
-	json_tokener_free(tok);
 	if (!json_object_is_type(root, json_type_object)) {
 		proto_err_set(err, PROTO_BAD_JSON, "a line must be one JSON "
 		    "object ({...}), this one is a JSON %s",

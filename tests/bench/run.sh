@@ -102,6 +102,7 @@ wait_line() {
 # Start a fresh main node for scenario $1; extra flags follow.
 start_main() {
 	pct=; rss=
+	sync	# the last scenario's writeback must not stall this one
 	SDIR=$WORK/$1
 	mkdir -p "$SDIR"
 	shift

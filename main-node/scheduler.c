@@ -111,16 +111,20 @@ scheduler_compare(const struct device *a, const struct device *b)
 	return (strcmp(a->id, b->id));
 }
 
-/* The best device for the task among those in the list, or NULL. */
+/* The best device for the task among those in the list, or NULL.  A
+ * device no better than the best so far cannot win, so the (cheaper)
+ * comparison comes before the requirements check. */
 struct device *
 scheduler_pick(struct device_list *devices, const struct proto_task *t)
 {
 	struct device	*d, *best = NULL;
 
 	TAILQ_FOREACH(d, devices, entry) {
-		if (!scheduler_fits(d, t))
+		if (d->running >= d->slots)
 			continue;
-		if (best == NULL || scheduler_compare(d, best) < 0)
+		if (best != NULL && scheduler_compare(d, best) >= 0)
+			continue;
+		if (scheduler_fits(d, t))
 			best = d;
 	}
 	return (best);

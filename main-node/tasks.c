@@ -840,8 +840,10 @@ tasks_submit(struct conn *c, struct msg *m)
 	tasks_queued++;
 	snprintf(ids, sizeof ids, "%lld", (long long)id);
 	TAILQ_FOREACH(d, registry_list(), entry) {
-		if (d->approved && scheduler_can_ever_run(d, t))
+		if (d->approved && scheduler_can_ever_run(d, t)) {
 			runnable = 1;
+			break;
+		}
 	}
 	log_info("event=task_submitted task=%s priority=%s type=%s by=%s%s",
 	    ids, proto_priority_name(t->priority),

@@ -338,4 +338,15 @@ if want s10; then
 	stop_main
 fi
 
+# s11: task throughput with NDEV devices x 4 slots (placement scans them).
+if want s11; then
+	start_main s11
+	out=$SDIR/swarm.out
+	swarm -n "$NDEV" --slots 4 --tasks 20000 --task-ms 0 --window 512 \
+	    --duration 150 >"$out" 2>"$SDIR/swarm.err"
+	pick "$out" tasks_per_s tasks_per_s_many_devices
+	check "$out" s11
+	stop_main
+fi
+
 exit "$FAILED"

@@ -49,7 +49,7 @@ static struct addr_slot	*conn_addrs[CONN_ADDR_BUCKETS];
 static struct {
 	int		  open;
 	int		  n;		/* messages in it */
-	char		**ids;		/* message_id of each request in it */
+	char		**ids;		/* message_id of each operator request */
 	size_t		  n_ids, cap;
 } batch;
 static struct conn_list	held_conns = TAILQ_HEAD_INITIALIZER(held_conns);
@@ -417,7 +417,7 @@ conn_batch_add(struct conn *c, const struct msg *m)
 		batch.n = 0;
 	}
 	batch.n++;
-	if (m->message_id == NULL)
+	if (c->role != ROLE_OPERATOR || m->message_id == NULL)
 		return;
 	if (batch.n_ids == batch.cap) {
 		batch.cap = batch.cap ? batch.cap * 2 : 16;

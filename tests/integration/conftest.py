@@ -231,6 +231,25 @@ def cluster(tmp_path, request):
             assert "runtime error:" not in out, out[-5000:]
 
 
+@pytest.fixture
+def lan():
+    """Two non-loopback addresses of this host, on a veth pair of our own."""
+    name = "encl%d" % (os.getpid() % 100000)
+    r = subprocess.run(["ip", "link", "add", name, "type", "veth", "peer",
+                        "name", name + "p"], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip("cannot create a veth pair for non-loopback peers "
+                    "(needs root / CAP_NET_ADMIN): " + r.stderr.strip())
+    try:
+        for cmd in (["ip", "addr", "add", "10.250.0.1/32", "dev", name],
+                    ["ip", "addr", "add", "10.250.0.2/32", "dev", name],
+                    ["ip", "link", "set", name, "up"]):
+            subprocess.run(cmd, check=True, capture_output=True)
+        yield ("10.250.0.1", "10.250.0.2")
+    finally:
+        subprocess.run(["ip", "link", "del", name], capture_output=True)
+
+
 TEST_IMAGE = "localhost/encore-test:latest"
 
 

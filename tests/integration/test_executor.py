@@ -8,8 +8,6 @@ root, memory limit, no network).  Tasks go in through the operator protocol
 """
 
 import os
-import shutil
-import signal
 import subprocess
 import time
 

@@ -12,13 +12,10 @@ import json
 import os
 import select
 import socket
-import subprocess
 import time
 
-import pytest
-
 from conftest import wait_for
-from encore_client import Closed, Conn
+from encore_client import Closed
 
 
 def rss_kb(pid, key="VmHWM"):
@@ -61,25 +58,6 @@ def silent(socks, wait=0.5):
     """True if none of socks has anything to read (data or EOF)."""
     r, _, _ = select.select(socks, [], [], wait)
     return not r
-
-
-@pytest.fixture
-def lan():
-    """Two non-loopback addresses of this host, on a veth pair of our own."""
-    name = "encl%d" % (os.getpid() % 100000)
-    r = subprocess.run(["ip", "link", "add", name, "type", "veth", "peer",
-                        "name", name + "p"], capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip("cannot create a veth pair for non-loopback peers "
-                    "(needs root / CAP_NET_ADMIN): " + r.stderr.strip())
-    try:
-        for cmd in (["ip", "addr", "add", "10.250.0.1/32", "dev", name],
-                    ["ip", "addr", "add", "10.250.0.2/32", "dev", name],
-                    ["ip", "link", "set", name, "up"]):
-            subprocess.run(cmd, check=True, capture_output=True)
-        yield ("10.250.0.1", "10.250.0.2")
-    finally:
-        subprocess.run(["ip", "link", "del", name], capture_output=True)
 
 
 def connect_from(src, host, port):

@@ -8,7 +8,6 @@ test_worker.py does the same with the real worker.
 
 import csv
 import io
-import json
 import os
 import socket
 import sqlite3
@@ -19,7 +18,7 @@ import time
 import pytest
 
 from conftest import wait_for
-from encore_client import Closed, Conn
+from encore_client import Conn
 
 HB = {"system_metrics": {"cpu_usage": 12.5, "memory_usage": 40.0,
                          "disk_usage": 10.0, "load_average": [0.5, 0.25, 0.1],

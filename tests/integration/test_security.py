@@ -59,25 +59,6 @@ def register_msg(dev_id, token):
             "capabilities": ["command"], "token": token}
 
 
-@pytest.fixture
-def lan():
-    """Two non-loopback addresses of this host, on a veth pair of our own."""
-    name = "encs%d" % (os.getpid() % 100000)
-    r = subprocess.run(["ip", "link", "add", name, "type", "veth", "peer",
-                        "name", name + "p"], capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip("cannot create a veth pair for non-loopback peers "
-                    "(needs root / CAP_NET_ADMIN): " + r.stderr.strip())
-    try:
-        for cmd in (["ip", "addr", "add", "10.250.1.1/32", "dev", name],
-                    ["ip", "addr", "add", "10.250.1.2/32", "dev", name],
-                    ["ip", "link", "set", name, "up"]):
-            subprocess.run(cmd, check=True, capture_output=True)
-        yield ("10.250.1.1", "10.250.1.2")
-    finally:
-        subprocess.run(["ip", "link", "del", name], capture_output=True)
-
-
 def text_from(src, host, port, command):
     with socket.socket() as s:
         s.bind((src, 0))

@@ -9,7 +9,6 @@ either side dies.  Every wait is bounded; all traffic is on 127.0.0.1.
 import json
 import os
 import platform
-import signal
 import socket
 import subprocess
 import time

@@ -13,27 +13,14 @@
 #include <json-c/json.h>
 
 #include "protocol.h"
+#include "client.h"
 #include "tui.h"
-
-/* Member key of o if present and not null. */
-static struct json_object *
-model_get(struct json_object *o, const char *key)
-{
-	struct json_object	*v;
-
-	if (o == NULL || !json_object_is_type(o, json_type_object))
-		return (NULL);
-	if (!json_object_object_get_ex(o, key, &v) || v == NULL ||
-	    json_object_is_type(v, json_type_null))
-		return (NULL);
-	return (v);
-}
 
 /* Replace *dst with a copy of member key as text (NULL if absent). */
 static void
 model_str(char **dst, struct json_object *o, const char *key)
 {
-	struct json_object	*v = model_get(o, key);
+	struct json_object	*v = client_json_get(o, key);
 
 	free(*dst);
 	*dst = NULL;
@@ -50,7 +37,7 @@ model_str(char **dst, struct json_object *o, const char *key)
 static double
 model_num(struct json_object *o, const char *key)
 {
-	struct json_object	*v = model_get(o, key);
+	struct json_object	*v = client_json_get(o, key);
 
 	if (v == NULL || !(json_object_is_type(v, json_type_int) ||
 	    json_object_is_type(v, json_type_double)))
@@ -73,7 +60,7 @@ model_int(struct json_object *o, const char *key, int64_t def)
 static int
 model_bool(struct json_object *o, const char *key, int def)
 {
-	struct json_object	*v = model_get(o, key);
+	struct json_object	*v = client_json_get(o, key);
 
 	if (v == NULL)
 		return (def);
@@ -84,7 +71,7 @@ model_bool(struct json_object *o, const char *key, int def)
 static void
 model_join(char **dst, struct json_object *o, const char *key)
 {
-	struct json_object	*v = model_get(o, key), *e;
+	struct json_object	*v = client_json_get(o, key), *e;
 	char			*s = NULL, *t;
 	size_t			 i, n;
 
@@ -287,7 +274,7 @@ tui_model_apply_device(struct tui_model *m, struct json_object *o,
 	int			 found;
 	int64_t			 seen;
 
-	if ((e = model_get(o, "id")) == NULL ||
+	if ((e = client_json_get(o, "id")) == NULL ||
 	    !json_object_is_type(e, json_type_string) ||
 	    *(id = json_object_get_string(e)) == '\0')
 		return (-1);
@@ -334,7 +321,7 @@ tui_model_apply_device(struct tui_model *m, struct json_object *o,
 	d->net_tx = model_int(o, "net_tx", -1);
 	for (i = 0; i < 3; i++)
 		d->load[i] = NAN;
-	load = model_get(o, "load");
+	load = client_json_get(o, "load");
 	if (load != NULL && json_object_is_type(load, json_type_array)) {
 		for (i = 0; i < 3 && i < json_object_array_length(load); i++) {
 			e = json_object_array_get_idx(load, i);
@@ -433,7 +420,7 @@ tui_model_apply_task(struct tui_model *m, struct json_object *o)
 	size_t			 i;
 	int			 found;
 
-	if ((e = model_get(o, "id")) == NULL)
+	if ((e = client_json_get(o, "id")) == NULL)
 		return (-1);
 	model_str(&id, o, "id");
 	if (id == NULL || *id == '\0') {

@@ -316,27 +316,19 @@ if want s7 || want s8; then
 	stop_main
 fi
 
-# s9: failover when the connection drops and the device does not return.
-if want s9; then
-	start_main s9
+# s9: failover when the connection drops and the device does not return;
+# s10: when the device goes silent (offline-after = 3 x interval).
+for sc in "s9 drop failover_dropped_s" "s10 silent failover_silent_s"; do
+	set -- $sc
+	want "$1" || continue
+	start_main "$1"
 	out=$SDIR/swarm.out
-	swarm -n 4 --slots 1 --failover drop --failover-rounds 3 \
+	swarm -n 4 --slots 1 --failover "$2" --failover-rounds 3 \
 	    --duration 60 >"$out" 2>"$SDIR/swarm.err"
-	pick "$out" failover_dropped_s
-	check "$out" s9
+	pick "$out" "$3"
+	check "$out" "$1"
 	stop_main
-fi
-
-# s10: failover when the device goes silent (offline-after = 3 x interval).
-if want s10; then
-	start_main s10
-	out=$SDIR/swarm.out
-	swarm -n 4 --slots 1 --failover silent --failover-rounds 3 \
-	    --duration 60 >"$out" 2>"$SDIR/swarm.err"
-	pick "$out" failover_silent_s
-	check "$out" s10
-	stop_main
-fi
+done
 
 # s11: task throughput with NDEV devices x 4 slots (placement scans them).
 if want s11; then

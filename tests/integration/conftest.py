@@ -262,3 +262,16 @@ def test_image():
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     return TEST_IMAGE
+
+
+@pytest.fixture
+def podman_cluster(cluster, test_image):
+    """A main node and one worker "c1" that runs container tasks."""
+    r = subprocess.run(["podman", "run", "--rm", "--network=none", test_image,
+                        "true"], capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        pytest.skip("podman cannot run containers here: %s" % r.stderr[-300:])
+    cluster.start_main()
+    cluster.start_worker("c1", runtime="podman")
+    cluster.wait_state("c1", "online")
+    return cluster

@@ -227,18 +227,6 @@ def test_sigterm_takes_tasks_along(cluster):
 
 # ---- container tasks ----
 
-@pytest.fixture
-def podman_cluster(cluster, test_image):
-    r = subprocess.run(["podman", "run", "--rm", "--network=none", test_image,
-                        "true"], capture_output=True, text=True, timeout=60)
-    if r.returncode != 0:
-        pytest.skip("podman cannot run containers here: %s" % r.stderr[-300:])
-    cluster.start_main()
-    cluster.start_worker("c1", runtime="podman")
-    cluster.wait_state("c1", "online")
-    return cluster
-
-
 def ctask(cluster, image, argv, **kw):
     tid = submit(cluster, command=argv, image=image, **kw)
     return tid, wait_task(cluster, tid, timeout=60)

@@ -232,20 +232,8 @@ def test_bad_env_keys_rejected(cluster, key):
     assert ok["data"]["ok"] is True, ok
 
 
-@pytest.fixture
-def podman_worker(cluster, test_image):
-    r = subprocess.run(["podman", "run", "--rm", "--network=none", test_image,
-                        "true"], capture_output=True, text=True, timeout=60)
-    if r.returncode != 0:
-        pytest.skip("podman cannot run containers here: %s" % r.stderr[-300:])
-    cluster.start_main()
-    cluster.start_worker("c1", runtime="podman")
-    cluster.wait_state("c1", "online")
-    return cluster
-
-
-def test_hostile_container_fields(podman_worker, test_image, tmp_path):
-    cluster = podman_worker
+def test_hostile_container_fields(podman_cluster, test_image, tmp_path):
+    cluster = podman_cluster
     op = cluster.operator()
     pwned = str(tmp_path / "pwned")
     before = subprocess.run(["podman", "ps", "-aq"], capture_output=True,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # encore -- top-level, non-recursive GNU Makefile.
 #
 #   make             build all binaries into bin/

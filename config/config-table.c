@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * config-table.c -- the option tables of encore-main and encore-worker.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * config.c -- options from argv and an INI file, checked against one table.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * config.h -- options from the command line and an INI file, driven by one
  * table per program (config-table.c).  The table gives each option's name

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cli-devices.c -- the CLI's device commands: devices, approve, reject,
  * drain, undrain, remove, and the cluster summary (status).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cli-tasks.c -- the CLI's task commands: submit (with --wait), ps, show,
  * logs, cancel.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cli-util.c -- what the CLI's commands share: usage errors, the
  * authenticated session, error reporting with a next step, CSV fields and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cli.c -- `encore`, the operator CLI: global options, the command table and
  * --help.  Each command's code is in cli-devices.c or cli-tasks.c.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cli.h -- the `encore` operator CLI: one exec function per command
  * (cli-devices.c, cli-tasks.c) listed in cli.c's command table, plus the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * client.c -- operator connections to the main node: where to connect, which
  * token to use, connecting, building requests, reading replies and events.

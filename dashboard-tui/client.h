@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * client.h -- the operator side of the cluster port, shared by the `encore`
  * CLI and the `encore-top` dashboard.

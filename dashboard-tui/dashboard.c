@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * dashboard.c -- `encore-top`, the operator dashboard: options, the first
  * (blocking) connection and auth, then one libevent loop driving stdin,

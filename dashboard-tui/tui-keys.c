@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tui-keys.c -- the key bindings of encore-top: one table mapping curses key
  * codes to actions, which also feeds the help overlay.

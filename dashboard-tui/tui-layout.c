@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tui-layout.c -- where things go on the screen: how many device tiles fit
  * a row, how many tile rows fit above the task and detail panes, and which

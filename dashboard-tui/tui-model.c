@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tui-model.c -- what encore-top knows about the cluster: devices and tasks
  * keyed by id, applied from replies and events; the filtered views, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tui-net.c -- encore-top's link to the main node: one bufferevent speaking
  * the operator protocol.  After auth it subscribes to devices and tasks,

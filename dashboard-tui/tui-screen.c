@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tui-screen.c -- curses setup and teardown for encore-top, colours with a
  * monochrome fallback (NO_COLOR, TERM=vt100), UTF-8 glyphs with an ASCII

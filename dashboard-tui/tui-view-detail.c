@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tui-view-detail.c -- the detail pane: the selected device's profile, or
  * the selected task with the tail of its output, which follows live while

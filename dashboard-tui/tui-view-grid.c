@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tui-view-grid.c -- the device grid: one boxed tile per device with its
  * id, its state in colour and in words, CPU and memory bars, load,

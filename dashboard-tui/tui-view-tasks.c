@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tui-view-tasks.c -- the tasks pane: running tasks, then queued ones in
  * dispatch order, with priority, age and device; finished ones too when

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tui-view.c -- the frame around the panes: the header with cluster
  * totals, the status line (connection state, the main node's answer to the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tui.h -- encore-top, the ncurses operator dashboard.
  *

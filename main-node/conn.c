@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * conn.c -- one TCP connection: a bufferevent, LF framing with a length
  * cap, and the first-line sniff that makes it a JSON session or a one-shot

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * export-parse.c -- the words of a text-export command, parsed without
  * touching the server: `devices`, `devices csv`, `tasks tsv`, `queue`,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * export-text.c -- the one-shot text export: `echo devices | nc MAIN 7070`.
  * Read-only and token-free by design; the reply is a table for people,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * handle-client.c -- operator sessions (the CLI and encore-top): auth,
  * device administration, cluster status and event subscriptions.  Task

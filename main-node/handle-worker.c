@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * handle-worker.c -- messages from workers: register, heartbeat, bye and
  * the task_* reports.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * main-node.c -- encore-main: options, state directory, tokens, the store,
  * signals and the event loop.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * main.h -- private interfaces of encore-main, grouped by file.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * registry.c -- devices in memory: a hash by id for lookups and a list
  * sorted by id for listings.  Also decides each device's derived state and

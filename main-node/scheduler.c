@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * scheduler.c -- pure placement: which device, if any, should run a task.
  * No I/O and no clock: it reads devices and a task and answers, so the

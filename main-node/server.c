@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * server.c -- the listener, EMFILE backoff, the 1 s housekeeping tick and
  * graceful shutdown.

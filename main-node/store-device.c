@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * store-device.c -- devices in the database.  Registration, approval and
  * removal are written at once (durable before they are acknowledged);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * store-task.c -- tasks, their attempts and their output in the database.
  * The queue is the partial index tasks_queue (priority DESC, id) over

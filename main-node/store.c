@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * store.c -- the main node's SQLite database: open, pragmas, migrations,
  * transactions.  This is the only connection to encore.db.  WAL mode with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * store.h -- internals shared by store*.c, the only files that include
  * sqlite3.h.

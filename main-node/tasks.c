@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tasks.c -- the task lifecycle on the main node.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * util.c -- small helpers of the main node: random tokens and conversions
  * between json-c values and the protocol's string vectors.

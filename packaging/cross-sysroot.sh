@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # cross-sysroot.sh TRIPLET DIR -- unpack the target's libraries and -dev
 # packages (libevent, json-c, libproc2 and what they link) into DIR, for
 # `make CROSS=TRIPLET` and for running the result under qemu-user.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # deb.sh -- build the Debian packages encore-main, encore-worker and
 # encore-tools (encore + encore-top) with dpkg-deb into build/deb/.
 # Called by `make deb`.  Environment:

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Stop what packaging/demo.sh started.
 cd "$(dirname "$0")/.." || exit 1
 for f in demo-state/*.pid; do

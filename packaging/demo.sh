@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # make demo: a small local cluster doing real work.  Starts a main node and
 # two workers on this machine (state under ./demo-state), submits a few
 # command tasks (and container tasks where podman works), waits for them and

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Install every Debian package that the build, the demo and the tests need.
 # Idempotent: does nothing when all are present; runs `apt-get update` only
 # when something is missing.  Also sets up podman for this kind of sandbox

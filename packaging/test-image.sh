@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Build the local busybox image localhost/encore-test:latest for container
 # tasks (demo and tests), without any registry: a rootfs holding the static
 # busybox and its applet links, imported with `podman import`.

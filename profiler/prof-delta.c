@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * prof-delta.c -- rates from two samples: CPU busy percent and network
  * bytes per second.  Pure arithmetic, no I/O, so every corner (no time

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * prof-device.c -- the static facts of a device (what register carries):
  * names, architecture, OS, CPU, memory, disk, interfaces and GPUs.  Each

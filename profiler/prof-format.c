@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * prof-format.c -- numbers for people: byte counts and durations in the
  * short forms the TUI and the text export show.

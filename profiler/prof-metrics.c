@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * prof-metrics.c -- how the device is doing right now (what heartbeat
  * carries): one raw sample of the counters that need two readings, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * prof-parse.c -- parsers for the text of /proc and /sys files.  Pure: each
  * takes a NUL-terminated buffer and never reads past it, so the fuzzer can

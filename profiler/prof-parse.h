@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * prof-parse.h -- private to libprofiler, its unit tests and its fuzzer:
  * parsers that turn the text of one /proc or /sys file (already in memory,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * prof-proc.c -- reading /proc and /sys under a root directory.  On the
  * live system meminfo, CPU ticks, loadavg and uptime come from libproc2;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * prof-runtime.c -- finding a usable container runtime.  Being on PATH is
  * not enough (podman without its storage set up, docker without a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * profiler.h -- what a device is and how it is doing, read from /proc and
  * /sys.  Every reader takes a root directory ("/" on a live system, a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * framing.c -- LF-delimited lines with a length cap.  A line may end in
  * CRLF (nc on some systems, telnet); the CR is dropped.  A peer that sends

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * log.c -- one line per event, with a time, the program, its pid and a
  * level, to stderr (journald picks it up).  Events are written as

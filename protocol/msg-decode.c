@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * msg-decode.c -- one line of JSON into a validated struct msg.  The parse
  * is depth-limited, strict and UTF-8 checked; then the envelope is checked

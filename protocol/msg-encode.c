@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * msg-encode.c -- struct msg to one JSON line.  The type's table row
  * drives which fields go where; unknown numbers (NAN, -1) travel as null,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * msg-table.c -- one row per message type: its wire name, who may send it,
  * and the spec of every field of its data (path, type, required, range,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * msg-table.h -- private to protocol/: the message table that drives
  * decode, validation, encode, init, free and comparison of struct msg.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * msg-validate.c -- table-driven field checks and conversion: one JSON
  * value against one struct msg_field (type, range, length, allowed values),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * protocol.h -- the encore wire protocol and the small runtime every binary
  * links: logging, allocation, line framing, message decode/encode.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * util.c -- small helpers shared by every binary: token comparison, times,
  * host:port parsing, error codes and the names of enumerated values.

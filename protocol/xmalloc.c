@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * xmalloc.c -- allocation wrappers that die loudly.  Daemons this small
  * should stop rather than limp on when memory runs out.

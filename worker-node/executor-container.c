@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * executor-container.c -- a `container` task through podman or docker,
  * never through a shell: `RUNTIME run --rm --name NAME --network=none

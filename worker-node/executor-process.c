@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * executor-process.c -- a `command` task as a plain sandboxed process: the
  * executable is found on PATH by the worker itself (no shell unless argv

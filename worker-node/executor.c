@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * executor.c -- children of the event loop (cf. tmux job.c).  job_run()
  * forks and execs a prepared spec in its own session and process group,

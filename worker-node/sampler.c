@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sampler.c -- profiler samples turned into heartbeat metrics, and the
  * device's self-protection: on battery below --min-battery and not

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * spooler.c -- results that are never lost.  Each task_result is written
  * to STATE/spool/<task>-<attempt>.json (temp + rename) before it is sent

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * task.c -- the life of an assigned task on this device: assigned ->
  * running (task_started, task_output chunks) -> exited -> result spooled

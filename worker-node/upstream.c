@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * upstream.c -- the worker's link to the main node.  Connects (DNS names
  * too), registers with the join token or the device's own key, heartbeats,

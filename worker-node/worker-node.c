@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * worker-node.c -- encore-worker's main(): options, config file, state
  * directory, signals and the event loop.  Also the few helpers every worker

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * worker.h -- private interfaces of encore-worker, the device agent.
  *

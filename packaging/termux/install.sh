@@ -1,4 +1,5 @@
 #!/data/data/com.termux/files/usr/bin/sh
+# SPDX-License-Identifier: ISC
 # install.sh -- build and run encore-worker on an Android phone in Termux.
 #
 #   sh packaging/termux/install.sh --main HOST:7070 --token-file join.token \

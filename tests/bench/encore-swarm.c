@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * encore-swarm.c -- many simulated workers (and one operator) against a
  * real encore-main, over real TCP on loopback, to measure the main node

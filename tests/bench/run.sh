@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # run.sh -- `make bench`: every scenario of issue 6, each against a fresh
 # encore-main (its own temp state dir, a free loopback port), printing one
 # "bench: NAME VALUE UNIT" line per figure.  Everything is bounded: each

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz-config.c -- libFuzzer target: the input as a config file, loaded
  * against both option tables, then as an argv (one argument a line).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz-msg-decode.c -- libFuzzer target for the wire front end: the input
  * is framed into lines on an evbuffer exactly as a connection's input is,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz-proc-parse.c -- libFuzzer target for the /proc and /sys parsers of
  * libprofiler (prof-parse.h).  The input is handed, as one NUL-terminated

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz-text-command.c -- libFuzzer target: the input as the first line of
  * a text-export connection (`echo devices | nc MAIN 7070`), parsed by

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Shared fixtures: real encore processes on free loopback ports.
 
 Each test gets its own temp directory, its own main node (its own SQLite

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """A tiny NDJSON client for encore's cluster port, used by the tests.
 
 It speaks the wire protocol (protocol/PROTOCOL.md) over a plain socket: no

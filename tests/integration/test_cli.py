@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The `encore` operator CLI against a real main node.
 
 Focus: SPEC section 3 (commands, options, ENCORE_MAIN / ENCORE_TOKEN and the

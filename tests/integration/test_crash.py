@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Crash consistency: kill -9 the main node under load, several times.
 
 Focus of this file: what survives a power cut of the main node.  A real

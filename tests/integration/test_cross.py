@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Cross-built workers under qemu-user against the native main node.
 
 Focus of this file: `make CROSS=aarch64-linux-gnu` and `make

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """encore-worker: tasks end to end, worker side.
 
 Focus of this file: command tasks (output, environment, exit codes,

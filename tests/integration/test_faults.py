@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Faults around the main node: full or read-only disk, SQLite busy, SIGPIPE.
 
 Focus of this file: the main node keeps serving what it can when its

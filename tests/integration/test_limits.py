@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Limits of the main node: each one configurable, each one tried here.
 
 Focus of this file: what a buggy or hostile peer can make the main node do

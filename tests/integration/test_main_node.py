@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """encore-main: admission, the registry, the text export, bad input.
 
 Focus of this file: the main node as a network service, driven over raw

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Debian packages from `make deb`: installable, and right.
 
 Focus of this file: the three packages packaging/deb.sh builds

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Security review, as tests: secrets, the text export, task fields, files.
 
 Focus of this file: what someone on the LAN without the right token can

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """encore-swarm smoke run: keeps the bench tool working.
 
 Focus of this file: a short swarm run (200 simulated devices, 300 tasks of

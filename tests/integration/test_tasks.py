@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Tasks end to end: queue order, placement, and nothing lost or counted
 twice when workers or the main node die.
 

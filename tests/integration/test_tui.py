@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """encore-top, the ncurses dashboard, driven in tmux against a real cluster.
 
 Focus: SPEC section 7 and issue 5.  Each test runs encore-top in its own

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """encore-worker: join, report, stay joined.
 
 Focus of this file: the worker daemon's command line (--help, --version,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test-cli.c -- the operator CLI's pure parts: `submit` argument parsing
  * into a task and its wire form (cli-tasks.c), --wait exit codes, CSV

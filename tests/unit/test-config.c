@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test-config.c -- options from argv and INI files (config/config.c) and
  * the option tables and example files (config/config-table.c, *.conf).

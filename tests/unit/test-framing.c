@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test-framing.c -- frame_read_line(): LF and CRLF endings, partial lines,
  * empty lines, the length cap at exactly max and max + 1 bytes, and bytes

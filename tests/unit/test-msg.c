@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test-msg.c -- message decode, validation and encode: every fixture line
  * under tests/fixtures/protocol/{valid,invalid}, a round trip of every

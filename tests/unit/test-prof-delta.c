@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test-prof-delta.c -- the pure arithmetic of prof-delta.c: CPU busy
  * percent and network rates from two samples, including the corners (no

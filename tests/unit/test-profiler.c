@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test-profiler.c -- the device profiler against captured trees of a
  * Raspberry Pi 1 (3.18 and 3.6 kernels), a Pi 4, a laptop and an Android

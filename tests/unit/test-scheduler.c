@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test-scheduler.c -- placement rules of main-node/scheduler.c on tables
  * of devices and tasks.

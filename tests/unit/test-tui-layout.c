@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test-tui-layout.c -- encore-top's layout arithmetic: how many tiles a
  * row holds at several terminal widths, how wide they stretch, how many

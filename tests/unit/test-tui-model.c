@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test-tui-model.c -- encore-top's pure model: devices and tasks applied
  * from the main node's replies and events (DEVICE and TASK shapes of

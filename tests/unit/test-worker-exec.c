@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test-worker-exec.c -- the worker's pure executor parts: cutting task
  * output into valid UTF-8 chunks (utf8_sanitize), the PATH search done

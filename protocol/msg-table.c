@@ -155,6 +155,8 @@ static const struct msg_field result_fields[] = {
 	F_DBL("metrics.cpu_time", MF_NULL, 0, 1e9, NAN, result.cpu_time),
 	F_I64("metrics.memory_peak", MF_NULL, 0, INT64_WIRE_MAX, -1,
 	    result.memory_peak),
+	F_BOOL("start_failed", 0, result.start_failed),
+	F_BOOL("vacated", 0, result.vacated),
 };
 
 static const struct msg_field bye_fields[] = {
@@ -223,6 +225,8 @@ static const struct msg_field auth_fields[] = {
 
 static const struct msg_field list_tasks_fields[] = {
 	F_BOOL("all", 0, target.all),
+	F_INT("limit", 0, 0, 100000, 0, target.limit),
+	F_STR("after", 0, 1, PROTO_ID_MAX, target.after),
 };
 
 static const struct msg_field task_target_fields[] = {

@@ -79,6 +79,7 @@ const struct msg_entry	*msg_table_entry(enum msg_type);
 /* util.c: value names, NULL-terminated, indexed by enum value. */
 extern const char *const proto_priority_names[];
 extern const char *const proto_task_status_names[];
+extern const char *const proto_device_state_names[];
 extern const char *const proto_task_type_names[];
 extern const char *const proto_code_names[];
 

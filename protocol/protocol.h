@@ -252,17 +252,45 @@ enum proto_priority {
 const char	*proto_priority_name(enum proto_priority);
 int		 proto_priority_from_name(const char *);	/* -1 if bad */
 
+/*
+ * Task states.  The numbers are stored in the main node's database and
+ * must never change: new states go at the end.  Final states are exactly
+ * COMPLETED..CANCELLED (proto_task_status_is_final); SQL that selects
+ * them by range relies on that (checked where it is written).
+ */
 enum proto_task_status {
 	TASK_QUEUED = 0,
-	TASK_ASSIGNED,
-	TASK_RUNNING,
-	TASK_COMPLETED,
-	TASK_FAILED,
-	TASK_TIMED_OUT,
-	TASK_CANCELLED,
+	TASK_ASSIGNED = 1,
+	TASK_RUNNING = 2,
+	TASK_COMPLETED = 3,
+	TASK_FAILED = 4,
+	TASK_TIMED_OUT = 5,
+	TASK_CANCELLED = 6,
+	TASK_WAITING = 7,	/* a dependency is not met yet */
+	TASK_HELD = 8,		/* held by an operator or the main node */
+	TASK__COUNT
 };
+#define TASK_FINAL_FIRST	TASK_COMPLETED
+#define TASK_FINAL_LAST		TASK_CANCELLED
 const char	*proto_task_status_name(enum proto_task_status);
 int		 proto_task_status_from_name(const char *);	/* -1 if bad */
+/* 1 if a task in this state has ended for good. */
+int		 proto_task_status_is_final(enum proto_task_status);
+/* The same by name; an unknown name is not final. */
+int		 proto_task_state_name_is_final(const char *);
+
+/* Device states as shown to operators, in the order of every listing. */
+enum proto_device_state {
+	DEVICE_ONLINE = 0,
+	DEVICE_BUSY,
+	DEVICE_PAUSED,
+	DEVICE_OFFLINE,
+	DEVICE_PENDING,
+	DEVICE_DRAINING,
+	DEVICE__COUNT
+};
+const char	*proto_device_state_name(enum proto_device_state);
+int		 proto_device_state_from_name(const char *);	/* -1 if bad */
 
 /*
  * A task as submitted (submit.data.task) and as assigned
@@ -341,6 +369,8 @@ struct msg_task_result {
 	char			*error;
 	double			 cpu_time;	/* NAN absent */
 	int64_t			 memory_peak;	/* bytes, -1 absent */
+	int			 start_failed;	/* never started on this device */
+	int			 vacated;	/* stopped by the device's policy */
 };
 
 struct msg_error {
@@ -358,6 +388,8 @@ struct msg_target {
 	char	*device_id;	/* approve, reject, drain, undrain, remove */
 	int	 follow;	/* logs */
 	int	 all;		/* list_tasks */
+	int	 limit;		/* list_tasks: rows per page, 0 default */
+	char	*after;		/* list_tasks: page after this task id */
 };
 
 struct msg_subscribe {

@@ -25,8 +25,18 @@ const char *const proto_priority_names[] = {
 
 const char *const proto_task_status_names[] = {
 	"queued", "assigned", "running", "completed", "failed", "timed_out",
-	"cancelled", NULL
+	"cancelled", "waiting", "held", NULL
 };
+_Static_assert(sizeof proto_task_status_names /
+    sizeof proto_task_status_names[0] == TASK__COUNT + 1,
+    "a name for every task state");
+
+const char *const proto_device_state_names[] = {
+	"online", "busy", "paused", "offline", "pending", "draining", NULL
+};
+_Static_assert(sizeof proto_device_state_names /
+    sizeof proto_device_state_names[0] == DEVICE__COUNT + 1,
+    "a name for every device state");
 
 const char *const proto_task_type_names[] = {
 	"command", "container", NULL
@@ -242,9 +252,41 @@ proto_priority_from_name(const char *s)
 const char *
 proto_task_status_name(enum proto_task_status st)
 {
-	if ((int)st < 0 || st > TASK_CANCELLED)
+	if ((int)st < 0 || st >= TASK__COUNT)
 		return ("unknown");
 	return (proto_task_status_names[st]);
+}
+
+/* 1 if a task in this state has ended for good. */
+int
+proto_task_status_is_final(enum proto_task_status st)
+{
+	return (st >= TASK_FINAL_FIRST && st <= TASK_FINAL_LAST);
+}
+
+/* 1 if the named state is final; an unknown name is not. */
+int
+proto_task_state_name_is_final(const char *s)
+{
+	int	st = util_find_name(proto_task_status_names, s);
+
+	return (st >= 0 && proto_task_status_is_final(st));
+}
+
+/* Name of a device state. */
+const char *
+proto_device_state_name(enum proto_device_state st)
+{
+	if ((int)st < 0 || st >= DEVICE__COUNT)
+		return ("unknown");
+	return (proto_device_state_names[st]);
+}
+
+/* Device state from its name; -1 if bad. */
+int
+proto_device_state_from_name(const char *s)
+{
+	return (util_find_name(proto_device_state_names, s));
 }
 
 /* Task status from its name; -1 if bad. */

@@ -129,7 +129,7 @@ link = @mkdir -p $(dir $@); $(if $(Q),echo "  LD      $@";) \
 
 # The worker links no SQLite and no ncurses (SPEC section 1).
 $(BIN)/encore-main: $(O)/main-node/main-node.o $(LIBMAIN) $(LIBCONF) $(LIBPROTO)
-	$(call link,$(SQLITE) $(LIBEVENT) $(JSONC) -lm)
+	$(call link,$(SQLITE) $(LIBEVENT) $(JSONC) -lcrypto -lm)
 $(BIN)/encore-worker: $(O)/worker-node/worker-node.o $(LIBWORKER) $(LIBPROF) \
 		$(LIBCONF) $(LIBPROTO)
 	$(call link,$(PROC2) $(LIBEVENT) $(JSONC) -lm)

@@ -75,6 +75,15 @@ const struct cfg_option cfg_main_options[] = {
 	  .help = "seconds of silence before a device is offline (default: "
 	      "3 x heartbeat-interval)"
 	},
+	{ .name = "lost-after",
+	  .type = CFG_INT,
+	  .min = 1,
+	  .max = 604800,
+	  .metavar = "S",
+	  .help = "seconds after a device's last message before its running "
+	      "tasks are re-queued elsewhere; back in time, it keeps them "
+	      "(default: offline-after)"
+	},
 	{ .name = "text-export",
 	  .type = CFG_CHOICE,
 	  .choices = cfg_choices_text_export,
@@ -100,9 +109,10 @@ const struct cfg_option cfg_main_options[] = {
 	  .type = CFG_INT,
 	  .min = 1,
 	  .max = 1000000,
-	  .def = "4096",
+	  .def = "16384",
 	  .metavar = "N",
-	  .help = "most connections open at once; more are refused"
+	  .help = "most connections open at once; more are refused (the "
+	      "open-files limit is raised to fit)"
 	},
 	{ .name = "auth-timeout",
 	  .type = CFG_INT,
@@ -156,6 +166,41 @@ const struct cfg_option cfg_main_options[] = {
 	  .def = "100000",
 	  .metavar = "N",
 	  .help = "most tasks waiting in the queue; submit is refused beyond"
+	},
+	{ .name = "max-pending",
+	  .type = CFG_INT,
+	  .min = 1,
+	  .max = 1000000,
+	  .def = "1000",
+	  .metavar = "N",
+	  .help = "most devices waiting for approval; joining is refused "
+	      "beyond until some are approved or rejected"
+	},
+	{ .name = "keep-finished",
+	  .type = CFG_INT,
+	  .min = 0,
+	  .max = 315360000,
+	  .def = "604800",
+	  .metavar = "S",
+	  .help = "seconds a finished task and its output are kept, 0 for "
+	      "ever (default: 7 days)"
+	},
+	{ .name = "snapshot-interval",
+	  .type = CFG_INT,
+	  .min = 0,
+	  .max = 31536000,
+	  .def = "43200",
+	  .metavar = "S",
+	  .help = "seconds between database snapshots in "
+	      "STATE-DIR/snapshots, 0 for none"
+	},
+	{ .name = "snapshot-keep",
+	  .type = CFG_INT,
+	  .min = 1,
+	  .max = 10000,
+	  .def = "5",
+	  .metavar = "N",
+	  .help = "snapshots kept; the oldest go first"
 	},
 	{ .name = "help",
 	  .short_name = 'h',

@@ -140,7 +140,7 @@ store_device_load_all(struct store *st)
 		d = registry_add((const char *)sqlite3_column_text(s, 0));
 		d->key = store_column_text(s, 1);
 		d->key_delivered = sqlite3_column_int(s, 2);
-		d->approved = sqlite3_column_int(s, 3);
+		device_set_approved(d, sqlite3_column_int(s, 3));
 		d->drained = sqlite3_column_int(s, 4);
 		d->created_at = sqlite3_column_int64(s, 5);
 		d->last_seen_wall = sqlite3_column_int64(s, 6);
@@ -180,6 +180,43 @@ store_device_load_all(struct store *st)
 	sqlite3_finalize(s);
 	log_info("event=store_loaded devices=%d", n);
 	return (rc == SQLITE_DONE ? 0 : -1);
+}
+
+/*
+ * After a failed commit: put back what the database says of each device's
+ * admission (approved, drained, key); a device the failed commit would
+ * have created is forgotten.
+ */
+int
+store_device_reload(struct store *st)
+{
+	sqlite3_stmt	*s;
+	struct device	*d, *next;
+	int		 rc;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT device_key, key_delivered, "
+	    "approved, drained FROM devices WHERE id = ?1", -1, &s,
+	    NULL) != SQLITE_OK)
+		return (-1);
+	TAILQ_FOREACH_SAFE(d, registry_list(), entry, next) {
+		sqlite3_bind_text(s, 1, d->id, -1, SQLITE_TRANSIENT);
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW) {
+			free(d->key);
+			d->key = store_column_text(s, 0);
+			d->key_delivered = sqlite3_column_int(s, 1);
+			device_set_approved(d, sqlite3_column_int(s, 2));
+			d->drained = sqlite3_column_int(s, 3);
+			device_changed(d);
+		} else if (rc == SQLITE_DONE && TAILQ_EMPTY(&d->tasks)) {
+			if (d->conn != NULL)
+				conn_close(d->conn, "registration not saved");
+			registry_remove(d);
+		}
+		sqlite3_reset(s);
+	}
+	sqlite3_finalize(s);
+	return (0);
 }
 
 /* Write every device whose last-seen changed, in one transaction. */

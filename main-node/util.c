@@ -104,3 +104,49 @@ json_to_kv(struct json_object *o, struct proto_kv **kv, size_t *n)
 	}
 	return (0);
 }
+
+/*
+ * Copy a peer-supplied name into buf for a table or a log: control
+ * characters (C0, DEL, C1) and bytes that are not UTF-8 become '?', so a
+ * name cannot move a terminal's cursor or forge a log line.  Returns buf.
+ */
+char *
+text_sanitize(const char *s, char *buf, size_t size)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 o = 0, n, i;
+	unsigned int		 cp;
+
+	if (size == 0)
+		return (buf);
+	while (*p != '\0' && o + 1 < size) {
+		if (*p < 0x20 || *p == 0x7f) {
+			buf[o++] = '?';
+			p++;
+			continue;
+		}
+		if (*p < 0x80) {
+			buf[o++] = (char)*p++;
+			continue;
+		}
+		n = (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 :
+		    (*p & 0xf8) == 0xf0 ? 4 : 0;
+		cp = n == 2 ? *p & 0x1f : n == 3 ? *p & 0x0f : *p & 0x07;
+		for (i = 1; i < n; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				break;
+			cp = (cp << 6) | (p[i] & 0x3f);
+		}
+		if (n == 0 || i < n || (cp >= 0x80 && cp < 0xa0) ||
+		    o + n >= size) {
+			buf[o++] = '?';
+			p++;
+			continue;
+		}
+		memcpy(buf + o, p, n);
+		o += n;
+		p += n;
+	}
+	buf[o] = '\0';
+	return (buf);
+}

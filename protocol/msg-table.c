@@ -20,7 +20,6 @@
 #define ATTEMPT_MAX	1000000
 #define REFS_MAX	1024			/* running/active task refs */
 #define HOSTNAME_MAX	255
-#define IMAGE_MAX	255
 
 /* Row builders, to keep the table readable. */
 #define F_OBJ(p, fl, off) \
@@ -65,8 +64,9 @@ static int	msg_check_task(struct msg *, struct json_object *,
 		    struct proto_err *);
 
 static const struct msg_field register_fields[] = {
-	F_STR("token", 0, 1, PROTO_TOKEN_MAX, reg.token),
-	F_STR("device_key", 0, 1, PROTO_TOKEN_MAX, reg.device_key),
+	F_STR("token", MF_SECRET, 1, PROTO_TOKEN_MAX, reg.token),
+	F_STR("device_key", MF_SECRET, 1, PROTO_TOKEN_MAX,
+	    reg.device_key),
 	F_OBJ("device_info", MF_REQUIRED, MF_NO_OFF),
 	F_STR("device_info.hostname", MF_REQUIRED, 1, HOSTNAME_MAX,
 	    reg.info.hostname),
@@ -166,7 +166,8 @@ static const struct msg_field bye_fields[] = {
 static const struct msg_field ack_fields[] = {
 	F_STR("device_id", MF_REQUIRED, 1, PROTO_ID_MAX, ack.device_id),
 	F_NAMES("state", MF_REQUIRED, ack_state_names, ack.state),
-	F_STR("device_key", 0, 1, PROTO_TOKEN_MAX, ack.device_key),
+	F_STR("device_key", MF_SECRET, 1, PROTO_TOKEN_MAX,
+	    ack.device_key),
 	F_INT("heartbeat_interval", MF_REQUIRED, 1, 3600, 0,
 	    ack.heartbeat_interval),
 };
@@ -177,20 +178,24 @@ static const struct msg_field ack_fields[] = {
 	F_ENUM("task.task_type", 0, proto_task_type_names,		\
 	    TASK_TYPE_COMMAND, TASK_TYPE_CONTAINER, TASK_TYPE_COMMAND,	\
 	    task.type),							\
-	F_STR("task.image", 0, 1, IMAGE_MAX, task.image),		\
+	F_STR("task.image", 0, 1, PROTO_IMAGE_MAX, task.image),		\
 	F_LIST("task.command", MF_REQUIRED, 1, PROTO_LIST_MAX,		\
 	    PROTO_ARG_MAX, task.argv, task.argc),			\
 	F_MAP("task.env", MF_ENVKEYS, PROTO_ARG_MAX, task.env,		\
 	    task.n_env),						\
 	F_ENUM("task.priority", 0, proto_priority_names, PRIO_LOW,	\
 	    PRIO_URGENT, PRIO_NORMAL, task.priority),			\
-	F_INT("task.timeout", 0, 0, 604800, 0, task.timeout),		\
-	F_INT("task.retries", 0, 0, 100, 0, task.retries),		\
+	F_INT("task.timeout", 0, 0, PROTO_TIMEOUT_MAX, 0,		\
+	    task.timeout),						\
+	F_INT("task.retries", 0, 0, PROTO_RETRIES_MAX, 0,		\
+	    task.retries),						\
 	F_OBJ("task.limits", 0, MF_NO_OFF),				\
-	F_DBL("task.limits.cpus", 0, 0, 1024, 0, task.cpus),		\
-	F_INT("task.limits.memory_mb", 0, 0, 16777216, 0,		\
+	F_DBL("task.limits.cpus", 0, 0, PROTO_CPUS_MAX, 0,		\
+	    task.cpus),						\
+	F_INT("task.limits.memory_mb", 0, 0, PROTO_MEMORY_MB_MAX, 0,	\
 	    task.memory_mb),						\
-	F_INT("task.limits.pids", 0, 0, 1000000, 0, task.pids),		\
+	F_INT("task.limits.pids", 0, 0, PROTO_PIDS_MAX, 0,		\
+	    task.pids),						\
 	F_OBJ("task.requirements", 0, MF_NO_OFF),			\
 	F_STR("task.requirements.arch", 0, 1, PROTO_NAME_MAX,		\
 	    task.req_arch),						\
@@ -220,7 +225,8 @@ static const struct msg_field error_fields[] = {
 };
 
 static const struct msg_field auth_fields[] = {
-	F_STR("token", MF_REQUIRED, 1, PROTO_TOKEN_MAX, token),
+	F_STR("token", MF_REQUIRED | MF_SECRET, 1, PROTO_TOKEN_MAX,
+	    token),
 };
 
 static const struct msg_field list_tasks_fields[] = {
@@ -285,6 +291,7 @@ static const struct msg_entry msg_table[MSG__COUNT] = {
 	[MSG_REMOVE] =		ROW("remove", OP, device_target_fields, NULL),
 	[MSG_SUBSCRIBE] =	ROW("subscribe", OP, subscribe_fields, NULL),
 	[MSG_STATUS] =		ROW0("status", OP),
+	[MSG_BACKUP] =		ROW0("backup", OP),
 	[MSG_REPLY] =		ROW("reply", M, json_fields, NULL),
 	[MSG_EVENT] =		ROW("event", M, json_fields, NULL),
 };

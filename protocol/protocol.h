@@ -31,6 +31,19 @@ struct json_object;
 #define PROTO_ARG_MAX		4096		/* one argv/env entry */
 #define PROTO_OUTPUT_CHUNK	(16 * 1024)	/* task_output data, bytes */
 
+/* Task limits, checked on the wire (msg-table.c) and by the CLI. */
+#define PROTO_IMAGE_MAX		255		/* container image name */
+#define PROTO_TIMEOUT_MAX	604800		/* --timeout, seconds (7 d) */
+#define PROTO_RETRIES_MAX	100		/* --retries */
+#define PROTO_CPUS_MAX		1024		/* --cpus */
+#define PROTO_MEMORY_MB_MAX	16777216	/* --memory, MiB (16 TiB) */
+#define PROTO_PIDS_MAX		1000000		/* limits.pids */
+
+/* A worker that lost its main node retries at most this far apart, so a
+ * restarted main node waits at least this long (plus a heartbeat) for its
+ * devices before it re-queues their tasks. */
+#define PROTO_RECONNECT_MAX_S	10
+
 /* ---- xmalloc.c: allocation that dies loudly on failure ---- */
 void	*xmalloc(size_t);
 void	*xcalloc(size_t, size_t);
@@ -103,6 +116,18 @@ char	*proto_format_time(int64_t t, char *buf, size_t size);
 int	 proto_parse_hostport(const char *s, const char *defport,
 	    char **host, char **port, char **cause);
 
+/* ---- runtime.c: helpers every program needs the same way ---- */
+#include <sys/types.h>
+double	 proto_now_mono(void);		/* monotonic seconds */
+double	 proto_now_wall(void);		/* unix seconds with a fraction */
+/* mkdir -p; the last component gets mode.  0, or -1 with errno. */
+int	 proto_mkdirs(const char *path, mode_t mode);
+/* The first line of a secret file, trimmed; NULL with *cause. */
+char	*proto_read_secret(const char *path, char **cause);
+/* /var/lib/NAME (root: root_dir if given), $XDG_STATE_HOME/NAME or
+ * ~/.local/state/NAME.  Caller frees. */
+char	*proto_default_state_dir(const char *name, const char *root_dir);
+
 /* ---- message types ---- */
 enum msg_type {
 	MSG_UNKNOWN = 0,
@@ -134,6 +159,7 @@ enum msg_type {
 	MSG_REMOVE,
 	MSG_SUBSCRIBE,
 	MSG_STATUS,		/* cluster summary (the CLI's `status`) */
+	MSG_BACKUP,		/* a consistent copy of the database */
 	/* main -> operator */
 	MSG_REPLY,
 	MSG_EVENT,

@@ -139,9 +139,10 @@ handle_device_admin(struct conn *c, struct msg *m, struct dispatch_target *tg)
 			return;
 		}
 		device_set_approved(d, 1);
-		/* A connected device gets its key in the ack now; one that
-		 * is away gets it when it next registers. */
-		if (d->conn != NULL && d->key == NULL) {
+		/* The key is made now: a connected device gets it in the
+		 * ack, one that is away when it comes back with its join
+		 * secret. */
+		if (d->key == NULL) {
 			d->key = token_generate();
 			old_key = d->key;
 			d->key_delivered = 0;

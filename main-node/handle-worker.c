@@ -4,11 +4,13 @@
  * the task_* reports.
  *
  * Admission (README, Security): a worker comes in with the join token or
- * its own device_key.  A key is bound to one device id, and once an id
- * has a key only that key registers it: the join token can no longer
- * take it (an operator `remove` frees the id).  A key is made when the
- * device is approved while it is connected, or at its first registration
- * after approval, and travels in that register_ack.
+ * its own device_key.  A key is bound to one device id and is made when
+ * the device is approved; it travels in the register_ack of the device's
+ * own connection.  Once an id has a key, the join token alone no longer
+ * registers it (an operator `remove` frees the id): a device approved
+ * while it was away comes back with the join token *and* the join secret
+ * it generated and sent when it first joined, which the main node keeps
+ * as a hash and no one else knows; it then gets its key.
  */
 #include <ctype.h>
 #include <stdarg.h>
@@ -72,6 +74,30 @@ worker_refuse(struct conn *c, struct msg *m, enum proto_code code,
 	conn_close(c, why);
 }
 
+/*
+ * May a join-token registration take this known id?  Not once its key has
+ * reached it; until then only with the secret it joined with (a worker
+ * that sent none, from before join secrets, is let in only while the id
+ * has no key).
+ */
+static int
+worker_secret_matches(const struct device *d, const char *secret)
+{
+	char	*h;
+	int	 ok;
+
+	if (d->key != NULL && d->key_delivered)
+		return (0);
+	if (d->join_hash == NULL)
+		return (d->key == NULL);
+	if (secret == NULL)
+		return (0);
+	h = sha256_hex(secret);
+	ok = proto_token_equal(h, d->join_hash);
+	free(h);
+	return (ok);
+}
+
 /* Check the credentials of a register; 0 and *by_key set if admitted. */
 static int
 worker_admit(struct conn *c, struct msg *m, const char *id,
@@ -101,11 +127,13 @@ worker_admit(struct conn *c, struct msg *m, const char *id,
 		    "node's state dir and pass it with --token-file");
 		return (-1);
 	}
-	if (d != NULL && d->key != NULL) {
+	if (d != NULL && !worker_secret_matches(d, r->join_secret)) {
 		worker_refuse(c, m, PROTO_CONFLICT, "id_taken",
-		    "device id %s has its own device key: only that key "
-		    "registers it; use that device's state dir, choose "
-		    "another --id, or `encore remove %s` first", id, id);
+		    "device id %s is taken: only its own device key (or, "
+		    "until it has that, the join secret it first joined "
+		    "with) registers it; use that device's state dir, "
+		    "choose another --id, or `encore remove %s` first", id,
+		    id);
 		return (-1);
 	}
 	if (d != NULL && d->conn != NULL && d->conn != c) {
@@ -161,6 +189,8 @@ handle_register(struct conn *c, struct msg *m, struct dispatch_target *tg)
 		d->created_at = time(NULL);
 		if (s->opt->approve_auto)
 			device_set_approved(d, 1);
+		if (r->join_secret != NULL)
+			d->join_hash = sha256_hex(r->join_secret);
 		created = 1;
 	}
 	if (d->approved && d->key == NULL) {

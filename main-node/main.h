@@ -102,6 +102,8 @@ struct device {
 	char			*id;
 	char			*key;		/* device_key, NULL until approved */
 	int			 key_delivered;	/* the device has its key */
+	char			*join_hash;	/* SHA-256 hex of the secret it
+					   joined with, NULL if none */
 	int			 approved;
 	int			 drained;
 	int64_t			 created_at;	/* unix seconds */
@@ -609,6 +611,7 @@ int		 export_parse(const char *line, struct export_cmd *);
 
 /* util.c */
 char		*token_generate(void);	/* 64 hex chars */
+char		*sha256_hex(const char *);	/* of a string; caller frees */
 int		 json_to_strv(struct json_object *, char ***, size_t *);
 struct json_object *json_from_strv(char **, size_t);
 struct json_object *json_from_kv(const struct proto_kv *, size_t);

@@ -285,6 +285,7 @@ device_free(struct device *d)
 	device_free_profile(d);
 	free(d->id);
 	free(d->key);
+	free(d->join_hash);
 	free(d->reason);
 	free(d);
 }

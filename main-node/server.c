@@ -212,6 +212,7 @@ server_start(struct server *s, char **cause)
 	s->accept_ev = evtimer_new(s->base, server_accept_resume_cb, s);
 	s->tick_ev = event_new(s->base, -1, EV_PERSIST, server_tick_cb, s);
 	evtimer_add(s->tick_ev, &tv);
+	s->last_tick = now_mono();
 	rc = 0;
 out:
 	if (res != NULL)

@@ -17,7 +17,7 @@
 	"id, device_key, key_delivered, approved, drained, created_at, " \
 	"last_seen, hostname, platform, arch, os, kernel, role, cores, " \
 	"cpu_model, model, cpu_mhz, mem_total, disk_total, disk_free, " \
-	"interfaces, gpus, capabilities, labels, slots"
+	"interfaces, gpus, capabilities, labels, slots, join_secret"
 
 /* Prepare the device statements. */
 int
@@ -26,7 +26,7 @@ store_device_prepare(struct store *st)
 	if (store_prepare(st, &st->stmts.dev_save,
 	    "INSERT OR REPLACE INTO devices (" DEV_COLUMNS ") VALUES "
 	    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-	    "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)") != 0)
+	    "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)") != 0)
 		return (-1);
 	if (store_prepare(st, &st->stmts.dev_touch,
 	    "UPDATE devices SET last_seen = ?2 WHERE id = ?1") != 0)
@@ -79,6 +79,7 @@ store_device_save(struct store *st, struct device *d)
 	bind_json(s, 23, json_from_strv(d->caps, d->n_caps));
 	bind_json(s, 24, json_from_kv(d->labels, d->n_labels));
 	sqlite3_bind_int(s, 25, d->slots);
+	store_bind_text(s, 26, d->join_hash);
 	d->dirty = 0;
 	return (store_step_done(st, s));
 }
@@ -172,6 +173,7 @@ store_device_load_all(struct store *st)
 			json_object_put(o);
 		}
 		d->slots = sqlite3_column_int(s, 24);
+		d->join_hash = store_column_text(s, 25);
 		n++;
 	}
 	if (rc != SQLITE_DONE)

@@ -98,8 +98,10 @@ static const struct {
 	/* 1 -> 2: placement inputs as columns (the queue is indexed in
 	 * memory from them), dispatch order, attempts ever given, failed
 	 * starts; output chunks keep their seq and mark gaps; states
-	 * waiting (7) and held (8) are not final. */
-	{ "ALTER TABLE tasks ADD COLUMN seq INTEGER;"
+	 * waiting (7) and held (8) are not final; the hash of the secret a
+	 * worker joined with. */
+	{ "ALTER TABLE devices ADD COLUMN join_secret TEXT;"
+	"ALTER TABLE tasks ADD COLUMN seq INTEGER;"
 	"ALTER TABLE tasks ADD COLUMN last_attempt INTEGER NOT NULL "
 	"  DEFAULT 0;"
 	"ALTER TABLE tasks ADD COLUMN start_fails INTEGER NOT NULL DEFAULT 0;"

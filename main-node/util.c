@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <json-c/json.h>
+#include <openssl/evp.h>
 
 #include "main.h"
 
@@ -30,6 +31,21 @@ token_generate(void)
 	hex = xmalloc(sizeof raw * 2 + 1);
 	for (i = 0; i < sizeof raw; i++)
 		snprintf(hex + i * 2, 3, "%02x", raw[i]);
+	return (hex);
+}
+
+/* SHA-256 of a string as 64 hex characters; caller frees. */
+char *
+sha256_hex(const char *s)
+{
+	unsigned char	md[EVP_MAX_MD_SIZE];
+	unsigned int	len, i;
+	char		*hex;
+
+	EVP_Digest(s, strlen(s), md, &len, EVP_sha256(), NULL);
+	hex = xmalloc(len * 2 + 1);
+	for (i = 0; i < len; i++)
+		snprintf(hex + i * 2, 3, "%02x", md[i]);
 	return (hex);
 }
 

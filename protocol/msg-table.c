@@ -67,6 +67,8 @@ static const struct msg_field register_fields[] = {
 	F_STR("token", MF_SECRET, 1, PROTO_TOKEN_MAX, reg.token),
 	F_STR("device_key", MF_SECRET, 1, PROTO_TOKEN_MAX,
 	    reg.device_key),
+	F_STR("join_secret", MF_SECRET, 16, PROTO_TOKEN_MAX,
+	    reg.join_secret),
 	F_OBJ("device_info", MF_REQUIRED, MF_NO_OFF),
 	F_STR("device_info.hostname", MF_REQUIRED, 1, HOSTNAME_MAX,
 	    reg.info.hostname),

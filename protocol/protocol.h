@@ -351,6 +351,7 @@ struct proto_task {
 struct msg_register {
 	char			*token;		/* join token, or */
 	char			*device_key;	/* the device's own key */
+	char			*join_secret;	/* the worker's own, with token */
 	struct proto_device_info info;
 	struct proto_hw_specs	 hw;
 	char			**capabilities;

@@ -13,6 +13,7 @@
  */
 #include <sys/stat.h>
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -119,8 +120,12 @@ backup_rotate(struct server *s, const char *dir)
 	if ((n = scandir(dir, &names, NULL, alphasort)) < 0)
 		return;
 	for (i = n - 1; i >= 0; i--) {
+		/* encore-TIME.db only: a copy kept before an upgrade
+		 * (encore-before-...) is not rotated away. */
 		if (strncmp(names[i]->d_name, SNAPSHOT_PREFIX,
 		    strlen(SNAPSHOT_PREFIX)) == 0 &&
+		    isdigit((unsigned char)names[i]->d_name[
+		    strlen(SNAPSHOT_PREFIX)]) &&
 		    strstr(names[i]->d_name, ".db") != NULL &&
 		    ++kept > s->opt->snapshot_keep) {
 			xasprintf(&path, "%s/%s", dir, names[i]->d_name);

@@ -7,6 +7,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -231,6 +232,53 @@ store_fill_v2(struct store *st)
 }
 
 /*
+ * Before an upgrade, keep a copy of the database as the older release left
+ * it, in the state dir's snapshots/ (encore-before-vN-TIME.db): restoring
+ * it and the older binary undoes the upgrade.
+ */
+static int
+store_copy_before_upgrade(struct store *st, const char *path, int version,
+    char **cause)
+{
+	struct store_backup	*bk;
+	char			*dir, *copy, *slash, stamp[32];
+	time_t			 now = time(NULL);
+	int			 rc;
+
+	dir = xstrdup(path);
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*slash = '\0';
+	else {
+		free(dir);
+		dir = xstrdup(".");
+	}
+	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", gmtime(&now));
+	xasprintf(&copy, "%s/snapshots/encore-before-v%d-%s.db", dir,
+	    STORE_VERSION, stamp);
+	xasprintf(&slash, "%s/snapshots", dir);
+	proto_mkdirs(slash, 0700);
+	free(slash);
+	free(dir);
+	if ((bk = store_backup_start(st, copy, cause)) == NULL) {
+		free(copy);
+		return (-1);
+	}
+	rc = store_backup_step(bk, -1, cause);
+	store_backup_finish(bk);
+	if (rc != 1) {
+		if (rc == 0)
+			xasprintf(cause, "%s: could not copy the database "
+			    "before upgrading it; nothing was changed", path);
+		free(copy);
+		return (-1);
+	}
+	log_info("event=store_copied_before_upgrade from=%d path=%s", version,
+	    copy);
+	free(copy);
+	return (0);
+}
+
+/*
  * Check the database is ours (or empty) and bring it to STORE_VERSION, all
  * steps in one transaction: an upgrade that fails leaves the file as the
  * older release wrote it.
@@ -267,6 +315,9 @@ store_migrate(struct store *st, const char *path, char **cause)
 	}
 	if (version == STORE_VERSION)
 		return (0);
+	if (version > 0 && store_copy_before_upgrade(st, path, (int)version,
+	    cause) != 0)
+		return (-1);
 	if (store_exec(st, "BEGIN IMMEDIATE") != 0)
 		goto fail;
 	for (i = (int)version; i < STORE_VERSION; i++) {

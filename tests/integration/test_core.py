@@ -258,6 +258,13 @@ def test_database_of_the_previous_release_is_upgraded(cluster, previous_main):
     # ...and this release opens it in place and finds everything.
     cluster.start_main()
     assert "store_migrated" in cluster.main.output()
+    # The database as the old release left it is kept, to go back.
+    kept = glob.glob(os.path.join(cluster.state, "snapshots",
+                                  "encore-before-v*.db"))
+    assert len(kept) == 1, kept
+    db = sqlite3.connect(kept[0])
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    db.close()
     db = sqlite3.connect(os.path.join(cluster.state, "encore.db"))
     assert db.execute("PRAGMA user_version").fetchone()[0] >= 2
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

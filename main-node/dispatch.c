@@ -101,6 +101,9 @@ static const struct dispatch_row dispatch_table[MSG__COUNT] = {
 	[MSG_SUBSCRIBE] =	{ handle_subscribe, ROLE_OPERATOR, 0, DT_NONE },
 	[MSG_STATUS] =		{ handle_status, ROLE_OPERATOR, 0, DT_NONE },
 	[MSG_BACKUP] =		{ handle_backup, ROLE_OPERATOR, 0, DT_NONE },
+	[MSG_HOLD] =		{ handle_hold, ROLE_OPERATOR, D_COMMIT, DT_TASK },
+	[MSG_RELEASE] =		{ handle_release, ROLE_OPERATOR, D_COMMIT,
+				  DT_TASK },
 };
 
 /*
@@ -184,15 +187,12 @@ dispatch_lookup(struct conn *c, struct msg *m, enum dispatch_target_kind k,
     struct dispatch_target *t)
 {
 	const char	*id;
-	int64_t		 tid;
 	int		 rc;
 
 	switch (k) {
 	case DT_TASK:
 		id = m->u.target.task_id;
-		tid = task_id_parse(id);
-		rc = tid > 0 ? store_task_get(c->server->store, tid,
-		    &t->task) : 1;
+		rc = task_ref_get(c->server->store, id, &t->task);
 		if (rc == 0)
 			return (0);
 		if (rc < 0)

@@ -320,7 +320,7 @@ export_task_row(const struct task_row *r, void *arg)
 
 	for (i = 0; i < NCOLS(task_columns); i++)
 		cells[i] = b[i];
-	fmt_int(b[0], 64, r->id);
+	task_ref_format(r, b[0], 64);
 	cells[1] = r->name != NULL ? r->name : "";
 	cells[2] = proto_task_status_name(r->state);
 	cells[3] = proto_priority_name(r->priority);

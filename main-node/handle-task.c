@@ -15,7 +15,69 @@
 #define LIST_PAGE_DEFAULT	1000
 #define LIST_PAGE_MAX		100000
 
-/* submit: store the task as the wire carries it, reply with its id. */
+/* One dependency named at submit. */
+struct submit_dep {
+	int64_t		 id;
+	int64_t		 index;
+	int		 kind;
+};
+
+/*
+ * Resolve the ids of --after, --after-any, --after-notok (each entry may
+ * hold several, comma separated).  Returns the count, or -1 with the
+ * request answered (an unknown id).
+ */
+static int
+submit_deps(struct conn *c, struct msg *m, struct submit_dep **out)
+{
+	struct proto_task	*t = &m->u.task;
+	char			**lists[3] = { t->after, t->after_any,
+				    t->after_notok };
+	size_t			 ns[3] = { t->n_after, t->n_after_any,
+				    t->n_after_notok }, i, k;
+	static const int	 kinds[3] = { DEP_AFTER, DEP_AFTER_ANY,
+				    DEP_AFTER_NOTOK };
+	struct submit_dep	*v = NULL;
+	struct task_row		 r;
+	char			*copy, *tok, *save;
+	int			 n = 0, cap = 0, rc;
+
+	for (k = 0; k < 3; k++) {
+		for (i = 0; i < ns[k]; i++) {
+			copy = xstrdup(lists[k][i]);
+			for (tok = strtok_r(copy, ", ", &save); tok != NULL;
+			    tok = strtok_r(NULL, ", ", &save)) {
+				rc = task_ref_get(c->server->store, tok, &r);
+				if (rc != 0) {
+					conn_reply_error(c, m->message_id,
+					    rc < 0 ? PROTO_INTERNAL :
+					    PROTO_NOT_FOUND, "dependency "
+					    "\"%.64s\": no such task or "
+					    "array; see `encore ps --all`",
+					    tok);
+					free(copy);
+					free(v);
+					return (-1);
+				}
+				if (n == cap) {
+					cap = cap ? cap * 2 : 8;
+					v = xreallocarray(v, (size_t)cap,
+					    sizeof *v);
+				}
+				task_ref_parse(tok, &v[n].id, &v[n].index);
+				v[n].kind = kinds[k];
+				n++;
+				task_row_free(&r);
+			}
+			free(copy);
+		}
+	}
+	*out = v;
+	return (n);
+}
+
+/* submit: store the task (or array) as the wire carries it, reply with
+ * its id. */
 void
 handle_submit(struct conn *c, struct msg *m, struct dispatch_target *tg)
 {
@@ -24,9 +86,12 @@ handle_submit(struct conn *c, struct msg *m, struct dispatch_target *tg)
 	struct task_row		 r;
 	struct msg		 spec;
 	struct json_object	*reply;
-	char			*line, ids[32];
+	struct submit_dep	*deps = NULL;
+	struct task_change	 ch;
+	char			*line, ids[32], *why = NULL;
 	int64_t			 open;
-	int			 rc;
+	int			 ndeps, rc, i;
+	enum dep_status		 ds;
 
 	open = task_count(TASK_QUEUED) + task_count(TASK_WAITING) +
 	    task_count(TASK_HELD);
@@ -36,14 +101,24 @@ handle_submit(struct conn *c, struct msg *m, struct dispatch_target *tg)
 		    "or cancel some", s->opt->max_queued);
 		return;
 	}
+	if ((ndeps = submit_deps(c, m, &deps)) < 0)
+		return;
+	/* Only the task itself is stored as its spec. */
 	msg_init(&spec, MSG_SUBMIT);
 	spec.u.task = *t;
+	spec.u.task.array_end = -1;
+	spec.u.task.n_after = spec.u.task.n_after_any = 0;
+	spec.u.task.n_after_notok = 0;
+	spec.u.task.hold = 0;
 	line = msg_encode(&spec, NULL);
 	line[strcspn(line, "\n")] = '\0';
 
 	memset(&r, 0, sizeof r);
 	r.name = t->name != NULL ? xstrdup(t->name) : NULL;
-	r.state = TASK_QUEUED;
+	r.state = t->hold ? TASK_HELD : ndeps > 0 ? TASK_WAITING :
+	    TASK_QUEUED;
+	r.reason = t->hold ? xstrdup("at submit (--hold)") : ndeps > 0 ?
+	    xstrdup("waiting for its dependencies") : NULL;
 	r.priority = t->priority;
 	r.spec = line;
 	r.image = t->image != NULL ? xstrdup(t->image) : NULL;
@@ -52,10 +127,21 @@ handle_submit(struct conn *c, struct msg *m, struct dispatch_target *tg)
 	r.submitted_at = now_wall();
 	r.seq = task_next_seq();
 	task_placement_from_spec(t, &r.place);
+	if (t->array_end >= 0) {
+		r.kind = TASK_KIND_ARRAY;
+		r.array_start = t->array_start;
+		r.array_end = t->array_end;
+		r.array_step = t->array_step;
+		r.array_limit = t->array_limit;
+	}
 
 	rc = store_begin(s->store);
 	if (rc == 0 && store_task_insert(s->store, &r) < 0)
 		rc = -1;
+	for (i = 0; rc == 0 && i < ndeps; i++)
+		rc = store_dep_add(s->store, r.id, deps[i].id, deps[i].index,
+		    deps[i].kind);
+	free(deps);
 	if (store_end(s->store, rc) != 0) {
 		conn_reply_error(c, m->message_id, PROTO_INTERNAL, "cannot "
 		    "save the task: the database is busy or the main node's "
@@ -64,13 +150,33 @@ handle_submit(struct conn *c, struct msg *m, struct dispatch_target *tg)
 		return;
 	}
 	task_submitted(s, &r, c->addr);
+	/* Dependencies already met, or that never can be, decide now. */
+	if (r.state == TASK_WAITING) {
+		ds = deps_of(s->store, r.id, &why, NULL);
+		memset(&ch, 0, sizeof ch);
+		ch.exit_code = -1;
+		if (ds == DEP_MET) {
+			ch.to = TASK_QUEUED;
+			ch.cause = CAUSE_RELEASE;
+			task_transition(s, &r, &ch);
+		} else if (ds == DEP_FAILED)
+			task_cancel_one(s, &r, why);
+		free(why);
+	}
 	snprintf(ids, sizeof ids, "%lld", (long long)r.id);
 	reply = view_ok("task_id", json_object_new_string(ids));
-	if (!queue_anyone_could_run(&r.place))
+	json_object_object_add(reply, "state",
+	    json_object_new_string(proto_task_status_name(r.state)));
+	if (r.kind == TASK_KIND_ARRAY)
+		json_object_object_add(reply, "array_size",
+		    json_object_new_int64(ARRAY_SIZE(&r)));
+	if (!queue_anyone_could_run(&r.place)) {
+		char *text = why_text(s, &r);
+
 		json_object_object_add(reply, "warning",
-		    json_object_new_string("no device known to the main node "
-		    "could ever run this task (see `encore devices`); it "
-		    "stays queued until one joins"));
+		    json_object_new_string(text));
+		free(text);
+	}
 	conn_send_json(c, MSG_REPLY, m->message_id, reply);
 	task_row_free(&r);
 }
@@ -78,7 +184,8 @@ handle_submit(struct conn *c, struct msg *m, struct dispatch_target *tg)
 /* A page of a listing being collected. */
 struct list_page {
 	struct json_object	*tasks;
-	int64_t			 last;
+	int64_t			 last;		/* internal id of the last row */
+	int64_t			 prev;		/* and of the one before */
 	int			 n;
 };
 
@@ -89,6 +196,7 @@ list_page_cb(const struct task_row *r, void *arg)
 	struct list_page	*p = arg;
 
 	json_object_array_add(p->tasks, view_task(r));
+	p->prev = p->last;
 	p->last = r->id;
 	p->n++;
 	return (0);
@@ -101,8 +209,8 @@ handle_list_tasks(struct conn *c, struct msg *m, struct dispatch_target *tg)
 	struct task_cursor	 cur;
 	struct list_page	 p;
 	struct json_object	*reply;
-	int64_t			 counts[TASK__COUNT], total = 0;
-	int			 limit = m->u.target.limit, i;
+	int64_t			 total;
+	int			 limit = m->u.target.limit;
 	char			 next[32];
 
 	if (limit <= 0)
@@ -111,6 +219,7 @@ handle_list_tasks(struct conn *c, struct msg *m, struct dispatch_target *tg)
 		limit = LIST_PAGE_MAX;
 	memset(&cur, 0, sizeof cur);
 	cur.mode = m->u.target.all ? TASK_LIST_ALL : TASK_LIST_OPEN;
+	cur.expand = m->u.target.expand;
 	if (m->u.target.after != NULL &&
 	    (cur.after = task_id_parse(m->u.target.after)) < 0) {
 		conn_reply_error(c, m->message_id, PROTO_BAD_FIELD,
@@ -130,16 +239,10 @@ handle_list_tasks(struct conn *c, struct msg *m, struct dispatch_target *tg)
 	}
 	if (p.n > limit) {
 		json_object_array_del_idx(p.tasks, (size_t)limit, 1);
-		p.last = task_id_parse(json_object_get_string(
-		    json_object_object_get(json_object_array_get_idx(p.tasks,
-		    (size_t)limit - 1), "id")));
+		p.last = p.prev;
 	}
-	task_counts(counts);
-	for (i = 0; i < TASK__COUNT; i++) {
-		if (cur.mode == TASK_LIST_ALL ||
-		    !proto_task_status_is_final(i))
-			total += counts[i];
-	}
+	total = store_task_count_listing(c->server->store, cur.mode,
+	    cur.expand);
 	reply = view_ok("tasks", p.tasks);
 	json_object_object_add(reply, "total", json_object_new_int64(total));
 	snprintf(next, sizeof next, "%lld", (long long)p.last);
@@ -231,37 +334,37 @@ handle_logs(struct conn *c, struct msg *m, struct dispatch_target *tg)
 }
 
 /* cancel: a task not placed ends now; a placed one is told to stop and
- * ends when its worker reports (or its device is lost). */
+ * ends when its worker reports (or its device is lost); an array's
+ * elements are all cancelled. */
 void
 handle_cancel(struct conn *c, struct msg *m, struct dispatch_target *tg)
 {
 	struct server		*s = c->server;
 	struct task_row		*r = &tg->task;
-	struct task		*t;
-	struct task_change	 ch = { TASK_CANCELLED, CAUSE_CANCEL,
-				    "cancelled by an operator", -1, NULL, 0 };
 	enum proto_task_status	 was = r->state;
+	char			 ref[48];
 
 	if (proto_task_status_is_final(r->state)) {
-		conn_reply_error(c, m->message_id, PROTO_CONFLICT, "task %lld "
-		    "already ended (%s)", (long long)r->id,
+		conn_reply_error(c, m->message_id, PROTO_CONFLICT, "task %s "
+		    "already ended (%s)", m->u.target.task_id,
 		    proto_task_status_name(r->state));
 		return;
 	}
-	t = task_find(r->id);
-	if (t == NULL || t->dev == NULL || t->dev->conn == NULL) {
-		if (task_transition(s, r, &ch) != 0) {
-			conn_reply_error(c, m->message_id, PROTO_INTERNAL,
-			    "cannot save the cancel; check the main node's "
-			    "disk");
-			return;
-		}
-	} else {
-		t->cancel_requested = 1;
-		task_send_cancel(t);
+	if (r->id == 0) {
+		conn_reply_error(c, m->message_id, PROTO_CONFLICT, "element %s "
+		    "has not started yet: cancel its array (encore cancel "
+		    "%lld), or hold the array", m->u.target.task_id,
+		    (long long)r->array_id);
+		return;
 	}
-	log_info("event=task_cancel task=%lld state=%s by=%s",
-	    (long long)r->id, proto_task_status_name(was), c->addr);
+	if (task_cancel_one(s, r, "cancelled by an operator") != 0) {
+		conn_reply_error(c, m->message_id, PROTO_INTERNAL,
+		    "cannot save the cancel; check the main node's disk");
+		return;
+	}
+	log_info("event=task_cancel task=%s state=%s by=%s",
+	    task_ref_format(r, ref, sizeof ref), proto_task_status_name(was),
+	    c->addr);
 	conn_send_json(c, MSG_REPLY, m->message_id, view_ok("task",
 	    view_task(r)));
 }

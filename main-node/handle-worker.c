@@ -308,8 +308,8 @@ worker_task(struct conn *c, const char *task_id, int attempt,
 {
 	struct task	*t;
 
-	t = task_find_attempt(task_id_parse(task_id), attempt);
-	if (t == NULL || t->dev != c->device) {
+	t = task_find_ref(task_id);
+	if (t == NULL || t->attempt != attempt || t->dev != c->device) {
 		char	safe[PROTO_ID_MAX * 4 + 1];
 
 		log_debug("event=task_stale type=%s task=%s attempt=%d "
@@ -386,10 +386,51 @@ worker_ack(struct conn *c, const char *task_id, int attempt)
 	conn_send(c, &m);
 }
 
+/* Distinct devices on which a task failed to start. */
+static int
+worker_start_fails(const char *avoid)
+{
+	const char	*p;
+	int		 n = 0;
+
+	for (p = avoid; p != NULL && *p != '\0'; ) {
+		n += p[0] == 's' && p[1] == ':';
+		if ((p = strchr(p, '\n')) != NULL)
+			p++;
+	}
+	return (n);
+}
+
+/* Remember that a task should rather not go back to a device:
+ * kind 's' (it failed to start there) or 'a' (it failed or was vacated
+ * there). */
+static void
+worker_avoid(struct task_row *r, char kind, const char *id)
+{
+	char	*p, *t;
+	size_t	 n = strlen(id);
+
+	for (p = r->avoid; p != NULL && *p != '\0'; ) {
+		if (p[1] == ':' && strncmp(p + 2, id, n) == 0 &&
+		    (p[2 + n] == '\n' || p[2 + n] == '\0')) {
+			if (kind == 's')
+				p[0] = 's';	/* now a failed start too */
+			return;
+		}
+		if ((p = strchr(p, '\n')) != NULL)
+			p++;
+	}
+	xasprintf(&t, "%s%s%c:%s", r->avoid != NULL ? r->avoid : "",
+	    r->avoid != NULL && *r->avoid != '\0' ? "\n" : "", kind, id);
+	free(r->avoid);
+	r->avoid = t;
+}
+
 /* Decide what a result of the current attempt does to its task. */
 static void
-worker_result_change(const struct task_row *r, const struct task *t,
-    const struct msg_task_result *res, struct task_change *ch)
+worker_result_change(struct task_row *r, const struct task *t,
+    const struct msg_task_result *res, struct task_change *ch,
+    const char *device, char **why)
 {
 	ch->to = res->status;
 	ch->cause = CAUSE_RESULT;
@@ -403,18 +444,27 @@ worker_result_change(const struct task_row *r, const struct task *t,
 	}
 	if (res->start_failed && res->status != TASK_CANCELLED) {
 		ch->cause = CAUSE_START_FAILED;
-		ch->to = r->start_fails + 1 >= TASK_START_FAILS_MAX ?
-		    TASK_HELD : TASK_QUEUED;
+		ch->to = TASK_QUEUED;
+		worker_avoid(r, 's', device);
+		if (worker_start_fails(r->avoid) >= TASK_START_FAILS_MAX) {
+			ch->to = TASK_HELD;
+			xasprintf(why, "failed to start on %d devices: %s",
+			    TASK_START_FAILS_MAX, res->error != NULL ?
+			    res->error : "no reason given");
+			ch->why = *why;
+		}
 		return;
 	}
 	if (res->vacated && res->status != TASK_CANCELLED) {
 		ch->cause = CAUSE_VACATED;
 		ch->to = TASK_QUEUED;
+		worker_avoid(r, 'a', device);
 		return;
 	}
 	if (res->status == TASK_FAILED && r->retries_left > 0) {
 		ch->cause = CAUSE_RETRY;
 		ch->to = TASK_QUEUED;
+		worker_avoid(r, 'a', device);
 	}
 }
 
@@ -428,12 +478,15 @@ worker_late_result(struct conn *c, const struct msg_task_result *res)
 	struct task_row		 r;
 	struct task		*cur;
 	struct task_change	 ch;
-	int64_t			 id = task_id_parse(res->task_id);
 	int			 ok = -1;
 
-	if (id <= 0 || store_task_get(s->store, id, &r) != 0)
+	if (task_ref_get(s->store, res->task_id, &r) != 0)
 		return (-1);
-	cur = task_find(id);
+	if (r.id == 0) {
+		task_row_free(&r);
+		return (-1);
+	}
+	cur = task_find(r.id);
 	memset(&ch, 0, sizeof ch);
 	if (!res->start_failed && !res->vacated &&
 	    res->status != TASK_FAILED &&
@@ -448,9 +501,9 @@ worker_late_result(struct conn *c, const struct msg_task_result *res)
 		ch.device = c->device;
 		ch.attempt = res->attempt;
 		if (task_transition(s, &r, &ch) == 0) {
-			log_info("event=task_late_result task=%lld attempt=%d "
+			log_info("event=task_late_result task=%s attempt=%d "
 			    "device=%s msg=\"accepted: the next attempt had "
-			    "not started\"", (long long)id, res->attempt,
+			    "not started\"", res->task_id, res->attempt,
 			    c->device->id);
 			ok = 0;
 		}
@@ -468,6 +521,7 @@ handle_task_result(struct conn *c, struct msg *m, struct dispatch_target *tg)
 	struct task		*t;
 	struct task_row		 r;
 	struct task_change	 ch;
+	char			*why = NULL;
 
 	t = worker_task(c, res->task_id, res->attempt, "task_result");
 	if (t == NULL) {
@@ -479,10 +533,11 @@ handle_task_result(struct conn *c, struct msg *m, struct dispatch_target *tg)
 	if (store_task_get(s->store, t->id, &r) != 0)
 		return;
 	memset(&ch, 0, sizeof ch);
-	worker_result_change(&r, t, res, &ch);
+	worker_result_change(&r, t, res, &ch, c->device->id, &why);
 	ch.device = c->device;
 	if (task_transition(s, &r, &ch) == 0)
 		worker_ack(c, res->task_id, res->attempt);
 	/* else not durable: no ack; the worker re-sends it. */
+	free(why);
 	task_row_free(&r);
 }

@@ -356,6 +356,9 @@ int		 scheduler_can_ever_run(const struct device *,
 int		 scheduler_fits(const struct device *, const struct placement *);
 int		 scheduler_compare(const struct device *, const struct device *);
 struct device	*scheduler_pick(const struct placement *);
+struct device	*scheduler_pick_avoiding(const struct placement *,
+		    const char *);
+int		 scheduler_avoids(const char *, const char *);
 struct device	*scheduler_pick_list(struct device_list *,
 		    const struct placement *);
 void		 scheduler_update(struct device *);
@@ -369,6 +372,7 @@ struct queue_entry_spec {
 	enum proto_priority	 priority;
 	int64_t			 seq;
 	struct placement	 place;		/* borrowed */
+	int			 is_array;	/* an array's next element */
 };
 void		 queue_init(void);
 void		 queue_free(void);
@@ -399,7 +403,11 @@ struct task {
 	double			 started_at;
 	int64_t			 output_bytes;	/* stored, all attempts */
 	int64_t			 next_seq;	/* next output seq expected */
+	int64_t			 array_id;	/* an element: its array */
+	int64_t			 array_index;
+	char			 ref[48];	/* its id on the wire */
 	struct task		*hnext;
+	struct task		*enext;		/* element hash chain */
 	TAILQ_ENTRY(task)	 entry;		/* all active */
 	TAILQ_ENTRY(task)	 dev_entry;	/* on its device */
 };
@@ -423,10 +431,27 @@ struct task_row {
 	int			 retries_left;
 	int			 requeues;	/* device-lost re-queues */
 	int			 start_fails;	/* failed starts, any device */
-	char			*spec;		/* submit line (store) */
+	char			*spec;		/* submit line (store); NULL for
+						   an element: its array's */
 	int64_t			 seq;		/* dispatch order in priority */
 	struct placement	 place;
+	int			 kind;		/* TASK_KIND_* */
+	int64_t			 array_id;	/* element: its array, else 0 */
+	int64_t			 array_index;	/* element: its index */
+	int64_t			 array_start;	/* array: first index */
+	int64_t			 array_end;	/* array: last index */
+	int64_t			 array_step;
+	int			 array_limit;	/* most running at once, 0 any */
+	int64_t			 array_next;	/* indexes made or skipped */
+	int64_t			 array_cancelled; /* ended before being made */
+	char			*reason;	/* why held or waiting */
+	char			*avoid;		/* devices it failed on */
 };
+#define TASK_KIND_TASK		0
+#define TASK_KIND_ARRAY		1
+/* Elements of an array row. */
+#define ARRAY_SIZE(r) \
+	(((r)->array_end - (r)->array_start) / (r)->array_step + 1)
 
 /* What a message acts on, looked up by dispatch before its handler runs. */
 struct dispatch_target {
@@ -486,9 +511,53 @@ void		 task_placement_from_spec(const struct proto_task *,
 void		 placement_free(struct placement *);
 int		 task_prune(struct server *, int max);
 int64_t		 task_next_seq(void);
+void		 task_count_move(int from, int to, int64_t n);
+void		 task_enqueue(const struct task_row *);
+struct task	*task_find_ref(const char *);
 void		 task_submitted(struct server *, struct task_row *,
 		    const char *by);
 void		 task_send_cancel(struct task *);
+
+/* array.c: arrays, dependencies, holding */
+#define DEP_AFTER	0	/* --after: completed */
+#define DEP_AFTER_ANY	1	/* --after-any: ended */
+#define DEP_AFTER_NOTOK	2	/* --after-notok: ended, not completed */
+int		 task_ref_parse(const char *, int64_t *id, int64_t *index);
+char		*task_ref_format(const struct task_row *, char *, size_t);
+int		 task_ref_get(struct store *, const char *, struct task_row *);
+int		 array_load(struct store *, int64_t counts[TASK__COUNT]);
+int		 array_enqueue_all(struct store *);
+void		 array_free_all(void);
+void		 array_submitted(struct server *, struct task_row *);
+void		 array_row_moved(struct server *, struct task_row *,
+		    enum proto_task_status, enum proto_task_status);
+void		 array_element_moved(struct server *, const struct task_row *,
+		    enum proto_task_status, enum proto_task_status);
+int		 array_materialize(struct server *, int64_t, struct device *);
+int		 array_element_spec(struct server *, const struct task_row *,
+		    struct msg *);
+enum dep_status {
+	DEP_PENDING,
+	DEP_MET,
+	DEP_FAILED,		/* can never be met */
+};
+enum dep_status	 deps_of(struct store *, int64_t, char **why,
+		    char **waiting);
+void		 deps_notify(struct server *, int64_t id, int64_t index);
+int		 task_cancel_one(struct server *, struct task_row *,
+		    const char *);
+int		 array_cancel(struct server *, struct task_row *, const char *);
+void		 handle_hold(struct conn *, struct msg *,
+		    struct dispatch_target *);
+void		 handle_release(struct conn *, struct msg *,
+		    struct dispatch_target *);
+
+int		 array_at_limit(int64_t);
+
+/* why.c: why a task is not running */
+char		*why_devices(struct device_list *, const struct placement *,
+		    int *never);
+char		*why_text(struct server *, const struct task_row *);
 
 /* view.c: the JSON that replies, events and exports show */
 struct json_object *view_task(const struct task_row *);
@@ -556,6 +625,7 @@ struct task_cursor {
 	int64_t			 seq;
 	int64_t			 after;		/* last id seen */
 	int			 started;
+	int			 expand;	/* array elements too */
 };
 
 /* store-task.c */
@@ -583,6 +653,23 @@ int64_t		 store_output_next_seq(struct store *, int64_t, int);
 int		 store_task_prune(struct store *, double before, int max,
 		    int64_t removed[TASK__COUNT]);
 int64_t		 store_task_max_seq(struct store *);
+int64_t		 store_task_ahead(struct store *, int prio, int64_t seq);
+int64_t		 store_task_count_listing(struct store *, enum task_list_mode,
+		    int);
+int		 store_element_get(struct store *, int64_t, int64_t,
+		    struct task_row *);
+int		 store_array_rows(struct store *, task_row_cb, void *);
+int		 store_array_element_counts(struct store *, int64_t,
+		    int64_t *, int64_t *);
+int		 store_array_state_counts(struct store *, int64_t,
+		    int64_t counts[TASK__COUNT]);
+int		 store_dep_add(struct store *, int64_t, int64_t, int64_t, int);
+int		 store_elements_open(struct store *, int64_t, task_row_cb,
+		    void *);
+int		 store_deps_of(struct store *, int64_t,
+		    void (*)(int64_t, int64_t, int, void *), void *);
+int		 store_dependents(struct store *, int64_t, int64_t,
+		    void (*)(int64_t, void *), void *);
 
 /* export-text.c */
 void		 export_text(struct conn *, const char *line);

@@ -36,6 +36,7 @@ struct qent {
 	int64_t			 seq;
 	int			 prio;
 	int			 idx;		/* in its shape's heap */
+	int			 is_array;	/* makes an element when placed */
 	struct shape		*shape;
 	struct qent		*hnext;		/* id hash chain */
 };
@@ -269,6 +270,7 @@ queue_add(const struct queue_entry_spec *q)
 	e->id = q->id;
 	e->seq = q->seq;
 	e->prio = q->priority;
+	e->is_array = q->is_array;
 	e->shape = sh;
 	b = queue_bucket(e->id);
 	e->hnext = queue.hash[b];
@@ -334,6 +336,7 @@ queue_load_cb(const struct task_row *r, void *arg)
 	q.priority = r->priority;
 	q.seq = r->seq;
 	q.place = r->place;
+	q.is_array = 0;
 	queue_add(&q);
 	return (0);
 }
@@ -473,8 +476,11 @@ queue_place(struct server *s, struct shape *sh, struct device *d)
 	struct task_change	 ch = { TASK_ASSIGNED, CAUSE_DISPATCH, NULL, -1,
 				    d, 0 };
 	int64_t			 id = sh->heap[0]->id;
+	struct device		*other;
 	int			 rc;
 
+	if (sh->heap[0]->is_array)
+		return (array_materialize(s, id, d));
 	if ((rc = store_task_get(s->store, id, &r)) != 0 ||
 	    r.state != TASK_QUEUED) {
 		/* The index disagrees with the database: trust the
@@ -485,7 +491,11 @@ queue_place(struct server *s, struct shape *sh, struct device *d)
 		queue_remove(id);
 		return (rc < 0 ? -1 : 0);
 	}
-	if (r.spec == NULL || *r.spec == '\0') {
+	/* A task that failed on this device goes elsewhere when it can. */
+	if (r.avoid != NULL && scheduler_avoids(r.avoid, d->id) &&
+	    (other = scheduler_pick_avoiding(&sh->place, r.avoid)) != NULL)
+		ch.device = other;
+	if ((r.spec == NULL || *r.spec == '\0') && r.array_id == 0) {
 		ch.to = TASK_FAILED;
 		ch.cause = CAUSE_DAMAGED;
 		ch.why = "stored task is damaged";

@@ -264,6 +264,32 @@ scheduler_available(void)
 struct device *
 scheduler_pick(const struct placement *p)
 {
+	return (scheduler_pick_avoiding(p, NULL));
+}
+
+/* 1 if a device's id is a line of the avoid list ("s:ID" or "a:ID"). */
+int
+scheduler_avoids(const char *avoid, const char *id)
+{
+	const char	*p;
+	size_t		 n = strlen(id);
+
+	for (p = avoid; p != NULL && *p != '\0'; ) {
+		if (p[0] != '\0' && p[1] == ':' &&
+		    strncmp(p + 2, id, n) == 0 &&
+		    (p[2 + n] == '\n' || p[2 + n] == '\0'))
+			return (1);
+		if ((p = strchr(p, '\n')) != NULL)
+			p++;
+	}
+	return (0);
+}
+
+/* The best device that fits and is not on the avoid list (NULL: none is
+ * avoided), from the index. */
+struct device *
+scheduler_pick_avoiding(const struct placement *p, const char *avoid)
+{
 	struct device	*d, *found = NULL;
 	int		*front, nf = 0, capf = 64, i, best, j, tmp, k;
 
@@ -294,7 +320,8 @@ scheduler_pick(const struct placement *p)
 			front[j] = tmp;
 			i = j;
 		}
-		if (scheduler_fits(sched_heap[best], p)) {
+		if (scheduler_fits(sched_heap[best], p) && (avoid == NULL ||
+		    !scheduler_avoids(avoid, sched_heap[best]->id))) {
 			found = sched_heap[best];
 			break;
 		}

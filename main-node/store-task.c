@@ -19,7 +19,9 @@
 	"id, name, state, priority, device, attempt, exit_code, error, " \
 	"submitted_at, started_at, finished_at, retries_left, requeues, spec, " \
 	"image, seq, last_attempt, start_fails, task_type, cpus, memory_mb, " \
-	"req_arch, req_platform, req_device, req_labels"
+	"req_arch, req_platform, req_device, req_labels, kind, array_id, " \
+	"array_index, array_start, array_end, array_step, array_limit, " \
+	"array_next, array_cancelled, reason, avoid"
 
 /* Rows the range of final states covers (the schema's partial indexes
  * use the same expressions). */
@@ -33,8 +35,11 @@ store_task_prepare(struct store *st)
 	if (store_prepare(st, &st->stmts.task_insert,
 	    "INSERT INTO tasks (name, state, priority, spec, retries_left, "
 	    "submitted_at, image, seq, task_type, cpus, memory_mb, req_arch, "
-	    "req_platform, req_device, req_labels) VALUES (?1, ?2, ?3, ?4, "
-	    "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)") != 0)
+	    "req_platform, req_device, req_labels, kind, array_id, "
+	    "array_index, array_start, array_end, array_step, array_limit, "
+	    "array_next, array_cancelled, reason, avoid) VALUES (?1, ?2, ?3, "
+	    "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
+	    "?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)") != 0)
 		return (-1);
 	if (store_prepare(st, &st->stmts.task_get,
 	    "SELECT " TASK_COLUMNS " FROM tasks WHERE id = ?1") != 0)
@@ -43,7 +48,9 @@ store_task_prepare(struct store *st)
 	    "UPDATE tasks SET state = ?2, device = ?3, attempt = ?4, "
 	    "exit_code = ?5, error = ?6, started_at = ?7, finished_at = ?8, "
 	    "retries_left = ?9, requeues = ?10, last_attempt = ?11, "
-	    "start_fails = ?12, seq = ?13 WHERE id = ?1") != 0)
+	    "start_fails = ?12, seq = ?13, array_next = ?14, "
+	    "array_cancelled = ?15, reason = ?16, avoid = ?17 "
+	    "WHERE id = ?1") != 0)
 		return (-1);
 	if (store_prepare(st, &st->stmts.attempt_upsert,
 	    "INSERT INTO attempts (task_id, attempt, device, state, "
@@ -76,10 +83,20 @@ store_task_prepare(struct store *st)
 	    store_prepare(st, &st->stmts.attempts_delete,
 	    "DELETE FROM attempts WHERE task_id = ?1") != 0 ||
 	    store_prepare(st, &st->stmts.output_delete,
-	    "DELETE FROM output WHERE task_id = ?1") != 0)
+	    "DELETE FROM output WHERE task_id = ?1") != 0 ||
+	    store_prepare(st, &st->stmts.deps_delete,
+	    "DELETE FROM deps WHERE task_id = ?1") != 0)
+		return (-1);
+	if (store_prepare(st, &st->stmts.element_get,
+	    "SELECT " TASK_COLUMNS " FROM tasks WHERE array_id = ?1 AND "
+	    "array_index = ?2") != 0 ||
+	    store_prepare(st, &st->stmts.dep_add,
+	    "INSERT OR IGNORE INTO deps (task_id, dep_id, dep_index, kind) "
+	    "VALUES (?1, ?2, ?3, ?4)") != 0)
 		return (-1);
 	if (store_prepare(st, &st->stmts.count_state,
-	    "SELECT state, count(*) FROM tasks GROUP BY state") != 0)
+	    "SELECT state, count(*) FROM tasks WHERE kind = 0 GROUP BY state")
+	    != 0)
 		return (-1);
 	return (0);
 }
@@ -93,6 +110,8 @@ task_row_free(struct task_row *r)
 	free(r->error);
 	free(r->image);
 	free(r->spec);
+	free(r->reason);
+	free(r->avoid);
 	placement_free(&r->place);
 	memset(r, 0, sizeof *r);
 }
@@ -151,6 +170,19 @@ task_row_read(sqlite3_stmt *s, struct task_row *r)
 	r->place.platform = store_column_text(s, 22);
 	r->place.device = store_column_text(s, 23);
 	column_labels(s, 24, &r->place);
+	r->kind = sqlite3_column_int(s, 25);
+	r->array_id = sqlite3_column_int64(s, 26);
+	r->array_index = sqlite3_column_int64(s, 27);
+	r->array_start = sqlite3_column_int64(s, 28);
+	r->array_end = sqlite3_column_int64(s, 29);
+	r->array_step = sqlite3_column_int64(s, 30);
+	if (r->array_step < 1)
+		r->array_step = 1;
+	r->array_limit = sqlite3_column_int(s, 31);
+	r->array_next = sqlite3_column_int64(s, 32);
+	r->array_cancelled = sqlite3_column_int64(s, 33);
+	r->reason = store_column_text(s, 34);
+	r->avoid = store_column_text(s, 35);
 }
 
 /* Store a new task from its row (id is set on return); -1 on error. */
@@ -178,6 +210,22 @@ store_task_insert(struct store *st, struct task_row *r)
 	sqlite3_bind_text(s, 15, json_object_to_json_string_ext(labels,
 	    JSON_C_TO_STRING_PLAIN), -1, SQLITE_TRANSIENT);
 	json_object_put(labels);
+	sqlite3_bind_int(s, 16, r->kind);
+	store_bind_int_or_null(s, 17, r->array_id > 0 ? r->array_id : -1);
+	if (r->array_id > 0)
+		sqlite3_bind_int64(s, 18, r->array_index);
+	else
+		sqlite3_bind_null(s, 18);
+	if (r->kind == TASK_KIND_ARRAY) {
+		sqlite3_bind_int64(s, 19, r->array_start);
+		sqlite3_bind_int64(s, 20, r->array_end);
+		sqlite3_bind_int64(s, 21, r->array_step);
+		sqlite3_bind_int(s, 22, r->array_limit);
+		sqlite3_bind_int64(s, 23, r->array_next);
+		sqlite3_bind_int64(s, 24, r->array_cancelled);
+	}
+	store_bind_text(s, 25, r->reason);
+	store_bind_text(s, 26, r->avoid);
 	if (store_step_done(st, s) != 0)
 		return (-1);
 	r->id = sqlite3_last_insert_rowid(st->db);
@@ -225,6 +273,10 @@ store_task_update(struct store *st, const struct task_row *r)
 	sqlite3_bind_int(s, 11, r->last_attempt);
 	sqlite3_bind_int(s, 12, r->start_fails);
 	sqlite3_bind_int64(s, 13, r->seq);
+	sqlite3_bind_int64(s, 14, r->array_next);
+	sqlite3_bind_int64(s, 15, r->array_cancelled);
+	store_bind_text(s, 16, r->reason);
+	store_bind_text(s, 17, r->avoid);
 	return (store_step_done(st, s));
 }
 
@@ -292,8 +344,10 @@ store_task_page(struct store *st, struct task_cursor *cur, int limit,
 		    "ORDER BY priority DESC, seq LIMIT ?3";
 		break;
 	case TASK_LIST_OPEN:
-		sql = "SELECT " TASK_COLUMNS " FROM tasks WHERE " SQL_OPEN
-		    " AND id > ?2 ORDER BY id LIMIT ?3";
+		sql = cur->expand ? "SELECT " TASK_COLUMNS " FROM tasks WHERE "
+		    SQL_OPEN " AND id > ?2 ORDER BY id LIMIT ?3" :
+		    "SELECT " TASK_COLUMNS " FROM tasks WHERE " SQL_OPEN
+		    " AND id > ?2 AND array_id IS NULL ORDER BY id LIMIT ?3";
 		break;
 	case TASK_LIST_RECENT:
 		/* Open tasks and the last 1000 finished, by id. */
@@ -303,8 +357,10 @@ store_task_page(struct store *st, struct task_cursor *cur, int limit,
 		    "ORDER BY id LIMIT ?3";
 		break;
 	default:
-		sql = "SELECT " TASK_COLUMNS " FROM tasks WHERE id > ?2 "
-		    "ORDER BY id LIMIT ?3";
+		sql = cur->expand ? "SELECT " TASK_COLUMNS " FROM tasks WHERE "
+		    "id > ?2 ORDER BY id LIMIT ?3" : "SELECT " TASK_COLUMNS
+		    " FROM tasks WHERE id > ?2 AND array_id IS NULL ORDER BY id "
+		    "LIMIT ?3";
 		break;
 	}
 	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
@@ -345,7 +401,8 @@ store_task_active(struct store *st, task_row_cb cb, void *arg)
 	sqlite3_stmt	*s;
 
 	if (sqlite3_prepare_v2(st->db, "SELECT " TASK_COLUMNS " FROM tasks "
-	    "WHERE state IN (1, 2) ORDER BY id", -1, &s, NULL) != SQLITE_OK)
+	    "WHERE state IN (1, 2) AND kind = 0 ORDER BY id", -1, &s, NULL) !=
+	    SQLITE_OK)
 		return (-1);
 	return (store_task_rows(st, s, cb, arg));
 }
@@ -357,7 +414,7 @@ store_task_queued(struct store *st, task_row_cb cb, void *arg)
 	sqlite3_stmt	*s;
 
 	if (sqlite3_prepare_v2(st->db, "SELECT " TASK_COLUMNS " FROM tasks "
-	    "WHERE state = 0", -1, &s, NULL) != SQLITE_OK)
+	    "WHERE state = 0 AND kind = 0", -1, &s, NULL) != SQLITE_OK)
 		return (-1);
 	return (store_task_rows(st, s, cb, arg));
 }
@@ -541,11 +598,12 @@ store_output_next_seq(struct store *st, int64_t id, int attempt)
 static int
 store_task_delete_one(struct store *st, int64_t id)
 {
-	sqlite3_stmt	*stmts[3] = { st->stmts.output_delete,
-			    st->stmts.attempts_delete, st->stmts.task_delete };
+	sqlite3_stmt	*stmts[4] = { st->stmts.output_delete,
+			    st->stmts.attempts_delete, st->stmts.deps_delete,
+			    st->stmts.task_delete };
 	int		 i;
 
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 4; i++) {
 		sqlite3_bind_int64(stmts[i], 1, id);
 		if (store_step_done(st, stmts[i]) != 0)
 			return (-1);
@@ -567,9 +625,10 @@ store_task_prune(struct store *st, double before, int max,
 
 	if (store_begin(st) != 0)
 		return (store_end(st, -1));
-	if (sqlite3_prepare_v2(st->db, "SELECT id, state FROM tasks WHERE "
-	    SQL_FINAL " AND finished_at < ?1 ORDER BY finished_at LIMIT ?2",
-	    -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(st->db, "SELECT id, state, kind, "
+	    "coalesce(array_cancelled, 0) FROM tasks WHERE " SQL_FINAL
+	    " AND finished_at < ?1 ORDER BY finished_at LIMIT ?2", -1, &s,
+	    NULL) != SQLITE_OK)
 		return (store_end(st, -1));
 	sqlite3_bind_double(s, 1, before);
 	sqlite3_bind_int(s, 2, max);
@@ -578,7 +637,13 @@ store_task_prune(struct store *st, double before, int max,
 		id = sqlite3_column_int64(s, 0);
 		state = sqlite3_column_int(s, 1);
 		rc = store_task_delete_one(st, id);
-		if (rc == 0 && state >= 0 && state < TASK__COUNT)
+		if (rc != 0)
+			break;
+		/* An array row is not counted itself; the elements it never
+		 * made are, as cancelled. */
+		if (sqlite3_column_int(s, 2) == TASK_KIND_ARRAY)
+			removed[TASK_CANCELLED] += sqlite3_column_int64(s, 3);
+		else if (state >= 0 && state < TASK__COUNT)
 			removed[state]++;
 	}
 	sqlite3_finalize(s);
@@ -587,4 +652,226 @@ store_task_prune(struct store *st, double before, int max,
 		return (-1);
 	}
 	return (0);
+}
+
+/* ---- arrays and dependencies ---- */
+
+/* The element of an array at an index; 0 found, 1 not made, -1 error. */
+int
+store_element_get(struct store *st, int64_t array_id, int64_t index,
+    struct task_row *r)
+{
+	sqlite3_stmt	*s = st->stmts.element_get;
+	int		 rc;
+
+	sqlite3_bind_int64(s, 1, array_id);
+	sqlite3_bind_int64(s, 2, index);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		task_row_read(s, r);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return (0);
+	if (rc == SQLITE_DONE)
+		return (1);
+	log_error("event=store_read error=\"%s\"", sqlite3_errmsg(st->db));
+	return (-1);
+}
+
+/* Every array row, through cb. */
+int
+store_array_rows(struct store *st, task_row_cb cb, void *arg)
+{
+	sqlite3_stmt	*s;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT " TASK_COLUMNS " FROM tasks "
+	    "WHERE kind = 1", -1, &s, NULL) != SQLITE_OK)
+		return (-1);
+	return (store_task_rows(st, s, cb, arg));
+}
+
+/* An array's elements made so far that are assigned or running, and that
+ * have not ended. */
+int
+store_array_element_counts(struct store *st, int64_t array_id,
+    int64_t *active, int64_t *open)
+{
+	sqlite3_stmt	*s;
+	int		 rc;
+
+	*active = *open = 0;
+	if (sqlite3_prepare_v2(st->db, "SELECT coalesce(sum(state IN (1, 2)), "
+	    "0), count(*) FROM tasks WHERE array_id = ?1 AND " SQL_OPEN, -1,
+	    &s, NULL) != SQLITE_OK)
+		return (-1);
+	sqlite3_bind_int64(s, 1, array_id);
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		*active = sqlite3_column_int64(s, 0);
+		*open = sqlite3_column_int64(s, 1);
+	}
+	sqlite3_finalize(s);
+	return (rc == SQLITE_ROW ? 0 : -1);
+}
+
+/* An array's elements made so far, by state. */
+int
+store_array_state_counts(struct store *st, int64_t array_id,
+    int64_t counts[TASK__COUNT])
+{
+	sqlite3_stmt	*s;
+	int		 rc, state;
+
+	memset(counts, 0, TASK__COUNT * sizeof counts[0]);
+	if (sqlite3_prepare_v2(st->db, "SELECT state, count(*) FROM tasks "
+	    "WHERE array_id = ?1 GROUP BY state", -1, &s, NULL) != SQLITE_OK)
+		return (-1);
+	sqlite3_bind_int64(s, 1, array_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		state = sqlite3_column_int(s, 0);
+		if (state >= 0 && state < TASK__COUNT)
+			counts[state] = sqlite3_column_int64(s, 1);
+	}
+	sqlite3_finalize(s);
+	return (rc == SQLITE_DONE ? 0 : -1);
+}
+
+/* Record that task_id depends on (dep_id, dep_index) in a way. */
+int
+store_dep_add(struct store *st, int64_t task_id, int64_t dep_id,
+    int64_t dep_index, int kind)
+{
+	sqlite3_stmt	*s = st->stmts.dep_add;
+
+	sqlite3_bind_int64(s, 1, task_id);
+	sqlite3_bind_int64(s, 2, dep_id);
+	sqlite3_bind_int64(s, 3, dep_index);
+	sqlite3_bind_int(s, 4, kind);
+	return (store_step_done(st, s));
+}
+
+/* The dependencies of a task. */
+int
+store_deps_of(struct store *st, int64_t task_id,
+    void (*cb)(int64_t, int64_t, int, void *), void *arg)
+{
+	sqlite3_stmt	*s;
+	int		 rc;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT dep_id, dep_index, kind FROM "
+	    "deps WHERE task_id = ?1 ORDER BY dep_id, dep_index", -1, &s,
+	    NULL) != SQLITE_OK)
+		return (-1);
+	sqlite3_bind_int64(s, 1, task_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		cb(sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
+		    sqlite3_column_int(s, 2), arg);
+	sqlite3_finalize(s);
+	return (rc == SQLITE_DONE ? 0 : -1);
+}
+
+/* The tasks that depend on (dep_id, dep_index). */
+int
+store_dependents(struct store *st, int64_t dep_id, int64_t dep_index,
+    void (*cb)(int64_t, void *), void *arg)
+{
+	sqlite3_stmt	*s;
+	int64_t		*ids = NULL;
+	size_t		 n = 0, cap = 0, i;
+	int		 rc;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT DISTINCT task_id FROM deps "
+	    "WHERE dep_id = ?1 AND dep_index = ?2", -1, &s,
+	    NULL) != SQLITE_OK)
+		return (-1);
+	sqlite3_bind_int64(s, 1, dep_id);
+	sqlite3_bind_int64(s, 2, dep_index);
+	/* Collected first: cb writes, and may end more tasks. */
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			ids = xreallocarray(ids, cap, sizeof *ids);
+		}
+		ids[n++] = sqlite3_column_int64(s, 0);
+	}
+	sqlite3_finalize(s);
+	for (i = 0; i < n; i++)
+		cb(ids[i], arg);
+	free(ids);
+	return (rc == SQLITE_DONE ? 0 : -1);
+}
+
+/* How many rows a listing selects (for list_tasks' total). */
+int64_t
+store_task_count_listing(struct store *st, enum task_list_mode mode,
+    int expand)
+{
+	sqlite3_stmt	*s;
+	const char	*sql;
+	int64_t		 n = -1;
+
+	if (mode == TASK_LIST_OPEN)
+		sql = expand ? "SELECT count(*) FROM tasks WHERE " SQL_OPEN :
+		    "SELECT count(*) FROM tasks WHERE " SQL_OPEN
+		    " AND array_id IS NULL";
+	else
+		sql = expand ? "SELECT count(*) FROM tasks" :
+		    "SELECT count(*) FROM tasks WHERE array_id IS NULL";
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return (-1);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return (n);
+}
+
+/* The elements of an array made so far that have not ended. */
+int
+store_elements_open(struct store *st, int64_t array_id, task_row_cb cb,
+    void *arg)
+{
+	sqlite3_stmt	*s;
+	struct task_row	 r;
+	int64_t		*ids = NULL;
+	size_t		 n = 0, cap = 0, i;
+	int		 rc;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT id FROM tasks WHERE "
+	    "array_id = ?1 AND " SQL_OPEN, -1, &s, NULL) != SQLITE_OK)
+		return (-1);
+	sqlite3_bind_int64(s, 1, array_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			ids = xreallocarray(ids, cap, sizeof *ids);
+		}
+		ids[n++] = sqlite3_column_int64(s, 0);
+	}
+	sqlite3_finalize(s);
+	for (i = 0; i < n; i++) {
+		if (store_task_get(st, ids[i], &r) == 0) {
+			cb(&r, arg);
+			task_row_free(&r);
+		}
+	}
+	free(ids);
+	return (rc == SQLITE_DONE ? 0 : -1);
+}
+
+/* Queued tasks ahead of (prio, seq) in dispatch order. */
+int64_t
+store_task_ahead(struct store *st, int prio, int64_t seq)
+{
+	sqlite3_stmt	*s;
+	int64_t		 n = 0;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM tasks WHERE "
+	    "state = 0 AND (priority > ?1 OR (priority = ?1 AND seq < ?2))",
+	    -1, &s, NULL) != SQLITE_OK)
+		return (0);
+	sqlite3_bind_int(s, 1, prio);
+	sqlite3_bind_int64(s, 2, seq);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return (n);
 }

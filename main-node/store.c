@@ -126,6 +126,31 @@ static const struct {
 	"ALTER TABLE output ADD COLUMN gap INTEGER NOT NULL DEFAULT 0;"
 	"CREATE INDEX output_seq ON output(task_id, attempt, seq);",
 	  store_fill_v2 },
+	/* 2 -> 3: arrays (a row of kind 1 stands for every element not yet
+	 * made; an element is a row with array_id and array_index),
+	 * dependencies, the reason a task is held or waits, and the
+	 * devices a task should avoid. */
+	{ "ALTER TABLE tasks ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE tasks ADD COLUMN array_id INTEGER;"
+	"ALTER TABLE tasks ADD COLUMN array_index INTEGER;"
+	"ALTER TABLE tasks ADD COLUMN array_start INTEGER;"
+	"ALTER TABLE tasks ADD COLUMN array_end INTEGER;"
+	"ALTER TABLE tasks ADD COLUMN array_step INTEGER;"
+	"ALTER TABLE tasks ADD COLUMN array_limit INTEGER;"
+	"ALTER TABLE tasks ADD COLUMN array_next INTEGER;"
+	"ALTER TABLE tasks ADD COLUMN array_cancelled INTEGER;"
+	"ALTER TABLE tasks ADD COLUMN reason TEXT;"
+	"ALTER TABLE tasks ADD COLUMN avoid TEXT;"
+	"CREATE UNIQUE INDEX tasks_element ON tasks(array_id, array_index) "
+	"  WHERE array_id IS NOT NULL;"
+	"CREATE TABLE deps ("
+	"  task_id INTEGER NOT NULL,"
+	"  dep_id INTEGER NOT NULL,"
+	"  dep_index INTEGER NOT NULL DEFAULT -1,"
+	"  kind INTEGER NOT NULL,"
+	"  PRIMARY KEY (task_id, dep_id, dep_index)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX deps_on ON deps(dep_id, dep_index);", NULL },
 };
 #define STORE_VERSION \
 	((int)(sizeof store_migrations / sizeof store_migrations[0]))

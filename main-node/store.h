@@ -36,6 +36,9 @@ struct store {
 		sqlite3_stmt	*task_delete;
 		sqlite3_stmt	*attempts_delete;
 		sqlite3_stmt	*output_delete;
+		sqlite3_stmt	*deps_delete;
+		sqlite3_stmt	*element_get;
+		sqlite3_stmt	*dep_add;
 		sqlite3_stmt	*count_state;
 	} stmts;
 };

@@ -82,7 +82,11 @@ static const char *task_cause_names[] = {
 	[CAUSE_REINSTATE] = "reinstate",
 };
 
+static int	task_transition_array(struct server *, struct task_row *,
+		    const struct task_change *);
+
 static struct task	*task_hash[TASK_BUCKETS];
+static struct task	*task_ehash[TASK_BUCKETS];	/* elements, by ref */
 static struct task_list	 task_active = TAILQ_HEAD_INITIALIZER(task_active);
 static int64_t		 task_n_state[TASK__COUNT];
 static int64_t		 task_seq;	/* highest dispatch order given */
@@ -188,7 +192,35 @@ task_bucket(int64_t id)
 	    (TASK_BUCKETS - 1)]);
 }
 
-/* The active task with this id, or NULL. */
+/* Hash bucket of an element (array, index). */
+static struct task **
+task_ebucket(int64_t array_id, int64_t index)
+{
+	return (&task_ehash[((uint64_t)array_id * 1000003u + (uint64_t)index) *
+	    0x9e3779b97f4a7c15ull >> 48 & (TASK_BUCKETS - 1)]);
+}
+
+/* The active task a wire id ("17", "17.3") names, or NULL. */
+struct task *
+task_find_ref(const char *ref)
+{
+	struct task	*t;
+	int64_t		 id, index;
+
+	if (task_ref_parse(ref, &id, &index) != 0)
+		return (NULL);
+	if (index < 0) {
+		t = task_find(id);
+		return (t != NULL && t->array_id == 0 ? t : NULL);
+	}
+	for (t = *task_ebucket(id, index); t != NULL; t = t->enext) {
+		if (t->array_id == id && t->array_index == index)
+			return (t);
+	}
+	return (NULL);
+}
+
+/* The active task with this (internal) id, or NULL. */
 struct task *
 task_find(int64_t id)
 {
@@ -257,8 +289,16 @@ task_activate(const struct task_row *r, struct device *d)
 	t->cpus = r->place.cpus;
 	t->memory_mb = r->place.memory_mb;
 	t->started_at = r->started_at;
+	t->array_id = r->array_id;
+	t->array_index = r->array_index;
+	task_ref_format(r, t->ref, sizeof t->ref);
 	t->hnext = *b;
 	*b = t;
+	if (t->array_id > 0) {
+		b = task_ebucket(t->array_id, t->array_index);
+		t->enext = *b;
+		*b = t;
+	}
 	TAILQ_INSERT_TAIL(&task_active, t, entry);
 	if (d != NULL)
 		task_account(t, d);
@@ -278,6 +318,15 @@ task_deactivate(struct task *t)
 			break;
 		}
 	}
+	if (t->array_id > 0) {
+		for (pp = task_ebucket(t->array_id, t->array_index);
+		    *pp != NULL; pp = &(*pp)->enext) {
+			if (*pp == t) {
+				*pp = t->enext;
+				break;
+			}
+		}
+	}
 	TAILQ_REMOVE(&task_active, t, entry);
 	free(t->device_id);
 	free(t);
@@ -288,20 +337,18 @@ void
 task_send_cancel(struct task *t)
 {
 	struct msg	m;
-	char		ids[32];
 
 	if (t->dev == NULL || t->dev->conn == NULL)
 		return;
 	msg_init(&m, MSG_TASK_CANCEL);
 	m.sender_id = (char *)"main";
-	snprintf(ids, sizeof ids, "%lld", (long long)t->id);
-	m.u.ref.task_id = ids;
+	m.u.ref.task_id = t->ref;
 	m.u.ref.attempt = t->attempt;
 	conn_send(t->dev->conn, &m);
 }
 
 /* The queue entry of a queued row. */
-static void
+void
 task_enqueue(const struct task_row *r)
 {
 	struct queue_entry_spec	q;
@@ -310,20 +357,23 @@ task_enqueue(const struct task_row *r)
 	q.priority = r->priority;
 	q.seq = r->seq;
 	q.place = r->place;
+	q.is_array = 0;
 	queue_add(&q);
 }
 
 /* Send task_assign for an active task just placed. */
 static void
-task_send_assign(struct task *t, const struct task_row *r)
+task_send_assign(struct server *s, struct task *t, const struct task_row *r)
 {
 	struct msg	m;
 
-	if (t->dev == NULL || t->dev->conn == NULL ||
+	if (t->dev == NULL || t->dev->conn == NULL)
+		return;
+	if (r->array_id > 0 ? array_element_spec(s, r, &m) != 0 :
 	    task_spec_decode(r->spec, &m) != 0)
 		return;
 	m.type = MSG_TASK_ASSIGN;
-	xasprintf(&m.u.task.task_id, "%lld", (long long)r->id);
+	m.u.task.task_id = xstrdup(t->ref);
 	m.u.task.attempt = r->attempt;
 	conn_send(t->dev->conn, &m);
 	msg_free(&m);
@@ -355,7 +405,7 @@ task_transition(struct server *s, struct task_row *r,
 	double			 now = now_wall();
 	int			 rc = 0, target, from_active, to_active;
 	int			 superseded;
-	char			 why[PROTO_TEXT_MAX * 2];
+	char			 why[PROTO_TEXT_MAX * 2], ref[48];
 
 	if (!task_transition_is_legal(from, to)) {
 		log_error("event=task_bad_transition task=%lld from=%s to=%s "
@@ -363,6 +413,8 @@ task_transition(struct server *s, struct task_row *r,
 		    proto_task_status_name(to), task_cause_names[ch->cause]);
 		return (-1);
 	}
+	if (r->kind == TASK_KIND_ARRAY)
+		return (task_transition_array(s, r, ch));
 	from_active = from == TASK_ASSIGNED || from == TASK_RUNNING;
 	to_active = to == TASK_ASSIGNED || to == TASK_RUNNING;
 	/* A late result or a reinstated attempt is about an earlier attempt
@@ -430,6 +482,7 @@ task_transition(struct server *s, struct task_row *r,
 		row_set(&r->device, NULL);
 		r->started_at = 0;
 		row_set(&r->error, from_active ? ch->why : NULL);
+		row_set(&r->reason, NULL);
 		break;
 	case TASK_WAITING:
 	case TASK_HELD:
@@ -437,7 +490,7 @@ task_transition(struct server *s, struct task_row *r,
 			r->start_fails++;
 		row_set(&r->device, NULL);
 		r->started_at = 0;
-		row_set(&r->error, ch->why);
+		row_set(&r->reason, ch->why);
 		break;
 	default:	/* final */
 		if (ch->cause == CAUSE_RESULT && (superseded || !from_active)) {
@@ -484,20 +537,68 @@ task_transition(struct server *s, struct task_row *r,
 		t->next_seq = store_output_next_seq(s->store, r->id,
 		    r->attempt);
 		if (to == TASK_ASSIGNED)
-			task_send_assign(t, r);
+			task_send_assign(s, t, r);
 	} else if (to == TASK_RUNNING && t != NULL) {
 		t->state = TASK_RUNNING;
 		t->started_at = r->started_at;
 	}
 
-	log_info("event=task_%s task=%lld attempt=%d device=%s cause=%s%s%s%s",
-	    proto_task_status_name(to), (long long)r->id, r->attempt,
+	log_info("event=task_%s task=%s attempt=%d device=%s cause=%s%s%s%s",
+	    proto_task_status_name(to), task_ref_format(r, ref, sizeof ref),
+	    r->attempt,
 	    r->device != NULL ? r->device : (dev != NULL ? dev->id : "-"),
 	    task_cause_names[ch->cause], ch->why != NULL ? " reason=\"" : "",
 	    ch->why != NULL ? text_sanitize(ch->why, why, sizeof why) : "",
 	    ch->why != NULL ? "\"" : "");
 	watch_task(s, r);
 	if (to == TASK_QUEUED || (from_active && !to_active))
+		queue_kick(s);
+	if (r->array_id > 0)
+		array_element_moved(s, r, from, to);
+	if (proto_task_status_is_final(to))
+		deps_notify(s, r->array_id > 0 ? r->array_id : r->id,
+		    r->array_id > 0 ? r->array_index : -1);
+	return (0);
+}
+
+/*
+ * An array row's change: only the row is written; its elements not made
+ * yet move with it (array.c), and it has no attempts of its own.
+ */
+static int
+task_transition_array(struct server *s, struct task_row *r,
+    const struct task_change *ch)
+{
+	enum proto_task_status	 from = r->state, to = ch->to;
+	char			 why[PROTO_TEXT_MAX * 2];
+	int			 rc;
+
+	if (commit_open(s) != 0 || store_begin(s->store) != 0) {
+		store_end(s->store, -1);
+		return (-1);
+	}
+	r->state = to;
+	if (proto_task_status_is_final(to)) {
+		r->finished_at = now_wall();
+		r->exit_code = ch->exit_code;
+	}
+	if (to == TASK_HELD || to == TASK_WAITING || ch->cause == CAUSE_CANCEL)
+		row_set(&r->reason, ch->why);
+	else if (to == TASK_QUEUED)
+		row_set(&r->reason, NULL);
+	if (ch->cause == CAUSE_CANCEL)
+		row_set(&r->error, ch->why);
+	rc = store_task_update(s->store, r);
+	if (store_end(s->store, rc) != 0)
+		return (-1);
+	log_info("event=array_%s array=%lld cause=%s%s%s%s",
+	    proto_task_status_name(to), (long long)r->id,
+	    task_cause_names[ch->cause], ch->why != NULL ? " reason=\"" : "",
+	    ch->why != NULL ? text_sanitize(ch->why, why, sizeof why) : "",
+	    ch->why != NULL ? "\"" : "");
+	array_row_moved(s, r, from, to);
+	watch_task(s, r);
+	if (to == TASK_QUEUED)
 		queue_kick(s);
 	return (0);
 }
@@ -525,8 +626,9 @@ task_load(struct server *s)
 {
 	if ((task_seq = store_task_max_seq(s->store)) < 0 ||
 	    store_task_counts(s->store, task_n_state) != 0 ||
+	    array_load(s->store, task_n_state) != 0 ||
 	    store_task_active(s->store, task_load_cb, s) != 0 ||
-	    queue_load(s->store) != 0)
+	    queue_load(s->store) != 0 || array_enqueue_all(s->store) != 0)
 		return (-1);
 	return (0);
 }
@@ -559,6 +661,7 @@ task_stop(struct server *s)
 	while ((t = TAILQ_FIRST(&task_active)) != NULL)
 		task_deactivate(t);
 	queue_free();
+	array_free_all();
 }
 
 /*
@@ -593,6 +696,7 @@ task_reload(struct server *s)
 		task_deactivate(t);
 	queue_free();
 	queue_init();
+	array_free_all();
 	memset(task_n_state, 0, sizeof task_n_state);
 	if (task_load(s) != 0)
 		log_error("event=tasks_reload_failed msg=\"cannot read the "
@@ -696,11 +800,15 @@ task_reclaim_stale(struct server *s, struct device *d,
 				    "an earlier attempt is still running", -1,
 				    d, 0 };
 	struct task		 fake;
-	int64_t			 id = task_id_parse(ref->task_id);
 
-	if (id <= 0 || store_task_get(s->store, id, &r) != 0)
+	if (task_ref_get(s->store, ref->task_id, &r) != 0)
 		return;
-	cur = task_find(id);
+	if (r.id == 0) {
+		/* An element not made: nothing of it runs anywhere. */
+		task_row_free(&r);
+		return;
+	}
+	cur = task_find(r.id);
 	if (ref->attempt > r.attempt || r.state == TASK_RUNNING ||
 	    r.state == TASK_WAITING || proto_task_status_is_final(r.state) ||
 	    (r.state == TASK_ASSIGNED && (cur == NULL ||
@@ -709,9 +817,10 @@ task_reclaim_stale(struct server *s, struct device *d,
 	    ref->attempt != r.attempt)) {
 		/* Over, superseded by a started attempt, or unknown. */
 		memset(&fake, 0, sizeof fake);
-		fake.id = id;
+		fake.id = r.id;
 		fake.attempt = ref->attempt;
 		fake.dev = d;
+		snprintf(fake.ref, sizeof fake.ref, "%s", ref->task_id);
 		task_send_cancel(&fake);
 		task_row_free(&r);
 		return;
@@ -720,8 +829,8 @@ task_reclaim_stale(struct server *s, struct device *d,
 	 * it and makes this attempt current again. */
 	ch.attempt = ref->attempt;
 	if (task_transition(s, &r, &ch) == 0)
-		log_info("event=task_reinstated task=%lld attempt=%d device=%s",
-		    (long long)id, ref->attempt, d->id);
+		log_info("event=task_reinstated task=%s attempt=%d device=%s",
+		    ref->task_id, ref->attempt, d->id);
 	task_row_free(&r);
 }
 
@@ -740,7 +849,7 @@ task_device_registered(struct server *s, struct device *d,
 			continue;
 		found = 0;
 		for (i = 0; i < n; i++) {
-			if (task_id_parse(refs[i].task_id) == t->id &&
+			if (strcmp(refs[i].task_id, t->ref) == 0 &&
 			    refs[i].attempt == t->attempt)
 				found = 1;
 		}
@@ -754,7 +863,7 @@ task_device_registered(struct server *s, struct device *d,
 			task_lost(s, t, "its device reconnected without it");
 	}
 	for (i = 0; i < n; i++) {
-		t = task_find(task_id_parse(refs[i].task_id));
+		t = task_find_ref(refs[i].task_id);
 		if (t != NULL && t->attempt == refs[i].attempt && t->dev == d)
 			continue;
 		task_reclaim_stale(s, d, &refs[i]);
@@ -812,6 +921,16 @@ task_prune(struct server *s, int max)
 	return (n);
 }
 
+/* Move n tasks from one state's count to another's (from -1: new). */
+void
+task_count_move(int from, int to, int64_t n)
+{
+	if (from >= 0 && from < TASK__COUNT)
+		task_n_state[from] -= n;
+	if (to >= 0 && to < TASK__COUNT)
+		task_n_state[to] += n;
+}
+
 /* The dispatch order number of the next task submitted. */
 int64_t
 task_next_seq(void)
@@ -825,9 +944,13 @@ task_submitted(struct server *s, struct task_row *r, const char *by)
 {
 	char	name[PROTO_NAME_MAX * 4 + 1];
 
-	task_n_state[r->state]++;
-	if (r->state == TASK_QUEUED)
-		task_enqueue(r);
+	if (r->kind == TASK_KIND_ARRAY)
+		array_submitted(s, r);
+	else {
+		task_n_state[r->state]++;
+		if (r->state == TASK_QUEUED)
+			task_enqueue(r);
+	}
 	log_info("event=task_submitted task=%lld name=\"%s\" priority=%s "
 	    "type=%s state=%s by=%s", (long long)r->id,
 	    text_sanitize(r->name != NULL ? r->name : "", name, sizeof name),

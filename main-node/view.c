@@ -62,11 +62,11 @@ view_ok(const char *key, struct json_object *val)
 struct json_object *
 view_task(const struct task_row *r)
 {
-	struct json_object	*o = json_object_new_object();
-	char			 id[32];
+	struct json_object	*o = json_object_new_object(), *a;
+	char			 id[48];
 
-	snprintf(id, sizeof id, "%lld", (long long)r->id);
-	json_object_object_add(o, "id", json_object_new_string(id));
+	json_object_object_add(o, "id", json_object_new_string(
+	    task_ref_format(r, id, sizeof id)));
 	json_object_object_add(o, "name", jstr(r->name));
 	json_object_object_add(o, "state",
 	    json_object_new_string(proto_task_status_name(r->state)));
@@ -83,7 +83,82 @@ view_task(const struct task_row *r)
 	    proto_task_type_name(r->place.type)));
 	json_object_object_add(o, "image", jstr(r->image));
 	json_object_object_add(o, "error", jstr(r->error));
+	if (r->reason != NULL)
+		json_object_object_add(o, "reason", jstr(r->reason));
+	if (r->array_id > 0) {
+		snprintf(id, sizeof id, "%lld", (long long)r->array_id);
+		json_object_object_add(o, "array_id",
+		    json_object_new_string(id));
+		json_object_object_add(o, "array_index",
+		    json_object_new_int64(r->array_index));
+	}
+	if (r->kind == TASK_KIND_ARRAY) {
+		a = json_object_new_object();
+		json_object_object_add(a, "size",
+		    json_object_new_int64(ARRAY_SIZE(r)));
+		json_object_object_add(a, "start",
+		    json_object_new_int64(r->array_start));
+		json_object_object_add(a, "end",
+		    json_object_new_int64(r->array_end));
+		json_object_object_add(a, "step",
+		    json_object_new_int64(r->array_step));
+		json_object_object_add(a, "limit",
+		    json_object_new_int(r->array_limit));
+		json_object_object_add(o, "array", a);
+	}
 	return (o);
+}
+
+/* An array's elements by state: those made, by their rows; those not
+ * made yet, in the array's state (or cancelled). */
+static struct json_object *
+view_array_counts(struct server *s, const struct task_row *r)
+{
+	struct json_object	*o = json_object_new_object();
+	int64_t			 n[TASK__COUNT], pending;
+	int			 i;
+
+	if (store_array_state_counts(s->store, r->id, n) != 0)
+		memset(n, 0, sizeof n);
+	pending = ARRAY_SIZE(r) - r->array_next;
+	if (pending > 0 && !proto_task_status_is_final(r->state))
+		n[r->state == TASK_WAITING || r->state == TASK_HELD ?
+		    r->state : TASK_QUEUED] += pending;
+	n[TASK_CANCELLED] += r->array_cancelled;
+	for (i = 0; i < TASK__COUNT; i++)
+		json_object_object_add(o, proto_task_status_name(i),
+		    json_object_new_int64(n[i]));
+	return (o);
+}
+
+/* Collect one dependency. */
+static void
+view_dep_cb(int64_t id, int64_t index, int kind, void *arg)
+{
+	static const char	*kinds[] = { "after", "after_any",
+				    "after_notok" };
+	struct json_object	*o = json_object_new_object();
+	char			 ref[48];
+
+	if (index >= 0)
+		snprintf(ref, sizeof ref, "%lld.%lld", (long long)id,
+		    (long long)index);
+	else
+		snprintf(ref, sizeof ref, "%lld", (long long)id);
+	json_object_object_add(o, "task_id", json_object_new_string(ref));
+	json_object_object_add(o, "kind", json_object_new_string(
+	    kind >= 0 && kind <= 2 ? kinds[kind] : "after"));
+	json_object_array_add(arg, o);
+}
+
+/* A task's dependencies. */
+static struct json_object *
+view_deps(struct server *s, int64_t id)
+{
+	struct json_object	*a = json_object_new_array();
+
+	store_deps_of(s->store, id, view_dep_cb, a);
+	return (a);
 }
 
 /* Collect attempts into a json array. */
@@ -111,8 +186,14 @@ view_task_full(struct server *s, const struct task_row *r)
 	struct json_object	*o = view_task(r), *a, *lim, *req;
 	struct proto_task	*t;
 	struct msg		 m;
+	char			*why;
+	int			 rc;
 
-	if (task_spec_decode(r->spec, &m) == 0) {
+	if (r->array_id > 0)
+		rc = array_element_spec(s, r, &m);
+	else
+		rc = task_spec_decode(r->spec, &m);
+	if (rc == 0) {
 		t = &m.u.task;
 		json_object_object_add(o, "command",
 		    json_from_strv(t->argv, t->argc));
@@ -150,8 +231,17 @@ view_task_full(struct server *s, const struct task_row *r)
 	json_object_object_add(o, "requeues",
 	    json_object_new_int(r->requeues));
 	a = json_object_new_array();
-	store_attempt_list(s->store, r->id, view_attempt_cb, a);
+	if (r->id > 0)
+		store_attempt_list(s->store, r->id, view_attempt_cb, a);
 	json_object_object_add(o, "attempts", a);
+	if (r->kind == TASK_KIND_ARRAY)
+		json_object_object_add(json_object_object_get(o, "array"),
+		    "counts", view_array_counts(s, r));
+	if (r->id > 0)
+		json_object_object_add(o, "dependencies", view_deps(s, r->id));
+	why = why_text(s, r);
+	json_object_object_add(o, "why", jstr(why));
+	free(why);
 	return (o);
 }
 

@@ -218,6 +218,20 @@ static const struct msg_field assign_fields[] = {
 static const struct msg_field submit_fields[] = {
 	F_OBJ("task", MF_REQUIRED, MF_NO_OFF),
 	TASK_FIELDS,
+	F_OBJ("array", 0, O(task.array_end)),
+	F_I64("array.start", 0, 0, PROTO_ARRAY_INDEX_MAX, 0,
+	    task.array_start),
+	F_I64("array.end", MF_REQUIRED, 0, PROTO_ARRAY_INDEX_MAX, -1,
+	    task.array_end),
+	F_I64("array.step", 0, 1, PROTO_ARRAY_INDEX_MAX, 1, task.array_step),
+	F_INT("array.limit", 0, 0, PROTO_ARRAY_MAX, 0, task.array_limit),
+	F_LIST("after", 0, 0, PROTO_LIST_MAX, PROTO_ID_MAX, task.after,
+	    task.n_after),
+	F_LIST("after_any", 0, 0, PROTO_LIST_MAX, PROTO_ID_MAX,
+	    task.after_any, task.n_after_any),
+	F_LIST("after_notok", 0, 0, PROTO_LIST_MAX, PROTO_ID_MAX,
+	    task.after_notok, task.n_after_notok),
+	F_BOOL("hold", 0, task.hold),
 };
 
 static const struct msg_field error_fields[] = {
@@ -233,12 +247,18 @@ static const struct msg_field auth_fields[] = {
 
 static const struct msg_field list_tasks_fields[] = {
 	F_BOOL("all", 0, target.all),
+	F_BOOL("expand", 0, target.expand),
 	F_INT("limit", 0, 0, 100000, 0, target.limit),
 	F_STR("after", 0, 1, PROTO_ID_MAX, target.after),
 };
 
 static const struct msg_field task_target_fields[] = {
 	F_TID("task_id", target.task_id),
+};
+
+static const struct msg_field hold_fields[] = {
+	F_TID("task_id", target.task_id),
+	F_STR("reason", 0, 0, PROTO_TEXT_MAX, target.reason),
 };
 
 static const struct msg_field logs_fields[] = {
@@ -294,6 +314,8 @@ static const struct msg_entry msg_table[MSG__COUNT] = {
 	[MSG_SUBSCRIBE] =	ROW("subscribe", OP, subscribe_fields, NULL),
 	[MSG_STATUS] =		ROW0("status", OP),
 	[MSG_BACKUP] =		ROW0("backup", OP),
+	[MSG_HOLD] =		ROW("hold", OP, hold_fields, NULL),
+	[MSG_RELEASE] =		ROW("release", OP, task_target_fields, NULL),
 	[MSG_REPLY] =		ROW("reply", M, json_fields, NULL),
 	[MSG_EVENT] =		ROW("event", M, json_fields, NULL),
 };
@@ -337,6 +359,22 @@ msg_check_task(struct msg *m, struct json_object *data,
 		    "only valid for a container task: drop it, or use "
 		    "task_type \"container\"");
 		return (-1);
+	}
+	if (m->type == MSG_SUBMIT && t->array_end >= 0 &&
+	    t->array_step >= 1) {
+		if (t->array_start > t->array_end) {
+			proto_err_set(err, PROTO_BAD_FIELD, "data.array: start "
+			    "%lld is after end %lld", (long long)t->array_start,
+			    (long long)t->array_end);
+			return (-1);
+		}
+		if ((t->array_end - t->array_start) / t->array_step + 1 >
+		    PROTO_ARRAY_MAX) {
+			proto_err_set(err, PROTO_BAD_FIELD, "data.array: more "
+			    "than %d elements; split it into several arrays",
+			    PROTO_ARRAY_MAX);
+			return (-1);
+		}
 	}
 	return (0);
 }

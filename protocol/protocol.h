@@ -160,6 +160,8 @@ enum msg_type {
 	MSG_SUBSCRIBE,
 	MSG_STATUS,		/* cluster summary (the CLI's `status`) */
 	MSG_BACKUP,		/* a consistent copy of the database */
+	MSG_HOLD,		/* hold a queued or waiting task */
+	MSG_RELEASE,		/* release a held task */
 	/* main -> operator */
 	MSG_REPLY,
 	MSG_EVENT,
@@ -346,7 +348,22 @@ struct proto_task {
 	struct proto_kv		*req_labels;
 	size_t			 n_req_labels;
 	char			*req_device;
+
+	/* submit only (data.array, data.after..., data.hold): */
+	int64_t			 array_start;	/* first index */
+	int64_t			 array_end;	/* last index; -1: no array */
+	int64_t			 array_step;
+	int			 array_limit;	/* most running at once, 0 any */
+	char			**after;	/* ids that must complete OK */
+	size_t			 n_after;
+	char			**after_any;	/* ids that must end */
+	size_t			 n_after_any;
+	char			**after_notok;	/* ids that must end not OK */
+	size_t			 n_after_notok;
+	int			 hold;		/* queue it held */
 };
+#define PROTO_ARRAY_MAX		1000000		/* elements of one array */
+#define PROTO_ARRAY_INDEX_MAX	1000000000	/* largest index */
 
 struct msg_register {
 	char			*token;		/* join token, or */
@@ -417,6 +434,8 @@ struct msg_target {
 	int	 all;		/* list_tasks */
 	int	 limit;		/* list_tasks: rows per page, 0 default */
 	char	*after;		/* list_tasks: page after this task id */
+	int	 expand;	/* list_tasks: array elements too */
+	char	*reason;	/* hold */
 };
 
 struct msg_subscribe {

@@ -362,21 +362,20 @@ tui_atexit(void)
 /* Connect and authenticate before taking the screen; returns the fd, or
  * -1 with the exit code in *code after printing why. */
 static int
-tui_first_connect(const char *addr, const char *token, int *code)
+tui_first_connect(const char *addr, const char *token, int timeout_ms,
+    int *code)
 {
 	struct client		c;
 	struct client_error	err;
 	enum client_result	r;
 	int			fd;
 
-	r = client_open(&c, addr, &err);
-	if (r == CLIENT_OK) {
-		c.timeout_ms = 10000;
+	r = client_open(&c, addr, timeout_ms, &err);
+	if (r == CLIENT_OK)
 		r = client_auth(&c, token, &err);
-	}
 	if (r != CLIENT_OK) {
 		client_close(&c);
-		if (r == CLIENT_IO) {
+		if (r != CLIENT_REMOTE) {
 			fprintf(stderr, "encore-top: %s\n", err.message);
 			*code = TUI_EXIT_UNREACHABLE;
 		} else {
@@ -403,9 +402,10 @@ main(int argc, char **argv)
 	static const int	 sigs[5] = { SIGWINCH, SIGTERM, SIGINT, SIGHUP,
 				    SIGQUIT };
 	const char		*main_flag = NULL, *token_flag = NULL;
-	char			*token, **dirs;
+	const char		*token_file_flag = NULL, *timeout = NULL;
+	char			*token, **dirs, *cause;
 	size_t			 n, k;
-	int			 i, rc, fd, code = TUI_EXIT_OK;
+	int			 i, rc, fd, code = TUI_EXIT_OK, timeout_ms;
 
 	setlocale(LC_ALL, "");
 	signal(SIGPIPE, SIG_IGN);
@@ -425,6 +425,12 @@ main(int argc, char **argv)
 		rc = client_option(argc, argv, &i, "--main", &main_flag);
 		if (rc == 0)
 			rc = client_option(argc, argv, &i, "--token", &token_flag);
+		if (rc == 0)
+			rc = client_option(argc, argv, &i, "--token-file",
+			    &token_file_flag);
+		if (rc == 0)
+			rc = client_option(argc, argv, &i, "--request-timeout",
+			    &timeout);
 		if (rc == -1)
 			return (tui_usage_error("%s needs a value", argv[i]));
 		if (rc == 0)
@@ -434,12 +440,28 @@ main(int argc, char **argv)
 	}
 	if (main_flag != NULL && *main_flag == '\0')
 		return (tui_usage_error("--main needs H:P"));
+	if (token_flag != NULL && token_file_flag != NULL)
+		return (tui_usage_error("give --token or --token-file, not "
+		    "both"));
+	if (token_file_flag != NULL && *token_file_flag == '\0')
+		return (tui_usage_error("--token-file needs a file"));
+	if ((timeout_ms = client_timeout_parse(timeout)) == -1)
+		return (tui_usage_error("--request-timeout '%s' (or "
+		    "ENCORE_REQUEST_TIMEOUT): expected seconds, 1 to %d",
+		    timeout != NULL ? timeout :
+		    getenv("ENCORE_REQUEST_TIMEOUT"), CLIENT_TIMEOUT_MAX));
 
-	if ((token = client_find_token(token_flag)) == NULL) {
-		fprintf(stderr, "encore-top: no operator token: pass --token T "
-		    "or set ENCORE_TOKEN\nencore-top: on the main node's host "
-		    "it is read from operator.token in the state dir (looked "
-		    "in:");
+	token = client_find_token(token_flag, token_file_flag, &cause);
+	if (token == NULL && cause != NULL) {
+		fprintf(stderr, "encore-top: %s\n", cause);
+		free(cause);
+		return (TUI_EXIT_USAGE);
+	}
+	if (token == NULL) {
+		fprintf(stderr, "encore-top: no operator token: pass "
+		    "--token-file F or --token T, or set ENCORE_TOKEN_FILE or "
+		    "ENCORE_TOKEN\nencore-top: on the main node's host it is "
+		    "read from operator.token in the state dir (looked in:");
 		dirs = client_token_dirs(&n);
 		for (k = 0; k < n; k++)
 			fprintf(stderr, " %s", dirs[k]);
@@ -448,7 +470,8 @@ main(int argc, char **argv)
 		return (TUI_EXIT_USAGE);
 	}
 	tui->addr = client_main_address(main_flag);
-	if ((fd = tui_first_connect(tui->addr, token, &code)) == -1) {
+	if ((fd = tui_first_connect(tui->addr, token, timeout_ms,
+	    &code)) == -1) {
 		free(token);
 		return (code);
 	}

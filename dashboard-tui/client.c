@@ -490,6 +490,7 @@ client_frame_read(struct evbuffer *evb, size_t max, size_t *scanned,
 {
 	struct evbuffer_ptr	start, lf;
 	size_t			buffered = evbuffer_get_length(evb);
+	char			last;
 
 	*line = NULL;
 	*len = 0;
@@ -506,9 +507,17 @@ client_frame_read(struct evbuffer *evb, size_t max, size_t *scanned,
 		}
 		*scanned = buffered;
 	}
-	/* No newline yet: too long already?  (A CR may still precede it.) */
+	/* No newline yet: too long already?  (A CR may still precede it,
+	 * as frame_read_line() allows.) */
 	if (buffered > max + 1)
 		return (FRAME_TOO_LONG);
+	if (buffered == max + 1) {
+		if (evbuffer_ptr_set(evb, &start, buffered - 1,
+		    EVBUFFER_PTR_SET) != 0 ||
+		    evbuffer_copyout_from(evb, &start, &last, 1) != 1 ||
+		    last != '\r')
+			return (FRAME_TOO_LONG);
+	}
 	return (FRAME_AGAIN);
 }
 

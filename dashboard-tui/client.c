@@ -425,11 +425,11 @@ client_close(struct client *c)
 	if (c->in != NULL)
 		evbuffer_free(c->in);
 	c->in = NULL;
-	for (i = 0; i < c->n_pending; i++)
+	for (i = c->head; i < c->n_pending; i++)
 		msg_free(&c->pending[i]);
 	free(c->pending);
 	c->pending = NULL;
-	c->n_pending = 0;
+	c->n_pending = c->pending_cap = c->head = 0;
 	c->pending_bytes = 0;
 	free(c->addr);
 	c->addr = NULL;
@@ -695,11 +695,24 @@ client_read(struct client *c, struct msg *m, int64_t deadline,
 static int
 client_keep(struct client *c, struct msg *m)
 {
-	if (c->n_pending >= CLIENT_KEEP_MAX ||
+	size_t	kept = c->n_pending - c->head;
+
+	if (kept >= CLIENT_KEEP_MAX ||
 	    c->pending_bytes + c->line_len > CLIENT_KEEP_BYTES)
 		return (-1);
-	c->pending = xreallocarray(c->pending, c->n_pending + 1,
-	    sizeof *c->pending);
+	if (c->n_pending == c->pending_cap && c->head > 0) {
+		/* Room at the front: move what is left there. */
+		memmove(c->pending, c->pending + c->head,
+		    kept * sizeof *c->pending);
+		c->n_pending = kept;
+		c->head = 0;
+	}
+	if (c->n_pending == c->pending_cap) {
+		c->pending_cap = c->pending_cap == 0 ? 16 :
+		    c->pending_cap * 2;
+		c->pending = xreallocarray(c->pending, c->pending_cap,
+		    sizeof *c->pending);
+	}
 	c->pending[c->n_pending++] = *m;
 	c->pending_bytes += c->line_len;
 	memset(m, 0, sizeof *m);
@@ -798,13 +811,12 @@ enum client_result
 client_next(struct client *c, struct msg *m, int timeout_ms,
     struct client_error *err)
 {
-	if (c->n_pending > 0) {
-		*m = c->pending[0];
-		memmove(c->pending, c->pending + 1,
-		    (c->n_pending - 1) * sizeof *c->pending);
-		c->n_pending--;
-		if (c->n_pending == 0)
+	if (c->head < c->n_pending) {
+		*m = c->pending[c->head++];
+		if (c->head == c->n_pending) {
+			c->head = c->n_pending = 0;
 			c->pending_bytes = 0;
+		}
 		return (CLIENT_OK);
 	}
 	return (client_read(c, m, timeout_ms < 0 ? -1 : client_now_ms() +

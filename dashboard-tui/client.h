@@ -57,9 +57,10 @@ enum client_result {
  * A blocking session with the main node.  addr is the "host:port" we were
  * given (owned).  in buffers bytes read but not yet framed (owned);
  * scanned of them are known to hold no newline.  pending holds `event`
- * messages that arrived while a reply was awaited, in order (owned,
- * n_pending of them, pending_bytes their lines' size); client_next() hands
- * them out first.  intr_fd, when not -1, is watched while waiting: once
+ * messages that arrived while a reply was awaited, in order (owned; those
+ * from head to n_pending are still to be handed out, pending_cap is its
+ * size, pending_bytes the size of their lines); client_next() hands them
+ * out first.  intr_fd, when not -1, is watched while waiting: once
  * readable, waits return CLIENT_INTR (a signal handler's self-pipe).
  */
 struct client {
@@ -72,7 +73,9 @@ struct client {
 	int		 timeout_ms;	/* request deadline */
 	int		 intr_fd;
 	struct msg	*pending;
+	size_t		 head;
 	size_t		 n_pending;
+	size_t		 pending_cap;
 	size_t		 pending_bytes;
 };
 

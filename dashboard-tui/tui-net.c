@@ -31,6 +31,7 @@
 
 #define TUI_NET_BACKOFF_MIN	500			/* ms */
 #define TUI_NET_LINES		500	/* lines per turn of the loop */
+#define TUI_NET_UNREAD		(4 * 1024 * 1024)	/* input kept unread */
 #define TUI_NET_BACKOFF_MAX	10000			/* ms */
 #define TUI_NET_CONNECT_TIMEOUT	5			/* s */
 
@@ -159,8 +160,10 @@ net_bev(struct tui_net *n, int fd)
 		fatalx("bufferevent_socket_new failed");
 	n->scanned = 0;
 	n->last_rx = client_now_ms();
-	/* Big replies in few reads. */
+	/* Big replies in few reads; a main node that sends faster than we
+	 * keep up waits once TUI_NET_UNREAD is unread (net_read_cb). */
 	bufferevent_set_max_single_read(n->bev, 256 * 1024);
+	bufferevent_setwatermark(n->bev, EV_READ, 0, TUI_NET_UNREAD);
 	bufferevent_setcb(n->bev, net_read_cb, NULL, net_event_cb, n);
 	bufferevent_enable(n->bev, EV_READ | EV_WRITE);
 }
@@ -396,8 +399,15 @@ net_read_cb(struct bufferevent *bev, void *arg)
 		}
 		fr = client_frame_read(in, CLIENT_REPLY_MAX, &n->scanned, &line,
 		    &len);
-		if (fr == FRAME_AGAIN)
+		if (fr == FRAME_AGAIN) {
+			/* Unread input is capped, except for one line (a
+			 * reply) that needs more room, up to the most a
+			 * reply may be. */
+			bufferevent_setwatermark(bev, EV_READ, 0,
+			    evbuffer_get_length(in) + 1 >= TUI_NET_UNREAD ?
+			    CLIENT_REPLY_MAX + 2 : TUI_NET_UNREAD);
 			break;
+		}
 		if (fr == FRAME_TOO_LONG) {
 			snprintf(why, sizeof why, "a line longer than %d MiB "
 			    "came (is --main an encore main node?)",

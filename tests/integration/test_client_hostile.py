@@ -107,7 +107,7 @@ def test_reply_over_the_cap_is_refused_fast():
     assert "longer than 64 MiB" in err, err
     assert "--main" in err
     assert secs < 10, secs
-    assert rss < 256, rss
+    assert ASAN or rss < 256, rss
 
 
 def test_large_reply_under_the_cap_is_quick():
@@ -150,7 +150,7 @@ def test_endless_events_before_the_reply():
     assert rc == 3, err
     assert "events" in err and "without answering" in err, err
     assert secs < 20, secs
-    assert rss < 128, rss
+    assert ASAN or rss < 128, rss     # ASan keeps freed memory a while
 
 
 def dribbler(what):

@@ -33,6 +33,7 @@ pytestmark = [
 ]
 
 EXIT_MARK = "encore-top-exited="
+ASAN = bool(os.environ.get("ENCORE_ASAN"))
 
 
 class Tmux:
@@ -533,7 +534,7 @@ def test_huge_line_is_refused_and_retried(top):
                       timeout=30)
         rss = top_rss_mib(top)
         print("encore-top peak RSS after a 70 MB line: %.0f MiB" % rss)
-        assert rss < 256, rss
+        assert ASAN or rss < 256, rss     # ASan keeps freed memory
 
 
 def test_endless_events_stay_bounded_and_time_out(top):
@@ -563,7 +564,7 @@ def test_endless_events_stay_bounded_and_time_out(top):
         assert "disconnected" in s
         rss = top_rss_mib(top)
         print("encore-top peak RSS under an event flood: %.0f MiB" % rss)
-        assert rss < 128, rss
+        assert ASAN or rss < 128, rss
 
 
 def test_dribbling_reply_times_out(top):

@@ -162,8 +162,10 @@ tui_screen_task_color(const char *s)
 		return (TUI_C_ONLINE);
 	if (strcmp(s, "failed") == 0 || strcmp(s, "timed_out") == 0)
 		return (TUI_C_ERROR);
-	if (strcmp(s, "cancelled") == 0)
+	if (strcmp(s, "cancelled") == 0 || strcmp(s, "waiting") == 0)
 		return (TUI_C_DIM);
+	if (strcmp(s, "held") == 0)
+		return (TUI_C_PAUSED);
 	return (TUI_C_NORMAL);
 }
 

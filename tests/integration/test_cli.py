@@ -22,7 +22,7 @@ import unicodedata
 import pytest
 
 from conftest import binpath, free_port, wait_for
-from fake_main import FakeMain
+from fake_main import FakeMain, Pager, fake_task
 
 DEVICE_COLUMNS = ("id,hostname,state,arch,platform,cores,mem_mb,cpu_pct,"
                   "mem_pct,load1,temp_c,battery_pct,running,slots,"
@@ -599,45 +599,6 @@ def test_second_ctrl_c_on_submit_wait_cancels(cluster):
 
 
 # ---- paging (list_tasks limit/after; PROTOCOL.md section 7) ----
-
-def fake_task(i, state="queued"):
-    return {"id": str(i), "name": "t%d" % i, "state": state,
-            "priority": "normal", "device": None, "attempt": 0,
-            "exit_code": None, "submitted_at": "2026-11-22T10:31:00Z",
-            "started_at": None, "finished_at": None}
-
-
-class Pager:
-    """A fake main node's list_tasks that pages like the real one will:
-    tasks in id order after `after`, `limit` of them (0: 1000), with
-    `total` and `next`.  gate, when set, holds back every page but the
-    first until it is released."""
-
-    def __init__(self, active, finished=0):
-        self.tasks = [fake_task(i) for i in range(1, active + 1)] + \
-            [fake_task(i, "completed") for i in
-             range(active + 1, active + finished + 1)]
-        self.gate = None
-
-    def __call__(self, conn, msg):
-        if msg["message_type"] != "list_tasks":
-            return
-        d = msg.get("data", {})
-        rows = [t for t in self.tasks if d.get("all") or
-                t["state"] == "queued"]
-        after = d.get("after")
-        if after is not None:
-            if self.gate is not None:
-                self.gate.wait(15)
-            rows_after = [t for t in rows if int(t["id"]) > int(after)]
-        else:
-            rows_after = rows
-        limit = d.get("limit") or 1000
-        page = rows_after[:limit]
-        more = len(rows_after) > limit
-        conn.reply(msg, {"ok": True, "tasks": page, "total": len(rows),
-                         "next": page[-1]["id"] if more else None})
-
 
 def fake_cli(fake, *args, timeout=30, text=True):
     e = dict(os.environ, ENCORE_MAIN=fake.addr, ENCORE_TOKEN=fake.token)

@@ -23,7 +23,7 @@ import uuid
 import pytest
 
 from conftest import binpath, wait_for
-from fake_main import FakeMain
+from fake_main import FakeMain, Pager
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("tmux") is None,
@@ -604,3 +604,23 @@ def test_silent_main_node_is_asked_and_left(top):
         state["mute"] = True
         top.wait_text("no answer from the main node within 2 s",
                       timeout=15)
+
+
+def test_task_list_is_paged(top):
+    """The tasks not yet ended come page by page (limit/after) until the
+    main node says there are no more (a fake: the real main node pages
+    once its side lands)."""
+    pager = Pager(2500, finished=300)
+
+    def handler(conn, msg):
+        if msg["message_type"] == "list_tasks":
+            pager(conn, msg)
+        else:
+            polite(conn, msg)
+    with FakeMain(handler) as fake:
+        top.start_at(fake.addr, fake.token)
+        top.wait_text("tasks 2500 queued")
+        reqs = fake.seen("list_tasks")
+    assert [r["data"].get("after") for r in reqs] == [None, "1000", "2000"]
+    assert all(r["data"]["limit"] == 1000 and not r["data"].get("all")
+               for r in reqs)

@@ -34,7 +34,7 @@ cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
 }
 
 /* Edit distance (insert, delete, substitute, swap neighbours) of a and
- * b, giving up past CLI_SUGGEST_MAX. */
+ * b; words of 32 bytes or more count as too far. */
 static size_t
 cli_distance(const char *a, const char *b)
 {

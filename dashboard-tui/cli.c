@@ -4,7 +4,9 @@
  * --help.  Each command's code is in cli-devices.c or cli-tasks.c.
  *
  * Exit codes: 0 ok, 1 error reported by the main node, 2 usage error, 3
- * cannot reach the main node; `submit --wait` exits with the task's code.
+ * cannot reach the main node (or it stopped answering, or sent more than a
+ * client accepts); `submit --wait` exits with the task's code, 124 timed
+ * out, 125 cancelled or failed to start, 130 left with Ctrl-C.
  */
 #include <errno.h>
 #include <signal.h>
@@ -63,7 +65,7 @@ const struct cli_cmd cli_cmds[] = {
 	  "List queued and running tasks: the first 1000, and on stderr how\n"
 	  "many more there are.\n"
 	  "  -a, --all   every task, finished ones too, page by page\n"
-	  "  --csv       every task, as CSV (RFC 4180) with the columns id,\n"
+	  "  --csv       CSV (RFC 4180), every page, with the columns id,\n"
 	  "              name,state,priority,device,attempt,exit_code,\n"
 	  "              submitted_at,started_at,finished_at\n",
 	  cli_ps_exec },

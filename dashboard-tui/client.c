@@ -99,7 +99,7 @@ char *
 client_read_token_file(const char *path, char **cause)
 {
 	FILE	*f;
-	char	 buf[PROTO_TOKEN_MAX + 2];
+	char	 buf[PROTO_TOKEN_MAX + 2], *token;
 	size_t	 len;
 
 	if ((f = fopen(path, "r")) == NULL) {
@@ -125,7 +125,9 @@ client_read_token_file(const char *path, char **cause)
 		    "line", path);
 		return (NULL);
 	}
-	return (xstrdup(buf));
+	token = xstrdup(buf);
+	explicit_bzero(buf, sizeof buf);
+	return (token);
 }
 
 /* Find the operator token. */

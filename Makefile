@@ -220,6 +220,18 @@ $(FUZZ_O)/fuzz-text-command: tests/fuzz/fuzz-text-command.c \
 		-fno-sanitize-recover=undefined -Iprotocol -Imain-node \
 		$(PKG_CFLAGS) -o $@ $< main-node/export-parse.c
 
+# fuzz-client-display: what the clients make of a main node's bytes
+# (dashboard-tui/display.c, client.c) with the protocol library.
+$(FUZZ_O)/fuzz-client-display: tests/fuzz/fuzz-client-display.c \
+		dashboard-tui/display.c dashboard-tui/client.c \
+		dashboard-tui/client.h $(PROTO_SRCS) protocol/protocol.h
+	@mkdir -p $(dir $@)
+	$(Q)clang -g -O1 -std=gnu11 -D_GNU_SOURCE \
+		-fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Iprotocol $(PKG_CFLAGS) \
+		-o $@ $< dashboard-tui/display.c dashboard-tui/client.c \
+		$(PROTO_SRCS) $(LIBEVENT) $(JSONC) -lm
+
 fuzz-build: $(FUZZ_BINS)
 fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do n=$$(basename $$f); \

@@ -674,6 +674,9 @@ int		 store_dependents(struct store *, int64_t, int64_t,
 /* export-text.c */
 void		 export_text(struct conn *, const char *line);
 
+/* metrics.c */
+void		 metrics_write(struct server *, struct evbuffer *);
+
 /* export-parse.c: a text command's words (pure; fuzzed). */
 enum export_verb {
 	EXPORT_UNKNOWN,

@@ -171,7 +171,8 @@ def test_text_export_readers_that_never_read(cluster):
     assert "devices_total:" in cluster.text("status")
     assert time.monotonic() - t0 < 2.0
     grown = rss_kb(cluster.main.pid) - base
-    assert grown < 30 * 1024, grown
+    if not os.environ.get("ENCORE_ASAN"):    # ASan's shadow memory
+        assert grown < 30 * 1024, grown
     # A reader that does read gets all of it.
     out = cluster.text("queue")
     assert len(out.splitlines()) == n + 1

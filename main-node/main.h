@@ -40,6 +40,7 @@
 struct addr_slot;
 struct deferred_list;
 struct dispatch_target;
+struct request;
 struct bufferevent;
 struct evbuffer;
 struct json_object;
@@ -271,53 +272,42 @@ void		 commit_kick(struct server *);
 
 /* dispatch.c */
 void		 dispatch_line(struct conn *, const char *, size_t);
+int		 dispatch_request(struct request *);
+void		 request_ok(struct request *, struct json_object *);
+void		 request_fail(struct request *, enum proto_code,
+		    const char *, ...) __attribute__((format(printf, 3, 4)));
+void		 request_flush(struct request *);
+void		 request_done(struct request *);
 void		 dispatch_closed(struct conn *);
 void		 dispatch_stop(void);
 int		 dispatch_check_table(char **cause);
 
 /* handle-worker.c */
-void		 handle_register(struct conn *, struct msg *,
-		    struct dispatch_target *);
-void		 handle_heartbeat(struct conn *, struct msg *,
-		    struct dispatch_target *);
-void		 handle_bye(struct conn *, struct msg *,
-		    struct dispatch_target *);
-void		 handle_task_started(struct conn *, struct msg *,
-		    struct dispatch_target *);
-void		 handle_task_output(struct conn *, struct msg *,
-		    struct dispatch_target *);
-void		 handle_task_result(struct conn *, struct msg *,
-		    struct dispatch_target *);
+void		 handle_register(struct request *);
+void		 handle_heartbeat(struct request *);
+void		 handle_bye(struct request *);
+void		 handle_task_started(struct request *);
+void		 handle_task_output(struct request *);
+void		 handle_task_result(struct request *);
 void		 worker_send_ack(struct server *, struct device *,
 		    const char *);
 
 /* handle-client.c */
-void		 handle_auth(struct conn *, struct msg *,
-		    struct dispatch_target *);
-void		 handle_list_devices(struct conn *, struct msg *,
-		    struct dispatch_target *);
-void		 handle_status(struct conn *, struct msg *,
-		    struct dispatch_target *);
-void		 handle_device_admin(struct conn *, struct msg *,
-		    struct dispatch_target *);
-void		 handle_subscribe(struct conn *, struct msg *,
-		    struct dispatch_target *);
+void		 handle_auth(struct request *);
+void		 handle_list_devices(struct request *);
+void		 handle_status(struct request *);
+void		 handle_device_admin(struct request *);
+void		 handle_subscribe(struct request *);
 
 /* handle-task.c */
-void		 handle_submit(struct conn *, struct msg *,
-		    struct dispatch_target *);
-void		 handle_list_tasks(struct conn *, struct msg *,
-		    struct dispatch_target *);
-void		 handle_get_task(struct conn *, struct msg *,
-		    struct dispatch_target *);
-void		 handle_logs(struct conn *, struct msg *,
-		    struct dispatch_target *);
-void		 handle_cancel(struct conn *, struct msg *,
-		    struct dispatch_target *);
+void		 handle_submit(struct request *);
+void		 handle_list_tasks(struct request *);
+void		 handle_get_task(struct request *);
+void		 handle_logs(struct request *);
+void		 handle_cancel(struct request *);
 
 /* backup.c: `encore backup` and rotating snapshots */
-void		 handle_backup(struct conn *, struct msg *,
-		    struct dispatch_target *);
+void		 handle_backup(struct request *);
 void		 backup_forget(struct conn *);
 void		 backup_start(struct server *);
 void		 backup_stop(struct server *);
@@ -459,6 +449,23 @@ struct dispatch_target {
 	struct device	*device;	/* a known device (approve ...) */
 };
 
+/*
+ * One message being handled, from a JSON session or an HTTP request.  An
+ * operator request's handler leaves its answer here (request_ok or
+ * request_fail); dispatch sends it as a `reply`, http.c as a response.
+ */
+struct request {
+	struct server		*s;
+	struct conn		*c;		/* the session or HTTP connection */
+	struct msg		*m;
+	struct dispatch_target	 t;
+	int			 http;		/* no streams: one answer */
+	struct json_object	*reply;		/* data of the answer, owned */
+	enum proto_code		 code;		/* PROTO_OK, or the failure */
+	char			*error;		/* its message, owned */
+	int			 sent;		/* already sent (request_flush) */
+};
+
 /* How a transition came about: its flavour of re-queue and the texts. */
 enum task_cause {
 	CAUSE_NONE = 0,
@@ -547,10 +554,8 @@ void		 deps_notify(struct server *, int64_t id, int64_t index);
 int		 task_cancel_one(struct server *, struct task_row *,
 		    const char *);
 int		 array_cancel(struct server *, struct task_row *, const char *);
-void		 handle_hold(struct conn *, struct msg *,
-		    struct dispatch_target *);
-void		 handle_release(struct conn *, struct msg *,
-		    struct dispatch_target *);
+void		 handle_hold(struct request *);
+void		 handle_release(struct request *);
 
 int		 array_at_limit(int64_t);
 

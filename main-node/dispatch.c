@@ -461,6 +461,8 @@ dispatch_closed(struct conn *c)
 	commit_forget(c);
 	backup_forget(c);
 	dispatch_defer_free(c);
+	if (c->role == ROLE_HTTP)
+		http_conn_closed(c);
 	if (c->device != NULL)
 		device_conn_lost(c->server, c);
 }

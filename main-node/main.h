@@ -23,6 +23,8 @@
 #ifndef MAIN_H
 #define MAIN_H
 
+#include <sys/socket.h>
+
 #include <stdint.h>
 #include <sys/queue.h>
 
@@ -149,6 +151,7 @@ enum conn_role {
 	ROLE_PENDING = 0x08,	/* a device waiting for approval */
 	ROLE_OPERATOR = 0x10,
 	ROLE_TEXT = 0x20,	/* one text command, then close */
+	ROLE_HTTP = 0x40,	/* HTTP requests (http.c) */
 };
 
 /* Fills more output when a connection's buffer runs low (a long text
@@ -179,6 +182,9 @@ struct conn {
 	char			*follow_reply;	/* message_id of the logs */
 	double			 created;	/* monotonic */
 	struct event		*idle_ev;	/* unregistered timeout */
+	struct sockaddr_storage	 peer;		/* the peer's address */
+	int			 peer_len;
+	int			 http_sse;	/* an events stream now */
 	int			 watching;	/* on the watchers list */
 	struct evbuffer		*held;		/* output held for a commit */
 	int			 holding;	/* on the held list */
@@ -223,6 +229,7 @@ struct server {
 	void	(*on_json_line)(struct conn *, const char *, size_t);
 	void	(*on_text_line)(struct conn *, const char *);
 	void	(*on_closed)(struct conn *);
+	void	(*on_http)(struct conn *, struct evbuffer *);
 };
 
 /* ---- runtime shorthands ---- */
@@ -676,8 +683,62 @@ int		 store_deps_of(struct store *, int64_t,
 int		 store_dependents(struct store *, int64_t, int64_t,
 		    void (*)(int64_t, void *), void *);
 
+/* sniff.c: what a connection speaks, from its first bytes (pure) */
+enum sniff_kind {
+	SNIFF_MORE,		/* not yet known */
+	SNIFF_JSON,
+	SNIFF_TEXT,
+	SNIFF_HTTP,
+	SNIFF_TLS,
+};
+enum sniff_kind	 sniff_classify(const unsigned char *, size_t);
+
 /* export-text.c */
 void		 export_text(struct conn *, const char *line);
+
+/* http.c: HTTP/1.1 on the cluster port (protocol/HTTP.md) */
+int		 http_start(struct server *);
+void		 http_stop(struct server *);
+void		 http_conn_closed(struct conn *);
+void		 http_event(const char *, struct json_object *);
+void		 http_tick(void);
+
+/* http-parse.c: an HTTP/1.1 request head (pure; fuzzed) */
+#define HTTP_HEAD_MAX		(16 * 1024)
+#define HTTP_HEADERS_MAX	64
+struct http_req {
+	char		 method[16];
+	char		*target;		/* as sent; owned */
+	char		*path;			/* decoded, no query; owned */
+	char		*query;			/* raw, or NULL; owned */
+	int		 minor;			/* HTTP/1.minor */
+	struct proto_kv	 headers[HTTP_HEADERS_MAX];	/* owned */
+	size_t		 nheaders;
+	int64_t		 content_length;	/* -1: none */
+	int		 keep_alive;
+};
+enum http_parse_result {
+	HTTP_PARSE_MORE,	/* the head is not complete yet */
+	HTTP_PARSE_OK,		/* *used bytes were the head */
+	HTTP_PARSE_BAD,		/* not HTTP/1.x: 400 */
+	HTTP_PARSE_TOO_BIG,	/* head over HTTP_HEAD_MAX: 431 */
+	HTTP_PARSE_UNSUPPORTED,	/* e.g. a chunked body: 411/501 */
+};
+enum http_parse_result http_parse_head(const char *, size_t, struct http_req *,
+		    size_t *used, const char **why);
+void		 http_req_free(struct http_req *);
+const char	*http_header(const struct http_req *, const char *);
+char		*http_query_get(const char *query, const char *key,
+		    int nth);
+
+/* web.c: the dashboard's files, compiled in */
+struct web_asset {
+	const char		*path;		/* "/" , "/app.js" */
+	const char		*type;		/* Content-Type */
+	const unsigned char	*data;
+	size_t			 len;
+};
+const struct web_asset *web_asset_find(const char *path);
 
 /* metrics.c */
 void		 metrics_write(struct server *, struct evbuffer *);
@@ -707,6 +768,7 @@ int		 export_parse(const char *line, struct export_cmd *);
 /* util.c */
 char		*token_generate(void);	/* 64 hex chars */
 char		*sha256_hex(const char *);	/* of a string; caller frees */
+int		 token_matches(const char *, const char *);
 int		 json_to_strv(struct json_object *, char ***, size_t *);
 struct json_object *json_from_strv(char **, size_t);
 struct json_object *json_from_kv(const struct proto_kv *, size_t);

@@ -28,7 +28,7 @@ enum table_fmt {
 static const char *device_columns[] = {
 	"id", "hostname", "state", "arch", "platform", "cores", "mem_mb",
 	"cpu_pct", "mem_pct", "load1", "temp_c", "battery_pct", "running",
-	"slots", "last_seen_s"
+	"slots", "last_seen_s", "reason"
 };
 static const char *task_columns[] = {
 	"id", "name", "state", "priority", "device", "attempt", "exit_code",
@@ -236,6 +236,7 @@ device_cells(struct device *d, char bufs[][64], const char **cells)
 	fmt_int(bufs[12], 64, d->running);
 	fmt_int(bufs[13], 64, d->slots);
 	fmt_int(bufs[14], 64, seen);
+	cells[15] = device_reason(d) != NULL ? device_reason(d) : "";
 }
 
 /* The first device after an id (the listing is sorted by id). */

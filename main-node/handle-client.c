@@ -133,8 +133,9 @@ handle_device_admin(struct request *rq)
 	struct dispatch_target	*tg = &rq->t;
 	struct server	*s = c->server;
 	struct device	*d = tg->device;
-	char		*old_key = NULL;
+	char		*old_key = NULL, *old_quarantine = NULL;
 	int		 old_drained = d->drained, old_delivered;
+	int		 old_streak = d->fail_streak;
 	int		 rc;
 
 	if (m->type == MSG_REJECT || m->type == MSG_REMOVE) {
@@ -164,6 +165,10 @@ handle_device_admin(struct request *rq)
 		break;
 	case MSG_UNDRAIN:
 		d->drained = 0;
+		old_quarantine = d->quarantined;
+		old_streak = d->fail_streak;
+		d->quarantined = NULL;
+		d->fail_streak = 0;
 		break;
 	default:
 		return;
@@ -182,6 +187,11 @@ handle_device_admin(struct request *rq)
 			d->key_delivered = old_delivered;
 		}
 		d->drained = old_drained;
+		if (old_quarantine != NULL) {
+			d->quarantined = old_quarantine;
+			old_quarantine = NULL;
+		}
+		d->fail_streak = old_streak;
 		device_changed(d);
 		request_fail(rq, PROTO_INTERNAL,
 		    "cannot update the database; check the main node's log "
@@ -189,6 +199,7 @@ handle_device_admin(struct request *rq)
 		return;
 	}
 	device_changed(d);
+	free(old_quarantine);
 	log_info("event=device_%s device=%s by=%s", msg_type_name(m->type),
 	    d->id, c->addr);
 	if (m->type == MSG_APPROVE && d->conn != NULL) {

@@ -437,6 +437,45 @@ worker_avoid(struct task_row *r, char kind, const char *id)
 	r->avoid = t;
 }
 
+/*
+ * What a result says of the devices: a failed start counts against this
+ * one; a completion clears it, and counts against every device the task
+ * failed on before.
+ */
+static void
+worker_health(struct server *s, struct device *d, const struct task_row *r,
+    const struct msg_task_result *res)
+{
+	struct device	*other;
+	const char	*p, *nl;
+	char		 id[PROTO_ID_MAX + 1], *why;
+	size_t		 n;
+
+	if (res->start_failed) {
+		device_task_failed(s, d, res->error != NULL ? res->error :
+		    "failed to start");
+		return;
+	}
+	if (r->state != TASK_COMPLETED)
+		return;
+	device_task_succeeded(s, d);
+	for (p = r->avoid; p != NULL && *p != '\0'; p = nl != NULL ?
+	    nl + 1 : NULL) {
+		nl = strchr(p, '\n');
+		n = nl != NULL ? (size_t)(nl - p) : strlen(p);
+		if (n < 3 || p[0] != 'a' || p[1] != ':' || n - 2 > PROTO_ID_MAX)
+			continue;
+		memcpy(id, p + 2, n - 2);
+		id[n - 2] = '\0';
+		if (strcmp(id, d->id) == 0 || (other = registry_find(id)) == NULL)
+			continue;
+		xasprintf(&why, "task %s failed here and completed on %s",
+		    res->task_id, d->id);
+		device_task_failed(s, other, why);
+		free(why);
+	}
+}
+
 /* Decide what a result of the current attempt does to its task. */
 static void
 worker_result_change(struct task_row *r, const struct task *t,
@@ -469,7 +508,7 @@ worker_result_change(struct task_row *r, const struct task *t,
 	if (res->vacated && res->status != TASK_CANCELLED) {
 		ch->cause = CAUSE_VACATED;
 		ch->to = TASK_QUEUED;
-		worker_avoid(r, 'a', device);
+		worker_avoid(r, 'v', device);
 		return;
 	}
 	if (res->status == TASK_FAILED && r->retries_left > 0) {
@@ -548,8 +587,10 @@ handle_task_result(struct request *rq)
 	memset(&ch, 0, sizeof ch);
 	worker_result_change(&r, t, res, &ch, c->device->id, &why);
 	ch.device = c->device;
-	if (task_transition(s, &r, &ch) == 0)
+	if (task_transition(s, &r, &ch) == 0) {
 		worker_ack(c, res->task_id, res->attempt);
+		worker_health(s, c->device, &r, res);
+	}
 	/* else not durable: no ack; the worker re-sends it. */
 	free(why);
 	task_row_free(&r);

@@ -326,8 +326,8 @@ http_device_row(struct device *d)
 	json_object_object_add(o, "slots", json_object_new_int(d->slots));
 	json_object_object_add(o, "last_seen_s", seen >= 0 ?
 	    json_object_new_int64(seen) : NULL);
-	json_object_object_add(o, "reason", d->reason != NULL ?
-	    json_object_new_string(d->reason) : NULL);
+	json_object_object_add(o, "reason", device_reason(d) != NULL ?
+	    json_object_new_string(device_reason(d)) : NULL);
 	return (o);
 }
 

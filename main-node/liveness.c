@@ -143,3 +143,54 @@ liveness_tick(struct server *s, double now)
 			task_device_offline(s, d);
 	}
 }
+
+/* Save a device's health (failures in a row, quarantine). */
+static void
+device_save_health(struct server *s, struct device *d)
+{
+	if (commit_open(s) != 0 || store_begin(s->store) != 0) {
+		store_end(s->store, -1);
+		return;
+	}
+	store_end(s->store, store_device_save(s->store, d));
+}
+
+/*
+ * A task failed on this device in a way that says more about the device
+ * than the task: it failed to start here, or it failed here and then
+ * completed elsewhere.  DEVICE_FAILS_MAX of those in a row quarantine the
+ * device: it takes no new work (it shows as draining, with the reason)
+ * until an operator undrains it.
+ */
+void
+device_task_failed(struct server *s, struct device *d, const char *why)
+{
+	char	safe[PROTO_TEXT_MAX * 4 + 1];
+
+	if (d->quarantined != NULL)
+		return;
+	if (++d->fail_streak >= DEVICE_FAILS_MAX) {
+		xasprintf(&d->quarantined, "quarantined: %d tasks in a row "
+		    "failed to start here or failed here and ran elsewhere "
+		    "(last: %s); `encore undrain %s` lets it back",
+		    d->fail_streak, why != NULL ? why : "no reason given",
+		    d->id);
+		d->drained = 1;
+		device_changed(d);
+		log_warn("event=device_quarantined device=%s failures=%d "
+		    "last=\"%s\"", d->id, d->fail_streak,
+		    log_sanitize(why != NULL ? why : "", safe, sizeof safe));
+		watch_device(s, d);
+	}
+	device_save_health(s, d);
+}
+
+/* A task completed on this device: its failures in a row are over. */
+void
+device_task_succeeded(struct server *s, struct device *d)
+{
+	if (d->fail_streak == 0)
+		return;
+	d->fail_streak = 0;
+	device_save_health(s, d);
+}

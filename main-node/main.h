@@ -81,6 +81,7 @@ struct options {
 #define CONN_TEXT_LINE		1024	/* longest text command */
 #define TASK_REQUEUE_MAX	3	/* device-lost re-queues per task */
 #define TASK_START_FAILS_MAX	3	/* failed starts before it is held */
+#define DEVICE_FAILS_MAX	5	/* failures in a row: quarantine */
 
 /* What a task needs of a device (the scheduler's inputs), as stored in
  * the task's placement columns.  Strings are owned by whoever embeds it. */
@@ -108,7 +109,9 @@ struct device {
 	char			*join_hash;	/* SHA-256 hex of the secret it
 					   joined with, NULL if none */
 	int			 approved;
-	int			 drained;
+	int			 drained;	/* by an operator or quarantine */
+	int			 fail_streak;	/* tasks failed here in a row */
+	char			*quarantined;	/* why, when quarantined */
 	int64_t			 created_at;	/* unix seconds */
 
 	/* Profile from the last register (moved out of the message). */
@@ -335,6 +338,7 @@ int		 device_has_cap(const struct device *, const char *);
 const char	*device_label(const struct device *, const char *);
 int		 device_is_available(const struct device *);
 void		 device_set_approved(struct device *, int);
+const char	*device_reason(const struct device *);
 void		 device_changed(struct device *);
 
 /* liveness.c: a device's connection and its life */
@@ -346,6 +350,9 @@ void		 device_offline(struct server *, struct device *,
 		    const char *why);
 void		 liveness_tick(struct server *, double now);
 double		 liveness_reconcile_window(const struct server *);
+void		 device_task_failed(struct server *, struct device *,
+		    const char *);
+void		 device_task_succeeded(struct server *, struct device *);
 
 /* scheduler.c: pure placement and the index of devices with room */
 int		 scheduler_can_ever_run(const struct device *,

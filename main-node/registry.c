@@ -168,6 +168,18 @@ device_state(const struct device *d)
 	return (DEVICE_ONLINE);
 }
 
+/* Why a device is as it is, for people: quarantined, or why it does not
+ * accept work; NULL for nothing to say. */
+const char *
+device_reason(const struct device *d)
+{
+	if (d->quarantined != NULL)
+		return (d->quarantined);
+	if (!d->accepting && d->online)
+		return (d->reason);
+	return (NULL);
+}
+
 /* 1 if the device may be given work now (resources aside). */
 int
 device_is_available(const struct device *d)
@@ -286,6 +298,7 @@ device_free(struct device *d)
 	free(d->id);
 	free(d->key);
 	free(d->join_hash);
+	free(d->quarantined);
 	free(d->reason);
 	free(d);
 }

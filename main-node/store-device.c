@@ -17,7 +17,8 @@
 	"id, device_key, key_delivered, approved, drained, created_at, " \
 	"last_seen, hostname, platform, arch, os, kernel, role, cores, " \
 	"cpu_model, model, cpu_mhz, mem_total, disk_total, disk_free, " \
-	"interfaces, gpus, capabilities, labels, slots, join_secret"
+	"interfaces, gpus, capabilities, labels, slots, join_secret, " \
+	"fail_streak, quarantined"
 
 /* Prepare the device statements. */
 int
@@ -26,7 +27,8 @@ store_device_prepare(struct store *st)
 	if (store_prepare(st, &st->stmts.dev_save,
 	    "INSERT OR REPLACE INTO devices (" DEV_COLUMNS ") VALUES "
 	    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-	    "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)") != 0)
+	    "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, "
+	    "?28)") != 0)
 		return (-1);
 	if (store_prepare(st, &st->stmts.dev_touch,
 	    "UPDATE devices SET last_seen = ?2 WHERE id = ?1") != 0)
@@ -80,6 +82,8 @@ store_device_save(struct store *st, struct device *d)
 	bind_json(s, 24, json_from_kv(d->labels, d->n_labels));
 	sqlite3_bind_int(s, 25, d->slots);
 	store_bind_text(s, 26, d->join_hash);
+	sqlite3_bind_int(s, 27, d->fail_streak);
+	store_bind_text(s, 28, d->quarantined);
 	d->dirty = 0;
 	return (store_step_done(st, s));
 }
@@ -174,6 +178,8 @@ store_device_load_all(struct store *st)
 		}
 		d->slots = sqlite3_column_int(s, 24);
 		d->join_hash = store_column_text(s, 25);
+		d->fail_streak = sqlite3_column_int(s, 26);
+		d->quarantined = store_column_text(s, 27);
 		n++;
 	}
 	if (rc != SQLITE_DONE)
@@ -197,8 +203,8 @@ store_device_reload(struct store *st)
 	int		 rc;
 
 	if (sqlite3_prepare_v2(st->db, "SELECT device_key, key_delivered, "
-	    "approved, drained FROM devices WHERE id = ?1", -1, &s,
-	    NULL) != SQLITE_OK)
+	    "approved, drained, fail_streak, quarantined FROM devices WHERE "
+	    "id = ?1", -1, &s, NULL) != SQLITE_OK)
 		return (-1);
 	TAILQ_FOREACH_SAFE(d, registry_list(), entry, next) {
 		sqlite3_bind_text(s, 1, d->id, -1, SQLITE_TRANSIENT);
@@ -209,6 +215,9 @@ store_device_reload(struct store *st)
 			d->key_delivered = sqlite3_column_int(s, 1);
 			device_set_approved(d, sqlite3_column_int(s, 2));
 			d->drained = sqlite3_column_int(s, 3);
+			d->fail_streak = sqlite3_column_int(s, 4);
+			free(d->quarantined);
+			d->quarantined = store_column_text(s, 5);
 			device_changed(d);
 		} else if (rc == SQLITE_DONE && TAILQ_EMPTY(&d->tasks)) {
 			if (d->conn != NULL)

@@ -128,8 +128,9 @@ static const struct {
 	  store_fill_v2 },
 	/* 2 -> 3: arrays (a row of kind 1 stands for every element not yet
 	 * made; an element is a row with array_id and array_index),
-	 * dependencies, the reason a task is held or waits, and the
-	 * devices a task should avoid. */
+	 * dependencies, the reason a task is held or waits, the devices a
+	 * task should avoid, and a device's failures in a row and
+	 * quarantine. */
 	{ "ALTER TABLE tasks ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE tasks ADD COLUMN array_id INTEGER;"
 	"ALTER TABLE tasks ADD COLUMN array_index INTEGER;"
@@ -150,7 +151,10 @@ static const struct {
 	"  kind INTEGER NOT NULL,"
 	"  PRIMARY KEY (task_id, dep_id, dep_index)"
 	") WITHOUT ROWID;"
-	"CREATE INDEX deps_on ON deps(dep_id, dep_index);", NULL },
+	"CREATE INDEX deps_on ON deps(dep_id, dep_index);"
+	"ALTER TABLE devices ADD COLUMN fail_streak INTEGER NOT NULL "
+	"  DEFAULT 0;"
+	"ALTER TABLE devices ADD COLUMN quarantined TEXT;", NULL },
 };
 #define STORE_VERSION \
 	((int)(sizeof store_migrations / sizeof store_migrations[0]))

@@ -305,7 +305,9 @@ view_device(struct device *d)
 	    d->last_seen_wall) : NULL));
 	json_object_object_add(o, "accepting",
 	    json_object_new_boolean(d->accepting));
-	json_object_object_add(o, "reason", jstr(d->reason));
+	json_object_object_add(o, "reason", jstr(device_reason(d)));
+	json_object_object_add(o, "quarantined",
+	    json_object_new_boolean(d->quarantined != NULL));
 	json_object_object_add(o, "gpus", json_from_strv(d->hw.gpus,
 	    d->hw.n_gpus));
 	json_object_object_add(o, "interfaces",

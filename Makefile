@@ -62,6 +62,7 @@ LDFLAGS	+= -fsanitize=address,undefined
 endif
 
 LIBEVENT := $(shell $(PKG_CONFIG) --libs libevent 2>/dev/null)
+TLSLIBS	 := $(shell $(PKG_CONFIG) --libs libevent_openssl openssl 2>/dev/null)
 JSONC	 := $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null)
 SQLITE	 := $(shell $(PKG_CONFIG) --libs sqlite3 2>/dev/null)
 PROC2	 := $(shell $(PKG_CONFIG) --libs libproc2 2>/dev/null)
@@ -129,7 +130,7 @@ link = @mkdir -p $(dir $@); $(if $(Q),echo "  LD      $@";) \
 
 # The worker links no SQLite and no ncurses (SPEC section 1).
 $(BIN)/encore-main: $(O)/main-node/main-node.o $(LIBMAIN) $(LIBCONF) $(LIBPROTO)
-	$(call link,$(SQLITE) $(LIBEVENT) $(JSONC) -lcrypto -lm)
+	$(call link,$(SQLITE) $(TLSLIBS) $(LIBEVENT) $(JSONC) -lm)
 $(BIN)/encore-worker: $(O)/worker-node/worker-node.o $(LIBWORKER) $(LIBPROF) \
 		$(LIBCONF) $(LIBPROTO)
 	$(call link,$(PROC2) $(LIBEVENT) $(JSONC) -lm)
@@ -147,7 +148,8 @@ UNIT_LIBS	:= $(LIBMAIN) $(LIBWORKER) $(LIBTUI) $(LIBCLIENT) $(LIBPROF) \
 		   $(LIBCONF) $(LIBPROTO)
 
 $(O)/tests/%: $(O)/tests/unit/%.o $(UNIT_LIBS)
-	$(call link,$(CMOCKA) $(SQLITE) $(PROC2) $(CURSES) $(LIBEVENT) $(JSONC) -lm)
+	$(call link,$(CMOCKA) $(SQLITE) $(PROC2) $(CURSES) $(TLSLIBS) \
+	    $(LIBEVENT) $(JSONC) -lm)
 
 unit: $(UNIT_BINS)
 	@pass=0; fail=0; for t in $(UNIT_BINS); do \

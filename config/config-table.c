@@ -91,6 +91,19 @@ const struct cfg_option cfg_main_options[] = {
 	  .help = "plain-text commands for nc on the cluster port: on, off, "
 	      "or from loopback only (local)"
 	},
+	{ .name = "plaintext",
+	  .type = CFG_CHOICE,
+	  .choices = cfg_choices_text_export,
+	  .def = "local",
+	  .help = "JSON sessions without TLS: from loopback only (local), "
+	      "from anywhere (on) or never (off); the text export is always "
+	      "plaintext"
+	},
+	{ .name = "rotate-server-cert",
+	  .type = CFG_FLAG,
+	  .help = "make a new server certificate under the same CA in the "
+	      "state dir and exit; tokens stay valid"
+	},
 	{ .name = "log-level",
 	  .type = CFG_CHOICE,
 	  .choices = cfg_choices_log_level,

@@ -34,7 +34,9 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <json-c/json.h>
+#include <openssl/ssl.h>
 
 #include "main.h"
 
@@ -59,6 +61,7 @@ static void	conn_read_cb(struct bufferevent *, void *);
 static void	conn_write_cb(struct bufferevent *, void *);
 static void	conn_event_cb(struct bufferevent *, short, void *);
 static void	conn_produce(struct conn *);
+static void	conn_setup_bev(struct conn *);
 
 /* The bucket of an address string (FNV-1a). */
 static struct addr_slot **
@@ -151,9 +154,19 @@ conn_release(struct conn *c)
 static void
 conn_free_cb(evutil_socket_t fd, short events, void *arg)
 {
-	struct conn	*c = arg;
-	struct server	*s = c->server;
+	struct conn		*c = arg;
+	struct server		*s = c->server;
+	struct bufferevent	*under;
+	struct timeval		 tv = { 0, 10000 };
 
+	/* Inside TLS the last bytes may still wait in the socket's own
+	 * buffer: let them go first (for at most two seconds). */
+	if (c->tls && c->free_waits++ < 200 &&
+	    (under = bufferevent_get_underlying(c->bev)) != NULL &&
+	    evbuffer_get_length(bufferevent_get_output(under)) > 0) {
+		event_base_once(s->base, -1, EV_TIMEOUT, conn_free_cb, c, &tv);
+		return;
+	}
 	if (s->on_closed != NULL)
 		s->on_closed(c);
 	TAILQ_REMOVE(&s->conns, c, entry);
@@ -172,7 +185,8 @@ conn_free_later(struct conn *c)
 	struct timeval	tv = { 0, 0 };
 
 	c->closing = 1;
-	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	/* A TLS filter keeps writing to its socket until freed. */
+	bufferevent_disable(c->bev, c->tls ? EV_READ : EV_READ | EV_WRITE);
 	bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
 	if (c->rate_ev != NULL)
 		evtimer_del(c->rate_ev);
@@ -204,7 +218,6 @@ conn_create(struct server *s, evutil_socket_t fd, const struct sockaddr *sa,
 {
 	struct conn	*c;
 	struct timeval	 tv = { s->opt->auth_timeout, 0 };
-	struct timeval	 wtv = { CONN_WRITE_TIMEOUT, 0 };
 	char		 host[INET6_ADDRSTRLEN] = "?";
 	int		 port = 0, one = 1;
 
@@ -248,15 +261,7 @@ conn_create(struct server *s, evutil_socket_t fd, const struct sockaddr *sa,
 		free(c);
 		return (NULL);
 	}
-	/* Never buffer more than one line past the cap. */
-	bufferevent_setwatermark(c->bev, EV_READ, 0, s->opt->max_line + 2);
-	/* The write callback runs when output falls below this: a stream
-	 * is refilled, a closing connection freed. */
-	bufferevent_setwatermark(c->bev, EV_WRITE, CONN_PRODUCE_LOW, 0);
-	bufferevent_set_timeouts(c->bev, NULL, &wtv);
-	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb,
-	    c);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	conn_setup_bev(c);
 	c->idle_ev = evtimer_new(s->base, conn_idle_cb, c);
 	evtimer_add(c->idle_ev, &tv);
 	c->rate_tokens = s->opt->max_msg_rate;
@@ -569,6 +574,67 @@ conn_rate_take(struct conn *c)
 	return (-1);
 }
 
+/* 1 if a JSON session in plaintext is accepted from this peer. */
+static int
+conn_plaintext_ok(const struct conn *c)
+{
+	switch (c->server->opt->plaintext) {
+	case PLAINTEXT_ON:
+		return (1);
+	case PLAINTEXT_LOCAL:
+		return (c->tls || c->is_local);
+	default:
+		return (c->tls);
+	}
+}
+
+/* Set a connection's buffer limits and callbacks on its bufferevent. */
+static void
+conn_setup_bev(struct conn *c)
+{
+	struct timeval	wtv = { CONN_WRITE_TIMEOUT, 0 };
+
+	/* Never buffer more than one line past the cap. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0,
+	    c->server->opt->max_line + 2);
+	/* The write callback runs when output falls below this: a stream
+	 * is refilled, a closing connection freed. */
+	bufferevent_setwatermark(c->bev, EV_WRITE, CONN_PRODUCE_LOW, 0);
+	bufferevent_set_timeouts(c->bev, NULL, &wtv);
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb,
+	    c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+/*
+ * The peer starts a TLS handshake: the socket's bufferevent (which holds
+ * the first bytes already) goes under a TLS filter, and the first bytes
+ * inside TLS decide what the session speaks, as they do outside.
+ */
+static int
+conn_tls_start(struct conn *c)
+{
+	struct bufferevent	*under = c->bev, *tb;
+	SSL			*ssl;
+
+	if ((ssl = tls_new_session()) == NULL)
+		return (-1);
+	tb = bufferevent_openssl_filter_new(c->server->base, under, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (tb == NULL) {
+		SSL_free(ssl);
+		return (-1);
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(tb, 1);
+	c->bev = tb;
+	c->tls = 1;
+	conn_setup_bev(c);
+	/* The ClientHello is already in the socket's buffer: start. */
+	bufferevent_trigger(under, EV_READ, BEV_TRIG_IGNORE_WATERMARKS |
+	    BEV_TRIG_DEFER_CALLBACKS);
+	return (0);
+}
+
 /* Look at the first bytes and decide what the connection speaks.
  * Returns 0 once decided, -1 while it is not known yet. */
 static int
@@ -587,10 +653,23 @@ conn_sniff(struct conn *c, struct evbuffer *in)
 		c->role = ROLE_HTTP;
 		return (0);
 	case SNIFF_TLS:
-		conn_puts(c, "error: TLS is not served on this port\n");
-		conn_close(c, "tls");
-		return (-1);
+		if (c->tls || conn_tls_start(c) != 0) {
+			log_warn("event=tls_refused addr=%s", c->addr);
+			conn_close(c, "cannot start tls");
+		}
+		return (-1);	/* the handshake, then the first bytes */
 	case SNIFF_JSON:
+		if (!conn_plaintext_ok(c)) {
+			conn_send_error(c, NULL, PROTO_FORBIDDEN, "plaintext "
+			    "sessions are not accepted from your address "
+			    "(--plaintext %s): use the pinned token "
+			    "(ENC1:...) from the main node's state dir, with "
+			    "which clients speak TLS", c->server->opt->
+			    plaintext == PLAINTEXT_OFF ? "off" : "local");
+			conn_close(c, "plaintext refused");
+			return (-1);
+		}
+		/* FALLTHROUGH */
 	case SNIFF_TEXT:
 		/* Blanks before the first byte are dropped. */
 		while (evbuffer_get_length(in) > 0) {

@@ -32,7 +32,7 @@ handle_auth(struct request *rq)
 		    json_object_new_string("operator")));
 		return;
 	}
-	if (!proto_token_equal(c->server->opt->operator_token, m->u.token)) {
+	if (!token_matches(c->server->opt->operator_token, m->u.token)) {
 		log_warn("event=auth_failed addr=%s", c->addr);
 		request_fail(rq, PROTO_UNAUTHORIZED,
 		    "wrong operator token: use the one in the main node's "

@@ -121,7 +121,7 @@ worker_admit(struct conn *c, struct msg *m, const char *id,
 		return (0);
 	}
 	if (r->token == NULL ||
-	    !proto_token_equal(s->opt->join_token, r->token)) {
+	    !token_matches(s->opt->join_token, r->token)) {
 		worker_refuse(c, m, PROTO_UNAUTHORIZED, "bad_token",
 		    "wrong join token: copy join.token from the main "
 		    "node's state dir and pass it with --token-file");

@@ -27,43 +27,66 @@ static const char *main_synopsis =
     "       [--offline-after S] [--lost-after S] "
     "[--text-export on|off|local]\n"
     "       [--snapshot-interval S] [--snapshot-keep N] "
-    "[--log-level L] [options]\n\n"
+    "[--plaintext local|on|off]\n"
+    "       [--log-level L] [options]\n"
+    "       encore-main --state-dir D --rotate-server-cert\n\n"
     "The encore main node: devices join it, operators submit tasks to it.\n"
     "Workers, the CLI and encore-top speak JSON lines on the cluster port;\n"
     "`echo devices | nc HOST 7070` gets a plain-text view.\n\n"
     "State dir default: /var/lib/encore for root, else\n"
     "$XDG_STATE_HOME/encore or ~/.local/state/encore.  It holds encore.db,\n"
-    "join.token and operator.token (0600, generated on first start).";
+    "join.token and operator.token (0600, generated on first start, in the\n"
+    "pinned form ENC1:<sha256 of ca.crt>:<secret>), the cluster's CA and\n"
+    "server certificate (ca.crt, ca.key, server.crt, server.key) and\n"
+    "snapshots/.";
+
+/* The secret of a token text: after "ENC1:<pin>:", or all of it. */
+static const char *
+token_secret_of(const char *t)
+{
+	const char	*p;
+
+	if (strncmp(t, "ENC1:", 5) == 0 && (p = strchr(t + 5, ':')) != NULL)
+		return (p + 1);
+	return (t);
+}
 
 /*
- * Load a token: from the flag if given (and then write it to the file too,
- * so the CLI finds it), else from the file, else generate one.  Files are
- * 0600.  No part of a token is ever logged.
+ * Load a token: from the flag if given, else from the file, else a new
+ * one; the file is then (re)written in the pinned form
+ * "ENC1:<pin>:<secret>" around the same secret, 0600, so a state dir
+ * from before TLS keeps the secrets its devices hold.  Returns the
+ * pinned text.  No part of a token is ever logged.
  */
 static char *
-load_token(const char *dir, const char *name, const char *given)
+load_token(const char *dir, const char *name, const char *given,
+    const char *pin)
 {
-	char	*path, *tok = NULL, *cause = NULL;
+	char	*path, *old = NULL, *tok, *cause = NULL, *fresh;
 	int	 fd;
 
 	xasprintf(&path, "%s/%s.token", dir, name);
 	if (given == NULL && access(path, F_OK) == 0 &&
-	    (tok = proto_read_secret(path, &cause)) == NULL)
+	    (old = proto_read_secret(path, &cause)) == NULL)
 		fatalx("%s; fix or delete it (a new one is made, and devices "
 		    "must be given it)", cause);
-	if (tok != NULL) {
-		free(path);
-		return (tok);
+	fresh = given == NULL && old == NULL ? token_generate() : NULL;
+	xasprintf(&tok, "ENC1:%s:%s", pin, given != NULL ?
+	    token_secret_of(given) : old != NULL ? token_secret_of(old) :
+	    fresh);
+	free(fresh);
+	if (old == NULL || strcmp(old, tok) != 0) {
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		    0600);
+		if (fd < 0 || write(fd, tok, strlen(tok)) < 0 ||
+		    write(fd, "\n", 1) != 1 || fsync(fd) != 0)
+			fatal("cannot write %s", path);
+		fchmod(fd, 0600);
+		close(fd);
+		log_info("event=token_%s file=%s", old == NULL && given == NULL ?
+		    "created" : "written", path);
 	}
-	tok = given != NULL ? xstrdup(given) : token_generate();
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, tok, strlen(tok)) < 0 ||
-	    write(fd, "\n", 1) != 1 || fsync(fd) != 0)
-		fatal("cannot write %s", path);
-	fchmod(fd, 0600);
-	close(fd);
-	if (given == NULL)
-		log_info("event=token_created file=%s", path);
+	free(old);
 	free(path);
 	return (tok);
 }
@@ -159,6 +182,10 @@ parse_options(int argc, char **argv, struct options *opt)
 	opt->keep_finished = cfg_get_int(&cfg, "keep-finished");
 	opt->snapshot_interval = (int)cfg_get_int(&cfg, "snapshot-interval");
 	opt->snapshot_keep = (int)cfg_get_int(&cfg, "snapshot-keep");
+	v = cfg_get(&cfg, "plaintext");
+	opt->plaintext = strcmp(v, "off") == 0 ? PLAINTEXT_OFF :
+	    strcmp(v, "on") == 0 ? PLAINTEXT_ON : PLAINTEXT_LOCAL;
+	opt->rotate_cert = cfg_get_flag(&cfg, "rotate-server-cert");
 	cfg_free(&cfg);
 }
 
@@ -217,10 +244,21 @@ main(int argc, char **argv)
 		    opt.state_dir);
 	xasprintf(&jt_path, "%s/join.token", opt.state_dir);
 	first_start = access(jt_path, F_OK) != 0;
+	if (opt.rotate_cert) {
+		if (tls_rotate(opt.state_dir, opt.listen, &cause) != 0)
+			fatalx("%s", cause);
+		printf("encore-main: a new server certificate is in %s/"
+		    "server.crt; restart encore-main to use it (tokens are "
+		    "unchanged)\n", opt.state_dir);
+		exit(0);
+	}
+	if (tls_start(opt.state_dir, opt.listen, &cause) != 0)
+		fatalx("%s", cause);
 	{
-		char *jt = load_token(opt.state_dir, "join", opt.join_token);
+		char *jt = load_token(opt.state_dir, "join", opt.join_token,
+		    tls_ca_pin());
 		char *ot = load_token(opt.state_dir, "operator",
-		    opt.operator_token);
+		    opt.operator_token, tls_ca_pin());
 
 		free(opt.join_token);
 		free(opt.operator_token);
@@ -277,6 +315,7 @@ main(int argc, char **argv)
 	backup_stop(&s);
 	http_stop(&s);
 	server_stop(&s);
+	tls_stop();
 	task_stop(&s);
 	queue_pass_free();
 	commit_stop(&s);

@@ -73,7 +73,12 @@ struct options {
 	int64_t	 keep_finished;		/* seconds a finished task is kept */
 	int	 snapshot_interval;	/* seconds, 0 = none */
 	int	 snapshot_keep;
+	int	 plaintext;		/* PLAINTEXT_*: JSON sessions */
+	int	 rotate_cert;		/* --rotate-server-cert, then exit */
 };
+#define PLAINTEXT_OFF		0
+#define PLAINTEXT_ON		1
+#define PLAINTEXT_LOCAL		2
 #define TEXT_EXPORT_OFF		0
 #define TEXT_EXPORT_ON		1
 #define TEXT_EXPORT_LOCAL	2
@@ -188,6 +193,8 @@ struct conn {
 	struct sockaddr_storage	 peer;		/* the peer's address */
 	int			 peer_len;
 	int			 http_sse;	/* an events stream now */
+	int			 tls;		/* inside TLS */
+	int			 free_waits;	/* for its last TLS bytes */
 	int			 watching;	/* on the watchers list */
 	struct evbuffer		*held;		/* output held for a commit */
 	int			 holding;	/* on the held list */
@@ -689,6 +696,14 @@ int		 store_deps_of(struct store *, int64_t,
 		    void (*)(int64_t, int64_t, int, void *), void *);
 int		 store_dependents(struct store *, int64_t, int64_t,
 		    void (*)(int64_t, void *), void *);
+
+/* tls.c: the cluster CA, the server certificate, the pin */
+struct ssl_st;
+int		 tls_start(const char *dir, const char *listen, char **);
+int		 tls_rotate(const char *dir, const char *listen, char **);
+const char	*tls_ca_pin(void);
+struct ssl_st	*tls_new_session(void);
+void		 tls_stop(void);
 
 /* sniff.c: what a connection speaks, from its first bytes (pure) */
 enum sniff_kind {

@@ -38,6 +38,7 @@
 		pollTimer: 0,
 		reachable: true,
 		confirmTimer: 0,
+		ended: new Set(),	// ids seen in a final state
 	};
 
 	const $ = (id) => document.getElementById(id);
@@ -729,6 +730,14 @@
 	// A task changed (an event or an action's reply).
 	function taskChanged(t) {
 		const id = String(t.id);
+		// A final state is for good: a reply sent before it (cancel's
+		// "running") may arrive after its event.
+		if (FINAL.has(t.state)) {
+			if (S.ended.size > 10000)
+				S.ended.clear();
+			S.ended.add(id);
+		} else if (S.ended.has(id))
+			return;
 		if (inList(t))
 			S.tasks.set(id, Object.assign({}, S.tasks.get(id), t));
 		else

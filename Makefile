@@ -246,6 +246,25 @@ $(FUZZ_O)/fuzz-client-display: tests/fuzz/fuzz-client-display.c \
 		-o $@ $< dashboard-tui/display.c dashboard-tui/client.c \
 		$(PROTO_SRCS) $(LIBEVENT) $(JSONC) -lm
 
+# fuzz-sniff: the first-byte dispatch alone (main-node/sniff.c is pure).
+$(FUZZ_O)/fuzz-sniff: tests/fuzz/fuzz-sniff.c main-node/sniff.c \
+		main-node/main.h protocol/protocol.h
+	@mkdir -p $(dir $@)
+	$(Q)clang -g -O1 -std=gnu11 -D_GNU_SOURCE \
+		-fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Iprotocol -Imain-node \
+		$(PKG_CFLAGS) -o $@ $< main-node/sniff.c
+
+# fuzz-http: the HTTP request head parser alone (main-node/http-parse.c).
+$(FUZZ_O)/fuzz-http: tests/fuzz/fuzz-http.c main-node/http-parse.c \
+		main-node/main.h $(PROTO_SRCS) protocol/protocol.h
+	@mkdir -p $(dir $@)
+	$(Q)clang -g -O1 -std=gnu11 -D_GNU_SOURCE \
+		-fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Iprotocol -Imain-node \
+		$(PKG_CFLAGS) -o $@ $< main-node/http-parse.c $(PROTO_SRCS) \
+		$(LIBEVENT) $(JSONC) -lm
+
 fuzz-build: $(FUZZ_BINS)
 fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do n=$$(basename $$f); \

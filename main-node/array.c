@@ -893,16 +893,20 @@ array_cancel(struct server *s, struct task_row *r, const char *why)
 
 /* hold: a queued or waiting task (or array) waits for `release`. */
 void
-handle_hold(struct conn *c, struct msg *m, struct dispatch_target *tg)
+handle_hold(struct request *rq)
 {
+	struct conn		*c = rq->c;
+	struct msg		*m = rq->m;
+	struct dispatch_target	*tg = &rq->t;
 	struct task_row		*r = &tg->task;
+
 	struct task_change	 ch = { TASK_HELD, CAUSE_HOLD, NULL, -1, NULL,
 				    0 };
 	char			*why, ref[48];
 
 	if (r->id == 0 || (r->state != TASK_QUEUED &&
 	    r->state != TASK_WAITING)) {
-		conn_reply_error(c, m->message_id, PROTO_CONFLICT, "task %s "
+		request_fail(rq, PROTO_CONFLICT, "task %s "
 		    "is %s: only a queued or waiting task can be held",
 		    m->u.target.task_id, proto_task_status_name(r->state));
 		return;
@@ -912,12 +916,12 @@ handle_hold(struct conn *c, struct msg *m, struct dispatch_target *tg)
 	    m->u.target.reason != NULL ? m->u.target.reason : "");
 	ch.why = why;
 	if (task_transition(c->server, r, &ch) != 0)
-		conn_reply_error(c, m->message_id, PROTO_INTERNAL, "cannot "
+		request_fail(rq, PROTO_INTERNAL, "cannot "
 		    "save the hold; check the main node's log and disk");
 	else {
 		log_info("event=task_hold task=%s by=%s",
 		    task_ref_format(r, ref, sizeof ref), c->addr);
-		conn_send_json(c, MSG_REPLY, m->message_id, view_ok("task",
+		request_ok(rq, view_ok("task",
 		    view_task(r)));
 	}
 	free(why);
@@ -926,10 +930,14 @@ handle_hold(struct conn *c, struct msg *m, struct dispatch_target *tg)
 /* release: a held task goes back to the queue (or waits for what it
  * depends on, or ends if that can never be). */
 void
-handle_release(struct conn *c, struct msg *m, struct dispatch_target *tg)
+handle_release(struct request *rq)
 {
+	struct conn		*c = rq->c;
+	struct msg		*m = rq->m;
+	struct dispatch_target	*tg = &rq->t;
 	struct server		*s = c->server;
 	struct task_row		*r = &tg->task;
+
 	struct task_change	 ch = { TASK_QUEUED, CAUSE_RELEASE, NULL, -1,
 				    NULL, 0 };
 	char			*why = NULL, ref[48];
@@ -937,7 +945,7 @@ handle_release(struct conn *c, struct msg *m, struct dispatch_target *tg)
 	int			 rc;
 
 	if (r->id == 0 || r->state != TASK_HELD) {
-		conn_reply_error(c, m->message_id, PROTO_CONFLICT, "task %s "
+		request_fail(rq, PROTO_CONFLICT, "task %s "
 		    "is %s, not held", m->u.target.task_id,
 		    proto_task_status_name(r->state));
 		return;
@@ -953,12 +961,12 @@ handle_release(struct conn *c, struct msg *m, struct dispatch_target *tg)
 		rc = task_transition(s, r, &ch);
 	free(why);
 	if (rc != 0) {
-		conn_reply_error(c, m->message_id, PROTO_INTERNAL, "cannot "
+		request_fail(rq, PROTO_INTERNAL, "cannot "
 		    "save the release; check the main node's log and disk");
 		return;
 	}
 	log_info("event=task_release task=%s by=%s",
 	    task_ref_format(r, ref, sizeof ref), c->addr);
-	conn_send_json(c, MSG_REPLY, m->message_id, view_ok("task",
+	request_ok(rq, view_ok("task",
 	    view_task(r)));
 }

@@ -286,13 +286,15 @@ backup_step_cb(evutil_socket_t fd, short events, void *arg)
 
 /* backup: copy the database, then stream it to the operator. */
 void
-handle_backup(struct conn *c, struct msg *m, struct dispatch_target *tg)
+handle_backup(struct request *rq)
 {
+	struct conn		*c = rq->c;
+	struct msg		*m = rq->m;
 	struct backup_job	*j;
 	char			*cause = NULL;
 
 	if ((j = backup_job_start(c->server, &cause)) == NULL) {
-		conn_reply_error(c, m->message_id, PROTO_INTERNAL, "cannot "
+		request_fail(rq, PROTO_INTERNAL, "cannot "
 		    "copy the database: %s", cause);
 		free(cause);
 		return;

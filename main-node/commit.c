@@ -155,7 +155,9 @@ commit_failed(struct server *s)
 		n = &commit.notes[i];
 		if (n->c == NULL || n->c->closing)
 			continue;
-		if (n->message_id != NULL)
+		if (n->c->role == ROLE_HTTP)
+			conn_close(n->c, "commit failed; nothing was sent");
+		else if (n->message_id != NULL)
 			conn_reply_error(n->c, n->message_id, PROTO_INTERNAL,
 			    "cannot save: the main node's database is busy or "
 			    "its disk is full; nothing was changed; retry "

@@ -15,6 +15,10 @@
  * never dropped), the unread output a peer may leave queued, and how long
  * output may sit without the peer reading any of it.
  *
+ * The first bytes decide what a connection speaks (sniff.c): a JSON
+ * session, a text command, or HTTP requests, which http.c parses and
+ * answers on the same connection.
+ *
  * Held output.  While commit.c has a transaction open, everything sent to
  * any connection goes to that connection's held buffer instead of the
  * socket; conn_hold_end() releases it all once the commit is durable, or
@@ -26,6 +30,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -182,7 +187,8 @@ conn_idle_cb(evutil_socket_t fd, short events, void *arg)
 {
 	struct conn	*c = arg;
 
-	if (c->role & (ROLE_TEXT | ROLE_NEW | ROLE_JSON)) {
+	if ((c->role & (ROLE_TEXT | ROLE_NEW | ROLE_JSON | ROLE_HTTP)) &&
+	    !c->http_sse) {
 		if (c->role == ROLE_JSON)
 			conn_send_error(c, NULL, PROTO_UNAUTHORIZED,
 			    "no register or auth within %d s; closing",
@@ -206,6 +212,10 @@ conn_create(struct server *s, evutil_socket_t fd, const struct sockaddr *sa,
 	c->server = s;
 	c->role = ROLE_NEW;
 	c->created = now_mono();
+	if (salen > 0 && (size_t)salen <= sizeof c->peer) {
+		memcpy(&c->peer, sa, (size_t)salen);
+		c->peer_len = salen;
+	}
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *sin = (const void *)sa;
 
@@ -559,23 +569,41 @@ conn_rate_take(struct conn *c)
 	return (-1);
 }
 
-/* Sniff the first non-blank byte: '{' opens a JSON session, anything else
- * is a text command.  Returns 0 once decided. */
+/* Look at the first bytes and decide what the connection speaks.
+ * Returns 0 once decided, -1 while it is not known yet. */
 static int
 conn_sniff(struct conn *c, struct evbuffer *in)
 {
-	unsigned char	*p = NULL;
+	size_t		 n = evbuffer_get_length(in);
+	unsigned char	*p;
 
-	while (evbuffer_get_length(in) > 0) {
-		p = evbuffer_pullup(in, 1);
-		if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
-			break;
-		evbuffer_drain(in, 1);
-	}
-	if (evbuffer_get_length(in) == 0)
+	if (n > 16)
+		n = 16;
+	p = evbuffer_pullup(in, (ev_ssize_t)n);
+	switch (sniff_classify(p, n)) {
+	case SNIFF_MORE:
 		return (-1);
-	c->role = (*p == '{') ? ROLE_JSON : ROLE_TEXT;
-	return (0);
+	case SNIFF_HTTP:
+		c->role = ROLE_HTTP;
+		return (0);
+	case SNIFF_TLS:
+		conn_puts(c, "error: TLS is not served on this port\n");
+		conn_close(c, "tls");
+		return (-1);
+	case SNIFF_JSON:
+	case SNIFF_TEXT:
+		/* Blanks before the first byte are dropped. */
+		while (evbuffer_get_length(in) > 0) {
+			p = evbuffer_pullup(in, 1);
+			if (*p != ' ' && *p != '\t' && *p != '\r' &&
+			    *p != '\n')
+				break;
+			evbuffer_drain(in, 1);
+		}
+		c->role = (*p == '{') ? ROLE_JSON : ROLE_TEXT;
+		return (0);
+	}
+	return (-1);
 }
 
 /* Read callback: frame lines and hand them up. */
@@ -592,6 +620,10 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 		return;
 	if (c->role == ROLE_NEW && conn_sniff(c, in) != 0)
 		return;
+	if (c->role == ROLE_HTTP) {
+		c->server->on_http(c, in);
+		return;
+	}
 	if (c->role == ROLE_TEXT) {
 		fr = frame_read_line(in, CONN_TEXT_LINE, &line, &len);
 		if (fr == FRAME_AGAIN)
@@ -691,6 +723,14 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 			free(line);
 			return;
 		}
+	}
+	/* An HTTP peer that half-closed: what it sent is still answered,
+	 * then the connection closes. */
+	if (c->role == ROLE_HTTP) {
+		c->server->on_http(c, in);
+		if (!c->closing)
+			conn_close(c, "peer closed");
+		return;
 	}
 	/* A JSON peer that half-closed: handle what it sent, answer it,
 	 * then close once the answers are out. */

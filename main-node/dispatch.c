@@ -7,10 +7,12 @@
  * commit -> target lookup (one generic not_found) -> handler.  Handlers
  * get a decoded struct and a looked-up target, never raw JSON.
  */
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/event.h>
+#include <json-c/json.h>
 
 #include "main.h"
 
@@ -49,8 +51,7 @@ enum dispatch_target_kind {
 
 #define D_COMMIT	0x01	/* writes: joins the pass's commit */
 
-typedef void (*dispatch_fn)(struct conn *, struct msg *,
-    struct dispatch_target *);
+typedef void (*dispatch_fn)(struct request *);
 
 /* One message type's row. */
 struct dispatch_row {
@@ -181,11 +182,65 @@ dispatch_refuse(struct conn *c, struct msg *m)
 	conn_line_result(c, 1);
 }
 
+/* Answer a request with this data (taken). */
+void
+request_ok(struct request *rq, struct json_object *data)
+{
+	json_object_put(rq->reply);
+	rq->reply = data;
+	rq->code = PROTO_OK;
+}
+
+/* Answer a request with a failure. */
+void
+request_fail(struct request *rq, enum proto_code code, const char *fmt, ...)
+{
+	va_list	ap;
+
+	json_object_put(rq->reply);
+	rq->reply = NULL;
+	free(rq->error);
+	va_start(ap, fmt);
+	xvasprintf(&rq->error, fmt, ap);
+	va_end(ap);
+	rq->code = code;
+}
+
+/* Send a JSON session's answer now (a stream of events follows it). */
+void
+request_flush(struct request *rq)
+{
+	if (rq->http || rq->sent || rq->c == NULL)
+		return;
+	if (rq->code != PROTO_OK)
+		conn_reply_error(rq->c, rq->m->message_id, rq->code, "%s",
+		    rq->error);
+	else if (rq->reply != NULL) {
+		conn_send_json(rq->c, MSG_REPLY, rq->m->message_id, rq->reply);
+		rq->reply = NULL;
+	} else
+		return;
+	rq->sent = 1;
+}
+
+/* Free what a request holds. */
+void
+request_done(struct request *rq)
+{
+	json_object_put(rq->reply);
+	free(rq->error);
+	task_row_free(&rq->t.task);
+	rq->reply = NULL;
+	rq->error = NULL;
+}
+
 /* Look up what the message targets; -1 (answered not_found) if absent. */
 static int
-dispatch_lookup(struct conn *c, struct msg *m, enum dispatch_target_kind k,
-    struct dispatch_target *t)
+dispatch_lookup(struct request *rq, enum dispatch_target_kind k)
 {
+	struct conn		*c = rq->c;
+	struct msg		*m = rq->m;
+	struct dispatch_target	*t = &rq->t;
 	const char	*id;
 	int		 rc;
 
@@ -195,20 +250,21 @@ dispatch_lookup(struct conn *c, struct msg *m, enum dispatch_target_kind k,
 		rc = task_ref_get(c->server->store, id, &t->task);
 		if (rc == 0)
 			return (0);
+		(void)c;
 		if (rc < 0)
-			conn_reply_error(c, m->message_id, PROTO_INTERNAL,
-			    "cannot read task %.64s from the database; see "
-			    "the main node's log", id);
+			request_fail(rq, PROTO_INTERNAL, "cannot read task "
+			    "%.64s from the database; see the main node's log",
+			    id);
 		else
-			conn_reply_error(c, m->message_id, PROTO_NOT_FOUND,
-			    "no task \"%.64s\"; see `encore ps --all`", id);
+			request_fail(rq, PROTO_NOT_FOUND, "no task \"%.64s\"; "
+			    "see `encore ps --all`", id);
 		return (-1);
 	case DT_DEVICE:
 		id = m->u.target.device_id;
 		if ((t->device = registry_find(id)) != NULL)
 			return (0);
-		conn_reply_error(c, m->message_id, PROTO_NOT_FOUND,
-		    "no device \"%.64s\"; see `encore devices`", id);
+		request_fail(rq, PROTO_NOT_FOUND, "no device \"%.64s\"; see "
+		    "`encore devices`", id);
 		return (-1);
 	default:
 		return (0);
@@ -319,36 +375,52 @@ dispatch_stop(void)
 	dispatch_retry_ev = NULL;
 }
 
-/* Handle one decoded message. */
+/*
+ * Run an operator request that came over HTTP (or any request whose
+ * session checks were done): commit, target, handler.  The answer is left
+ * in rq.  Returns -1 if the message type has no handler.
+ */
+int
+dispatch_request(struct request *rq)
+{
+	const struct dispatch_row	*row = &dispatch_table[rq->m->type];
+
+	if (row->fn == NULL)
+		return (-1);
+	if ((row->flags & D_COMMIT) && commit_open(rq->s) != 0) {
+		request_fail(rq, PROTO_BUSY, "the main node's database is busy "
+		    "(another process holds it locked) or its disk is full; "
+		    "retry in a moment");
+		return (0);
+	}
+	if (row->flags & D_COMMIT)
+		commit_note(rq->c, rq->http ? "http" : (rq->c->role ==
+		    ROLE_OPERATOR ? rq->m->message_id : NULL));
+	if (dispatch_lookup(rq, row->target) != 0)
+		return (0);
+	row->fn(rq);
+	return (0);
+}
+
+/* Handle one decoded message of a JSON session. */
 static void
 dispatch_msg(struct conn *c, struct msg *m)
 {
 	const struct dispatch_row	*row = &dispatch_table[m->type];
-	struct dispatch_target		 t;
-	struct server			*s = c->server;
+	struct request			 rq;
 
 	if (row->fn == NULL || !(row->roles & c->role)) {
 		dispatch_refuse(c, m);
 		return;
 	}
 	conn_line_result(c, 0);
-	if (row->flags & D_COMMIT) {
-		if (commit_open(s) != 0) {
-			conn_reply_error(c, m->message_id, PROTO_BUSY,
-			    "the main node's database is busy (another "
-			    "process holds it locked) or its disk is full; "
-			    "retry in a moment");
-			return;
-		}
-		commit_note(c, c->role == ROLE_OPERATOR ? m->message_id :
-		    NULL);
-	}
-	memset(&t, 0, sizeof t);
-	if (dispatch_lookup(c, m, row->target, &t) != 0)
-		return;
-	row->fn(c, m, &t);
-	if (row->target == DT_TASK)
-		task_row_free(&t.task);
+	memset(&rq, 0, sizeof rq);
+	rq.s = c->server;
+	rq.c = c;
+	rq.m = m;
+	dispatch_request(&rq);
+	request_flush(&rq);
+	request_done(&rq);
 }
 
 /* One JSON line from a connection. */
@@ -389,6 +461,8 @@ dispatch_closed(struct conn *c)
 	commit_forget(c);
 	backup_forget(c);
 	dispatch_defer_free(c);
+	if (c->role == ROLE_HTTP)
+		http_conn_closed(c);
 	if (c->device != NULL)
 		device_conn_lost(c->server, c);
 }

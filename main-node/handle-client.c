@@ -13,77 +13,85 @@
 
 /* auth: the operator token opens an operator session. */
 void
-handle_auth(struct conn *c, struct msg *m, struct dispatch_target *tg)
+handle_auth(struct request *rq)
 {
+	struct conn		*c = rq->c;
+	struct msg		*m = rq->m;
+
 	if (m->protocol_version != 0 && m->protocol_version != PROTO_VERSION) {
-		conn_reply_error(c, m->message_id, PROTO_BAD_VERSION,
+		request_fail(rq, PROTO_BAD_VERSION,
 		    "protocol_version %d is not spoken here (this main node "
 		    "speaks %d); upgrade the older side", m->protocol_version,
 		    PROTO_VERSION);
+		request_flush(rq);
 		conn_close(c, "bad version");
 		return;
 	}
 	if (c->role == ROLE_OPERATOR) {
-		conn_send_json(c, MSG_REPLY, m->message_id,
-		    view_ok("role", json_object_new_string("operator")));
+		request_ok(rq, view_ok("role",
+		    json_object_new_string("operator")));
 		return;
 	}
 	if (!proto_token_equal(c->server->opt->operator_token, m->u.token)) {
 		log_warn("event=auth_failed addr=%s", c->addr);
-		conn_reply_error(c, m->message_id, PROTO_UNAUTHORIZED,
+		request_fail(rq, PROTO_UNAUTHORIZED,
 		    "wrong operator token: use the one in the main node's "
 		    "state dir (operator.token), via --token-file or "
 		    "ENCORE_TOKEN");
+		request_flush(rq);
 		conn_close(c, "bad operator token");
 		return;
 	}
 	c->role = ROLE_OPERATOR;
 	log_info("event=operator_auth addr=%s", c->addr);
-	conn_send_json(c, MSG_REPLY, m->message_id,
-	    view_ok("role", json_object_new_string("operator")));
+	request_ok(rq, view_ok("role", json_object_new_string("operator")));
 }
 
 /* list_devices */
 void
-handle_list_devices(struct conn *c, struct msg *m, struct dispatch_target *tg)
+handle_list_devices(struct request *rq)
 {
 	struct json_object	*a = json_object_new_array();
 	struct device		*d;
 
 	TAILQ_FOREACH(d, registry_list(), entry)
 		json_object_array_add(a, view_device(d));
-	conn_send_json(c, MSG_REPLY, m->message_id, view_ok("devices", a));
+	request_ok(rq, view_ok("devices", a));
 }
 
 /* status */
 void
-handle_status(struct conn *c, struct msg *m, struct dispatch_target *tg)
+handle_status(struct request *rq)
 {
-	conn_send_json(c, MSG_REPLY, m->message_id,
-	    view_ok("status", view_status(c->server)));
+	request_ok(rq, view_ok("status", view_status(rq->s)));
 }
 
 /* subscribe */
 void
-handle_subscribe(struct conn *c, struct msg *m, struct dispatch_target *tg)
+handle_subscribe(struct request *rq)
 {
+	struct conn		*c = rq->c;
+	struct msg		*m = rq->m;
+
 	c->sub_devices = m->u.sub.devices;
 	c->sub_tasks = m->u.sub.tasks;
 	conn_watch(c);
-	conn_send_json(c, MSG_REPLY, m->message_id, view_ok(NULL, NULL));
+	request_ok(rq, view_ok(NULL, NULL));
 }
 
 /* reject, remove: forget the device, its connection and its claims. */
 static void
-client_device_forget(struct conn *c, struct msg *m, struct device *d)
+client_device_forget(struct request *rq, struct device *d)
 {
+	struct conn	*c = rq->c;
+	struct msg	*m = rq->m;
 	struct server	*s = c->server;
 	const char	*what = m->type == MSG_REJECT ? "rejected" : "removed";
 	char		*id;
 	int		 rc;
 
 	if (m->type == MSG_REJECT && d->approved) {
-		conn_reply_error(c, m->message_id, PROTO_CONFLICT, "device %s "
+		request_fail(rq, PROTO_CONFLICT, "device %s "
 		    "is already approved; use `encore remove %s` to take it "
 		    "out", d->id, d->id);
 		return;
@@ -92,7 +100,7 @@ client_device_forget(struct conn *c, struct msg *m, struct device *d)
 	if (rc == 0)
 		rc = store_device_delete(s->store, d->id);
 	if (store_end(s->store, rc) != 0) {
-		conn_reply_error(c, m->message_id, PROTO_INTERNAL, "cannot "
+		request_fail(rq, PROTO_INTERNAL, "cannot "
 		    "update the database; check the main node's log and "
 		    "disk");
 		return;
@@ -108,7 +116,7 @@ client_device_forget(struct conn *c, struct msg *m, struct device *d)
 	registry_remove(d);
 	queue_devices_changed();
 	watch_device_removed(s, id);
-	conn_send_json(c, MSG_REPLY, m->message_id, view_ok("removed",
+	request_ok(rq, view_ok("removed",
 	    json_object_new_string(id)));
 	free(id);
 }
@@ -118,8 +126,11 @@ client_device_forget(struct conn *c, struct msg *m, struct device *d)
  * first; memory keeps the change only if the write succeeded.
  */
 void
-handle_device_admin(struct conn *c, struct msg *m, struct dispatch_target *tg)
+handle_device_admin(struct request *rq)
 {
+	struct conn		*c = rq->c;
+	struct msg		*m = rq->m;
+	struct dispatch_target	*tg = &rq->t;
 	struct server	*s = c->server;
 	struct device	*d = tg->device;
 	char		*old_key = NULL;
@@ -127,14 +138,14 @@ handle_device_admin(struct conn *c, struct msg *m, struct dispatch_target *tg)
 	int		 rc;
 
 	if (m->type == MSG_REJECT || m->type == MSG_REMOVE) {
-		client_device_forget(c, m, d);
+		client_device_forget(rq, d);
 		return;
 	}
 	old_delivered = d->key_delivered;
 	switch (m->type) {
 	case MSG_APPROVE:
 		if (d->approved) {
-			conn_reply_error(c, m->message_id, PROTO_CONFLICT,
+			request_fail(rq, PROTO_CONFLICT,
 			    "device %s is already approved", d->id);
 			return;
 		}
@@ -172,7 +183,7 @@ handle_device_admin(struct conn *c, struct msg *m, struct dispatch_target *tg)
 		}
 		d->drained = old_drained;
 		device_changed(d);
-		conn_reply_error(c, m->message_id, PROTO_INTERNAL,
+		request_fail(rq, PROTO_INTERNAL,
 		    "cannot update the database; check the main node's log "
 		    "and disk");
 		return;
@@ -185,8 +196,7 @@ handle_device_admin(struct conn *c, struct msg *m, struct dispatch_target *tg)
 		worker_send_ack(s, d, NULL);
 		queue_devices_changed();
 	}
-	conn_send_json(c, MSG_REPLY, m->message_id,
-	    view_ok("device", view_device(d)));
+	request_ok(rq, view_ok("device", view_device(d)));
 	watch_device(s, d);
 	queue_kick(s);
 }

@@ -28,8 +28,10 @@ struct submit_dep {
  * request answered (an unknown id).
  */
 static int
-submit_deps(struct conn *c, struct msg *m, struct submit_dep **out)
+submit_deps(struct request *rq, struct submit_dep **out)
 {
+	struct conn		*c = rq->c;
+	struct msg		*m = rq->m;
 	struct proto_task	*t = &m->u.task;
 	char			**lists[3] = { t->after, t->after_any,
 				    t->after_notok };
@@ -49,12 +51,11 @@ submit_deps(struct conn *c, struct msg *m, struct submit_dep **out)
 			    tok = strtok_r(NULL, ", ", &save)) {
 				rc = task_ref_get(c->server->store, tok, &r);
 				if (rc != 0) {
-					conn_reply_error(c, m->message_id,
-					    rc < 0 ? PROTO_INTERNAL :
-					    PROTO_NOT_FOUND, "dependency "
-					    "\"%.64s\": no such task or "
-					    "array; see `encore ps --all`",
-					    tok);
+					request_fail(rq, rc < 0 ?
+					    PROTO_INTERNAL : PROTO_NOT_FOUND,
+					    "dependency \"%.64s\": no such "
+					    "task or array; see `encore ps "
+					    "--all`", tok);
 					free(copy);
 					free(v);
 					return (-1);
@@ -79,8 +80,10 @@ submit_deps(struct conn *c, struct msg *m, struct submit_dep **out)
 /* submit: store the task (or array) as the wire carries it, reply with
  * its id. */
 void
-handle_submit(struct conn *c, struct msg *m, struct dispatch_target *tg)
+handle_submit(struct request *rq)
 {
+	struct conn		*c = rq->c;
+	struct msg		*m = rq->m;
 	struct server		*s = c->server;
 	struct proto_task	*t = &m->u.task;
 	struct task_row		 r;
@@ -96,12 +99,12 @@ handle_submit(struct conn *c, struct msg *m, struct dispatch_target *tg)
 	open = task_count(TASK_QUEUED) + task_count(TASK_WAITING) +
 	    task_count(TASK_HELD);
 	if (open >= s->opt->max_queued) {
-		conn_reply_error(c, m->message_id, PROTO_BUSY, "the queue is "
+		request_fail(rq, PROTO_BUSY, "the queue is "
 		    "full (%d tasks, --max-queued); wait for tasks to finish "
 		    "or cancel some", s->opt->max_queued);
 		return;
 	}
-	if ((ndeps = submit_deps(c, m, &deps)) < 0)
+	if ((ndeps = submit_deps(rq, &deps)) < 0)
 		return;
 	/* Only the task itself is stored as its spec. */
 	msg_init(&spec, MSG_SUBMIT);
@@ -143,7 +146,7 @@ handle_submit(struct conn *c, struct msg *m, struct dispatch_target *tg)
 		    deps[i].kind);
 	free(deps);
 	if (store_end(s->store, rc) != 0) {
-		conn_reply_error(c, m->message_id, PROTO_INTERNAL, "cannot "
+		request_fail(rq, PROTO_INTERNAL, "cannot "
 		    "save the task: the database is busy or the main node's "
 		    "disk is full; retry later");
 		task_row_free(&r);
@@ -177,7 +180,7 @@ handle_submit(struct conn *c, struct msg *m, struct dispatch_target *tg)
 		    json_object_new_string(text));
 		free(text);
 	}
-	conn_send_json(c, MSG_REPLY, m->message_id, reply);
+	request_ok(rq, reply);
 	task_row_free(&r);
 }
 
@@ -204,8 +207,10 @@ list_page_cb(const struct task_row *r, void *arg)
 
 /* list_tasks: one page, in id order, with the total and the next cursor. */
 void
-handle_list_tasks(struct conn *c, struct msg *m, struct dispatch_target *tg)
+handle_list_tasks(struct request *rq)
 {
+	struct conn		*c = rq->c;
+	struct msg		*m = rq->m;
 	struct task_cursor	 cur;
 	struct list_page	 p;
 	struct json_object	*reply;
@@ -222,7 +227,7 @@ handle_list_tasks(struct conn *c, struct msg *m, struct dispatch_target *tg)
 	cur.expand = m->u.target.expand;
 	if (m->u.target.after != NULL &&
 	    (cur.after = task_id_parse(m->u.target.after)) < 0) {
-		conn_reply_error(c, m->message_id, PROTO_BAD_FIELD,
+		request_fail(rq, PROTO_BAD_FIELD,
 		    "data.after: expected a task id from a previous reply's "
 		    "\"next\"");
 		return;
@@ -233,7 +238,7 @@ handle_list_tasks(struct conn *c, struct msg *m, struct dispatch_target *tg)
 	if (store_task_page(c->server->store, &cur, limit + 1, list_page_cb,
 	    &p) != 0) {
 		json_object_put(p.tasks);
-		conn_reply_error(c, m->message_id, PROTO_INTERNAL, "cannot "
+		request_fail(rq, PROTO_INTERNAL, "cannot "
 		    "read tasks from the database; see the main node's log");
 		return;
 	}
@@ -248,14 +253,17 @@ handle_list_tasks(struct conn *c, struct msg *m, struct dispatch_target *tg)
 	snprintf(next, sizeof next, "%lld", (long long)p.last);
 	json_object_object_add(reply, "next", p.n > limit ?
 	    json_object_new_string(next) : NULL);
-	conn_send_json(c, MSG_REPLY, m->message_id, reply);
+	request_ok(rq, reply);
 }
 
 /* get_task */
 void
-handle_get_task(struct conn *c, struct msg *m, struct dispatch_target *tg)
+handle_get_task(struct request *rq)
 {
-	conn_send_json(c, MSG_REPLY, m->message_id, view_ok("task",
+	struct conn		*c = rq->c;
+	struct dispatch_target	*tg = &rq->t;
+
+	request_ok(rq, view_ok("task",
 	    view_task_full(c->server, &tg->task)));
 }
 
@@ -293,8 +301,11 @@ logs_chunk_cb(const char *stream, const void *data, size_t len, int64_t gap,
 
 /* logs [-f] */
 void
-handle_logs(struct conn *c, struct msg *m, struct dispatch_target *tg)
+handle_logs(struct request *rq)
 {
+	struct conn		*c = rq->c;
+	struct msg		*m = rq->m;
+	struct dispatch_target	*tg = &rq->t;
 	struct task_row		*r = &tg->task;
 	struct json_object	*o;
 	struct outbuf		 out;
@@ -314,9 +325,10 @@ handle_logs(struct conn *c, struct msg *m, struct dispatch_target *tg)
 	    (const char *)evbuffer_pullup(out.text, -1), (int)len));
 	json_object_object_add(o, "chunks", out.chunks);
 	evbuffer_free(out.text);
-	conn_send_json(c, MSG_REPLY, m->message_id, o);
-	if (!m->u.target.follow)
+	request_ok(rq, o);
+	if (!m->u.target.follow || rq->http)
 		return;
+	request_flush(rq);	/* the reply goes before the events */
 	free(c->follow_reply);
 	c->follow_reply = m->message_id != NULL ? xstrdup(m->message_id) :
 	    NULL;
@@ -337,34 +349,37 @@ handle_logs(struct conn *c, struct msg *m, struct dispatch_target *tg)
  * ends when its worker reports (or its device is lost); an array's
  * elements are all cancelled. */
 void
-handle_cancel(struct conn *c, struct msg *m, struct dispatch_target *tg)
+handle_cancel(struct request *rq)
 {
+	struct conn		*c = rq->c;
+	struct msg		*m = rq->m;
+	struct dispatch_target	*tg = &rq->t;
 	struct server		*s = c->server;
 	struct task_row		*r = &tg->task;
 	enum proto_task_status	 was = r->state;
 	char			 ref[48];
 
 	if (proto_task_status_is_final(r->state)) {
-		conn_reply_error(c, m->message_id, PROTO_CONFLICT, "task %s "
+		request_fail(rq, PROTO_CONFLICT, "task %s "
 		    "already ended (%s)", m->u.target.task_id,
 		    proto_task_status_name(r->state));
 		return;
 	}
 	if (r->id == 0) {
-		conn_reply_error(c, m->message_id, PROTO_CONFLICT, "element %s "
+		request_fail(rq, PROTO_CONFLICT, "element %s "
 		    "has not started yet: cancel its array (encore cancel "
 		    "%lld), or hold the array", m->u.target.task_id,
 		    (long long)r->array_id);
 		return;
 	}
 	if (task_cancel_one(s, r, "cancelled by an operator") != 0) {
-		conn_reply_error(c, m->message_id, PROTO_INTERNAL,
+		request_fail(rq, PROTO_INTERNAL,
 		    "cannot save the cancel; check the main node's disk");
 		return;
 	}
 	log_info("event=task_cancel task=%s state=%s by=%s",
 	    task_ref_format(r, ref, sizeof ref), proto_task_status_name(was),
 	    c->addr);
-	conn_send_json(c, MSG_REPLY, m->message_id, view_ok("task",
+	request_ok(rq, view_ok("task",
 	    view_task(r)));
 }

@@ -155,8 +155,10 @@ worker_admit(struct conn *c, struct msg *m, const char *id,
 
 /* register: admit a worker, save it, acknowledge, reconcile its tasks. */
 void
-handle_register(struct conn *c, struct msg *m, struct dispatch_target *tg)
+handle_register(struct request *rq)
 {
+	struct conn		*c = rq->c;
+	struct msg		*m = rq->m;
 	struct server		*s = c->server;
 	struct msg_register	*r = &m->u.reg;
 	struct device		*d;
@@ -240,8 +242,10 @@ handle_register(struct conn *c, struct msg *m, struct dispatch_target *tg)
 
 /* heartbeat: live metrics and the accepting flag. */
 void
-handle_heartbeat(struct conn *c, struct msg *m, struct dispatch_target *tg)
+handle_heartbeat(struct request *rq)
 {
+	struct conn		*c = rq->c;
+	struct msg		*m = rq->m;
 	struct device		*d = c->device;
 	struct msg_heartbeat	*hb = &m->u.hb;
 	char			 why[PROTO_TEXT_MAX * 4 + 1];
@@ -281,8 +285,10 @@ handle_heartbeat(struct conn *c, struct msg *m, struct dispatch_target *tg)
 
 /* bye: a worker leaving takes its tasks along; an operator just goes. */
 void
-handle_bye(struct conn *c, struct msg *m, struct dispatch_target *tg)
+handle_bye(struct request *rq)
 {
+	struct conn		*c = rq->c;
+	struct msg		*m = rq->m;
 	struct device	*d = c->device;
 	char		 why[256];
 
@@ -322,11 +328,14 @@ worker_task(struct conn *c, const char *task_id, int attempt,
 
 /* task_started */
 void
-handle_task_started(struct conn *c, struct msg *m, struct dispatch_target *tg)
+handle_task_started(struct request *rq)
 {
+	struct conn		*c = rq->c;
+	struct msg		*m = rq->m;
 	struct server		*s = c->server;
 	struct task		*t;
 	struct task_row		 r;
+
 	struct task_change	 ch = { TASK_RUNNING, CAUSE_STARTED, NULL, -1,
 				    NULL, 0 };
 
@@ -342,8 +351,10 @@ handle_task_started(struct conn *c, struct msg *m, struct dispatch_target *tg)
 
 /* task_output: store the chunk (once, by seq) and stream it. */
 void
-handle_task_output(struct conn *c, struct msg *m, struct dispatch_target *tg)
+handle_task_output(struct request *rq)
 {
+	struct conn		*c = rq->c;
+	struct msg		*m = rq->m;
 	struct server		*s = c->server;
 	struct msg_task_output	*o = &m->u.output;
 	struct task		*t;
@@ -514,8 +525,10 @@ worker_late_result(struct conn *c, const struct msg_task_result *res)
 
 /* task_result: record it, then acknowledge (after the commit). */
 void
-handle_task_result(struct conn *c, struct msg *m, struct dispatch_target *tg)
+handle_task_result(struct request *rq)
 {
+	struct conn		*c = rq->c;
+	struct msg		*m = rq->m;
 	struct server		*s = c->server;
 	struct msg_task_result	*res = &m->u.result;
 	struct task		*t;

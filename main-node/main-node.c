@@ -251,6 +251,8 @@ main(int argc, char **argv)
 		fatalx("cannot load tasks from %s", dbpath);
 	if (server_start(&s, &cause) != 0)
 		fatalx("%s", cause);
+	if (http_start(&s) != 0)
+		fatalx("cannot start the HTTP service");
 	backup_start(&s);
 	s.sig_ev[0] = evsignal_new(s.base, SIGTERM, main_signal_cb, &s);
 	s.sig_ev[1] = evsignal_new(s.base, SIGINT, main_signal_cb, &s);
@@ -273,6 +275,7 @@ main(int argc, char **argv)
 	commit_flush(&s);
 	dispatch_stop();
 	backup_stop(&s);
+	http_stop(&s);
 	server_stop(&s);
 	task_stop(&s);
 	queue_pass_free();

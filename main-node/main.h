@@ -23,6 +23,8 @@
 #ifndef MAIN_H
 #define MAIN_H
 
+#include <sys/socket.h>
+
 #include <stdint.h>
 #include <sys/queue.h>
 
@@ -40,6 +42,7 @@
 struct addr_slot;
 struct deferred_list;
 struct dispatch_target;
+struct request;
 struct bufferevent;
 struct evbuffer;
 struct json_object;
@@ -148,6 +151,7 @@ enum conn_role {
 	ROLE_PENDING = 0x08,	/* a device waiting for approval */
 	ROLE_OPERATOR = 0x10,
 	ROLE_TEXT = 0x20,	/* one text command, then close */
+	ROLE_HTTP = 0x40,	/* HTTP requests (http.c) */
 };
 
 /* Fills more output when a connection's buffer runs low (a long text
@@ -178,6 +182,9 @@ struct conn {
 	char			*follow_reply;	/* message_id of the logs */
 	double			 created;	/* monotonic */
 	struct event		*idle_ev;	/* unregistered timeout */
+	struct sockaddr_storage	 peer;		/* the peer's address */
+	int			 peer_len;
+	int			 http_sse;	/* an events stream now */
 	int			 watching;	/* on the watchers list */
 	struct evbuffer		*held;		/* output held for a commit */
 	int			 holding;	/* on the held list */
@@ -222,6 +229,7 @@ struct server {
 	void	(*on_json_line)(struct conn *, const char *, size_t);
 	void	(*on_text_line)(struct conn *, const char *);
 	void	(*on_closed)(struct conn *);
+	void	(*on_http)(struct conn *, struct evbuffer *);
 };
 
 /* ---- runtime shorthands ---- */
@@ -271,53 +279,42 @@ void		 commit_kick(struct server *);
 
 /* dispatch.c */
 void		 dispatch_line(struct conn *, const char *, size_t);
+int		 dispatch_request(struct request *);
+void		 request_ok(struct request *, struct json_object *);
+void		 request_fail(struct request *, enum proto_code,
+		    const char *, ...) __attribute__((format(printf, 3, 4)));
+void		 request_flush(struct request *);
+void		 request_done(struct request *);
 void		 dispatch_closed(struct conn *);
 void		 dispatch_stop(void);
 int		 dispatch_check_table(char **cause);
 
 /* handle-worker.c */
-void		 handle_register(struct conn *, struct msg *,
-		    struct dispatch_target *);
-void		 handle_heartbeat(struct conn *, struct msg *,
-		    struct dispatch_target *);
-void		 handle_bye(struct conn *, struct msg *,
-		    struct dispatch_target *);
-void		 handle_task_started(struct conn *, struct msg *,
-		    struct dispatch_target *);
-void		 handle_task_output(struct conn *, struct msg *,
-		    struct dispatch_target *);
-void		 handle_task_result(struct conn *, struct msg *,
-		    struct dispatch_target *);
+void		 handle_register(struct request *);
+void		 handle_heartbeat(struct request *);
+void		 handle_bye(struct request *);
+void		 handle_task_started(struct request *);
+void		 handle_task_output(struct request *);
+void		 handle_task_result(struct request *);
 void		 worker_send_ack(struct server *, struct device *,
 		    const char *);
 
 /* handle-client.c */
-void		 handle_auth(struct conn *, struct msg *,
-		    struct dispatch_target *);
-void		 handle_list_devices(struct conn *, struct msg *,
-		    struct dispatch_target *);
-void		 handle_status(struct conn *, struct msg *,
-		    struct dispatch_target *);
-void		 handle_device_admin(struct conn *, struct msg *,
-		    struct dispatch_target *);
-void		 handle_subscribe(struct conn *, struct msg *,
-		    struct dispatch_target *);
+void		 handle_auth(struct request *);
+void		 handle_list_devices(struct request *);
+void		 handle_status(struct request *);
+void		 handle_device_admin(struct request *);
+void		 handle_subscribe(struct request *);
 
 /* handle-task.c */
-void		 handle_submit(struct conn *, struct msg *,
-		    struct dispatch_target *);
-void		 handle_list_tasks(struct conn *, struct msg *,
-		    struct dispatch_target *);
-void		 handle_get_task(struct conn *, struct msg *,
-		    struct dispatch_target *);
-void		 handle_logs(struct conn *, struct msg *,
-		    struct dispatch_target *);
-void		 handle_cancel(struct conn *, struct msg *,
-		    struct dispatch_target *);
+void		 handle_submit(struct request *);
+void		 handle_list_tasks(struct request *);
+void		 handle_get_task(struct request *);
+void		 handle_logs(struct request *);
+void		 handle_cancel(struct request *);
 
 /* backup.c: `encore backup` and rotating snapshots */
-void		 handle_backup(struct conn *, struct msg *,
-		    struct dispatch_target *);
+void		 handle_backup(struct request *);
 void		 backup_forget(struct conn *);
 void		 backup_start(struct server *);
 void		 backup_stop(struct server *);
@@ -459,6 +456,23 @@ struct dispatch_target {
 	struct device	*device;	/* a known device (approve ...) */
 };
 
+/*
+ * One message being handled, from a JSON session or an HTTP request.  An
+ * operator request's handler leaves its answer here (request_ok or
+ * request_fail); dispatch sends it as a `reply`, http.c as a response.
+ */
+struct request {
+	struct server		*s;
+	struct conn		*c;		/* the session or HTTP connection */
+	struct msg		*m;
+	struct dispatch_target	 t;
+	int			 http;		/* no streams: one answer */
+	struct json_object	*reply;		/* data of the answer, owned */
+	enum proto_code		 code;		/* PROTO_OK, or the failure */
+	char			*error;		/* its message, owned */
+	int			 sent;		/* already sent (request_flush) */
+};
+
 /* How a transition came about: its flavour of re-queue and the texts. */
 enum task_cause {
 	CAUSE_NONE = 0,
@@ -547,10 +561,8 @@ void		 deps_notify(struct server *, int64_t id, int64_t index);
 int		 task_cancel_one(struct server *, struct task_row *,
 		    const char *);
 int		 array_cancel(struct server *, struct task_row *, const char *);
-void		 handle_hold(struct conn *, struct msg *,
-		    struct dispatch_target *);
-void		 handle_release(struct conn *, struct msg *,
-		    struct dispatch_target *);
+void		 handle_hold(struct request *);
+void		 handle_release(struct request *);
 
 int		 array_at_limit(int64_t);
 
@@ -671,8 +683,53 @@ int		 store_deps_of(struct store *, int64_t,
 int		 store_dependents(struct store *, int64_t, int64_t,
 		    void (*)(int64_t, void *), void *);
 
+/* sniff.c: what a connection speaks, from its first bytes (pure) */
+enum sniff_kind {
+	SNIFF_MORE,		/* not yet known */
+	SNIFF_JSON,
+	SNIFF_TEXT,
+	SNIFF_HTTP,
+	SNIFF_TLS,
+};
+enum sniff_kind	 sniff_classify(const unsigned char *, size_t);
+
 /* export-text.c */
 void		 export_text(struct conn *, const char *line);
+
+/* http.c: HTTP/1.1 on the cluster port (protocol/HTTP.md) */
+int		 http_start(struct server *);
+void		 http_stop(struct server *);
+void		 http_conn_closed(struct conn *);
+void		 http_event(const char *, struct json_object *);
+void		 http_tick(void);
+
+/* http-parse.c: an HTTP/1.1 request head (pure; fuzzed) */
+#define HTTP_HEAD_MAX		(16 * 1024)
+#define HTTP_HEADERS_MAX	64
+struct http_req {
+	char		 method[16];
+	char		*target;		/* as sent; owned */
+	char		*path;			/* decoded, no query; owned */
+	char		*query;			/* raw, or NULL; owned */
+	int		 minor;			/* HTTP/1.minor */
+	struct proto_kv	 headers[HTTP_HEADERS_MAX];	/* owned */
+	size_t		 nheaders;
+	int64_t		 content_length;	/* -1: none */
+	int		 keep_alive;
+};
+enum http_parse_result {
+	HTTP_PARSE_MORE,	/* the head is not complete yet */
+	HTTP_PARSE_OK,		/* *used bytes were the head */
+	HTTP_PARSE_BAD,		/* not HTTP/1.x: 400 */
+	HTTP_PARSE_TOO_BIG,	/* head over HTTP_HEAD_MAX: 431 */
+	HTTP_PARSE_UNSUPPORTED,	/* e.g. a chunked body: 411/501 */
+};
+enum http_parse_result http_parse_head(const char *, size_t, struct http_req *,
+		    size_t *used, const char **why);
+void		 http_req_free(struct http_req *);
+const char	*http_header(const struct http_req *, const char *);
+char		*http_query_get(const char *query, const char *key,
+		    int nth);
 
 /* metrics.c: the Prometheus exposition and the counters behind it */
 void		 metrics_write(struct server *, struct evbuffer *);
@@ -684,7 +741,7 @@ void		 metrics_file_bytes_received(uint64_t);
 /* web.c: the web dashboard's files, compiled in (main-node/web/) */
 struct web_asset {
 	const char		*path;		/* "/", "/app.js" */
-	const char		*content_type;
+	const char		*type;		/* Content-Type */
 	const unsigned char	*data;		/* NUL after len bytes */
 	size_t			 len;
 	const char		*etag;		/* quoted, for If-None-Match */
@@ -722,6 +779,7 @@ int		 export_parse(const char *line, struct export_cmd *);
 /* util.c */
 char		*token_generate(void);	/* 64 hex chars */
 char		*sha256_hex(const char *);	/* of a string; caller frees */
+int		 token_matches(const char *, const char *);
 int		 json_to_strv(struct json_object *, char ***, size_t *);
 struct json_object *json_from_strv(char **, size_t);
 struct json_object *json_from_kv(const struct proto_kv *, size_t);

@@ -161,6 +161,7 @@ server_tick_cb(evutil_socket_t fd, short events, void *arg)
 	liveness_tick(s, now);
 	task_tick(s, now);
 	watch_tick(s);
+	http_tick();
 	if (ticks % SERVER_FLUSH_TICKS == 0 && commit_open(s) == 0 &&
 	    store_flush_dirty(s->store) != 0)
 		log_error("event=store_flush_failed msg=\"device last-seen "

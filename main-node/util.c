@@ -49,6 +49,29 @@ sha256_hex(const char *s)
 	return (hex);
 }
 
+/* The secret of a token: a pinned token "ENC1:<ca hash>:<secret>" carries
+ * it after its second colon; a bare one is all secret. */
+static const char *
+token_secret(const char *t)
+{
+	const char	*p;
+
+	if (strncmp(t, "ENC1:", 5) == 0 && (p = strchr(t + 5, ':')) != NULL)
+		return (p + 1);
+	return (t);
+}
+
+/* 1 if a presented token is the stored one: the whole pinned text or its
+ * bare secret, in constant time. */
+int
+token_matches(const char *stored, const char *presented)
+{
+	if (stored == NULL || presented == NULL)
+		return (0);
+	return (proto_token_equal(token_secret(stored),
+	    token_secret(presented)));
+}
+
 /* A json array of strings from a vector. */
 struct json_object *
 json_from_strv(char **v, size_t n)

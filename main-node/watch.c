@@ -47,12 +47,14 @@ watch_device(struct server *s, struct device *d)
 	struct json_object	*ev;
 
 	d->event_pending = 0;
-	if (!watch_any(s, 1))
-		return;
 	ev = json_object_new_object();
 	json_object_object_add(ev, "topic", json_object_new_string("devices"));
 	json_object_object_add(ev, "device", view_device(d));
-	watch_broadcast(s, 1, ev);
+	http_event("device", json_object_object_get(ev, "device"));
+	if (watch_any(s, 1))
+		watch_broadcast(s, 1, ev);
+	else
+		json_object_put(ev);
 }
 
 /* Tell subscribers a device was removed. */
@@ -61,12 +63,14 @@ watch_device_removed(struct server *s, const char *id)
 {
 	struct json_object	*ev;
 
-	if (!watch_any(s, 1))
-		return;
 	ev = json_object_new_object();
 	json_object_object_add(ev, "topic", json_object_new_string("devices"));
 	json_object_object_add(ev, "removed", json_object_new_string(id));
-	watch_broadcast(s, 1, ev);
+	http_event("device", ev);
+	if (watch_any(s, 1))
+		watch_broadcast(s, 1, ev);
+	else
+		json_object_put(ev);
 }
 
 /* A task changed: tell subscribers, and its followers when it ended. */
@@ -76,13 +80,14 @@ watch_task(struct server *s, const struct task_row *r)
 	struct conn		*c, *next;
 	struct json_object	*ev;
 
-	if (watch_any(s, 0)) {
-		ev = json_object_new_object();
-		json_object_object_add(ev, "topic",
-		    json_object_new_string("tasks"));
-		json_object_object_add(ev, "task", view_task(r));
+	ev = json_object_new_object();
+	json_object_object_add(ev, "topic", json_object_new_string("tasks"));
+	json_object_object_add(ev, "task", view_task(r));
+	http_event("task", json_object_object_get(ev, "task"));
+	if (watch_any(s, 0))
 		watch_broadcast(s, 0, ev);
-	}
+	else
+		json_object_put(ev);
 	if (!proto_task_status_is_final(r->state))
 		return;
 	TAILQ_FOREACH_SAFE(c, &s->watchers, watch_entry, next) {
@@ -131,10 +136,8 @@ watch_tick(struct server *s)
 	int		 any = watch_any(s, 1);
 
 	TAILQ_FOREACH(d, registry_list(), entry) {
-		if (d->event_pending) {
-			if (any)
-				watch_device(s, d);
-			d->event_pending = 0;
-		}
+		if (d->event_pending)
+			watch_device(s, d);
 	}
+	(void)any;
 }

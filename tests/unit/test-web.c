@@ -64,7 +64,7 @@ test_assets(void **state)
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		a = web_asset_find(cases[i].path);
 		assert_non_null(a);
-		assert_true(strncmp(a->content_type, cases[i].type,
+		assert_true(strncmp(a->type, cases[i].type,
 		    strlen(cases[i].type)) == 0);
 		want = slurp(cases[i].file, &len);
 		assert_int_equal(a->len, len);

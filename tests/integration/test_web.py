@@ -134,7 +134,7 @@ def tile_text(driver, dev_id):
     return t.text if t is not None else None
 
 
-def screenshot(driver, name, width, height):
+def screenshot(driver, name, width, height, scroll_to=None):
     """Save the page at width x height (CSS pixels) as a phone or desktop
     shows it; prints the path."""
     os.makedirs(SHOTS, exist_ok=True)
@@ -142,6 +142,9 @@ def screenshot(driver, name, width, height):
         "width": width, "height": height, "deviceScaleFactor": 1,
         "mobile": width < 600})
     time.sleep(0.3)  # let the layout settle before the capture
+    if scroll_to:
+        driver.execute_script("document.getElementById(arguments[0])"
+                              ".scrollIntoView()", scroll_to)
     path = os.path.join(SHOTS, "%s-%dx%d.png" % (name, width, height))
     driver.save_screenshot(path)
     print("screenshot: %s" % path)
@@ -236,8 +239,7 @@ def test_task_output_and_cancel_after_token(cluster, browser):
     wait_for(lambda: out().count("tick") > n0 + 2, 10, what="more output")
 
     screenshot(browser, "task", 1280, 800)
-    browser.execute_script("document.getElementById('detail').scrollIntoView()")
-    screenshot(browser, "task", 360, 740)
+    screenshot(browser, "task", 360, 740, scroll_to="detail")
     browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
     # Cancel: the button asks once more, then the task ends cancelled.

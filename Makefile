@@ -125,6 +125,20 @@ $(eval $(call lib_rule,$(LIBWORKER),$(WORKER_SRCS)))
 $(eval $(call lib_rule,$(LIBCLIENT),$(CLIENT_SRCS)))
 $(eval $(call lib_rule,$(LIBTUI),$(TUI_SRCS)))
 
+# ---- the web dashboard's files, compiled into encore-main (main-node/web.c
+# serves them): embed.sh writes them as C arrays with od and awk, so no
+# extra package is needed (why: in the script) ----
+WEB_ASSETS	:= main-node/web/index.html main-node/web/app.css \
+		   main-node/web/app.js main-node/web/favicon.svg
+$(O)/main-node/web-assets.c: main-node/web/embed.sh $(WEB_ASSETS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  GEN     $@")
+	$(Q)sh main-node/web/embed.sh $@ $(WEB_ASSETS)
+$(O)/main-node/web-assets.o: $(O)/main-node/web-assets.c
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -Imain-node -c -o $@ $<
+$(LIBMAIN): $(O)/main-node/web-assets.o
+
 link = @mkdir -p $(dir $@); $(if $(Q),echo "  LD      $@";) \
 	$(CC) $(LDFLAGS) -o $@ $^ $(1)
 

@@ -753,17 +753,28 @@ const char	*http_header(const struct http_req *, const char *);
 char		*http_query_get(const char *query, const char *key,
 		    int nth);
 
-/* web.c: the dashboard's files, compiled in */
-struct web_asset {
-	const char		*path;		/* "/" , "/app.js" */
-	const char		*type;		/* Content-Type */
-	const unsigned char	*data;
-	size_t			 len;
-};
-const struct web_asset *web_asset_find(const char *path);
-
-/* metrics.c */
+/* metrics.c: the Prometheus exposition and the counters behind it */
 void		 metrics_write(struct server *, struct evbuffer *);
+void		 metrics_task_finished(enum proto_task_status);
+void		 metrics_pass_time(double seconds);
+void		 metrics_file_bytes_sent(uint64_t);
+void		 metrics_file_bytes_received(uint64_t);
+
+/* web.c: the web dashboard's files, compiled in (main-node/web/) */
+struct web_asset {
+	const char		*path;		/* "/", "/app.js" */
+	const char		*type;		/* Content-Type */
+	const unsigned char	*data;		/* NUL after len bytes */
+	size_t			 len;
+	const char		*etag;		/* quoted, for If-None-Match */
+};
+/* The Content-Security-Policy the dashboard's files are served with. */
+#define WEB_CSP "default-src 'none'; script-src 'self'; style-src 'self'; " \
+	"img-src 'self'; connect-src 'self'; base-uri 'none'; " \
+	"form-action 'none'; frame-ancestors 'none'"
+extern const struct web_asset web_assets[];	/* generated; NULL path ends */
+const struct web_asset *web_asset_find(const char *path);
+const char *const *web_headers(void);
 
 /* export-parse.c: a text command's words (pure; fuzzed). */
 enum export_verb {

@@ -1,34 +1,48 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * web.c -- the web dashboard's files, compiled into encore-main.  (The
- * dashboard itself is being written; until then `/` explains where the
- * API is.)
+ * web.c -- the web dashboard's files (main-node/web/), compiled into the
+ * binary by the Makefile (main-node/web/embed.sh writes web_assets[]) and
+ * served from memory at GET / by the HTTP side of the cluster port.
  */
 #include <string.h>
 
 #include "main.h"
 
-static const char web_index[] =
-    "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-    "<title>encore</title></head><body><h1>encore</h1>"
-    "<p>The JSON API is under <a href=\"/api/v1/status\">/api/v1/</a>; "
-    "Prometheus scrapes <a href=\"/metrics\">/metrics</a>.</p>"
-    "</body></html>\n";
-
-static const struct web_asset web_assets[] = {
-	{ "/", "text/html; charset=utf-8", (const unsigned char *)web_index,
-	  sizeof web_index - 1 },
-};
-
-/* The file served at path, or NULL. */
+/* The file served at path (its query string ignored), or NULL. */
 const struct web_asset *
 web_asset_find(const char *path)
 {
-	size_t	i;
+	const struct web_asset	*a;
+	size_t			 len;
 
-	for (i = 0; i < sizeof web_assets / sizeof web_assets[0]; i++) {
-		if (strcmp(web_assets[i].path, path) == 0)
-			return (&web_assets[i]);
+	if (path == NULL)
+		return (NULL);
+	len = strcspn(path, "?#");
+	if (len == sizeof "/index.html" - 1 &&
+	    strncmp(path, "/index.html", len) == 0)
+		len = 1;
+	for (a = web_assets; a->path != NULL; a++) {
+		if (strlen(a->path) == len && strncmp(a->path, path, len) == 0)
+			return (a);
 	}
 	return (NULL);
+}
+
+/* The headers every dashboard file is served with (a NULL-ended list of
+ * name, value pairs): a strict Content-Security-Policy (the page has no
+ * inline script or style and talks only to its own origin) and no
+ * framing or sniffing. */
+const char *const *
+web_headers(void)
+{
+	static const char *const headers[] = {
+		"Content-Security-Policy", WEB_CSP,
+		"X-Content-Type-Options", "nosniff",
+		"X-Frame-Options", "DENY",
+		"Referrer-Policy", "no-referrer",
+		"Cache-Control", "no-cache",
+		NULL
+	};
+
+	return (headers);
 }

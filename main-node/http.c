@@ -130,6 +130,8 @@ http_reason(int status)
 		return ("OK");
 	case 201:
 		return ("Created");
+	case 304:
+		return ("Not Modified");
 	case 400:
 		return ("Bad Request");
 	case 401:
@@ -201,7 +203,8 @@ http_send_json(struct http_resp *rs, int status, struct json_object *o)
 	const char	*text;
 	char		*body;
 
-	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE);
 	xasprintf(&body, "%s\n", text);
 	json_object_put(o);
 	http_send(rs, status, "application/json", body, strlen(body));
@@ -255,6 +258,13 @@ http_operator(struct http_resp *rs)
 {
 	const char	*h = http_header(rs->req, "Authorization");
 
+	if (h != NULL && !rs->c->tls && !rs->c->is_local) {
+		/* Never accept a secret that crossed the LAN in clear. */
+		http_error(rs, 403, "forbidden", "the operator token may "
+		    "travel in plain HTTP only from this host: use https:// "
+		    "(the main node's ca.crt verifies it)");
+		return (0);
+	}
 	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
 		http_add_header(rs, "WWW-Authenticate", "Bearer");
 		http_error(rs, 401, "unauthorized", "send the operator token "
@@ -716,6 +726,16 @@ http_route(struct http_resp *rs, const char *body, size_t len)
 		http_send_json(rs, 200, a);
 	} else if (strcmp(path, "/api/v1/tasks") == 0 && get) {
 		http_list_tasks(rs);
+	} else if ((strcmp(path, "/api/v1/tasks") == 0 ||
+	    strcmp(path, "/api/v1/events") == 0 ||
+	    strcmp(path, "/api/v1/devices") == 0 ||
+	    strcmp(path, "/api/v1/status") == 0 ||
+	    strcmp(path, "/metrics") == 0) && !get && !(post &&
+	    strcmp(path, "/api/v1/tasks") == 0)) {
+		http_add_header(rs, "Allow", strcmp(path, "/api/v1/tasks") == 0 ?
+		    "GET, HEAD, POST" : "GET, HEAD");
+		http_error(rs, 405, "bad_field", "method %s is not served "
+		    "at %s", req->method, path);
 	} else if (strcmp(path, "/api/v1/tasks") == 0 && post) {
 		if (http_operator(rs))
 			http_submit(rs, body, len);
@@ -726,16 +746,20 @@ http_route(struct http_resp *rs, const char *body, size_t len)
 	    &rest) == 0) {
 		if (!http_operator(rs))
 			return;
-		if (*rest == '\0' && get)
-			http_target(rs, MSG_GET_TASK, id, 1);
-		else if (strcmp(rest, "/logs") == 0 && get)
-			http_target(rs, MSG_LOGS, id, 1);
-		else if ((type = http_action(rest, 1)) == MSG_UNKNOWN)
+		if (*rest == '\0' || strcmp(rest, "/logs") == 0) {
+			if (!get) {
+				http_add_header(rs, "Allow", "GET, HEAD");
+				http_error(rs, 405, "bad_field", "use GET");
+			} else
+				http_target(rs, *rest == '\0' ? MSG_GET_TASK :
+				    MSG_LOGS, id, 1);
+		} else if ((type = http_action(rest, 1)) == MSG_UNKNOWN)
 			http_error(rs, 404, "not_found", "no such path; see "
 			    "HTTP.md");
-		else if (!post)
+		else if (!post) {
+			http_add_header(rs, "Allow", "POST");
 			http_error(rs, 405, "bad_field", "use POST");
-		else
+		} else
 			http_target(rs, type, id, 1);
 	} else if (http_split(path, "/api/v1/devices/", id, sizeof id,
 	    &rest) == 0) {
@@ -744,14 +768,24 @@ http_route(struct http_resp *rs, const char *body, size_t len)
 		if ((type = http_action(rest, 0)) == MSG_UNKNOWN)
 			http_error(rs, 404, "not_found", "no such path; see "
 			    "HTTP.md");
-		else if (!post)
+		else if (!post) {
+			http_add_header(rs, "Allow", "POST");
 			http_error(rs, 405, "bad_field", "use POST");
-		else
+		} else
 			http_target(rs, type, id, 0);
 	} else if (get && (asset = web_asset_find(path)) != NULL) {
-		http_add_header(rs, "Content-Security-Policy", "default-src "
-		    "'self'; style-src 'self'; script-src 'self'; img-src "
-		    "'self' data:; connect-src 'self'; frame-ancestors 'none'");
+		const char *const	*h = web_headers();
+		const char		*inm = http_header(req, "If-None-Match");
+
+		for (; h != NULL && h[0] != NULL; h += 2)
+			http_add_header(rs, h[0], h[1]);
+		if (asset->etag != NULL) {
+			http_add_header(rs, "ETag", asset->etag);
+			if (inm != NULL && strcmp(inm, asset->etag) == 0) {
+				http_send(rs, 304, asset->type, "", 0);
+				return;
+			}
+		}
 		http_send(rs, 200, asset->type, asset->data, asset->len);
 	} else if (!get && !post) {
 		http_add_header(rs, "Allow", "GET, HEAD, POST");

@@ -578,6 +578,7 @@ queue_pass(struct server *s)
 	}
 	s->passes++;
 	s->pass_seconds += now_mono() - t0;
+	metrics_pass_time(now_mono() - t0);
 	return (placed);
 }
 

@@ -555,9 +555,11 @@ task_transition(struct server *s, struct task_row *r,
 		queue_kick(s);
 	if (r->array_id > 0)
 		array_element_moved(s, r, from, to);
-	if (proto_task_status_is_final(to))
+	if (proto_task_status_is_final(to)) {
+		metrics_task_finished(to);
 		deps_notify(s, r->array_id > 0 ? r->array_id : r->id,
 		    r->array_id > 0 ? r->array_index : -1);
+	}
 	return (0);
 }
 

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import wait_for
+from conftest import free_port, wait_for
 
 
 def req(cluster, method, path, body=None, token=None, headers=None):
@@ -209,3 +209,50 @@ def test_text_export_off_closes_the_read_only_api(cluster):
     assert st == 403
     st, _, out = req(cluster, "GET", "/healthz")
     assert st == 200
+
+
+def test_methods_a_path_does_not_take_are_405(cluster):
+    cluster.start_main()
+    tok = cluster.operator_token
+    for method, path in (("DELETE", "/api/v1/tasks/1"),
+                         ("PUT", "/api/v1/tasks/1/cancel"),
+                         ("POST", "/api/v1/devices"),
+                         ("GET", "/api/v1/devices/x/drain")):
+        st, h, out = req(cluster, method, path, token=tok)
+        assert st == 405, (method, path, st, out)
+        assert "Allow" in h
+
+
+def test_operator_token_in_plain_http_from_the_lan_is_refused(cluster, lan):
+    a, b = lan
+    cluster.port = free_port()
+    cluster.start_main("--listen", "%s:%d" % (a, cluster.port), wait=False)
+
+    def up():
+        try:
+            socket.create_connection((a, cluster.port), 1).close()
+            return True
+        except OSError:
+            return False
+    wait_for(up, 15, what="encore-main on %s" % a)
+    body = json.dumps({"command": ["true"]}).encode()
+    with socket.socket() as s:
+        s.bind((b, 0))
+        s.settimeout(10)
+        s.connect((a, cluster.port))
+        s.sendall(b"POST /api/v1/tasks HTTP/1.1\r\nHost: x\r\n"
+                  b"Authorization: Bearer " + cluster.operator_token.encode() +
+                  b"\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+                  % len(body) + body)
+        data = s.makefile("rb").read()
+    assert data.startswith(b"HTTP/1.1 403"), data[:60]
+    assert b"https" in data
+    # Read-only listings need no token and stay open to the LAN.
+    with socket.socket() as s:
+        s.bind((b, 0))
+        s.settimeout(10)
+        s.connect((a, cluster.port))
+        s.sendall(b"GET /api/v1/status HTTP/1.1\r\nHost: x\r\n"
+                  b"Connection: close\r\n\r\n")
+        data = s.makefile("rb").read()
+    assert data.startswith(b"HTTP/1.1 200"), data[:60]

@@ -226,6 +226,15 @@ $(FUZZ_O)/fuzz-msg-decode: tests/fuzz/fuzz-msg-decode.c $(PROTO_SRCS) \
 		-fno-sanitize-recover=undefined -Iprotocol $(PKG_CFLAGS) \
 		-o $@ $< $(PROTO_SRCS) $(LIBEVENT) $(JSONC) -lm
 
+# fuzz-frames: a session's lines and raw file frames (protocol only).
+$(FUZZ_O)/fuzz-frames: tests/fuzz/fuzz-frames.c $(PROTO_SRCS) \
+		protocol/protocol.h protocol/msg-table.h
+	@mkdir -p $(dir $@)
+	$(Q)clang -g -O1 -std=gnu11 -D_GNU_SOURCE \
+		-fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Iprotocol $(PKG_CFLAGS) \
+		-o $@ $< $(PROTO_SRCS) $(LIBEVENT) $(JSONC) -lm
+
 # fuzz-text-command: the text-export parser alone (main-node/export-parse.c
 # is a pure function; nothing else of the main node is linked).
 $(FUZZ_O)/fuzz-text-command: tests/fuzz/fuzz-text-command.c \

@@ -281,6 +281,7 @@ array_enqueue(struct array *a, const struct task_row *r)
 	q.seq = r->seq;
 	q.place = r->place;
 	q.is_array = 1;
+	q.inputs = r->inputs;
 	queue_add(&q);
 }
 
@@ -514,6 +515,7 @@ array_materialize(struct server *s, int64_t array_id, struct device *d)
 	el.submitted_at = r.submitted_at;
 	el.seq = r.seq;
 	el.place = r.place;		/* borrowed for the insert */
+	el.inputs = r.inputs != NULL ? xstrdup(r.inputs) : NULL;
 	/* The array goes to the back of its priority: fair to the rest. */
 	r.seq = task_next_seq();
 	rc = store_task_insert(s->store, &el) < 0 ||

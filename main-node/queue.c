@@ -37,6 +37,7 @@ struct qent {
 	int			 prio;
 	int			 idx;		/* in its shape's heap */
 	int			 is_array;	/* makes an element when placed */
+	char			*inputs;	/* input hashes, or NULL */
 	struct shape		*shape;
 	struct qent		*hnext;		/* id hash chain */
 };
@@ -271,6 +272,7 @@ queue_add(const struct queue_entry_spec *q)
 	e->seq = q->seq;
 	e->prio = q->priority;
 	e->is_array = q->is_array;
+	e->inputs = q->inputs != NULL ? xstrdup(q->inputs) : NULL;
 	e->shape = sh;
 	b = queue_bucket(e->id);
 	e->hnext = queue.hash[b];
@@ -312,6 +314,7 @@ queue_remove(int64_t id)
 		shape_up(sh, i);
 		shape_down(sh, sh->heap[i]->idx);
 	}
+	free(e->inputs);
 	free(e);
 	queue.n--;
 	if (sh->n == 0 && !queue.in_pass)
@@ -337,6 +340,7 @@ queue_load_cb(const struct task_row *r, void *arg)
 	q.seq = r->seq;
 	q.place = r->place;
 	q.is_array = 0;
+	q.inputs = r->inputs;
 	queue_add(&q);
 	return (0);
 }
@@ -479,6 +483,10 @@ queue_place(struct server *s, struct shape *sh, struct device *d)
 	struct device		*other;
 	int			 rc;
 
+	/* Where its input files are already, if that is as good. */
+	d = scheduler_prefer_holding(&sh->place, d, sh->heap[0]->inputs,
+	    NULL);
+	ch.device = d;
 	if (sh->heap[0]->is_array)
 		return (array_materialize(s, id, d));
 	if ((rc = store_task_get(s->store, id, &r)) != 0 ||

@@ -203,7 +203,7 @@ handle_register(struct request *rq)
 	if (by_key)
 		d->key_delivered = 1;
 	device_set_profile(d, r);
-	d->accepting = 1;
+	device_set_accepting(d, 1);
 	free(d->reason);
 	d->reason = NULL;
 	d->have_metrics = 0;
@@ -256,7 +256,7 @@ handle_heartbeat(struct request *rq)
 	changed = d->accepting != hb->accepting || !d->have_metrics;
 	d->metrics = hb->metrics;
 	d->have_metrics = 1;
-	d->accepting = hb->accepting;
+	device_set_accepting(d, hb->accepting);
 	free(d->reason);
 	d->reason = hb->reason;
 	hb->reason = NULL;

@@ -138,6 +138,8 @@ struct device {
 	int			 have_metrics;
 	int			 accepting;
 	char			*reason;	/* why not accepting */
+	double			 paused_since;	/* mono, while not accepting */
+	double			 suspended_total; /* s paused, this run */
 	int			 running;	/* tasks assigned or running */
 	double			 cpus_used;	/* sum of running tasks' cpus */
 	int64_t			 mem_used_mb;	/* sum of their memory_mb */
@@ -380,6 +382,8 @@ int		 device_is_available(const struct device *);
 void		 device_set_approved(struct device *, int);
 const char	*device_reason(const struct device *);
 void		 device_changed(struct device *);
+void		 device_set_accepting(struct device *, int);
+double		 device_suspended_seconds(const struct device *);
 void		 device_note_file(struct device *, const char *sha256);
 int		 device_holds(const struct device *, const char *hashes);
 

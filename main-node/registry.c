@@ -347,3 +347,28 @@ device_holds(const struct device *d, const char *hashes)
 	}
 	return (1);
 }
+
+/* The device says whether it takes work; the time it spends paused (its
+ * owner's policy: battery, heat, hours) is added up.  0 while connected
+ * only: a device that goes away stops counting. */
+void
+device_set_accepting(struct device *d, int accepting)
+{
+	double	now = now_mono();
+
+	if (d->paused_since > 0 && (accepting || !d->online)) {
+		d->suspended_total += now - d->paused_since;
+		d->paused_since = 0;
+	}
+	if (!accepting && d->online && d->paused_since == 0)
+		d->paused_since = now;
+	d->accepting = accepting;
+}
+
+/* Seconds the device has spent paused since the main node started. */
+double
+device_suspended_seconds(const struct device *d)
+{
+	return (d->suspended_total + (d->paused_since > 0 ?
+	    now_mono() - d->paused_since : 0));
+}

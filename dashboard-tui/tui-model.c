@@ -192,17 +192,49 @@ tui_model_free(struct tui_model *m)
 	free(m);
 }
 
-/* Compare ids: numeric ids by value, then bytewise. */
+/* Compare one dot-separated part of two ids (la and lb bytes): numbers
+ * by value and before any other text, other text bytewise. */
+static int
+model_partcmp(const char *a, size_t la, const char *b, size_t lb)
+{
+	static const char	*digits = "0123456789";
+	int			 da, db, c;
+
+	da = la > 0 && strspn(a, digits) >= la;
+	db = lb > 0 && strspn(b, digits) >= lb;
+	if (da != db)
+		return (da ? -1 : 1);
+	if (da && la != lb)
+		return (la < lb ? -1 : 1);
+	if ((c = memcmp(a, b, la < lb ? la : lb)) != 0)
+		return (c);
+	return (la == lb ? 0 : la < lb ? -1 : 1);
+}
+
+/*
+ * Compare ids part by part ("17.3" is 17 then 3), a shorter id first
+ * when one is the start of the other: "5" < "17" < "17.3" < "17.10" <
+ * "18".  A total order, which the sorted arrays and their binary search
+ * need (tasks, array elements and device names all mix here).
+ */
 static int
 model_idcmp(const char *a, const char *b)
 {
 	size_t	la, lb;
+	int	c;
 
-	if (isdigit((unsigned char)*a) && isdigit((unsigned char)*b) &&
-	    strspn(a, "0123456789") == (la = strlen(a)) &&
-	    strspn(b, "0123456789") == (lb = strlen(b)) && la != lb)
-		return (la < lb ? -1 : 1);
-	return (strcmp(a, b));
+	for (;;) {
+		la = strcspn(a, ".");
+		lb = strcspn(b, ".");
+		if ((c = model_partcmp(a, la, b, lb)) != 0)
+			return (c);
+		a += la;
+		b += lb;
+		if (*a == '\0' || *b == '\0')
+			return (*a == *b ? 0 : *a == '\0' ? -1 : 1);
+		a++;
+		b++;
+	}
 }
 
 /* Binary search an id among n sorted owned objects whose first member is

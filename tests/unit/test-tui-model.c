@@ -181,6 +181,36 @@ test_task_ids_numeric(void **state)
 	tui_model_free(m);
 }
 
+/* Ids of arrays and elements ("40.3") mix with plain ones in one sorted
+ * array: every id is found again whatever the order they came in. */
+static void
+test_task_ids_with_elements(void **state)
+{
+	struct tui_model	*m = tui_model_create();
+	static const char	*in[] = { "40.1", "5", "41", "40", "40.10",
+	    "40.9", "400", "4", "40.2", "39", "x", "40.x", "100" };
+	static const char	*want[] = { "4", "5", "39", "40", "40.1",
+	    "40.2", "40.9", "40.10", "40.x", "41", "100", "400", "x" };
+	char			 buf[128];
+	size_t			 i, n = sizeof in / sizeof in[0];
+
+	for (i = 0; i < n; i++) {
+		snprintf(buf, sizeof buf, "{\"id\":\"%s\",\"state\":"
+		    "\"running\"}", in[i]);
+		task(m, buf);
+	}
+	assert_int_equal(m->n_tasks, n);
+	for (i = 0; i < n; i++) {
+		assert_string_equal(m->tasks[i]->id, want[i]);
+		assert_non_null(tui_model_find_task(m, in[i]));
+	}
+	/* An update finds its task instead of adding another. */
+	task(m, "{\"id\":\"40\",\"state\":\"completed\"}");
+	assert_int_equal(m->n_tasks, n);
+	assert_string_equal(tui_model_find_task(m, "40")->state, "completed");
+	tui_model_free(m);
+}
+
 /* View order: running, then queued by priority then id; finished only
  * with the toggle, newest first. */
 static void
@@ -500,6 +530,7 @@ main(void)
 		cmocka_unit_test(test_bad_objects),
 		cmocka_unit_test(test_keyed_updates),
 		cmocka_unit_test(test_task_ids_numeric),
+		cmocka_unit_test(test_task_ids_with_elements),
 		cmocka_unit_test(test_task_view_order),
 		cmocka_unit_test(test_totals),
 		cmocka_unit_test(test_selection_follows_id),

@@ -232,6 +232,18 @@ $(FUZZ_O)/fuzz-client-display: tests/fuzz/fuzz-client-display.c \
 		-o $@ $< dashboard-tui/display.c dashboard-tui/client.c \
 		$(PROTO_SRCS) $(LIBEVENT) $(JSONC) -lm
 
+# fuzz-cli-spec: submit's --array and --after parsers
+# (dashboard-tui/cli-spec.c, pure) with the protocol library.
+$(FUZZ_O)/fuzz-cli-spec: tests/fuzz/fuzz-cli-spec.c \
+		dashboard-tui/cli-spec.c dashboard-tui/cli.h \
+		$(PROTO_SRCS) protocol/protocol.h
+	@mkdir -p $(dir $@)
+	$(Q)clang -g -O1 -std=gnu11 -D_GNU_SOURCE \
+		-fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Iprotocol $(PKG_CFLAGS) \
+		-o $@ $< dashboard-tui/cli-spec.c \
+		$(PROTO_SRCS) $(LIBEVENT) $(JSONC) -lm
+
 fuzz-build: $(FUZZ_BINS)
 fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do n=$$(basename $$f); \

@@ -101,8 +101,9 @@ def test_help_lists_every_command_and_option():
     out = r.stdout
     for cmd in ("devices [--csv]", "approve ID", "reject ID", "drain ID",
                 "undrain ID", "remove ID", "submit [options] -- ARGV...",
-                "ps [--all] [--csv]", "show ID", "logs [-f] [--raw] ID",
-                "cancel ID", "status"):
+                "ps [--all] [--expand] [--csv]", "show ID",
+                "logs [-f] [--raw] ID", "cancel ID", "status",
+                "hold ID [--reason TEXT]", "release ID"):
         assert cmd in out, cmd
     for opt in ("--main", "--token", "ENCORE_MAIN", "ENCORE_TOKEN",
                 "--token-file", "ENCORE_TOKEN_FILE", "--request-timeout",
@@ -110,7 +111,10 @@ def test_help_lists_every_command_and_option():
                 "--name", "--priority", "--cpus", "--memory", "--timeout",
                 "--retries", "--arch", "--platform", "--label", "--env",
                 "--device", "--wait", "--version", "--raw", "Ctrl-C",
-                "130"):
+                "130", "--array SPEC", "{index}", "ENCORE_ARRAY_INDEX",
+                "--after ID", "--after-any ID", "--after-notok ID",
+                "--hold", "--expand", "--reason TEXT",
+                "ARRAY.INDEX", "warning:"):
         assert opt in out, opt
     assert all(len(line) <= 80 for line in out.splitlines())
 
@@ -136,7 +140,23 @@ def test_command_help_exits_0():
     (["devices", "extra"], "devices [--csv]"),
     (["approve"], "approve ID"),
     (["remove", "a", "b"], "remove ID"),
-    (["ps", "--follow"], "ps [--all] [--csv]"),
+    (["ps", "--follow"], "ps [--all] [--expand] [--csv]"),
+    (["ps", "--reason", "x"], "ps [--all] [--expand] [--csv]"),
+    (["hold"], "hold ID [--reason TEXT]"),
+    (["hold", "1", "--reason"], "hold ID [--reason TEXT]"),
+    (["hold", "1", "--force"], "hold ID [--reason TEXT]"),
+    (["release", "1", "--reason", "x"], "release ID"),
+    (["release"], "release ID"),
+    (["submit", "--array", "0", "--", "true"], "submit [options]"),
+    (["submit", "--array", "5-3", "--", "true"], "submit [options]"),
+    (["submit", "--array", "1-9:0", "--", "true"], "submit [options]"),
+    (["submit", "--array", "10%0", "--", "true"], "submit [options]"),
+    (["submit", "--array", "2000000", "--", "true"], "submit [options]"),
+    (["submit", "--array", "x", "--", "true"], "submit [options]"),
+    (["submit", "--array"], "submit [options]"),
+    (["submit", "--after", "1,,2", "--", "true"], "submit [options]"),
+    (["submit", "--after-any", "", "--", "true"], "submit [options]"),
+    (["submit", "--after-notok", "a b", "--", "true"], "submit [options]"),
     (["show"], "show ID"),
     (["logs", "-x", "1"], "logs [-f] [--raw] ID"),
     (["--request-timeout", "0", "status"], "COMMAND"),

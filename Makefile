@@ -31,6 +31,8 @@ PKG_CONFIG	?= PKG_CONFIG_SYSROOT_DIR=$(SYSROOT) \
 		   pkg-config
 PKGS		:= libevent json-c libproc2
 LDFLAGS		+= -Wl,-rpath-link,$(SYSROOT)/usr/lib/$(CROSS):$(SYSROOT)/lib/$(CROSS)
+# Headers Debian puts under the triplet (openssl/opensslconf.h).
+CROSS_INCLUDE	:= -I$(SYSROOT)/usr/include/$(CROSS)
 .DEFAULT_GOAL	:= cross
 cross:
 	@[ "$(SYSROOT)" = / ] || sh packaging/cross-sysroot.sh $(CROSS) $(SYSROOT)
@@ -54,7 +56,7 @@ WARN	:= -Wall -Wextra -Werror -Wformat=2 -Wmissing-prototypes \
 	   -Wshadow -Wpointer-arith -Wno-unused-parameter
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=gnu11 $(WARN) -MMD -MP -D_GNU_SOURCE \
-	   -Iprotocol -Iprofiler -Iconfig $(PKG_CFLAGS)
+	   -Iprotocol -Iprofiler -Iconfig $(PKG_CFLAGS) $(CROSS_INCLUDE)
 ifneq ($(SAN),)
 CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
 	   -fno-sanitize-recover=undefined
@@ -133,8 +135,9 @@ $(BIN)/encore-main: $(O)/main-node/main-node.o $(LIBMAIN) $(LIBCONF) $(LIBPROTO)
 $(BIN)/encore-worker: $(O)/worker-node/worker-node.o $(LIBWORKER) $(LIBPROF) \
 		$(LIBCONF) $(LIBPROTO)
 	$(call link,$(PROC2) $(LIBEVENT) $(JSONC) -lm)
+# encore backup checks the copy's SHA-256 with OpenSSL's libcrypto.
 $(BIN)/encore: $(O)/dashboard-tui/cli.o $(LIBCLIENT) $(LIBCONF) $(LIBPROTO)
-	$(call link,$(LIBEVENT) $(JSONC) -lm)
+	$(call link,$(LIBEVENT) $(JSONC) -lcrypto -lm)
 $(BIN)/encore-top: $(O)/dashboard-tui/dashboard.o $(LIBTUI) $(LIBCLIENT) \
 		$(O)/profiler/prof-format.o $(LIBCONF) $(LIBPROTO)
 	$(call link,$(CURSES) $(LIBEVENT) $(JSONC) -lm)

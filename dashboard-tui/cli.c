@@ -3,8 +3,9 @@
  * cli.c -- `encore`, the operator CLI: global options, the command table and
  * --help.  Each command's code is in cli-devices.c or cli-tasks.c.
  *
- * Exit codes: 0 ok, 1 error reported by the main node, 2 usage error, 3
- * cannot reach the main node (or it stopped answering, or sent more than a
+ * Exit codes: 0 ok, 1 error reported by the main node (or a backup that
+ * could not be written or did not check out), 2 usage error, 3 cannot
+ * reach the main node (or it stopped answering, or sent more than a
  * client accepts); `submit --wait` exits with the task's code, 124 timed
  * out, 125 cancelled or failed to start, 130 left with Ctrl-C; of an
  * array, 0 if every element completed, else 1.
@@ -113,6 +114,14 @@ const struct cli_cmd cli_cmds[] = {
 	  "Let a held task start: it is queued again (or waits for its\n"
 	  "dependencies).\n",
 	  cli_hold_exec },
+	{ "backup", "backup [--force] FILE",
+	  "Write a consistent copy of the main node's live database to FILE\n"
+	  "(via FILE.tmp; checked against the main node's size and SHA-256,\n"
+	  "then renamed).  Placed as encore.db in a state dir holding the\n"
+	  "cluster's tokens, it is the whole cluster.  Progress on stderr\n"
+	  "when it is a terminal.\n"
+	  "  --force   replace FILE if it exists\n",
+	  cli_backup_exec },
 	{ "status", "status",
 	  "Print a cluster summary as key: value lines.\n",
 	  cli_status_exec },
@@ -168,11 +177,12 @@ cli_help(FILE *f)
 	fprintf(f, "\nText from the main node (names, states, errors) is "
 	    "shown with control\ncharacters escaped (\\x1b, \\u202e); CSV "
 	    "goes raw to a pipe or a file.\n"
-	    "\nExit status: 0 ok, 1 error reported by the main node, 2 usage "
-	    "error, 3 cannot\nreach the main node, or it stopped answering or "
-	    "sent more than a client\naccepts; submit --wait: the task's exit "
-	    "code, 124 timed out, 125 cancelled or\nfailed to start, 130 left "
-	    "with Ctrl-C; of an array: 0 if every element\ncompleted, else "
+	    "\nExit status: 0 ok, 1 error reported by the main node (backup: "
+	    "the copy\ncould not be written or did not check out), 2 usage "
+	    "error, 3 cannot reach\nthe main node, or it stopped answering or "
+	    "sent more than a client accepts;\nsubmit --wait: the task's exit "
+	    "code, 124 timed out, 125 cancelled or failed\nto start, 130 left "
+	    "with Ctrl-C; of an array: 0 if every element completed,\nelse "
 	    "1.\n");
 }
 

@@ -247,4 +247,8 @@ int	 cli_array_wait(struct cli_ctx *, const char *id);
 int	 cli_hold_exec(const struct cli_cmd *, struct cli_ctx *, int,
 	    char **);
 
+/* ---- cli-backup.c ---- */
+int	 cli_backup_exec(const struct cli_cmd *, struct cli_ctx *, int,
+	    char **);
+
 #endif /* CLI_H */

@@ -81,10 +81,12 @@ const struct cli_cmd cli_cmds[] = {
 	  "with 'warning: why' on stderr.\n",
 	  cli_submit_exec },
 	{ "ps", "ps [--all] [--expand] [--csv]",
-	  "List queued and running tasks: the first 1000, and on stderr how\n"
-	  "many more there are.  An array is one line, with its counts.\n"
+	  "List the tasks not ended (queued, waiting, held, running): the\n"
+	  "first 1000, and on stderr how many more there are.  An array is\n"
+	  "one line, with its counts.\n"
 	  "  -a, --all   every task, finished ones too, page by page\n"
-	  "  --expand    the elements of arrays made so far too (ID.INDEX)\n"
+	  "  --expand    the elements of arrays made so far too\n"
+	  "              (ARRAY.INDEX)\n"
 	  "  --csv       CSV (RFC 4180), every page, with the columns id,\n"
 	  "              name,state,priority,device,attempt,exit_code,\n"
 	  "              submitted_at,started_at,finished_at\n",

@@ -31,6 +31,8 @@ PKG_CONFIG	?= PKG_CONFIG_SYSROOT_DIR=$(SYSROOT) \
 		   pkg-config
 PKGS		:= libevent json-c libproc2
 LDFLAGS		+= -Wl,-rpath-link,$(SYSROOT)/usr/lib/$(CROSS):$(SYSROOT)/lib/$(CROSS)
+# Headers Debian puts under the triplet (openssl/opensslconf.h).
+CROSS_INCLUDE	:= -I$(SYSROOT)/usr/include/$(CROSS)
 .DEFAULT_GOAL	:= cross
 cross:
 	@[ "$(SYSROOT)" = / ] || sh packaging/cross-sysroot.sh $(CROSS) $(SYSROOT)
@@ -54,7 +56,7 @@ WARN	:= -Wall -Wextra -Werror -Wformat=2 -Wmissing-prototypes \
 	   -Wshadow -Wpointer-arith -Wno-unused-parameter
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=gnu11 $(WARN) -MMD -MP -D_GNU_SOURCE \
-	   -Iprotocol -Iprofiler -Iconfig $(PKG_CFLAGS)
+	   -Iprotocol -Iprofiler -Iconfig $(PKG_CFLAGS) $(CROSS_INCLUDE)
 ifneq ($(SAN),)
 CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
 	   -fno-sanitize-recover=undefined
@@ -148,8 +150,9 @@ $(BIN)/encore-main: $(O)/main-node/main-node.o $(LIBMAIN) $(LIBCONF) $(LIBPROTO)
 $(BIN)/encore-worker: $(O)/worker-node/worker-node.o $(LIBWORKER) $(LIBPROF) \
 		$(LIBCONF) $(LIBPROTO)
 	$(call link,$(PROC2) $(LIBEVENT) $(JSONC) -lm)
+# encore backup checks the copy's SHA-256 with OpenSSL's libcrypto.
 $(BIN)/encore: $(O)/dashboard-tui/cli.o $(LIBCLIENT) $(LIBCONF) $(LIBPROTO)
-	$(call link,$(LIBEVENT) $(JSONC) -lm)
+	$(call link,$(LIBEVENT) $(JSONC) -lcrypto -lm)
 $(BIN)/encore-top: $(O)/dashboard-tui/dashboard.o $(LIBTUI) $(LIBCLIENT) \
 		$(O)/profiler/prof-format.o $(LIBCONF) $(LIBPROTO)
 	$(call link,$(CURSES) $(LIBEVENT) $(JSONC) -lm)
@@ -275,6 +278,18 @@ $(FUZZ_O)/fuzz-http: tests/fuzz/fuzz-http.c main-node/http-parse.c \
 		-fno-sanitize-recover=undefined -Iprotocol -Imain-node \
 		$(PKG_CFLAGS) -o $@ $< main-node/http-parse.c $(PROTO_SRCS) \
 		$(LIBEVENT) $(JSONC) -lm
+
+# fuzz-cli-spec: submit's --array and --after parsers
+# (dashboard-tui/cli-spec.c, pure) with the protocol library.
+$(FUZZ_O)/fuzz-cli-spec: tests/fuzz/fuzz-cli-spec.c \
+		dashboard-tui/cli-spec.c dashboard-tui/cli.h \
+		$(PROTO_SRCS) protocol/protocol.h
+	@mkdir -p $(dir $@)
+	$(Q)clang -g -O1 -std=gnu11 -D_GNU_SOURCE \
+		-fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Iprotocol $(PKG_CFLAGS) \
+		-o $@ $< dashboard-tui/cli-spec.c \
+		$(PROTO_SRCS) $(LIBEVENT) $(JSONC) -lm
 
 fuzz-build: $(FUZZ_BINS)
 fuzz: $(FUZZ_BINS)

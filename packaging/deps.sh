@@ -7,7 +7,7 @@
 set -e
 
 PKGS="build-essential pkg-config libevent-dev libjson-c-dev libsqlite3-dev
-libproc2-dev libncurses-dev libcmocka-dev python3-pytest netcat-openbsd tmux
+libssl-dev libproc2-dev libncurses-dev libcmocka-dev python3-pytest netcat-openbsd tmux
 sqlite3 clang libclang-rt-14-dev podman runc busybox-static uidmap procps
 dpkg-dev"
 

@@ -388,15 +388,16 @@ handle_logs(struct request *rq)
 	struct task_row		*r = &tg->task;
 	struct json_object	*o;
 	struct outbuf		 out;
-	char			 ids[32];
+	char			 ids[48];
 	size_t			 len;
 
 	out.chunks = json_object_new_array();
 	out.text = evbuffer_new();
-	store_output_get(c->server->store, r->id, r->attempt, logs_chunk_cb,
-	    &out);
-	snprintf(ids, sizeof ids, "%lld", (long long)r->id);
-	o = view_ok("task_id", json_object_new_string(ids));
+	if (r->id > 0)
+		store_output_get(c->server->store, r->id, r->attempt,
+		    logs_chunk_cb, &out);
+	o = view_ok("task_id", json_object_new_string(task_ref_format(r, ids,
+	    sizeof ids)));
 	json_object_object_add(o, "state",
 	    json_object_new_string(proto_task_status_name(r->state)));
 	len = evbuffer_get_length(out.text);
@@ -412,6 +413,8 @@ handle_logs(struct request *rq)
 	c->follow_reply = m->message_id != NULL ? xstrdup(m->message_id) :
 	    NULL;
 	c->follow_task = r->id;
+	c->follow_array = r->id == 0 ? r->array_id : 0;
+	c->follow_index = r->array_index;
 	conn_watch(c);
 	if (proto_task_status_is_final(r->state)) {
 		/* Already over: the end event comes at once. */
@@ -421,6 +424,7 @@ handle_logs(struct request *rq)
 		json_object_object_add(o, "task", view_task(r));
 		conn_send_json(c, MSG_EVENT, c->follow_reply, o);
 		c->follow_task = 0;
+		c->follow_array = 0;
 	}
 }
 

@@ -382,7 +382,7 @@ handle_task_output(struct request *rq)
 		    (long long)(o->seq - t->next_seq));
 	t->output_bytes = stored;
 	t->next_seq = o->seq + 1;
-	watch_output(s, t->id, o->stream, o->data, o->data_len);
+	watch_output(s, t, o->stream, o->data, o->data_len);
 }
 
 /* Send result_ack. */

@@ -198,6 +198,9 @@ struct conn {
 	int			 sub_devices;	/* subscribe topics */
 	int			 sub_tasks;
 	int64_t			 follow_task;	/* logs -f, 0 = none */
+	int64_t			 follow_array;	/* logs -f of an element not
+						   made yet: its array ... */
+	int64_t			 follow_index;	/* ... and index */
 	char			*follow_reply;	/* message_id of the logs */
 	double			 created;	/* monotonic */
 	struct event		*idle_ev;	/* unregistered timeout */
@@ -641,8 +644,8 @@ struct json_object *view_ok(const char *key, struct json_object *val);
 void		 watch_device(struct server *, struct device *);
 void		 watch_device_removed(struct server *, const char *);
 void		 watch_task(struct server *, const struct task_row *);
-void		 watch_output(struct server *, int64_t, const char *,
-		    const char *, size_t);
+void		 watch_output(struct server *, const struct task *,
+		    const char *, const char *, size_t);
 void		 watch_tick(struct server *);
 
 /* store.c (only store*.c include sqlite3.h) */

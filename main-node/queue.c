@@ -64,6 +64,8 @@ static struct {
 	int			  dirty;
 	int			  in_pass;	/* keep emptied shapes */
 	uint64_t		  device_gen;	/* bumped when devices change */
+	double			  retry_at;	/* mono: no pass before, after
+						   the database refused one */
 	struct event		 *more_ev;	/* another pass after I/O */
 } queue;
 
@@ -526,6 +528,8 @@ queue_pass(struct server *s)
 	double		 t0 = now_mono();
 	int		 placed = 0, failed = 0;
 
+	if (now_mono() < queue.retry_at)
+		return (0);	/* stays dirty: the tick tries again */
 	queue.dirty = 0;
 	if (scheduler_available() == 0 || queue.n == 0)
 		return (0);
@@ -570,8 +574,10 @@ queue_pass(struct server *s)
 			shape_free(sh);
 	}
 	if (failed) {
-		/* The database is busy or full: try again on the tick. */
+		/* The database is busy or full: try again in a second, not
+		 * at every message meanwhile. */
 		queue.dirty = 1;
+		queue.retry_at = now_mono() + 1;
 		log_warn("event=dispatch_deferred placed=%d msg=\"the "
 		    "database refused a write; trying again in a second\"",
 		    placed);

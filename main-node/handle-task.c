@@ -265,6 +265,7 @@ handle_submit(struct request *rq)
 
 /* A page of a listing being collected. */
 struct list_page {
+	struct server		*s;
 	struct json_object	*tasks;
 	int64_t			 last;		/* internal id of the last row */
 	int64_t			 prev;		/* and of the one before */
@@ -276,8 +277,13 @@ static int
 list_page_cb(const struct task_row *r, void *arg)
 {
 	struct list_page	*p = arg;
+	struct json_object	*o = view_task(r);
 
-	json_object_array_add(p->tasks, view_task(r));
+	/* An array's line says how its elements stand. */
+	if (r->kind == TASK_KIND_ARRAY)
+		json_object_object_add(json_object_object_get(o, "array"),
+		    "counts", view_array_counts(p->s, r));
+	json_object_array_add(p->tasks, o);
 	p->prev = p->last;
 	p->last = r->id;
 	p->n++;
@@ -312,6 +318,7 @@ handle_list_tasks(struct request *rq)
 		return;
 	}
 	memset(&p, 0, sizeof p);
+	p.s = c->server;
 	p.tasks = json_object_new_array();
 	/* One more row than asked tells whether another page follows. */
 	if (store_task_page(c->server->store, &cur, limit + 1, list_page_cb,

@@ -636,6 +636,8 @@ char		*why_text(struct server *, const struct task_row *);
 /* view.c: the JSON that replies, events and exports show */
 struct json_object *view_task(const struct task_row *);
 struct json_object *view_task_full(struct server *, const struct task_row *);
+struct json_object *view_array_counts(struct server *,
+		    const struct task_row *);
 struct json_object *view_device(struct device *);
 struct json_object *view_status(struct server *);
 struct json_object *view_ok(const char *key, struct json_object *val);

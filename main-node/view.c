@@ -111,7 +111,7 @@ view_task(const struct task_row *r)
 
 /* An array's elements by state: those made, by their rows; those not
  * made yet, in the array's state (or cancelled). */
-static struct json_object *
+struct json_object *
 view_array_counts(struct server *s, const struct task_row *r)
 {
 	struct json_object	*o = json_object_new_object();

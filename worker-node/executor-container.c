@@ -140,17 +140,28 @@ exec_container_spec(const struct proto_task *t, const char *workdir,
 	return (0);
 }
 
+/* Free a kill-then-remove request. */
+static void
+exec_stop_free(struct exec_stop *st)
+{
+	free(st->runtime);
+	free(st->name);
+	free(st);
+}
+
 /* `rm -f` finished: free the request. */
 static void
 exec_stop_rm_done(int status, void *arg)
 {
 	struct exec_stop	*st = arg;
 
+	if (status == JOB_ABANDONED) {
+		exec_stop_free(st);
+		return;
+	}
 	log_debug("event=container_removed name=%s status=%d", st->name,
 	    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-	free(st->runtime);
-	free(st->name);
-	free(st);
+	exec_stop_free(st);
 }
 
 /* `kill` finished: now `rm -f`. */
@@ -161,6 +172,10 @@ exec_stop_kill_done(int status, void *arg)
 	char			*argv[] = { st->runtime, (char *)"rm",
 				    (char *)"-f", st->name, NULL };
 
+	if (status == JOB_ABANDONED) {
+		exec_stop_free(st);
+		return;
+	}
 	job_spawn_helper(argv, exec_stop_rm_done, st);
 }
 

@@ -631,8 +631,12 @@ executor_stop(void)
 {
 	struct job_helper	*h;
 
+	/* Helpers still running are left to finish alone; their callbacks
+	 * get JOB_ABANDONED so they free what they hold. */
 	while ((h = LIST_FIRST(&job_helpers)) != NULL) {
 		LIST_REMOVE(h, entry);
+		if (h->done != NULL)
+			h->done(JOB_ABANDONED, h->arg);
 		free(h);
 	}
 	if (job_sigchld_ev != NULL)

@@ -163,7 +163,10 @@ const char *job_stderr_tail(struct job *);
 void	job_pause(struct job *, int paused);
 void	job_free(struct job *);
 /* Run argv detached from the loop's concerns, output discarded; done (may
- * be NULL) is called with the wait status when it exits. */
+ * be NULL) is called with the wait status when it exits, or with
+ * JOB_ABANDONED when the executor stops first (then it must only free
+ * arg). */
+#define JOB_ABANDONED	(-1)
 void	job_spawn_helper(char **argv, void (*done)(int, void *), void *arg);
 /* Replace invalid UTF-8 and NULs with U+FFFD.  Consumes at most inlen
  * bytes of in and writes at most outmax bytes to out; a sequence cut at

@@ -5,7 +5,9 @@
  * and deleted only on result_ack; everything spooled is sent again after
  * each register_ack.  STATE/run/<task>-<attempt> markers exist while a task
  * runs: one found at startup means the worker died under a task, so its
- * leftovers are killed and a failed result is spooled for it.
+ * leftovers are killed (its cgroup, session, orphans and container) and
+ * nothing is reported for it: the worker registers without it, and the
+ * main node re-queues it as a new attempt, as for a lost device.
  *
  * Neither is fsync'ed (two fsyncs per task cost a third of a small
  * device's task rate).  A crash of the worker loses nothing: the kernel
@@ -21,7 +23,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -333,10 +334,10 @@ spool_proc_stat(pid_t pid, long *session, unsigned long long *start)
 	return (-1);
 }
 
-/* Record a started task. */
+/* Record a started task: what a restart needs to find its leftovers. */
 void
 spool_mark(const char *task_id, int attempt, pid_t pgid,
-    const char *container)
+    const char *container, const char *cgroup, const char *workdir)
 {
 	char			*data, boot[64];
 	long			 session = -1;
@@ -345,9 +346,10 @@ spool_mark(const char *task_id, int attempt, pid_t pgid,
 	spool_boot_id(boot, sizeof boot);
 	spool_proc_stat(pgid, &session, &start);
 	xasprintf(&data, "pgid=%ld\nstart=%llu\nboot_id=%s\nruntime=%s\n"
-	    "container=%s\n", (long)pgid, start, boot,
+	    "container=%s\ncgroup=%s\nworkdir=%s\n", (long)pgid, start, boot,
 	    container != NULL && wconf.runtime != NULL ? wconf.runtime : "",
-	    container != NULL ? container : "");
+	    container != NULL ? container : "", cgroup != NULL ? cgroup : "",
+	    workdir != NULL ? workdir : "");
 	if (worker_write_file(spool_marker_path(task_id, attempt), data,
 	    strlen(data), 0) != 0)
 		log_warn("event=marker_failed task=%s attempt=%d error=\"%s\"",
@@ -362,51 +364,20 @@ spool_unmark(const char *task_id, int attempt)
 	unlink(spool_marker_path(task_id, attempt));
 }
 
-/* Kill every process of session pgid started at or after start. */
-static void
-spool_kill_session(pid_t pgid, unsigned long long start)
-{
-	DIR			*d;
-	struct dirent		*de;
-	long			 session;
-	unsigned long long	 st;
-	pid_t			 pid;
-	char			*end;
-	int			 killed = 0;
-
-	if ((d = opendir("/proc")) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		pid = (pid_t)strtol(de->d_name, &end, 10);
-		if (*end != '\0' || pid <= 1 || pid == getpid())
-			continue;
-		session = -1;
-		if (spool_proc_stat(pid, &session, &st) != 0)
-			continue;
-		if (session == (long)pgid && st >= start) {
-			kill(pid, SIGKILL);
-			killed++;
-		}
-	}
-	closedir(d);
-	if (killed > 0)
-		log_info("event=leftovers_killed session=%ld processes=%d",
-		    (long)pgid, killed);
-}
-
-/* Handle one marker of an earlier run. */
+/* Handle one marker of an earlier run: kill its leftovers, report
+ * nothing (the main node re-queues the attempt). */
 static void
 spool_recover_one(const char *key)
 {
-	struct msg		 m;
-	char			*path, *data, *line, *p, *nl;
+	char			*path, *data, *p, *nl;
 	char			 task_id[PROTO_ID_MAX * 4], boot[64];
-	char			 mboot[64] = "", runtime[32] = "";
-	char			 container[256] = "";
+	char			 mboot[64] = "", runtime[32] = "", id[512];
+	char			 container[256] = "", cgroup[4096] = "";
+	char			 workdir[4096] = "";
 	long			 pgid = -1;
 	unsigned long long	 start = 0;
 	size_t			 len;
-	int			 attempt;
+	int			 attempt, same_boot;
 
 	xasprintf(&path, "%s/%s", spool_run_dir, key);
 	if (spool_unkey(key, task_id, sizeof task_id, &attempt) != 0) {
@@ -430,32 +401,25 @@ spool_recover_one(const char *key)
 			else if (strncmp(p, "container=", 10) == 0)
 				snprintf(container, sizeof container, "%s",
 				    p + 10);
+			else if (strncmp(p, "cgroup=", 7) == 0)
+				snprintf(cgroup, sizeof cgroup, "%s", p + 7);
+			else if (strncmp(p, "workdir=", 8) == 0)
+				snprintf(workdir, sizeof workdir, "%s", p + 8);
 		}
 		free(data);
 	}
 	spool_boot_id(boot, sizeof boot);
+	same_boot = (*boot != '\0' && strcmp(boot, mboot) == 0);
 	log_warn("event=task_lost task=%s attempt=%d pgid=%ld container=%s "
-	    "msg=\"the worker stopped while it ran\"", task_id, attempt, pgid,
-	    *container != '\0' ? container : "-");
-	if (pgid > 1 && *boot != '\0' && strcmp(boot, mboot) == 0)
-		spool_kill_session((pid_t)pgid, start);
+	    "msg=\"the worker stopped while it ran; its leftovers are killed "
+	    "and the main node runs it again\"", log_sanitize(task_id, id,
+	    sizeof id), attempt, pgid, *container != '\0' ? container : "-");
+	if (same_boot)
+		sandbox_recover(cgroup, workdir, pgid > 1 ? (pid_t)pgid : -1,
+		    start);
 	if (*container != '\0' && (strcmp(runtime, "podman") == 0 ||
 	    strcmp(runtime, "docker") == 0))
 		exec_container_remove_sync(runtime, container);
-
-	if (!spool_has(task_id, attempt)) {
-		msg_init(&m, MSG_TASK_RESULT);
-		m.sender_id = wconf.id;
-		m.message_id = worker_next_id();
-		m.u.result.task_id = task_id;
-		m.u.result.attempt = attempt;
-		m.u.result.status = TASK_FAILED;
-		m.u.result.exit_code = -1;
-		m.u.result.error = (char *)"worker restarted while the task "
-		    "was running";
-		if ((line = spool_put(&m, &len)) != NULL)
-			free(line);
-	}
 	unlink(path);
 	free(path);
 }

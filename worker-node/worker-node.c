@@ -606,9 +606,10 @@ main(int argc, char **argv)
 		fatalx("cannot create the event loop");
 
 	log_info("event=start version=%s id=%s main=%s:%s state_dir=\"%s\" "
-	    "slots=%d runtime=%s", ENCORE_VERSION, wconf.id, wconf.main_host,
-	    wconf.main_port, wconf.state_dir, wconf.slots,
-	    wconf.runtime != NULL ? wconf.runtime : "none");
+	    "slots=%d runtime=%s tag=%s", ENCORE_VERSION, wconf.id,
+	    wconf.main_host, wconf.main_port, wconf.state_dir, wconf.slots,
+	    wconf.runtime != NULL ? wconf.runtime : "none",
+	    sandbox_worker_tag());
 	if (wconf.token == NULL)
 		log_info("event=no_token msg=\"no --token/--token-file: joining "
 		    "with device.key only\"");
@@ -624,8 +625,11 @@ main(int argc, char **argv)
 	evsignal_add(worker_sighup_ev, NULL);
 
 	executor_start();
+	sandbox_start();
 	spool_start();
 	spool_recover();
+	if (wconf.runtime != NULL)
+		exec_container_cleanup(wconf.runtime);
 	task_start();
 	sampler_start();
 	upstream_start();
@@ -635,6 +639,7 @@ main(int argc, char **argv)
 	upstream_stop();
 	sampler_stop();
 	task_stop();
+	sandbox_stop();
 	executor_stop();
 	event_free(worker_sigterm_ev);
 	event_free(worker_sigint_ev);

@@ -119,7 +119,7 @@ static void
 test_container_argv(void **state)
 {
 	static const char *want[] = { "podman", "run", "--rm", "--name",
-	    "encore-t_1-2", "--network=none", "--read-only", "--cap-drop=ALL",
+	    "encore-pi_1-3c535b-t_1-2", "--network=none", "--read-only", "--cap-drop=ALL",
 	    "--security-opt=no-new-privileges", "--memory", "16m", "--cpus",
 	    "0.5", "--pids-limit", "256", "--env", "A=1 2", "img:latest", "sh",
 	    "-c", "echo hi", NULL };
@@ -142,8 +142,12 @@ test_container_argv(void **state)
 	t.n_env = 1;
 	t.memory_mb = 16;
 	t.cpus = 0.5;
+	/* The name carries the device id and a hash of the state dir, so
+	 * two workers on one host never share a container name. */
+	wconf.id = (char *)"pi.1";
+	wconf.state_dir = (char *)"/var/lib/encore/worker";
 	exec_container_name(t.task_id, t.attempt, name, sizeof name);
-	assert_string_equal(name, "encore-t_1-2");
+	assert_string_equal(name, "encore-pi_1-3c535b-t_1-2");
 
 	wconf.runtime = NULL;
 	assert_int_equal(exec_container_spec(&t, "/tmp", name, &spec,

@@ -38,6 +38,7 @@
 struct worker_conf	 wconf;
 struct event_base	*worker_base;
 int			 worker_exiting;
+static int		 worker_exit_code;
 
 static struct event	*worker_sigterm_ev;
 static struct event	*worker_sigint_ev;
@@ -360,6 +361,24 @@ worker_read_token_file(const char *path)
 	return (xstrdup(t));
 }
 
+/* 1 if the state dir holds a non-empty device.key we can read. */
+static int
+worker_has_key(void)
+{
+	char	*path, buf[8];
+	int	 fd;
+	ssize_t	 n;
+
+	xasprintf(&path, "%s/device.key", wconf.state_dir);
+	fd = open(path, O_RDONLY|O_CLOEXEC);
+	free(path);
+	if (fd == -1)
+		return (0);
+	n = read(fd, buf, sizeof buf);
+	close(fd);
+	return (n > 0);
+}
+
 /* Validate and split the --label K=V entries. */
 static void
 worker_parse_labels(const struct cfg *cfg)
@@ -419,6 +438,26 @@ worker_check_id(const char *id)
 static void
 worker_done(void)
 {
+	event_base_loopexit(worker_base, NULL);
+}
+
+/* A configuration error found while running: say what to do, stop the
+ * tasks, leave the loop; main() exits with code. */
+void
+worker_stop(int code, const char *fmt, ...)
+{
+	char	msg[2048];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	log_error("%s", msg);
+	if (worker_exiting)
+		return;
+	worker_exiting = 1;
+	worker_exit_code = code;
+	task_kill_all();
 	event_base_loopexit(worker_base, NULL);
 }
 
@@ -515,6 +554,11 @@ worker_configure(struct cfg *cfg)
 	if (proto_parse_hostport(s, "7070", &wconf.main_host,
 	    &wconf.main_port, &cause) != 0)
 		worker_usage_error("bad --main '%s': %s", s, cause);
+	if (wconf.token == NULL && !worker_has_key())
+		worker_usage_error("no credentials: there is no device.key in "
+		    "%s and no join token was given; pass --token-file FILE "
+		    "(a copy of the main node's join.token, in its state "
+		    "directory) or --token TOKEN", wconf.state_dir);
 }
 
 /* Settle what depends on the device: profile, slots, runtime. */
@@ -568,6 +612,19 @@ worker_help(const struct cfg *cfg)
 	    "join.token.\n");
 }
 
+/* Descriptors 0-2 must be open, or a pipe or socket of ours could become
+ * a task's stdin, stdout or stderr. */
+static void
+worker_fix_stdio(void)
+{
+	int	fd;
+
+	while ((fd = open("/dev/null", O_RDWR)) != -1 && fd <= 2)
+		;
+	if (fd > 2)
+		close(fd);
+}
+
 /* Parse options, settle the device, run the loop until a signal. */
 int
 main(int argc, char **argv)
@@ -577,6 +634,7 @@ main(int argc, char **argv)
 	const char	*conffile;
 	int		 first = 1;
 
+	worker_fix_stdio();
 	log_init("encore-worker", LOG_INFO);
 	cfg_init(&cfg, cfg_worker_options, cfg_worker_options_n);
 	if (cfg_parse_args(&cfg, argc, argv, &first, &cause) != 0)
@@ -646,6 +704,6 @@ main(int argc, char **argv)
 	event_free(worker_sighup_ev);
 	event_base_free(worker_base);
 	prof_device_free(&wconf.dev);
-	log_info("event=exit");
-	return (0);
+	log_info("event=exit code=%d", worker_exit_code);
+	return (worker_exit_code);
 }

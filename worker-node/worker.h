@@ -47,6 +47,12 @@ extern struct worker_conf	 wconf;
 extern struct event_base	*worker_base;
 /* 1 once a shutdown has begun: no new tasks, no reconnects. */
 extern int			 worker_exiting;
+/* Exit status of a configuration error (systemd does not restart it). */
+#define WORKER_EXIT_CONFIG	2
+/* Log fmt as an error, kill the tasks and leave the loop; main() then
+ * exits with code. */
+void	worker_stop(int code, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
 /* Build the register message of this device (strings borrowed). */
 void	worker_fill_register(struct msg *m);
 /* Next message id (static buffer, valid until the next call). */
@@ -63,6 +69,8 @@ int	worker_write_file(const char *path, const char *data, size_t len,
 
 /* upstream.c */
 void	upstream_start(void);
+/* The delay before the n-th reconnect in a row, for a random r (ms). */
+int	upstream_backoff_ms(int n, uint32_t r);
 void	upstream_stop(void);
 /* 1 when connected and acknowledged (approved or pending). */
 int	upstream_is_registered(void);

@@ -4,7 +4,8 @@
  * output into valid UTF-8 chunks (utf8_sanitize), the PATH search done
  * by the worker instead of a shell (exec_resolve), and the exact container
  * runtime command line of a task (exec_container_spec), each as a table;
- * and the self-protection decision of sampler.c (sampler_decide).
+ * the self-protection decision of sampler.c (sampler_decide); and the
+ * reconnect schedule of upstream.c (upstream_backoff_ms).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,10 +21,46 @@
 #include "protocol.h"
 #include "../../worker-node/worker.h"
 
-/* worker-node.c is not in libworker.a: its globals live here. */
+/* worker-node.c is not in libworker.a: its globals live here, and the
+ * helpers the modules linked in for upstream_backoff_ms() refer to. */
 struct worker_conf	 wconf;
 struct event_base	*worker_base;
 int			 worker_exiting;
+
+/* Stand-ins for worker-node.c's helpers (never called by these tests). */
+double
+worker_now(void)
+{
+	return (1.0);
+}
+
+char *
+worker_next_id(void)
+{
+	return ((char *)"1");
+}
+
+void
+worker_rmtree(const char *path)
+{
+}
+
+void
+worker_fill_register(struct msg *m)
+{
+	msg_init(m, MSG_REGISTER);
+}
+
+void
+worker_stop(int code, const char *fmt, ...)
+{
+}
+
+int
+worker_write_file(const char *path, const char *data, size_t len, int flags)
+{
+	return (-1);
+}
 
 #define FFFD	"\xef\xbf\xbd"
 
@@ -232,6 +269,38 @@ test_sampler_decide(void **state)
 	}
 }
 
+/* The n-th reconnect in a row -> [min, max] ms, over many random r. */
+static void
+test_backoff(void **state)
+{
+	static const struct { int n, lo, hi; } cases[] = {
+		{ 1, 125, 250 }, { 2, 250, 500 }, { 3, 500, 1000 },
+		{ 4, 1000, 2000 }, { 5, 2000, 4000 }, { 6, 4000, 8000 },
+		{ 7, 5000, 10000 }, { 8, 5000, 10000 }, { 64, 5000, 10000 },
+	};
+	size_t		i;
+	uint32_t	r;
+	int		d, seen_lo, seen_hi;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		seen_lo = 1 << 30;
+		seen_hi = 0;
+		for (r = 0; r < 20000; r += 7) {
+			d = upstream_backoff_ms(cases[i].n, r * 2654435761u);
+			if (d < seen_lo)
+				seen_lo = d;
+			if (d > seen_hi)
+				seen_hi = d;
+		}
+		if (seen_lo < cases[i].lo || seen_hi > cases[i].hi)
+			fail_msg("backoff n=%d: %d..%d, want within %d..%d",
+			    cases[i].n, seen_lo, seen_hi, cases[i].lo,
+			    cases[i].hi);
+	}
+	assert_int_equal(upstream_backoff_ms(7, 0), 5000);
+	assert_int_equal(upstream_backoff_ms(7, 5000), 10000);
+}
+
 int
 main(void)
 {
@@ -240,6 +309,7 @@ main(void)
 		cmocka_unit_test(test_exec_resolve),
 		cmocka_unit_test(test_container_argv),
 		cmocka_unit_test(test_sampler_decide),
+		cmocka_unit_test(test_backoff),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -15,8 +15,9 @@
  *                             STOPPING ─────────exit──────────────────▶ DONE
  *   STARTING/RUNNING/STOPPING ──shutdown──▶ ABANDONED ──exit──▶ freed, no result
  *
- * task_started goes out when execve succeeded; the result (spooled first,
- * see spooler.c) when the task reached DONE; a DONE task is freed from a
+ * task_started goes out when execve succeeded; output and the result are
+ * kept in the spool first and sent when the main node can have them (see
+ * spooler.c); a DONE task is freed from a
  * deferred event, never inside the job's callback.  The kill path
  * (STOPPING) is SIGTERM to the group, then after 5 s SIGKILL to
  * everything of the task (its cgroup, or its inherited orphans: see
@@ -75,9 +76,9 @@ struct task {
 	char			*workdir;
 	struct job		*job;
 	struct sandbox		*sb;
+	struct spool_rec	*spool;		/* its output, borrowed */
 	int			 memory_mb;
 	int64_t			 seq;		/* next task_output seq */
-	int64_t			 dropped;	/* chunks lost offline */
 	double			 started;	/* monotonic */
 	struct event		*timeout_ev;
 	struct event		*kill_ev;
@@ -200,8 +201,7 @@ task_send_result(const char *task_id, int attempt,
     const struct task_outcome *o)
 {
 	struct msg	 m;
-	char		*line, text[PROTO_TEXT_MAX], id[PROTO_ID_MAX * 4 + 1];
-	size_t		 len;
+	char		 text[PROTO_TEXT_MAX], id[PROTO_ID_MAX * 4 + 1];
 
 	msg_init(&m, MSG_TASK_RESULT);
 	m.sender_id = wconf.id;
@@ -224,13 +224,10 @@ task_send_result(const char *task_id, int attempt,
 	log_info("event=task_result task=%s attempt=%d status=%s exit_code=%d%s",
 	    id, attempt, proto_task_status_name(status), exit_code,
 	    o->start_failed ? " start_failed=true" : "");
-	if ((line = spool_put(&m, &len)) == NULL)
-		return;
 	spool_unmark(task_id, attempt);
-	if (upstream_send_line(line, len) != 0)
+	if (spool_result(&m) == 0)
 		log_info("event=result_spooled task=%s attempt=%d msg=\"sent "
 		    "when the main node is back\"", id, attempt);
-	free(line);
 }
 
 /* An outcome with nothing known but the error. */
@@ -287,6 +284,7 @@ task_job_started(struct job *job, const char *error, void *arg)
 	if (error != NULL) {
 		log_warn("event=task_start_failed task=%s attempt=%d "
 		    "error=\"%s\"", t->log_id, t->attempt, error);
+		t->spool = NULL;	/* the result completes it */
 		if (t->state == TS_STARTING) {
 			xasprintf(&why, "cannot start the task: %s", error);
 			task_outcome_init(&o, why);
@@ -405,11 +403,8 @@ task_job_done(struct job *job, void *arg)
 		else
 			xasprintf(&error, "exit code %d", code);
 	}
-	if (t->dropped > 0)
-		log_warn("event=output_dropped task=%s attempt=%d chunks=%lld "
-		    "msg=\"the main node was unreachable\"", t->log_id,
-		    t->attempt, (long long)t->dropped);
 	o.error = error;
+	t->spool = NULL;	/* the result completes it */
 	task_send_result(t->task_id, t->attempt, status, code, &o);
 	free(error);
 	task_set_state(t, TS_DONE);
@@ -429,29 +424,37 @@ task_pause_all(int paused)
 	}
 }
 
-/* A chunk of output: send it as task_output. */
+/* A chunk of output: keep it in the spool, and send it as task_output
+ * when the attempt is live. */
 static void
 task_job_output(struct job *job, const char *stream, const char *data,
     size_t len, void *arg)
 {
 	struct task	*t = arg;
 	struct msg	 m;
+	char		*line;
+	size_t		 n;
 
-	if (t->state == TS_ABANDONED)
+	if (t->state == TS_ABANDONED || t->spool == NULL)
 		return;
 	msg_init(&m, MSG_TASK_OUTPUT);
+	m.sender_id = wconf.id;
+	m.message_id = worker_next_id();
 	m.u.output.task_id = t->task_id;
 	m.u.output.attempt = t->attempt;
 	m.u.output.stream = (char *)stream;
 	m.u.output.seq = t->seq++;
 	m.u.output.data = (char *)data;
 	m.u.output.data_len = len;
-	if (upstream_send(&m) != 0) {
-		t->dropped++;
+	if ((line = msg_encode(&m, &n)) == NULL) {
+		log_error("event=encode_failed type=task_output task=%s",
+		    t->log_id);
 		return;
 	}
-	if (!upstream_can_write() && upstream_is_registered() && !task_paused)
+	if (spool_output(t->spool, line, n) && upstream_send_line(line,
+	    n) == 0 && !upstream_can_write() && !task_paused)
 		task_pause_all(1);
+	free(line);
 }
 
 /* Upstream drained (or went away): read task output again. */
@@ -627,6 +630,7 @@ task_assign(const struct proto_task *pt)
 		goto fail;
 	if (t->sb != NULL)
 		sandbox_set_pgid(t->sb, job_pid(t->job));
+	t->spool = spool_open(t->task_id, t->attempt);
 	if (task_paused)
 		job_pause(t->job, 1);
 	spool_mark(t->task_id, t->attempt, job_pid(t->job),
@@ -724,6 +728,8 @@ task_kill_all(void)
 		if (t->type == TASK_TYPE_CONTAINER && wconf.runtime != NULL)
 			exec_container_remove_sync(wconf.runtime, t->container);
 		spool_unmark(t->task_id, t->attempt);
+		spool_drop(t->spool);
+		t->spool = NULL;
 	}
 }
 
@@ -745,6 +751,8 @@ task_stop(void)
 		TAILQ_REMOVE(&task_list, t, entry);
 		task_n--;
 		spool_unmark(t->task_id, t->attempt);
+		spool_drop(t->spool);
+		t->spool = NULL;
 		task_free(t);
 	}
 	task_reap_cb(-1, 0, NULL);

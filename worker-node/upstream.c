@@ -223,6 +223,7 @@ upstream_close(const char *why, int delay_ms)
 	event_del(up.more_ev);
 	up.state = UP_IDLE;
 	up.bad_lines = 0;
+	spool_offline();
 	task_output_resume();
 	if (up.bye_done != NULL) {
 		void	(*done)(void) = up.bye_done;
@@ -329,10 +330,10 @@ upstream_on_ack(const struct msg_register_ack *ack)
 		up.state = UP_APPROVED;
 	}
 	upstream_hb_arm();
-	/* Results first: they may settle tasks the heartbeat no longer
-	 * lists as active. */
+	/* Spooled output and results first: they may settle tasks the
+	 * heartbeat no longer lists as active. */
 	if (up.state == UP_APPROVED)
-		spool_resend();
+		spool_replay();
 	upstream_heartbeat();
 }
 
@@ -534,6 +535,7 @@ upstream_write_cb(struct bufferevent *bev, void *arg)
 			upstream_close("bye", 0);
 		return;
 	}
+	spool_pump();
 	task_output_resume();
 }
 

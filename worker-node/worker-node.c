@@ -605,9 +605,9 @@ worker_help(const struct cfg *cfg)
 {
 	cfg_usage(stdout, WORKER_SYNOPSIS, cfg);
 	printf("\nThe state directory (device.key, run/ markers, spool/ of "
-	    "unacknowledged\nresults) defaults to /var/lib/encore/worker for "
-	    "root, else\n$XDG_STATE_HOME/encore-worker or "
-	    "~/.local/state/encore-worker.\n"
+	    "unacknowledged\nresults and output, work/ of running tasks) "
+	    "defaults to\n/var/lib/encore/worker for root, else "
+	    "$XDG_STATE_HOME/encore-worker or\n~/.local/state/encore-worker.\n"
 	    "The join token is in the main node's state directory, file "
 	    "join.token.\n");
 }
@@ -697,6 +697,7 @@ main(int argc, char **argv)
 	upstream_stop();
 	sampler_stop();
 	task_stop();
+	spool_stop();
 	sandbox_stop();
 	executor_stop();
 	event_free(worker_sigterm_ev);

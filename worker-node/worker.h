@@ -110,27 +110,43 @@ void	task_output_resume(void);
 void	task_kill_all(void);
 
 /* spooler.c */
+struct spool_rec;
 void	spool_start(void);
-/* Write a result to the spool; the encoded line is returned (caller
- * frees) so it can be sent.  NULL if it could not be written. */
-char	*spool_put(const struct msg *m, size_t *len);
-/* Forget a result the main node acknowledged. */
+/* Free what the spool holds in memory (its files stay). */
+void	spool_stop(void);
+/* A running attempt: its output is kept from now on (record borrowed,
+ * valid until spool_result or spool_drop). */
+struct spool_rec *spool_open(const char *task_id, int attempt);
+/* Keep an encoded task_output line; 1 if it should be sent now. */
+int	spool_output(struct spool_rec *, const char *line, size_t len);
+/* Keep a task_result after its output and send it if the attempt is
+ * live: 1 sent, 0 kept for the next replay, -1 not even encoded. */
+int	spool_result(const struct msg *m);
+/* Forget an attempt killed at shutdown (it will never report). */
+void	spool_drop(struct spool_rec *);
+/* Forget an attempt the main node acknowledged: result and output. */
 void	spool_ack(const char *task_id, int attempt);
 /* 1 if a result for (task_id, attempt) is spooled. */
 int	spool_has(const char *task_id, int attempt);
-/* Send a spooled result again (if any); 1 if one was sent. */
+/* Send a spooled result again (if any); 1 if there is one. */
 int	spool_resend_one(const char *task_id, int attempt);
 /* The (task_id, attempt) of every spooled result; borrowed, valid until
  * the next call. */
 size_t	spool_refs(struct proto_task_ref **refs);
-/* Send every spooled result (after a register_ack). */
-void	spool_resend(void);
+/* The link went away: nothing is live. */
+void	spool_offline(void);
+/* After an approving register_ack: replay each attempt's output, then
+ * its result. */
+void	spool_replay(void);
+/* The link drained: continue the replay. */
+void	spool_pump(void);
 /* Record a started task (so a crash is noticed at the next start). */
 void	spool_mark(const char *task_id, int attempt, pid_t pgid,
 	    const char *container, const char *cgroup, const char *workdir);
 void	spool_unmark(const char *task_id, int attempt);
 /* Handle markers left by a previous run: kill leftovers; nothing is
- * reported for those attempts (the main node re-queues them). */
+ * reported for those attempts (the main node re-queues them).  Then load
+ * the spool. */
 void	spool_recover(void);
 /* STATE/work/<task>-<attempt>, the task's working directory (caller
  * frees). */

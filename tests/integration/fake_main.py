@@ -13,9 +13,14 @@ disconnects at chosen moments.  It records every line the worker sends.
 """
 
 import json
+import os
 import socket
 import threading
 import time
+
+import pytest
+
+from conftest import Proc, binpath
 
 
 class FakeConn:
@@ -179,3 +184,32 @@ class FakeMain:
             pass
         for c in self.conns:
             c.close()
+
+
+@pytest.fixture
+def fake(tmp_path):
+    """A fake main node and a function starting one real worker on it
+    (state dir tmp_path/w, a made-up join token)."""
+    fm = FakeMain()
+    procs = []
+    tok = tmp_path / "join.token"
+    tok.write_text("t" * 32 + "\n")
+
+    def start(*args, dev_id="w1", env=None):
+        argv = [binpath("encore-worker"), "--main", "127.0.0.1:%d" % fm.port,
+                "--id", dev_id, "--state-dir", str(tmp_path / "w"),
+                "--runtime", "none", "--log-level", "debug",
+                "--token-file", str(tok)] + list(args)
+        p = Proc(argv, str(tmp_path / "worker.log"), env=env)
+        procs.append(p)
+        return p
+    yield fm, start
+    for p in procs:
+        p.stop()
+    fm.close()
+    if os.environ.get("ENCORE_ASAN"):
+        for p in procs:
+            with open(p.log_path, "rb") as f:
+                out = f.read().decode(errors="replace")
+            assert "Sanitizer" not in out and "runtime error:" not in out, \
+                out[-5000:]

@@ -15,6 +15,7 @@ import time
 import pytest
 
 from conftest import wait_for
+from fake_main import fake  # noqa: F401 (a fixture)
 
 FINAL = ("completed", "failed", "timed_out", "cancelled")
 # Debian's interpreter: a python3 found first on PATH may live under a home
@@ -495,6 +496,145 @@ def test_result_survives_main_outage(cluster):
     assert t["attempt"] == 1, t
     wait_for(lambda: not os.listdir(spool), 10, what="spool emptied by acks")
     assert w.alive()
+
+
+# ---- output kept while the main node is away ----
+
+def spool_files(cluster_tmp, dev="w1"):
+    d = os.path.join(cluster_tmp, "w-" + dev, "spool")
+    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+
+def test_output_survives_main_restart(cluster):
+    """A task printing s1..s8 across a kill -9 and restart of the main node
+    shows all eight: output written while the main node was down is kept
+    by the worker and sent after it reconnects."""
+    cluster.start_main(offline_after=30)
+    w = cluster.start_worker("w1")
+    cluster.wait_state("w1", "online")
+    tid = submit(cluster, command=["sh", "-c",
+                                   "for i in 1 2 3 4 5 6 7 8; do echo s$i; "
+                                   "sleep 0.4; done"])
+    wait_for(lambda: "s2" in logs(cluster, tid), 15, what="s2")
+    cluster.main.kill9()
+    spool = os.path.join(cluster.tmp, "w-w1", "spool")
+
+    def spooled():
+        out = ""
+        for f in os.listdir(spool):
+            if ".out." in f:
+                with open(os.path.join(spool, f)) as fh:
+                    out += fh.read()
+        return out
+    wait_for(lambda: "s5" in spooled(), 15,
+             what="output written while the main node is down")
+    cluster.start_main(offline_after=30)
+    t = wait_task(cluster, tid, timeout=40)
+    assert t["state"] == "completed" and t["attempt"] == 1, t
+    out = logs(cluster, tid)
+    firsts = [out.find("s%d\n" % i) for i in range(1, 9)]
+    assert all(f >= 0 for f in firsts), out
+    assert firsts == sorted(firsts), out
+    wait_for(lambda: not spool_files(cluster.tmp), 15,
+             what="the spool emptied by the result_ack (left: %s)"
+             % spool_files(cluster.tmp))
+    assert w.alive()
+
+
+def outputs(c, task_id):
+    return [m["data"] for m in c.of_type(
+        "task_output", lambda d: d.get("task_id") == task_id)]
+
+
+def test_output_replayed_in_order_before_result(fake):
+    """After a reconnect the worker sends an attempt's output again from
+    its first kept chunk, in seq order, and its result after it; once the
+    result is acknowledged nothing of it is sent again."""
+    fm, start = fake
+    w = start()
+    c1 = fm.wait_conn(1)
+    c1.wait_msg("register")
+    c1.ack()
+    c1.assign("t1", 1, ["sh", "-c", "echo one; echo two >&2; sleep 1; "
+                        "echo three; echo four; sleep 1; echo five"])
+    c1.wait_msg("task_output", lambda d: "two" in d["data"])
+    c1.close()                      # the main node goes away mid-task
+    c2 = fm.wait_conn(2, timeout=15)
+    c2.wait_msg("register")
+    time.sleep(2.5)                 # the task ends while not registered
+    c2.ack()
+    res = c2.wait_msg("task_result", lambda d: d["task_id"] == "t1")
+    outs = outputs(c2, "t1")
+    seqs = [o["seq"] for o in outs]
+    assert seqs == list(range(len(seqs))) and len(seqs) >= 4, outs
+    text = "".join(o["data"] for o in outs)
+    for word in ("one", "two", "three", "four", "five"):
+        assert word in text, text
+    assert [o["stream"] for o in outs if "two" in o["data"]] == ["stderr"]
+    # The result comes after every chunk of its attempt.
+    i_res = c2.msgs.index(res)
+    assert all(c2.msgs.index(m) < i_res for m in c2.of_type(
+        "task_output", lambda d: d.get("task_id") == "t1"))
+    assert res["data"]["status"] == "completed"
+    # Not acknowledged: sent again, output first, after a reconnect.
+    c2.close()
+    c3 = fm.wait_conn(3, timeout=15)
+    c3.wait_msg("register")
+    c3.ack()
+    c3.wait_msg("task_result", lambda d: d["task_id"] == "t1")
+    assert [o["seq"] for o in outputs(c3, "t1")] == seqs
+    c3.result_ack("t1", 1)
+    wait_for(lambda: not os.listdir(os.path.join(str(fm_state(w)), "spool")),
+             10, what="the spool emptied by the result_ack")
+    c3.close()
+    c4 = fm.wait_conn(4, timeout=15)
+    c4.wait_msg("register")
+    c4.ack()
+    c4.wait_msg("heartbeat")
+    time.sleep(0.5)
+    assert not c4.of_type("task_output") and not c4.of_type("task_result")
+    assert w.alive()
+
+
+def fm_state(worker):
+    return worker.argv[worker.argv.index("--state-dir") + 1]
+
+
+def test_output_kept_offline_is_bounded(fake):
+    """Output written while the main node is away is kept up to about
+    1 MiB per attempt, oldest dropped first; what is kept is sent in order
+    and ends with the last chunk."""
+    fm, start = fake
+    w = start()
+    c1 = fm.wait_conn(1)
+    c1.wait_msg("register")
+    c1.ack()
+    # About 4 MiB, in 4 KiB lines, after the link is gone.
+    c1.assign("big", 1, ["sh", "-c", "sleep 1; i=0; while [ $i -lt 1024 ]; "
+                         "do printf '%04095d\n' $i; i=$((i+1)); done; "
+                         "echo end"])
+    c1.wait_msg("task_started")
+    c1.close()
+    c2 = fm.wait_conn(2, timeout=15)
+    c2.wait_msg("register")
+    spool = os.path.join(fm_state(w), "spool")
+
+    def done_and_size():
+        names = os.listdir(spool)
+        if not any(n.endswith(".json") for n in names):
+            return None
+        return sum(os.path.getsize(os.path.join(spool, n)) for n in names)
+    size = wait_for(done_and_size, 60, what="the task to end offline")
+    assert size <= 1024 * 1024 + 64 * 1024, size
+    assert "event=output_trimmed" in w.output()
+    c2.ack()
+    c2.wait_msg("task_result", lambda d: d["task_id"] == "big")
+    outs = outputs(c2, "big")
+    seqs = [o["seq"] for o in outs]
+    assert seqs[0] > 0, "the oldest output should have been dropped"
+    assert not c2.of_type("(bad json)"), c2.of_type("(bad json)")[:1]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs[:10]
+    assert outs[-1]["data"].endswith("end\n")
 
 
 def test_container_left_by_killed_worker_is_removed(podman_cluster,

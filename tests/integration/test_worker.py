@@ -17,6 +17,7 @@ import time
 import pytest
 
 from conftest import Proc, binpath, wait_for
+from fake_main import fake  # noqa: F401 (a fixture)
 
 ASAN = bool(os.environ.get("ENCORE_ASAN"))
 
@@ -348,35 +349,6 @@ def test_key_refused_without_token_is_exit_2(cluster):
 
 
 # ---- a main node that misbehaves (tests/integration/fake_main.py) ----
-
-@pytest.fixture
-def fake(tmp_path):
-    """A fake main node and a function starting one real worker on it."""
-    from fake_main import FakeMain
-    fm = FakeMain()
-    procs = []
-    tok = tmp_path / "join.token"
-    tok.write_text("t" * 32 + "\n")
-
-    def start(*args, dev_id="w1", env=None):
-        argv = [binpath("encore-worker"), "--main", "127.0.0.1:%d" % fm.port,
-                "--id", dev_id, "--state-dir", str(tmp_path / "w"),
-                "--runtime", "none", "--log-level", "debug",
-                "--token-file", str(tok)] + list(args)
-        p = Proc(argv, str(tmp_path / "worker.log"), env=env)
-        procs.append(p)
-        return p
-    yield fm, start
-    for p in procs:
-        p.stop()
-    fm.close()
-    if ASAN:
-        for p in procs:
-            with open(p.log_path, "rb") as f:
-                out = f.read().decode(errors="replace")
-            assert "Sanitizer" not in out and "runtime error:" not in out, \
-                out[-5000:]
-
 
 def reconnect_gaps(fm, n, timeout):
     """Seconds between the first n connections."""

@@ -480,8 +480,12 @@ def test_container_cancel_removes_it(podman_cluster, test_image):
 
 def test_result_survives_main_outage(cluster):
     """A result produced while the main node is down is spooled, sent after
-    the worker re-registers, and deleted once acknowledged."""
-    cluster.start_main()
+    the worker re-registers, and deleted once acknowledged.  Every wait is
+    on state: the task is running before the main node dies, the result is
+    in the spool before it comes back, and the main node waits 30 s for its
+    worker (whose retries are at most 10 s apart) before it would re-queue
+    the task, however slow this machine is."""
+    cluster.start_main(offline_after=30)
     w = cluster.start_worker("w1")
     cluster.wait_state("w1", "online")
     tid = submit(cluster, command=["sh", "-c", "sleep 2; exit 7"])
@@ -489,12 +493,12 @@ def test_result_survives_main_outage(cluster):
     cluster.main.kill9()
     spool = os.path.join(cluster.tmp, "w-w1", "spool")
     wait_for(lambda: [f for f in os.listdir(spool) if f.endswith(".json")],
-             15, what="the result in the spool")
-    cluster.start_main()
-    t = wait_task(cluster, tid, timeout=30)
+             30, what="the result in the spool")
+    cluster.start_main(offline_after=30)
+    t = wait_task(cluster, tid, timeout=60)
     assert t["state"] == "failed" and t["exit_code"] == 7, t
     assert t["attempt"] == 1, t
-    wait_for(lambda: not os.listdir(spool), 10, what="spool emptied by acks")
+    wait_for(lambda: not os.listdir(spool), 30, what="spool emptied by acks")
     assert w.alive()
 
 

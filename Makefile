@@ -236,8 +236,11 @@ fuzz-smoke:
 # The swarm simulator is built for bench and test, not by `all`.
 $(BIN)/encore-swarm: $(O)/tests/bench/encore-swarm.o $(LIBPROTO)
 	$(call link,$(LIBEVENT) $(JSONC) -lm)
+# The spawn limit of this machine (tests/bench/spawn-limit.c).
+$(BIN)/encore-spawn-limit: $(O)/tests/bench/spawn-limit.o
+	$(call link,-lpthread)
 
-bench: all $(BIN)/encore-swarm
+bench: all $(BIN)/encore-swarm $(BIN)/encore-spawn-limit
 	@ENCORE_BIN=$(CURDIR)/$(BIN) sh tests/bench/run.sh
 
 demo: deps

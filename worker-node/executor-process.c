@@ -3,8 +3,8 @@
  * executor-process.c -- a `command` task as a plain sandboxed process: the
  * executable is found on PATH by the worker itself (no shell unless argv
  * names one), and runs in a fresh working directory, in its own session,
- * with the task's environment plus a few defaults (HOME and TMPDIR in the
- * work dir, ENCORE_TASK_ID, ENCORE_ATTEMPT, ENCORE_WORK_DIR), no core
+ * with the task's environment plus a few defaults (HOME and TMPDIR: the
+ * work dir; ENCORE_TASK_ID, ENCORE_ATTEMPT, ENCORE_WORK_DIR), no core
  * dumps, and limits.memory_mb as RLIMIT_DATA where no cgroup takes it
  * (sandbox.c).  The timeout is wall time, kept by task.c; there is no
  * CPU-time rlimit, which would cut a multithreaded task short.
@@ -111,7 +111,7 @@ exec_build_env(const struct proto_task *t, const char *workdir)
 	if (exec_task_env(t, "HOME") == NULL)
 		xasprintf(&envp[n++], "HOME=%s", workdir);
 	if (exec_task_env(t, "TMPDIR") == NULL)
-		xasprintf(&envp[n++], "TMPDIR=%s/tmp", workdir);
+		xasprintf(&envp[n++], "TMPDIR=%s", workdir);
 	/* Always ours: it tells the task's processes apart (sandbox.c). */
 	xasprintf(&envp[n++], "ENCORE_WORK_DIR=%s", workdir);
 	if (exec_task_env(t, "LANG") == NULL)
@@ -124,14 +124,12 @@ exec_build_env(const struct proto_task *t, const char *workdir)
 	return (envp);
 }
 
-/* Prepare the spec of a command task; the work dir must exist (its tmp/
- * is made here). */
+/* Prepare the spec of a command task; the work dir must exist. */
 int
 exec_process_spec(const struct proto_task *t, const char *workdir,
     struct job_spec *spec, char **cause)
 {
 	const char	*pathenv;
-	char		*tmp;
 	size_t		 i;
 
 	job_spec_init(spec);
@@ -151,13 +149,5 @@ exec_process_spec(const struct proto_task *t, const char *workdir,
 	spec->capture = 1;
 	if (t->memory_mb > 0 && !sandbox_has_memory_cgroup())
 		spec->rlimit_data = (rlim_t)t->memory_mb * 1024 * 1024;
-	xasprintf(&tmp, "%s/tmp", workdir);
-	if (mkdir(tmp, 0700) != 0 && errno != EEXIST) {
-		xasprintf(cause, "cannot create %s: %s", tmp, strerror(errno));
-		free(tmp);
-		job_spec_free(spec);
-		return (-1);
-	}
-	free(tmp);
 	return (0);
 }

@@ -24,10 +24,18 @@
  * that allocates or takes a lock) and execs.  The parent is suspended
  * only until the child has exec'd or failed (tens of microseconds: no page
  * table is copied), never until the new program is loaded and running.
- * The child enters its cgroup by writing "0" to the cgroup.procs the
- * parent opened, and enforces the ruleset the parent built
- * (no_new_privs, landlock_restrict_self), so everything that allocates or
- * looks up a path happens in the parent.
+ * The child enforces the ruleset the parent built (no_new_privs,
+ * landlock_restrict_self), so everything that allocates or looks up a
+ * path happens in the parent.
+ *
+ * A task with a cgroup is different: moving a process into a cgroup
+ * (writing cgroup.procs) waits for an RCU grace period, often 10 ms, which
+ * a CLONE_VFORK parent would wait through too.  So where the kernel has
+ * clone3 (Linux >= 5.7) such a child is born in its cgroup
+ * (CLONE_INTO_CGROUP, no migration) as a fork-style copy: its memory is
+ * copied on write, the parent does not wait for its exec at all, and the
+ * exec-status pipe tells it how the start went.  Without clone3 the
+ * CLONE_VFORK child writes "0" to the cgroup.procs the parent opened.
  */
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -41,6 +49,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +68,26 @@
 #ifndef SYS_landlock_restrict_self
 #define SYS_landlock_restrict_self	446
 #endif
+#ifndef SYS_clone3
+#define SYS_clone3			435
+#endif
+#define JOB_CLONE_INTO_CGROUP		0x200000000ULL
+
+/* clone3's arguments (linux/sched.h, version 2), defined here so older
+ * headers build too. */
+struct job_clone_args {
+	uint64_t	flags;
+	uint64_t	pidfd;
+	uint64_t	child_tid;
+	uint64_t	parent_tid;
+	uint64_t	exit_signal;
+	uint64_t	stack;
+	uint64_t	stack_size;
+	uint64_t	tls;
+	uint64_t	set_tid;
+	uint64_t	set_tid_size;
+	uint64_t	cgroup;
+};
 
 #define JOB_READ_MAX	(64 * 1024)	/* bytes per read callback */
 #define JOB_DRAIN_WAIT	5		/* s to wait for pipe EOF after exit */
@@ -87,6 +116,7 @@ struct job_child_args {
 	const struct job_spec	*spec;
 	int			 in, out, err;	/* become 0, 1, 2 */
 	int			 reportfd;
+	int			 cgroup_fd;	/* cgroup.procs to enter, -1 */
 	pid_t			 parent;
 };
 
@@ -140,6 +170,8 @@ static LIST_HEAD(, job_helper)	 job_helpers =
 static struct event		*job_sigchld_ev;
 static char			*job_stack;	/* mmap'd, JOB_STACK_SIZE */
 static int			 job_nullfd = -1;
+static int			 job_clone3 = 1;	/* 0: no clone3 here */
+static pid_t			 job_self;
 
 static void	job_check_done(struct job *);
 
@@ -148,7 +180,7 @@ void
 job_spec_init(struct job_spec *spec)
 {
 	memset(spec, 0, sizeof *spec);
-	spec->cgroup_fd = spec->landlock_fd = -1;
+	spec->cgroup_fd = spec->cgroup_dirfd = spec->landlock_fd = -1;
 }
 
 /* Free a spec's strings. */
@@ -482,7 +514,7 @@ job_child_main(void *arg)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != a->parent)
 		_exit(127);
-	if (spec->cgroup_fd != -1 && write(spec->cgroup_fd, "0", 1) != 1)
+	if (a->cgroup_fd != -1 && write(a->cgroup_fd, "0", 1) != 1)
 		job_child_fail(a, JOB_STAGE_CGROUP);
 	if (spec->cwd != NULL && chdir(spec->cwd) != 0)
 		job_child_fail(a, JOB_STAGE_CHDIR);
@@ -533,19 +565,46 @@ job_spawn(const struct job_spec *spec, int in, int out, int err,
 		return (-1);
 	if (pipe2(rep, O_CLOEXEC) != 0)
 		return (-1);
+	if (job_self == 0)
+		job_self = getpid();
 	a.spec = spec;
 	a.in = in != -1 ? in : job_nullfd;
 	a.out = out != -1 ? out : job_nullfd;
 	a.err = err != -1 ? err : job_nullfd;
 	a.reportfd = rep[1];
-	a.parent = getpid();
+	a.cgroup_fd = spec->cgroup_fd;
+	a.parent = job_self;
 
 	/* No signal handler of ours may run in the child before it has
 	 * reset them: it inherits this mask and clears it before exec. */
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
-	pid = clone(job_child_main, job_stack + JOB_STACK_SIZE,
-	    CLONE_VM|CLONE_VFORK|SIGCHLD, &a);
+	pid = -1;
+	if (spec->cgroup_dirfd != -1 && job_clone3) {
+		struct job_clone_args	ca;
+
+		memset(&ca, 0, sizeof ca);
+		ca.flags = JOB_CLONE_INTO_CGROUP;
+		ca.exit_signal = SIGCHLD;
+		ca.cgroup = (uint64_t)spec->cgroup_dirfd;
+		a.cgroup_fd = -1;	/* born in it */
+		pid = (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
+		if (pid == 0)
+			job_child_main(&a);	/* a copy: never returns */
+		if (pid == -1) {
+			e = errno;
+			if (e == ENOSYS || e == E2BIG) {
+				job_clone3 = 0;
+				log_info("event=clone3_unavailable error=\"%s\" "
+				    "msg=\"tasks enter their cgroup after "
+				    "starting\"", strerror(e));
+			}
+			a.cgroup_fd = spec->cgroup_fd;
+		}
+	}
+	if (pid == -1)
+		pid = clone(job_child_main, job_stack + JOB_STACK_SIZE,
+		    CLONE_VM|CLONE_VFORK|SIGCHLD, &a);
 	e = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(rep[1]);
@@ -650,8 +709,8 @@ job_run(const struct job_spec *spec, const struct job_cb *cb, void *arg,
 	job->cb = cb;
 	job->arg = arg;
 	job->path = xstrdup(spec->path);
+	/* The pipes stay blocking: they are read only when readable. */
 	job->statusfd = repfd;
-	evutil_make_socket_nonblocking(repfd);
 	job->status_ev = event_new(worker_base, repfd, EV_READ|EV_PERSIST,
 	    job_status_cb, job);
 	event_add(job->status_ev, NULL);
@@ -665,8 +724,6 @@ job_run(const struct job_spec *spec, const struct job_cb *cb, void *arg,
 	if (spec->capture) {
 		close(outp[1]);
 		close(errp[1]);
-		evutil_make_socket_nonblocking(job->out.fd);
-		evutil_make_socket_nonblocking(job->err.fd);
 		job->out.ev = event_new(worker_base, job->out.fd,
 		    EV_READ|EV_PERSIST, job_read_cb, &job->out);
 		job->err.ev = event_new(worker_base, job->err.fd,

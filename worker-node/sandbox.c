@@ -4,10 +4,12 @@
  *
  * Processes.  Where the worker may write its own cgroup v2 directory
  * (systemd Delegate=yes, or root with a writable cgroupfs, as in a
- * container), each command task gets a cgroup, BASE/task-KEY, and the
- * whole cgroup is killed (cgroup.kill, else every pid in cgroup.procs)
+ * container), each command task runs alone in a cgroup, BASE/task-N, and
+ * the whole cgroup is killed (cgroup.kill, else every pid in cgroup.procs)
  * when the task's main process ends, on cancel and on timeout: a daemon
- * the task started with setsid cannot escape.  BASE is
+ * the task started with setsid cannot escape.  Making and removing a
+ * cgroup costs more than starting a small task, so an empty one is kept,
+ * with its files open, for the next task.  BASE is
  * CGROUP/encore.TAG (TAG = the device id and a hash of the state dir, so
  * two workers on one host never share one); when the worker's own cgroup
  * is not the root of the hierarchy the worker first moves itself to
@@ -112,9 +114,8 @@ static const char *sandbox_rw_dirs[] = {
 	"/dev/shm",
 };
 
-#define SANDBOX_RMDIR_EVERY	50	/* ms between removal attempts */
-#define SANDBOX_RMDIR_TRIES	200	/* then give up (10 s) */
 #define SANDBOX_SWEEP_MAX	4096	/* processes one sweep looks at */
+#define SANDBOX_IDLE_MAX	(wconf.slots + 2)	/* empty cgroups kept */
 
 /*
  * What this worker may use, settled once by sandbox_start().  Paths and
@@ -135,23 +136,45 @@ static struct {
 			     sizeof sandbox_rw_files[0]];
 	int		 rwd_fds[sizeof sandbox_rw_dirs /
 			     sizeof sandbox_rw_dirs[0]];
-	struct event	*rmdir_ev;
 } sb;
 
 /*
- * One task's confinement.  path (its cgroup directory) and workdir are
- * owned; tries counts removal attempts once the task is over.
+ * A task cgroup, BASE/task-N, kept for the next task once it is empty.
+ * path is owned; the descriptors are kept open so a task costs no open:
+ * dir (the directory, for CLONE_INTO_CGROUP), procs (cgroup.procs,
+ * written by the child without clone3), kill (cgroup.kill, -1 before
+ * Linux 5.14), events (cgroup.events), cpu (cpu.stat), memev
+ * (memory.events, -1 without the memory controller).
  */
+struct sandbox_cg {
+	char			*path;
+	int			 dir_fd;
+	int			 procs_fd;
+	int			 kill_fd;
+	int			 events_fd;
+	int			 cpu_fd;
+	int			 memev_fd;
+	double			 cpu_base;	/* s used before this task */
+	long			 oom_base;	/* oom kills before it */
+	TAILQ_ENTRY(sandbox_cg)	 entry;
+};
+TAILQ_HEAD(sandbox_cgs, sandbox_cg);
+
+/* One task's confinement.  cg (NULL without cgroups) and workdir are
+ * owned until sandbox_free() hands cg back to the pool. */
 struct sandbox {
-	char			*path;		/* NULL: no cgroup */
+	struct sandbox_cg	*cg;
 	char			*workdir;
 	pid_t			 pgid;		/* -1 until spawned */
-	int			 tries;
-	TAILQ_ENTRY(sandbox)	 entry;		/* pending removal */
+	int			 swept;		/* subreaper sweep done */
 };
 
-static TAILQ_HEAD(, sandbox)	 sandbox_gone = TAILQ_HEAD_INITIALIZER(
-    sandbox_gone);
+static struct sandbox_cgs	 sandbox_idle = TAILQ_HEAD_INITIALIZER(
+    sandbox_idle);			/* empty, ready */
+static struct sandbox_cgs	 sandbox_cooling = TAILQ_HEAD_INITIALIZER(
+    sandbox_cooling);			/* killed, maybe not yet empty */
+static int			 sandbox_n_idle;
+static unsigned			 sandbox_next_cg;
 
 /* Write a short string to a file; 0, or -1 with errno. */
 static int
@@ -352,6 +375,46 @@ out:
 	return (ok);
 }
 
+/* 1 if path is dir or beneath it. */
+static int
+sandbox_beneath(const char *path, const char *dir)
+{
+	size_t	n = strlen(dir);
+
+	if (strcmp(dir, "/") == 0)
+		return (1);
+	return (strncmp(path, dir, n) == 0 && (path[n] == '/' ||
+	    path[n] == '\0'));
+}
+
+/* Open the read-only system paths that exist, once each: a path that
+ * resolves beneath another (/bin -> /usr/bin with a merged /usr) needs
+ * no rule of its own. */
+static void
+sandbox_landlock_ro_paths(void)
+{
+	char	*real[sizeof sandbox_ro_paths / sizeof *sandbox_ro_paths];
+	size_t	 i, j, n = sizeof sandbox_ro_paths / sizeof *sandbox_ro_paths;
+
+	for (i = 0; i < n; i++)
+		real[i] = realpath(sandbox_ro_paths[i], NULL);
+	for (i = 0; i < n; i++) {
+		if (real[i] == NULL)
+			continue;
+		for (j = 0; j < n; j++) {
+			if (j == i || real[j] == NULL)
+				continue;
+			if (sandbox_beneath(real[i], real[j]) &&
+			    (strcmp(real[i], real[j]) != 0 || j < i))
+				break;
+		}
+		if (j == n)
+			sb.ro_fds[i] = open(real[i], O_PATH|O_CLOEXEC);
+	}
+	for (i = 0; i < n; i++)
+		free(real[i]);
+}
+
 /* Open the system paths' O_PATH descriptors for the rulesets. */
 static void
 sandbox_landlock_setup(void)
@@ -382,40 +445,13 @@ sandbox_landlock_setup(void)
 		return;
 	}
 	close((int)i);
-	for (i = 0; i < sizeof sandbox_ro_paths / sizeof *sandbox_ro_paths;
-	    i++)
-		sb.ro_fds[i] = open(sandbox_ro_paths[i], O_PATH|O_CLOEXEC);
+	sandbox_landlock_ro_paths();
 	for (i = 0; i < sizeof sandbox_rw_files / sizeof *sandbox_rw_files;
 	    i++)
 		sb.rwf_fds[i] = open(sandbox_rw_files[i], O_PATH|O_CLOEXEC);
 	for (i = 0; i < sizeof sandbox_rw_dirs / sizeof *sandbox_rw_dirs; i++)
 		sb.rwd_fds[i] = open(sandbox_rw_dirs[i],
 		    O_PATH|O_DIRECTORY|O_CLOEXEC);
-}
-
-/* Retry removing the cgroups of tasks that are over. */
-static void
-sandbox_rmdir_cb(evutil_socket_t fd, short events, void *arg)
-{
-	struct sandbox	*s, *next;
-	struct timeval	 tv = { 0, SANDBOX_RMDIR_EVERY * 1000 };
-
-	for (s = TAILQ_FIRST(&sandbox_gone); s != NULL; s = next) {
-		next = TAILQ_NEXT(s, entry);
-		if (rmdir(s->path) == 0 || errno == ENOENT ||
-		    ++s->tries >= SANDBOX_RMDIR_TRIES) {
-			if (s->tries >= SANDBOX_RMDIR_TRIES)
-				log_warn("event=cgroup_not_removed dir=\"%s\" "
-				    "error=\"%s\"", s->path, strerror(errno));
-			TAILQ_REMOVE(&sandbox_gone, s, entry);
-			free(s->path);
-			free(s);
-			continue;
-		}
-		sandbox_kill(s);
-	}
-	if (!TAILQ_EMPTY(&sandbox_gone))
-		evtimer_add(sb.rmdir_ev, &tv);
 }
 
 /* Kill everything in a cgroup directory (cgroup.kill, else each pid). */
@@ -502,7 +538,6 @@ sandbox_start(void)
 		sb.rwf_fds[i] = -1;
 	for (i = 0; i < sizeof sb.rwd_fds / sizeof sb.rwd_fds[0]; i++)
 		sb.rwd_fds[i] = -1;
-	sb.rmdir_ev = evtimer_new(worker_base, sandbox_rmdir_cb, NULL);
 
 	if (no_cg == NULL || *no_cg == '\0' || strcmp(no_cg, "0") == 0)
 		sb.cgroup = sandbox_cgroup_setup();
@@ -537,28 +572,47 @@ sandbox_start(void)
 	sandbox_purge_base();
 }
 
-/* Close what sandbox_start() opened; remove BASE if it is empty. */
+/* Close a pooled cgroup's files and remove it (its tasks are over). */
+static void
+sandbox_cg_destroy(struct sandbox_cg *cg, int wait)
+{
+	if (cg->dir_fd != -1)
+		close(cg->dir_fd);
+	if (cg->procs_fd != -1)
+		close(cg->procs_fd);
+	if (cg->kill_fd != -1)
+		close(cg->kill_fd);
+	if (cg->events_fd != -1)
+		close(cg->events_fd);
+	if (cg->cpu_fd != -1)
+		close(cg->cpu_fd);
+	if (cg->memev_fd != -1)
+		close(cg->memev_fd);
+	if (wait)
+		sandbox_cgroup_purge(cg->path);
+	else if (rmdir(cg->path) != 0 && errno != ENOENT)
+		log_debug("event=cgroup_not_removed dir=\"%s\" error=\"%s\"",
+		    cg->path, strerror(errno));
+	free(cg->path);
+	free(cg);
+}
+
+/* Close what sandbox_start() opened; remove the pool and BASE. */
 void
 sandbox_stop(void)
 {
-	struct timespec	 ts = { 0, 10 * 1000 * 1000 };
-	struct sandbox	*s;
-	size_t		 i;
-	int		 n;
+	struct sandbox_cg	*cg;
+	size_t			 i;
 
-	for (n = 0; n < 100 && !TAILQ_EMPTY(&sandbox_gone); n++) {
-		sandbox_rmdir_cb(-1, 0, NULL);
-		if (!TAILQ_EMPTY(&sandbox_gone))
-			nanosleep(&ts, NULL);
+	while ((cg = TAILQ_FIRST(&sandbox_idle)) != NULL) {
+		TAILQ_REMOVE(&sandbox_idle, cg, entry);
+		sandbox_cg_destroy(cg, 0);
 	}
-	while ((s = TAILQ_FIRST(&sandbox_gone)) != NULL) {
-		TAILQ_REMOVE(&sandbox_gone, s, entry);
-		free(s->path);
-		free(s);
+	sandbox_n_idle = 0;
+	while ((cg = TAILQ_FIRST(&sandbox_cooling)) != NULL) {
+		TAILQ_REMOVE(&sandbox_cooling, cg, entry);
+		sandbox_cg_destroy(cg, 1);
 	}
-	if (sb.rmdir_ev != NULL)
-		event_free(sb.rmdir_ev);
-	sb.rmdir_ev = NULL;
 	if (sb.base != NULL)
 		rmdir(sb.base);
 	free(sb.base);
@@ -584,64 +638,177 @@ sandbox_has_memory_cgroup(void)
 	return (sb.cgroup && sb.memory);
 }
 
-/* Confinement of a new command task; key names its cgroup. */
-struct sandbox *
-sandbox_new(const char *key, const char *workdir, int memory_mb, int pids,
+/* Read a kept-open cgroup file from its start into buf; bytes or -1. */
+static ssize_t
+sandbox_pread(int fd, char *buf, size_t size)
+{
+	ssize_t	n;
+
+	if (fd == -1 || (n = pread(fd, buf, size - 1, 0)) < 0)
+		return (-1);
+	buf[n] = '\0';
+	return (n);
+}
+
+/* The value after "key " in a flat-keyed cgroup file; -1 if absent. */
+static double
+sandbox_key(int fd, const char *key)
+{
+	char	 buf[2048], *p;
+	size_t	 n = strlen(key);
+
+	if (sandbox_pread(fd, buf, sizeof buf) <= 0)
+		return (-1);
+	for (p = buf; p != NULL; p = strchr(p, '\n')) {
+		if (*p == '\n')
+			p++;
+		if (strncmp(p, key, n) == 0 && p[n] == ' ')
+			return (strtod(p + n + 1, NULL));
+	}
+	return (-1);
+}
+
+/* 1 while processes are left in a pooled cgroup. */
+static int
+sandbox_cg_populated(struct sandbox_cg *cg)
+{
+	return (sandbox_key(cg->events_fd, "populated") != 0);
+}
+
+/* Open a file of a cgroup directory, or -1. */
+static int
+sandbox_cg_open(const char *dir, const char *name, int flags)
+{
+	char	*file;
+	int	 fd;
+
+	xasprintf(&file, "%s/%s", dir, name);
+	fd = open(file, flags|O_CLOEXEC);
+	free(file);
+	return (fd);
+}
+
+/* A new pooled cgroup, BASE/task-N; NULL with *cause. */
+static struct sandbox_cg *
+sandbox_cg_new(char **cause)
+{
+	struct sandbox_cg	*cg = xcalloc(1, sizeof *cg);
+
+	xasprintf(&cg->path, "%s/task-%u", sb.base, sandbox_next_cg++);
+	if (mkdir(cg->path, 0755) != 0 && errno == EEXIST)
+		sandbox_cgroup_purge(cg->path);	/* not ours: an old run's */
+	if (access(cg->path, F_OK) != 0 && mkdir(cg->path, 0755) != 0) {
+		xasprintf(cause, "cannot create the task's cgroup %s: %s",
+		    cg->path, strerror(errno));
+		free(cg->path);
+		free(cg);
+		return (NULL);
+	}
+	cg->dir_fd = open(cg->path, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+	cg->procs_fd = sandbox_cg_open(cg->path, "cgroup.procs", O_WRONLY);
+	cg->kill_fd = sandbox_cg_open(cg->path, "cgroup.kill", O_WRONLY);
+	cg->events_fd = sandbox_cg_open(cg->path, "cgroup.events", O_RDONLY);
+	cg->cpu_fd = sandbox_cg_open(cg->path, "cpu.stat", O_RDONLY);
+	cg->memev_fd = sb.memory ? sandbox_cg_open(cg->path, "memory.events",
+	    O_RDONLY) : -1;
+	if (cg->dir_fd == -1 || cg->procs_fd == -1 || cg->events_fd == -1) {
+		xasprintf(cause, "cannot open the files of the task's cgroup "
+		    "%s: %s", cg->path, strerror(errno));
+		sandbox_cg_destroy(cg, 0);
+		return (NULL);
+	}
+	return (cg);
+}
+
+/* An empty cgroup for a task: a kept one, else a new one. */
+static struct sandbox_cg *
+sandbox_cg_get(char **cause)
+{
+	struct sandbox_cg	*cg, *next;
+
+	if ((cg = TAILQ_FIRST(&sandbox_idle)) != NULL) {
+		TAILQ_REMOVE(&sandbox_idle, cg, entry);
+		sandbox_n_idle--;
+		return (cg);
+	}
+	for (cg = TAILQ_FIRST(&sandbox_cooling); cg != NULL; cg = next) {
+		next = TAILQ_NEXT(cg, entry);
+		if (sandbox_cg_populated(cg)) {
+			if (cg->kill_fd == -1)
+				sandbox_cgroup_kill(cg->path);
+			continue;
+		}
+		TAILQ_REMOVE(&sandbox_cooling, cg, entry);
+		/* Its killed processes may have run after the last count. */
+		cg->cpu_base = sandbox_key(cg->cpu_fd, "usage_usec") / 1e6;
+		return (cg);
+	}
+	return (sandbox_cg_new(cause));
+}
+
+/* Set (or lift) a limit file of a cgroup for its next task. */
+static int
+sandbox_cg_limit(struct sandbox_cg *cg, const char *name, long long v,
     char **cause)
 {
+	char	*file, val[32];
+	int	 r;
+
+	if (v > 0)
+		snprintf(val, sizeof val, "%lld", v);
+	else
+		snprintf(val, sizeof val, "max");
+	xasprintf(&file, "%s/%s", cg->path, name);
+	if ((r = sandbox_write(file, val)) != 0)
+		xasprintf(cause, "cannot set %s: %s", file, strerror(errno));
+	free(file);
+	return (r);
+}
+
+/* Confinement of a new command task (its cgroup ready, with the limits),
+ * or NULL with *cause. */
+struct sandbox *
+sandbox_new(const char *workdir, int memory_mb, int pids, char **cause)
+{
 	struct sandbox	*s;
-	char		*file, val[64];
 
 	s = xcalloc(1, sizeof *s);
 	s->pgid = -1;
 	s->workdir = xstrdup(workdir);
 	if (!sb.cgroup)
 		return (s);
-	xasprintf(&s->path, "%s/task-%s", sb.base, key);
-	if (mkdir(s->path, 0755) != 0) {
-		if (errno != EEXIST) {
-			xasprintf(cause, "cannot create the task's cgroup %s: %s",
-			    s->path, strerror(errno));
+	if ((s->cg = sandbox_cg_get(cause)) == NULL)
+		goto fail;
+	if (sb.memory) {
+		if (sandbox_cg_limit(s->cg, "memory.max",
+		    (long long)memory_mb * 1024 * 1024, cause) != 0)
 			goto fail;
+		if (memory_mb > 0) {
+			char *ignore = NULL;
+
+			sandbox_cg_limit(s->cg, "memory.swap.max", 0, &ignore);
+			free(ignore);
+		} else {
+			char *ignore = NULL;
+
+			sandbox_cg_limit(s->cg, "memory.swap.max", -1, &ignore);
+			free(ignore);
 		}
-		sandbox_cgroup_purge(s->path);	/* an old run's */
-		if (mkdir(s->path, 0755) != 0) {
-			xasprintf(cause, "cannot create the task's cgroup %s: "
-			    "%s", s->path, strerror(errno));
-			goto fail;
-		}
-	}
-	if (sb.memory && memory_mb > 0) {
-		xasprintf(&file, "%s/memory.max", s->path);
-		snprintf(val, sizeof val, "%lld", (long long)memory_mb * 1024 *
-		    1024);
-		if (sandbox_write(file, val) != 0) {
-			xasprintf(cause, "cannot set %s: %s", file,
-			    strerror(errno));
+		if (memory_mb > 0) {
+			char *file;
+
+			xasprintf(&file, "%s/memory.oom.group", s->cg->path);
+			sandbox_write(file, "1");
 			free(file);
-			goto fail;
 		}
-		free(file);
-		xasprintf(&file, "%s/memory.swap.max", s->path);
-		sandbox_write(file, "0");
-		free(file);
-		xasprintf(&file, "%s/memory.oom.group", s->path);
-		sandbox_write(file, "1");
-		free(file);
+		s->cg->oom_base = (long)sandbox_key(s->cg->memev_fd,
+		    "oom_kill");
 	}
-	if (sb.pids && pids > 0) {
-		xasprintf(&file, "%s/pids.max", s->path);
-		snprintf(val, sizeof val, "%d", pids);
-		sandbox_write(file, val);
-		free(file);
-	}
+	if (sb.pids && sandbox_cg_limit(s->cg, "pids.max", pids, cause) != 0)
+		goto fail;
 	return (s);
 fail:
-	if (s->path != NULL)
-		rmdir(s->path);
-	free(s->path);
-	free(s->workdir);
-	free(s);
+	sandbox_free(s);
 	return (NULL);
 }
 
@@ -649,23 +816,22 @@ fail:
 const char *
 sandbox_cgroup(struct sandbox *s)
 {
-	return (s->path);
+	return (s->cg != NULL ? s->cg->path : NULL);
 }
 
-/* Open the task cgroup's cgroup.procs for the child (-1: none). */
+/* The task cgroup's cgroup.procs for the child to enter (borrowed: the
+ * caller does not close it), or -1. */
 int
-sandbox_procs_fd(struct sandbox *s, char **cause)
+sandbox_procs_fd(struct sandbox *s)
 {
-	char	*file;
-	int	 fd;
+	return (s->cg != NULL ? s->cg->procs_fd : -1);
+}
 
-	if (s->path == NULL)
-		return (-1);
-	xasprintf(&file, "%s/cgroup.procs", s->path);
-	if ((fd = open(file, O_WRONLY|O_CLOEXEC)) == -1)
-		xasprintf(cause, "cannot open %s: %s", file, strerror(errno));
-	free(file);
-	return (fd);
+/* The task cgroup's directory, to be born in (borrowed), or -1. */
+int
+sandbox_dir_fd(struct sandbox *s)
+{
+	return (s->cg != NULL ? s->cg->dir_fd : -1);
 }
 
 /* Add one path-beneath rule; -1 on error (errno set). */
@@ -692,7 +858,7 @@ sandbox_landlock_fd(struct sandbox *s, const char *exe, char **cause)
 {
 	struct ll_ruleset_attr	 attr;
 	char			*dir, *slash;
-	size_t			 i, n;
+	size_t			 i;
 	int			 rs, fd;
 
 	if (sb.ll_abi < 1)
@@ -732,10 +898,15 @@ sandbox_landlock_fd(struct sandbox *s, const char *exe, char **cause)
 		dir = xstrdup(exe);
 		slash = strrchr(dir, '/');
 		*slash = '\0';
-		n = strlen(wconf.state_dir);
-		if (*dir != '\0' && !(strncmp(dir, wconf.state_dir, n) == 0 &&
-		    (dir[n] == '/' || dir[n] == '\0')) &&
-		    strncmp(wconf.state_dir, dir, strlen(dir)) != 0 &&
+		for (i = 0; i < sizeof sandbox_ro_paths /
+		    sizeof *sandbox_ro_paths; i++) {
+			if (sandbox_beneath(dir, sandbox_ro_paths[i]))
+				break;	/* a system path already */
+		}
+		if (*dir != '\0' && i == sizeof sandbox_ro_paths /
+		    sizeof *sandbox_ro_paths &&
+		    !sandbox_beneath(dir, wconf.state_dir) &&
+		    !sandbox_beneath(wconf.state_dir, dir) &&
 		    (fd = open(dir, O_PATH|O_DIRECTORY|O_CLOEXEC)) != -1) {
 			sandbox_ll_rule(rs, fd, LL_READ);
 			close(fd);
@@ -978,61 +1149,62 @@ sandbox_sweep(struct sandbox *s)
 void
 sandbox_kill(struct sandbox *s)
 {
-	if (s->path != NULL)
-		sandbox_cgroup_kill(s->path);
-	else if (sb.subreaper)
+	if (s->cg != NULL) {
+		if (s->cg->kill_fd == -1 || pwrite(s->cg->kill_fd, "1", 1,
+		    0) != 1)
+			sandbox_cgroup_kill(s->cg->path);
+	} else if (sb.subreaper) {
 		sandbox_sweep(s);
-	else if (s->pgid > 1)
+		s->swept = 1;
+	} else if (s->pgid > 1)
 		kill(-s->pgid, SIGKILL);
 }
 
-/* CPU seconds and peak memory of the task's cgroup; -1 when unknown. */
+/* CPU seconds of the task's cgroup (-1: unknown); oom set when the
+ * kernel killed in it for memory.  Peak memory is not known (-1): a kept
+ * cgroup's memory.peak covers earlier tasks too. */
 void
 sandbox_usage(struct sandbox *s, double *cpu, int64_t *peak, int *oom)
 {
-	char	*file, buf[2048], *p;
+	double	v;
 
 	*cpu = -1;
 	*peak = -1;
 	*oom = 0;
-	if (s->path == NULL)
+	if (s->cg == NULL)
 		return;
-	xasprintf(&file, "%s/cpu.stat", s->path);
-	if (sandbox_read(file, buf, sizeof buf) > 0 &&
-	    (p = strstr(buf, "usage_usec ")) != NULL)
-		*cpu = strtod(p + 11, NULL) / 1e6;
-	free(file);
-	xasprintf(&file, "%s/memory.peak", s->path);
-	if (sandbox_read(file, buf, sizeof buf) > 0)
-		*peak = strtoll(buf, NULL, 10);
-	free(file);
-	xasprintf(&file, "%s/memory.events", s->path);
-	if (sandbox_read(file, buf, sizeof buf) > 0 &&
-	    (p = strstr(buf, "oom_kill ")) != NULL)
-		*oom = atoi(p + 9) > 0;
-	free(file);
+	if ((v = sandbox_key(s->cg->cpu_fd, "usage_usec")) >= 0) {
+		*cpu = v / 1e6 - s->cg->cpu_base;
+		s->cg->cpu_base = v / 1e6;
+	}
+	if (s->cg->memev_fd != -1)
+		*oom = (long)sandbox_key(s->cg->memev_fd, "oom_kill") >
+		    s->cg->oom_base;
 }
 
-/* The task is over: kill what is left and remove its cgroup. */
+/* The task is over: kill what is left; its cgroup goes back to the pool
+ * (or is removed when the pool is full). */
 void
 sandbox_free(struct sandbox *s)
 {
-	struct timeval	tv = { 0, SANDBOX_RMDIR_EVERY * 1000 };
+	struct sandbox_cg	*cg;
 
 	if (s == NULL)
 		return;
-	sandbox_kill(s);
+	if ((cg = s->cg) != NULL) {
+		if (sandbox_cg_populated(cg)) {
+			sandbox_kill(s);
+			TAILQ_INSERT_TAIL(&sandbox_cooling, cg, entry);
+		} else if (sandbox_n_idle >= SANDBOX_IDLE_MAX)
+			sandbox_cg_destroy(cg, 0);
+		else {
+			TAILQ_INSERT_TAIL(&sandbox_idle, cg, entry);
+			sandbox_n_idle++;
+		}
+	} else if (!s->swept && s->pgid > 1)
+		sandbox_kill(s);
 	free(s->workdir);
-	s->workdir = NULL;
-	if (s->path == NULL || rmdir(s->path) == 0) {
-		free(s->path);
-		free(s);
-		return;
-	}
-	/* Its processes are still dying: try again shortly. */
-	TAILQ_INSERT_TAIL(&sandbox_gone, s, entry);
-	if (sb.rmdir_ev != NULL && !evtimer_pending(sb.rmdir_ev, NULL))
-		evtimer_add(sb.rmdir_ev, &tv);
+	free(s);
 }
 
 /*

@@ -16,11 +16,16 @@
  * sent as it comes only once its replay has caught up ("live").  While
  * the main node is away nothing is live and output only goes to disk.
  *
- * STATE/run/KEY markers exist while a task runs: one found at startup
- * means the worker died under a task, so its leftovers are killed (its
- * cgroup, session, orphans and container) and nothing is reported for it:
- * the worker registers without it, and the main node re-queues it as a
- * new attempt, as for a lost device.
+ * STATE/run/journal gets a line when a task starts and one when it ends
+ * (appended: no file is made per task); a task the journal leaves open at
+ * startup means the worker died under it, so its leftovers are killed
+ * (its cgroup, session, orphans and container) and nothing is reported
+ * for it: the worker registers without it, and the main node re-queues it
+ * as a new attempt, as for a lost device.  The journal is rewritten with
+ * its open entries once it passes SPOOL_JOURNAL_MAX.  Working directories
+ * (STATE/work/KEY) left empty by their task are kept, renamed, for the
+ * next one: making a directory costs a small device more than starting a
+ * small task.
  *
  * Nothing is fsync'ed (two fsyncs per task cost a third of a small
  * device's task rate).  A crash of the worker loses nothing: the kernel
@@ -32,6 +37,7 @@
  */
 #include <sys/queue.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 
 #include <ctype.h>
@@ -41,7 +47,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <event2/buffer.h>
 
 #include "protocol.h"
 #include "worker.h"
@@ -50,11 +59,19 @@
 #define SPOOL_KEY_MAX	512
 #define SPOOL_SEG_MAX	(512 * 1024)	/* bytes of output per segment */
 #define SPOOL_SEGS	2		/* segments kept per attempt */
+#define SPOOL_JOURNAL_MAX (1024 * 1024)	/* then compacted */
+#define SPOOL_FREE_MAX	16		/* empty work dirs kept */
 #define SPOOL_PUMP	(128 * 1024)	/* bytes replayed per step: more than
 					   the longest line */
 
 static char	*spool_dir;	/* STATE/spool (owned) */
 static char	*spool_run_dir;	/* STATE/run (owned) */
+static char	*spool_free[SPOOL_FREE_MAX];	/* kept empty work dirs */
+static int	 spool_n_free;
+static unsigned	 spool_free_seq;
+static char	*spool_journal_path;	/* STATE/run/journal (owned) */
+static int	 spool_jfd = -1;	/* the journal, for appending */
+static size_t	 spool_jsize;		/* bytes appended since compacted */
 static char	*spool_work_dir;	/* STATE/work (owned) */
 
 /* File-name form of (task_id, attempt): unsafe bytes become %XX. */
@@ -109,6 +126,7 @@ spool_start(void)
 {
 	xasprintf(&spool_dir, "%s/spool", wconf.state_dir);
 	xasprintf(&spool_run_dir, "%s/run", wconf.state_dir);
+	xasprintf(&spool_journal_path, "%s/journal", spool_run_dir);
 	xasprintf(&spool_work_dir, "%s/work", wconf.state_dir);
 	if (mkdir(spool_dir, 0700) != 0 && errno != EEXIST)
 		fatal("cannot create %s", spool_dir);
@@ -126,18 +144,6 @@ spool_path(const char *task_id, int attempt)
 	char		key[512];
 
 	snprintf(path, sizeof path, "%s/%s.json", spool_dir,
-	    spool_key(task_id, attempt, key, sizeof key));
-	return (path);
-}
-
-/* Path of a run marker (static buffer). */
-static const char *
-spool_marker_path(const char *task_id, int attempt)
-{
-	static char	path[4096];
-	char		key[512];
-
-	snprintf(path, sizeof path, "%s/%s", spool_run_dir,
 	    spool_key(task_id, attempt, key, sizeof key));
 	return (path);
 }
@@ -176,6 +182,8 @@ static TAILQ_HEAD(, spool_rec)	 spool_recs = TAILQ_HEAD_INITIALIZER(
 static TAILQ_HEAD(, spool_rec)	 spool_queue = TAILQ_HEAD_INITIALIZER(
     spool_queue);
 static int			 spool_online;	/* approved link, replayed */
+
+static void	spool_journal_compact(void);
 
 /* Read a whole small file into a heap string; NULL on error. */
 static char *
@@ -722,7 +730,14 @@ spool_stop(void)
 		free(r);
 	}
 	free(spool_dir);
+	while (spool_n_free > 0)
+		free(spool_free[--spool_n_free]);
 	free(spool_run_dir);
+	free(spool_journal_path);
+	spool_journal_path = NULL;
+	if (spool_jfd != -1)
+		close(spool_jfd);
+	spool_jfd = -1;
 	free(spool_work_dir);
 	spool_dir = spool_run_dir = spool_work_dir = NULL;
 }
@@ -742,109 +757,260 @@ spool_boot_id(char *buf, size_t size)
 	buf[strcspn(buf, "\n")] = '\0';
 }
 
-/* Session id and start time (clock ticks) of a process; -1 on error. */
-static int
-spool_proc_stat(pid_t pid, long *session, unsigned long long *start)
+/* The clock tick (since boot, as /proc/PID/stat counts a process's
+ * start) just before now: a lower bound of a new child's start time. */
+static unsigned long long
+spool_ticks_now(void)
 {
-	char	 path[64], buf[1024], *p, *tok, *save;
-	FILE	*f;
-	size_t	 n;
-	int	 i;
+	static long		 hz;
+	struct timespec		 ts;
 
-	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	if ((f = fopen(path, "re")) == NULL)
-		return (-1);
-	n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	if ((p = strrchr(buf, ')')) == NULL)
-		return (-1);
-	/* Fields after the command: state is field 3. */
-	for (i = 3, tok = strtok_r(p + 1, " ", &save); tok != NULL;
-	    i++, tok = strtok_r(NULL, " ", &save)) {
-		if (i == 6)
-			*session = strtol(tok, NULL, 10);
-		if (i == 22) {
-			*start = strtoull(tok, NULL, 10);
-			return (0);
-		}
-	}
-	return (-1);
+	if (hz <= 0 && (hz = sysconf(_SC_CLK_TCK)) <= 0)
+		hz = 100;
+	if (clock_gettime(CLOCK_BOOTTIME, &ts) != 0)
+		return (0);
+	return ((unsigned long long)ts.tv_sec * (unsigned long long)hz +
+	    (unsigned long long)ts.tv_nsec / (1000000000ULL / (unsigned long
+	    long)hz)) - 1;
 }
 
-/* Record a started task: what a restart needs to find its leftovers. */
+/* A journal value: '%', tab, newline and other control bytes as %XX
+ * (into buf). */
+static const char *
+spool_enc(const char *v, char *buf, size_t size)
+{
+	size_t		o = 0;
+	unsigned char	c;
+
+	for (; v != NULL && *v != '\0' && o + 4 < size; v++) {
+		c = (unsigned char)*v;
+		if (c < 0x20 || c == '%' || c == 0x7f)
+			o += (size_t)snprintf(buf + o, size - o, "%%%02X", c);
+		else
+			buf[o++] = (char)c;
+	}
+	buf[o] = '\0';
+	return (buf);
+}
+
+/* Decode a journal value in place. */
+static void
+spool_dec(char *v)
+{
+	char		*o = v;
+	unsigned int	 c;
+
+	for (; *v != '\0'; v++) {
+		if (*v == '%' && sscanf(v + 1, "%2X", &c) == 1 &&
+		    v[1] != '\0' && v[2] != '\0') {
+			*o++ = (char)c;
+			v += 2;
+		} else
+			*o++ = *v;
+	}
+	*o = '\0';
+}
+
+/* Append one record to the run journal. */
+static void
+spool_journal_add(const char *rec, size_t len)
+{
+	if (spool_jfd == -1) {
+		spool_jfd = open(spool_journal_path, O_WRONLY|O_CREAT|O_APPEND|
+		    O_CLOEXEC|O_NOFOLLOW, 0600);
+		if (spool_jfd == -1) {
+			log_warn("event=journal_failed path=\"%s\" error=\"%s\" "
+			    "msg=\"a crash under a task would go unnoticed\"",
+			    spool_journal_path, strerror(errno));
+			return;
+		}
+	}
+	if (write(spool_jfd, rec, len) != (ssize_t)len)
+		log_warn("event=journal_failed path=\"%s\" error=\"%s\"",
+		    spool_journal_path, strerror(errno));
+	spool_jsize += len;
+	if (spool_jsize > SPOOL_JOURNAL_MAX)
+		spool_journal_compact();
+}
+
+/* Record a started task in the run journal: what a restart needs to find
+ * its leftovers. */
 void
 spool_mark(const char *task_id, int attempt, pid_t pgid,
     const char *container, const char *cgroup, const char *workdir)
 {
-	char			*data, boot[64];
-	long			 session = -1;
-	unsigned long long	 start = 0;
+	static char	 boot[64];
+	char		 key[SPOOL_KEY_MAX], e1[512], e2[4096], e3[4096];
+	char		*rec;
+	int		 len;
 
-	spool_boot_id(boot, sizeof boot);
-	spool_proc_stat(pgid, &session, &start);
-	xasprintf(&data, "pgid=%ld\nstart=%llu\nboot_id=%s\nruntime=%s\n"
-	    "container=%s\ncgroup=%s\nworkdir=%s\n", (long)pgid, start, boot,
+	if (*boot == '\0')
+		spool_boot_id(boot, sizeof boot);
+	len = xasprintf(&rec, "+ %s\tpgid=%ld\tstart=%llu\tboot_id=%s\t"
+	    "runtime=%s\tcontainer=%s\tcgroup=%s\tworkdir=%s\n",
+	    spool_key(task_id, attempt, key, sizeof key), (long)pgid,
+	    spool_ticks_now(), boot,
 	    container != NULL && wconf.runtime != NULL ? wconf.runtime : "",
-	    container != NULL ? container : "", cgroup != NULL ? cgroup : "",
-	    workdir != NULL ? workdir : "");
-	if (worker_write_file(spool_marker_path(task_id, attempt), data,
-	    strlen(data), 0) != 0)
-		log_warn("event=marker_failed task=%s attempt=%d error=\"%s\"",
-		    task_id, attempt, strerror(errno));
-	free(data);
+	    spool_enc(container, e1, sizeof e1), spool_enc(cgroup, e2,
+	    sizeof e2), spool_enc(workdir, e3, sizeof e3));
+	spool_journal_add(rec, (size_t)len);
+	free(rec);
 }
 
-/* Forget a task's run marker (its result is spooled or it was killed). */
+/* Close a task's entry in the run journal (its result is spooled or it
+ * was killed). */
 void
 spool_unmark(const char *task_id, int attempt)
 {
-	unlink(spool_marker_path(task_id, attempt));
+	char	key[SPOOL_KEY_MAX], rec[SPOOL_KEY_MAX + 8];
+	int	len;
+
+	len = snprintf(rec, sizeof rec, "- %s\n", spool_key(task_id, attempt,
+	    key, sizeof key));
+	spool_journal_add(rec, (size_t)len);
 }
 
-/* Handle one marker of an earlier run: kill its leftovers, report
- * nothing (the main node re-queues the attempt). */
-static void
-spool_recover_one(const char *key)
+/* A task still open in the journal. */
+struct spool_open {
+	char	*key;
+	char	*rec;		/* the "+" record (owned) */
+};
+
+/* The entries of the journal at path still open (not followed by their
+ * "-"); *n of them, in an array the caller frees with its strings. */
+static struct spool_open *
+spool_journal_read(const char *path, size_t *n)
 {
-	char			*path, *data, *p, *nl;
+	struct spool_open	*v = NULL;
+	char			*data, *p, *nl, *sp;
+	size_t			 len, i, cap = 0;
+	int			 fd;
+	ssize_t			 r;
+	struct stat		 st;
+
+	*n = 0;
+	if ((fd = open(path, O_RDONLY|O_CLOEXEC|O_NOFOLLOW)) == -1)
+		return (NULL);
+	if (fstat(fd, &st) != 0 || st.st_size <= 0 ||
+	    st.st_size > 64 * SPOOL_JOURNAL_MAX) {
+		close(fd);
+		return (NULL);
+	}
+	data = xmalloc((size_t)st.st_size + 1);
+	for (len = 0; len < (size_t)st.st_size; len += (size_t)r) {
+		if ((r = read(fd, data + len, (size_t)st.st_size - len)) <= 0)
+			break;
+	}
+	close(fd);
+	data[len] = '\0';
+	for (p = data; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
+		*nl = '\0';	/* a cut last line has no newline: skipped */
+		if ((p[0] != '+' && p[0] != '-') || p[1] != ' ')
+			continue;
+		if ((sp = strchr(p + 2, '\t')) != NULL)
+			*sp = '\0';
+		for (i = 0; i < *n; i++) {
+			if (strcmp(v[i].key, p + 2) == 0)
+				break;
+		}
+		if (i < *n) {	/* forget the earlier record */
+			free(v[i].key);
+			free(v[i].rec);
+			v[i] = v[--(*n)];
+		}
+		if (p[0] == '-')
+			continue;
+		if (sp != NULL)
+			*sp = '\t';
+		if (*n == cap) {
+			cap = cap == 0 ? 16 : cap * 2;
+			v = xreallocarray(v, cap, sizeof *v);
+		}
+		v[*n].rec = xstrdup(p);
+		if ((sp = strchr(p + 2, '\t')) != NULL)
+			*sp = '\0';
+		v[*n].key = xstrdup(p + 2);
+		(*n)++;
+	}
+	free(data);
+	return (v);
+}
+
+/* Free what spool_journal_read() returned. */
+static void
+spool_journal_free(struct spool_open *v, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		free(v[i].key);
+		free(v[i].rec);
+	}
+	free(v);
+}
+
+/* Rewrite the journal with its open entries only. */
+static void
+spool_journal_compact(void)
+{
+	struct spool_open	*v;
+	struct evbuffer		*b;
+	size_t			 n, i;
+
+	if (spool_jfd != -1)
+		close(spool_jfd);
+	spool_jfd = -1;
+	v = spool_journal_read(spool_journal_path, &n);
+	b = evbuffer_new();
+	for (i = 0; i < n; i++)
+		evbuffer_add_printf(b, "%s\n", v[i].rec);
+	spool_journal_free(v, n);
+	spool_jsize = evbuffer_get_length(b);
+	if (worker_write_file(spool_journal_path, (const char *)
+	    evbuffer_pullup(b, -1), spool_jsize, 0) != 0)
+		log_warn("event=journal_failed path=\"%s\" error=\"%s\"",
+		    spool_journal_path, strerror(errno));
+	evbuffer_free(b);
+}
+
+/* Handle one task an earlier run left open: kill its leftovers, report
+ * nothing (the main node re-queues the attempt).  rec is its journal
+ * record, or a marker file's text (one key=value a line). */
+static void
+spool_recover_one(const char *key, char *rec)
+{
+	char			*p, *sep;
 	char			 task_id[PROTO_ID_MAX * 4], boot[64];
 	char			 mboot[64] = "", runtime[32] = "", id[512];
 	char			 container[256] = "", cgroup[4096] = "";
 	char			 workdir[4096] = "";
 	long			 pgid = -1;
 	unsigned long long	 start = 0;
-	size_t			 len;
 	int			 attempt, same_boot;
 
-	xasprintf(&path, "%s/%s", spool_run_dir, key);
 	if (spool_unkey(key, task_id, sizeof task_id, &attempt) != 0) {
-		log_warn("event=marker_bad path=\"%s\"", path);
-		unlink(path);
-		free(path);
+		log_warn("event=marker_bad key=\"%s\"", log_sanitize(key, id,
+		    sizeof id));
 		return;
 	}
-	if ((data = spool_read(path, &len)) != NULL) {
-		for (p = data; p != NULL && *p != '\0'; p = nl) {
-			if ((nl = strchr(p, '\n')) != NULL)
-				*nl++ = '\0';
-			if (strncmp(p, "pgid=", 5) == 0)
-				pgid = strtol(p + 5, NULL, 10);
-			else if (strncmp(p, "start=", 6) == 0)
-				start = strtoull(p + 6, NULL, 10);
-			else if (strncmp(p, "boot_id=", 8) == 0)
-				snprintf(mboot, sizeof mboot, "%s", p + 8);
-			else if (strncmp(p, "runtime=", 8) == 0)
-				snprintf(runtime, sizeof runtime, "%s", p + 8);
-			else if (strncmp(p, "container=", 10) == 0)
-				snprintf(container, sizeof container, "%s",
-				    p + 10);
-			else if (strncmp(p, "cgroup=", 7) == 0)
-				snprintf(cgroup, sizeof cgroup, "%s", p + 7);
-			else if (strncmp(p, "workdir=", 8) == 0)
-				snprintf(workdir, sizeof workdir, "%s", p + 8);
-		}
-		free(data);
+	for (p = rec; p != NULL && *p != '\0'; p = sep) {
+		if ((sep = strpbrk(p, "\t\n")) != NULL)
+			*sep++ = '\0';
+		spool_dec(p);
+		if (strncmp(p, "pgid=", 5) == 0)
+			pgid = strtol(p + 5, NULL, 10);
+		else if (strncmp(p, "start=", 6) == 0)
+			start = strtoull(p + 6, NULL, 10);
+		else if (strncmp(p, "boot_id=", 8) == 0)
+			snprintf(mboot, sizeof mboot, "%s", p + 8);
+		else if (strncmp(p, "runtime=", 8) == 0)
+			snprintf(runtime, sizeof runtime, "%s", p + 8);
+		else if (strncmp(p, "container=", 10) == 0)
+			snprintf(container, sizeof container, "%s", p + 10);
+		else if (strncmp(p, "cgroup=", 7) == 0)
+			snprintf(cgroup, sizeof cgroup, "%s", p + 7);
+		else if (strncmp(p, "workdir=", 8) == 0)
+			snprintf(workdir, sizeof workdir, "%s", p + 8);
 	}
 	spool_boot_id(boot, sizeof boot);
 	same_boot = (*boot != '\0' && strcmp(boot, mboot) == 0);
@@ -858,27 +1024,40 @@ spool_recover_one(const char *key)
 	if (*container != '\0' && (strcmp(runtime, "podman") == 0 ||
 	    strcmp(runtime, "docker") == 0))
 		exec_container_remove_sync(runtime, container);
-	unlink(path);
-	free(path);
 }
 
-/* Handle markers left by a previous run; clear stale work dirs; load what
- * the spool holds. */
+/* Handle what an earlier run left open: tasks in the run journal (and
+ * marker files of older versions); clear stale work dirs; load what the
+ * spool holds. */
 void
 spool_recover(void)
 {
-	DIR		*d;
-	struct dirent	*de;
+	struct spool_open	*v;
+	DIR			*d;
+	struct dirent		*de;
+	char			*path, *data;
+	size_t			 n, i, len;
+
+	v = spool_journal_read(spool_journal_path, &n);
+	for (i = 0; i < n; i++)
+		spool_recover_one(v[i].key, v[i].rec);
+	spool_journal_free(v, n);
+	unlink(spool_journal_path);
+	spool_jsize = 0;
 
 	if ((d = opendir(spool_run_dir)) != NULL) {
 		while ((de = readdir(d)) != NULL) {
-			if (de->d_name[0] == '.')
+			if (de->d_name[0] == '.' ||
+			    strncmp(de->d_name, "journal", 7) == 0)
 				continue;
-			if (strstr(de->d_name, ".tmp") != NULL) {
-				unlinkat(dirfd(d), de->d_name, 0);
-				continue;
+			xasprintf(&path, "%s/%s", spool_run_dir, de->d_name);
+			if (strstr(de->d_name, ".tmp") == NULL &&
+			    (data = spool_read(path, &len)) != NULL) {
+				spool_recover_one(de->d_name, data);
+				free(data);
 			}
-			spool_recover_one(de->d_name);
+			unlink(path);
+			free(path);
 		}
 		closedir(d);
 	}
@@ -886,6 +1065,73 @@ spool_recover(void)
 	if (mkdir(spool_work_dir, 0700) != 0 && errno != EEXIST)
 		fatal("cannot create %s", spool_work_dir);
 	spool_load();
+}
+
+/* 1 if the directory at path holds nothing (checked without opendir's
+ * buffer). */
+static int
+spool_dir_empty(const char *path)
+{
+	char		 buf[512];
+	long		 n, off;
+	int		 fd, names = 0;
+	struct dirent64	*de;
+
+	if ((fd = open(path, O_RDONLY|O_DIRECTORY|O_CLOEXEC|O_NOFOLLOW)) == -1)
+		return (0);
+	while ((n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0) {
+		for (off = 0; off < n; off += de->d_reclen) {
+			de = (struct dirent64 *)(buf + off);
+			if (strcmp(de->d_name, ".") != 0 &&
+			    strcmp(de->d_name, "..") != 0)
+				names++;
+		}
+		if (names > 0)
+			break;
+	}
+	close(fd);
+	return (n >= 0 && names == 0);
+}
+
+/* Make a task's working directory: a kept empty one renamed, else a new
+ * one.  0, or -1 with errno. */
+int
+spool_work_make(const char *path)
+{
+	int	r;
+
+	while (spool_n_free > 0) {
+		if (rename(spool_free[--spool_n_free], path) == 0) {
+			free(spool_free[spool_n_free]);
+			return (0);
+		}
+		rmdir(spool_free[spool_n_free]);
+		free(spool_free[spool_n_free]);
+	}
+	if ((r = mkdir(path, 0700)) != 0 && errno == EEXIST) {
+		worker_rmtree(path);	/* an earlier run's */
+		r = mkdir(path, 0700);
+	}
+	return (r);
+}
+
+/* A task is over: keep its working directory for the next one if it is
+ * empty, else remove it. */
+void
+spool_work_done(const char *path)
+{
+	char	*keep;
+
+	if (spool_n_free < SPOOL_FREE_MAX && spool_dir_empty(path)) {
+		xasprintf(&keep, "%s/.free-%u", spool_work_dir,
+		    spool_free_seq++);
+		if (rename(path, keep) == 0) {
+			spool_free[spool_n_free++] = keep;
+			return;
+		}
+		free(keep);
+	}
+	worker_rmtree(path);
 }
 
 /* STATE/work/<key> for a task attempt (caller frees). */

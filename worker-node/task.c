@@ -147,7 +147,7 @@ task_free(struct task *t)
 		job_free(t->job);
 	sandbox_free(t->sb);
 	if (t->workdir != NULL) {
-		worker_rmtree(t->workdir);
+		spool_work_done(t->workdir);
 		free(t->workdir);
 	}
 	if (t->timeout_ev != NULL)
@@ -515,19 +515,13 @@ static int
 task_prepare_command(struct task *t, const struct proto_task *pt,
     struct job_spec *spec, char **cause)
 {
-	char	key[16 + PROTO_ID_MAX * 3 + 16], *slash;
-
-	slash = strrchr(t->workdir, '/');
-	snprintf(key, sizeof key, "%s", slash != NULL ? slash + 1 :
-	    t->workdir);
 	if (exec_process_spec(pt, t->workdir, spec, cause) != 0)
 		return (-1);
-	if ((t->sb = sandbox_new(key, t->workdir, pt->memory_mb, pt->pids,
+	if ((t->sb = sandbox_new(t->workdir, pt->memory_mb, pt->pids,
 	    cause)) == NULL)
 		return (-1);
-	if ((spec->cgroup_fd = sandbox_procs_fd(t->sb, cause)) == -1 &&
-	    *cause != NULL)
-		return (-1);
+	spec->cgroup_fd = sandbox_procs_fd(t->sb);
+	spec->cgroup_dirfd = sandbox_dir_fd(t->sb);
 	if ((spec->landlock_fd = sandbox_landlock_fd(t->sb, spec->path,
 	    cause)) == -2) {
 		spec->landlock_fd = -1;
@@ -604,8 +598,7 @@ task_assign(const struct proto_task *pt)
 	task_n++;
 	job_spec_init(&spec);
 
-	worker_rmtree(t->workdir);
-	if (mkdir(t->workdir, 0700) != 0) {
+	if (spool_work_make(t->workdir) != 0) {
 		xasprintf(&cause, "cannot create the work directory %s: %s",
 		    t->workdir, strerror(errno));
 		goto fail;
@@ -621,8 +614,6 @@ task_assign(const struct proto_task *pt)
 
 	t->started = worker_now();
 	t->job = job_run(&spec, &task_job_cb, t, &cause);
-	if (spec.cgroup_fd != -1)
-		close(spec.cgroup_fd);
 	if (spec.landlock_fd != -1)
 		close(spec.landlock_fd);
 	job_spec_free(&spec);
@@ -646,8 +637,6 @@ task_assign(const struct proto_task *pt)
 	return;
 
 fail:
-	if (spec.cgroup_fd != -1)
-		close(spec.cgroup_fd);
 	if (spec.landlock_fd != -1)
 		close(spec.landlock_fd);
 	job_spec_free(&spec);

@@ -42,7 +42,7 @@ struct worker_conf {
 	struct prof_device	 dev;		/* profile read at start */
 };
 
-/* worker-node.c */
+/* worker-node.c (main: options, signals, the loop) */
 extern struct worker_conf	 wconf;
 extern struct event_base	*worker_base;
 /* 1 once a shutdown has begun: no new tasks, no reconnects. */
@@ -55,7 +55,7 @@ void	worker_stop(int code, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 /* Build the register message of this device (strings borrowed). */
 void	worker_fill_register(struct msg *m);
-/* Next message id (static buffer, valid until the next call). */
+/* util.c: next message id (static buffer, valid until the next call) */
 char	*worker_next_id(void);
 /* Seconds from the monotonic clock. */
 double	worker_now(void);
@@ -151,6 +151,11 @@ void	spool_recover(void);
 /* STATE/work/<task>-<attempt>, the task's working directory (caller
  * frees). */
 char	*spool_work_path(const char *task_id, int attempt);
+/* Make a task's (empty) working directory: 0, or -1 with errno. */
+int	spool_work_make(const char *path);
+/* A task is over: its working directory goes (or is kept, if empty, for
+ * the next task under another name). */
+void	spool_work_done(const char *path);
 
 /* executor.c: children of the loop, with output pipes and reaping */
 struct job;
@@ -165,6 +170,7 @@ struct job_spec {
 					   /dev/null */
 	rlim_t		 rlimit_data;	/* bytes, 0 = none */
 	int		 cgroup_fd;	/* cgroup.procs to enter, -1 = none */
+	int		 cgroup_dirfd;	/* the same cgroup's directory */
 	int		 landlock_fd;	/* ruleset to enforce, -1 = none */
 };
 /* A job's callbacks (a static table).  started: the exec status is known,
@@ -229,25 +235,27 @@ void	sandbox_stop(void);
 const char *sandbox_worker_tag(void);
 /* 1 when limits.memory_mb becomes the task cgroup's memory.max. */
 int	sandbox_has_memory_cgroup(void);
-/* Confinement of a new command task (its cgroup created with the
+/* Confinement of a new command task (its cgroup ready, with the
  * limits), or NULL with *cause. */
-struct sandbox *sandbox_new(const char *key, const char *workdir,
-	    int memory_mb, int pids, char **cause);
+struct sandbox *sandbox_new(const char *workdir, int memory_mb, int pids,
+	    char **cause);
 /* The task's cgroup directory, or NULL. */
 const char *sandbox_cgroup(struct sandbox *);
-/* Open the cgroup.procs for the child: fd, or -1 (none, or *cause set). */
-int	sandbox_procs_fd(struct sandbox *, char **cause);
+/* The cgroup.procs the child enters by, and the cgroup's directory (to
+ * be born in it); both borrowed, -1: none. */
+int	sandbox_procs_fd(struct sandbox *);
+int	sandbox_dir_fd(struct sandbox *);
 /* The task's Landlock ruleset fd (caller closes), -1 when not in use, -2
  * with *cause. */
 int	sandbox_landlock_fd(struct sandbox *, const char *exe, char **cause);
 void	sandbox_set_pgid(struct sandbox *, pid_t);
 /* Kill every process of the task. */
 void	sandbox_kill(struct sandbox *);
-/* CPU s and peak memory of the task's cgroup (-1: unknown); oom set
- * when the kernel killed in it for memory. */
+/* CPU s of the task's cgroup, peak memory (-1: unknown); oom set when
+ * the kernel killed in it for memory. */
 void	sandbox_usage(struct sandbox *, double *cpu, int64_t *peak,
 	    int *oom);
-/* Kill what is left, remove the cgroup (may finish later), free. */
+/* Kill what is left, give the cgroup back to the pool, free. */
 void	sandbox_free(struct sandbox *);
 /* Kill the processes roots and all their descendants. */
 void	sandbox_kill_trees(const pid_t *roots, size_t n);

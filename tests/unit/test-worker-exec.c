@@ -22,29 +22,13 @@
 #include "../../worker-node/worker.h"
 
 /* worker-node.c is not in libworker.a: its globals live here, and the
- * helpers the modules linked in for upstream_backoff_ms() refer to. */
+ * functions the modules linked in for upstream_backoff_ms() refer to. */
 struct worker_conf	 wconf;
 struct event_base	*worker_base;
 int			 worker_exiting;
 
-/* Stand-ins for worker-node.c's helpers (never called by these tests). */
-double
-worker_now(void)
-{
-	return (1.0);
-}
-
-char *
-worker_next_id(void)
-{
-	return ((char *)"1");
-}
-
-void
-worker_rmtree(const char *path)
-{
-}
-
+/* Stand-ins for worker-node.c's functions (never called by these
+ * tests). */
 void
 worker_fill_register(struct msg *m)
 {
@@ -54,12 +38,6 @@ worker_fill_register(struct msg *m)
 void
 worker_stop(int code, const char *fmt, ...)
 {
-}
-
-int
-worker_write_file(const char *path, const char *data, size_t len, int flags)
-{
-	return (-1);
 }
 
 #define FFFD	"\xef\xbf\xbd"

@@ -12,30 +12,31 @@
  * pipes are drained.  Helpers (runtime kill/rm) are fire-and-forget
  * children reaped the same way.
  *
- * How a child is made.  Not fork(): it copies the worker's page tables
- * and, on a Pi's slow core, costs milliseconds per task.  Not posix_spawn
- * either, although glibc's covers a new session, the signal mask and
- * dispositions, the working directory (addchdir_np), stdio and closing
- * descriptors (addclosefrom_np): it cannot set rlimits, the parent-death
- * signal, enter the task's cgroup or enforce its Landlock ruleset in the
- * child, and glibc 2.36 has no CLONE_INTO_CGROUP for it.  So the child is
- * made the way posix_spawn makes its own: clone(CLONE_VM|CLONE_VFORK) on
- * a stack of its own, where the child runs a few system calls (nothing
- * that allocates or takes a lock) and execs.  The parent is suspended
- * only until the child has exec'd or failed (tens of microseconds: no page
- * table is copied), never until the new program is loaded and running.
- * The child enforces the ruleset the parent built (no_new_privs,
- * landlock_restrict_self), so everything that allocates or looks up a
- * path happens in the parent.
+ * How a child is made.  The old worker forked and then blocked reading
+ * the exec-status pipe until the child had exec'd: on a busy device that
+ * is a wait for the child to be scheduled, milliseconds per task during
+ * which the loop served nothing.  Now the parent never waits for the
+ * child: it makes it with clone3() fork-style (exit signal SIGCHLD, no
+ * CLONE_VM, no CLONE_VFORK), returns to the loop, and learns from the
+ * pipe how the start went.  A task with a cgroup is born in it
+ * (CLONE_INTO_CGROUP): moving a running process into a cgroup (writing
+ * cgroup.procs) waits for an RCU grace period, about 10 ms here.  The
+ * child is a copy-on-write image that runs only system calls on data the
+ * parent prepared (nothing that allocates or takes a lock): reset the
+ * signal handlers, new session, parent-death signal, work dir, stdio,
+ * rlimits, no_new_privs and the Landlock ruleset the parent built,
+ * close every other descriptor, execve.
  *
- * A task with a cgroup is different: moving a process into a cgroup
- * (writing cgroup.procs) waits for an RCU grace period, often 10 ms, which
- * a CLONE_VFORK parent would wait through too.  So where the kernel has
- * clone3 (Linux >= 5.7) such a child is born in its cgroup
- * (CLONE_INTO_CGROUP, no migration) as a fork-style copy: its memory is
- * copied on write, the parent does not wait for its exec at all, and the
- * exec-status pipe tells it how the start went.  Without clone3 the
- * CLONE_VFORK child writes "0" to the cgroup.procs the parent opened.
+ * Why not posix_spawn: glibc's covers the session, signal mask and
+ * dispositions, the work dir (addchdir_np), stdio and closing descriptors
+ * (addclosefrom_np), but not rlimits, the parent-death signal or the
+ * Landlock ruleset, glibc 2.36 cannot spawn into a cgroup, and it is
+ * CLONE_VFORK: the caller waits until the child has exec'd, the very wait
+ * this avoids (measured on the busy 2-core VM: 1.7-3.9 ms per start).
+ * Where the kernel lacks clone3 (before Linux 5.3) the child is made the
+ * way posix_spawn makes its own, clone(CLONE_VM|CLONE_VFORK) on a stack of
+ * its own, and enters its cgroup by writing "0" to the cgroup.procs the
+ * parent opened.
  */
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -488,10 +489,11 @@ job_child_fail(const struct job_child_args *a, int stage)
 }
 
 /*
- * The child, on its own stack, sharing the parent's memory while the
- * parent is suspended (CLONE_VFORK): only system calls on prepared data,
- * then execve.  Signal handlers are the child's own (no CLONE_SIGHAND),
- * so resetting them does not touch the parent's.
+ * The child: a copy-on-write image of the worker (clone3), or, without
+ * clone3, on its own stack sharing the worker's memory while the worker
+ * is suspended (CLONE_VFORK).  Either way only system calls on data the
+ * parent prepared, then execve.  Signal handlers are the child's own, so
+ * resetting them does not touch the parent's.
  */
 static int __attribute__((no_sanitize_address))
 job_child_main(void *arg)
@@ -580,20 +582,28 @@ job_spawn(const struct job_spec *spec, int in, int out, int err,
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
 	pid = -1;
-	if (spec->cgroup_dirfd != -1 && job_clone3) {
+	if (job_clone3) {
 		struct job_clone_args	ca;
 
 		memset(&ca, 0, sizeof ca);
-		ca.flags = JOB_CLONE_INTO_CGROUP;
 		ca.exit_signal = SIGCHLD;
-		ca.cgroup = (uint64_t)spec->cgroup_dirfd;
-		a.cgroup_fd = -1;	/* born in it */
+		if (spec->cgroup_dirfd != -1) {
+			ca.flags = JOB_CLONE_INTO_CGROUP;
+			ca.cgroup = (uint64_t)spec->cgroup_dirfd;
+			a.cgroup_fd = -1;	/* born in it */
+		}
 		pid = (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
 		if (pid == 0)
 			job_child_main(&a);	/* a copy: never returns */
 		if (pid == -1) {
 			e = errno;
 			if (e == ENOSYS || e == E2BIG) {
+				job_clone3 = 0;
+				log_info("event=clone3_unavailable error=\"%s\" "
+				    "msg=\"tasks start the posix_spawn way\"",
+				    strerror(e));
+			} else if (e == EINVAL && spec->cgroup_dirfd != -1) {
+				/* No CLONE_INTO_CGROUP (before 5.7). */
 				job_clone3 = 0;
 				log_info("event=clone3_unavailable error=\"%s\" "
 				    "msg=\"tasks enter their cgroup after "

@@ -8,8 +8,12 @@
  * the whole cgroup is killed (cgroup.kill, else every pid in cgroup.procs)
  * when the task's main process ends, on cancel and on timeout: a daemon
  * the task started with setsid cannot escape.  Making and removing a
- * cgroup costs more than starting a small task, so an empty one is kept,
- * with its files open, for the next task.  BASE is
+ * cgroup costs more than starting a small task, so a cgroup its task left
+ * empty is kept, with its files open, for the next task; one that had to
+ * be killed is removed instead (a child born with CLONE_INTO_CGROUP into
+ * a cgroup killed before is itself killed at birth on some kernels: the
+ * fork compares the kill count of the parent's cgroup with that of the
+ * child's).  BASE is
  * CGROUP/encore.TAG (TAG = the device id and a hash of the state dir, so
  * two workers on one host never share one); when the worker's own cgroup
  * is not the root of the hierarchy the worker first moves itself to
@@ -156,6 +160,7 @@ struct sandbox_cg {
 	int			 memev_fd;
 	double			 cpu_base;	/* s used before this task */
 	long			 oom_base;	/* oom kills before it */
+	int			 killed;	/* cgroup.kill was written */
 	TAILQ_ENTRY(sandbox_cg)	 entry;
 };
 TAILQ_HEAD(sandbox_cgs, sandbox_cg);
@@ -171,8 +176,8 @@ struct sandbox {
 
 static struct sandbox_cgs	 sandbox_idle = TAILQ_HEAD_INITIALIZER(
     sandbox_idle);			/* empty, ready */
-static struct sandbox_cgs	 sandbox_cooling = TAILQ_HEAD_INITIALIZER(
-    sandbox_cooling);			/* killed, maybe not yet empty */
+static struct sandbox_cgs	 sandbox_doomed = TAILQ_HEAD_INITIALIZER(
+    sandbox_doomed);			/* killed, removed once empty */
 static int			 sandbox_n_idle;
 static unsigned			 sandbox_next_cg;
 
@@ -609,8 +614,8 @@ sandbox_stop(void)
 		sandbox_cg_destroy(cg, 0);
 	}
 	sandbox_n_idle = 0;
-	while ((cg = TAILQ_FIRST(&sandbox_cooling)) != NULL) {
-		TAILQ_REMOVE(&sandbox_cooling, cg, entry);
+	while ((cg = TAILQ_FIRST(&sandbox_doomed)) != NULL) {
+		TAILQ_REMOVE(&sandbox_doomed, cg, entry);
 		sandbox_cg_destroy(cg, 1);
 	}
 	if (sb.base != NULL)
@@ -720,27 +725,34 @@ sandbox_cg_new(char **cause)
 	return (cg);
 }
 
-/* An empty cgroup for a task: a kept one, else a new one. */
-static struct sandbox_cg *
-sandbox_cg_get(char **cause)
+/* Remove the killed cgroups that are empty by now. */
+static void
+sandbox_cg_reap(void)
 {
 	struct sandbox_cg	*cg, *next;
 
-	if ((cg = TAILQ_FIRST(&sandbox_idle)) != NULL) {
-		TAILQ_REMOVE(&sandbox_idle, cg, entry);
-		sandbox_n_idle--;
-		return (cg);
-	}
-	for (cg = TAILQ_FIRST(&sandbox_cooling); cg != NULL; cg = next) {
+	for (cg = TAILQ_FIRST(&sandbox_doomed); cg != NULL; cg = next) {
 		next = TAILQ_NEXT(cg, entry);
 		if (sandbox_cg_populated(cg)) {
 			if (cg->kill_fd == -1)
 				sandbox_cgroup_kill(cg->path);
 			continue;
 		}
-		TAILQ_REMOVE(&sandbox_cooling, cg, entry);
-		/* Its killed processes may have run after the last count. */
-		cg->cpu_base = sandbox_key(cg->cpu_fd, "usage_usec") / 1e6;
+		TAILQ_REMOVE(&sandbox_doomed, cg, entry);
+		sandbox_cg_destroy(cg, 0);
+	}
+}
+
+/* An empty cgroup for a task: a kept one, else a new one. */
+static struct sandbox_cg *
+sandbox_cg_get(char **cause)
+{
+	struct sandbox_cg	*cg;
+
+	sandbox_cg_reap();
+	if ((cg = TAILQ_FIRST(&sandbox_idle)) != NULL) {
+		TAILQ_REMOVE(&sandbox_idle, cg, entry);
+		sandbox_n_idle--;
 		return (cg);
 	}
 	return (sandbox_cg_new(cause));
@@ -1150,6 +1162,11 @@ void
 sandbox_kill(struct sandbox *s)
 {
 	if (s->cg != NULL) {
+		/* Nothing left (the common end): nothing to kill, and the
+		 * cgroup can be kept for the next task. */
+		if (!sandbox_cg_populated(s->cg))
+			return;
+		s->cg->killed = 1;
 		if (s->cg->kill_fd == -1 || pwrite(s->cg->kill_fd, "1", 1,
 		    0) != 1)
 			sandbox_cgroup_kill(s->cg->path);
@@ -1183,7 +1200,8 @@ sandbox_usage(struct sandbox *s, double *cpu, int64_t *peak, int *oom)
 }
 
 /* The task is over: kill what is left; its cgroup goes back to the pool
- * (or is removed when the pool is full). */
+ * if it was never killed (else, or when the pool is full, it is
+ * removed). */
 void
 sandbox_free(struct sandbox *s)
 {
@@ -1192,9 +1210,10 @@ sandbox_free(struct sandbox *s)
 	if (s == NULL)
 		return;
 	if ((cg = s->cg) != NULL) {
-		if (sandbox_cg_populated(cg)) {
-			sandbox_kill(s);
-			TAILQ_INSERT_TAIL(&sandbox_cooling, cg, entry);
+		sandbox_kill(s);
+		if (cg->killed) {
+			TAILQ_INSERT_TAIL(&sandbox_doomed, cg, entry);
+			sandbox_cg_reap();
 		} else if (sandbox_n_idle >= SANDBOX_IDLE_MAX)
 			sandbox_cg_destroy(cg, 0);
 		else {

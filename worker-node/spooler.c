@@ -425,8 +425,8 @@ spool_result(const struct msg *m)
 		    strerror(errno));
 	else
 		r->has_result = 1;
-	if (r->live)
-		sent = (upstream_send_line(line, len) == 0);
+	if (r->live && (sent = (upstream_send_line(line, len) == 0)))
+		upstream_flush();
 	free(line);
 	if (!r->has_result && !sent) {
 		/* Neither kept nor sent: nothing is left to replay. */

@@ -79,6 +79,7 @@ struct task {
 	struct spool_rec	*spool;		/* its output, borrowed */
 	int			 memory_mb;
 	int64_t			 seq;		/* next task_output seq */
+	double			 assigned;	/* monotonic */
 	double			 started;	/* monotonic */
 	struct event		*timeout_ev;
 	struct event		*kill_ev;
@@ -123,6 +124,21 @@ task_find(const char *task_id, int attempt)
 			return (t);
 	}
 	return (NULL);
+}
+
+/* Slots in use: tasks not over (a task whose start failed waits only for
+ * its process to be reaped). */
+static size_t
+task_busy(void)
+{
+	struct task	*t;
+	size_t		 n = 0;
+
+	TAILQ_FOREACH(t, &task_list, entry) {
+		if (t->state != TS_DONE)
+			n++;
+	}
+	return (n);
 }
 
 /* Another attempt of task_id that is not over, or NULL. */
@@ -304,14 +320,16 @@ task_job_started(struct job *job, const char *error, void *arg)
 	if (t->state != TS_STARTING)
 		return;
 	task_set_state(t, TS_RUNNING);
-	log_info("event=task_started task=%s attempt=%d type=%s pid=%ld%s%s",
-	    t->log_id, t->attempt, proto_task_type_name(t->type),
-	    (long)job_pid(job), *t->container != '\0' ? " container=" : "",
-	    t->container);
+	log_info("event=task_started task=%s attempt=%d type=%s pid=%ld "
+	    "start_ms=%.3f%s%s", t->log_id, t->attempt,
+	    proto_task_type_name(t->type), (long)job_pid(job),
+	    (worker_now() - t->assigned) * 1e3, *t->container != '\0' ?
+	    " container=" : "", t->container);
 	msg_init(&m, MSG_TASK_STARTED);
 	m.u.ref.task_id = t->task_id;
 	m.u.ref.attempt = t->attempt;
-	upstream_send(&m);
+	if (upstream_send(&m) == 0)
+		upstream_flush();
 }
 
 /* The main process is gone: nothing it started may outlive it. */
@@ -576,7 +594,7 @@ task_assign(const struct proto_task *pt)
 		    "reason)");
 		return;
 	}
-	if (task_n >= (size_t)wconf.slots) {
+	if (task_busy() >= (size_t)wconf.slots) {
 		xasprintf(&why, "no free slot: all %d slots are busy",
 		    wconf.slots);
 		task_refuse(pt->task_id, pt->attempt, why);
@@ -590,6 +608,7 @@ task_assign(const struct proto_task *pt)
 	t->attempt = pt->attempt;
 	t->type = pt->type;
 	t->state = TS_STARTING;
+	t->assigned = worker_now();
 	t->memory_mb = pt->memory_mb;
 	t->workdir = spool_work_path(pt->task_id, pt->attempt);
 	t->timeout_ev = evtimer_new(worker_base, task_timeout_cb, t);

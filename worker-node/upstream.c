@@ -731,6 +731,21 @@ upstream_send_line(const char *line, size_t len)
 	return (evbuffer_add(bufferevent_get_output(up.bev), line, len));
 }
 
+/* Write what is queued now instead of on the loop's next pass: a
+ * task_started or task_result the main node waits on goes out at once.
+ * A full socket leaves the rest to the bufferevent, as usual. */
+void
+upstream_flush(void)
+{
+	struct evbuffer	*out;
+
+	if (up.bev == NULL || up.state != UP_APPROVED)
+		return;
+	out = bufferevent_get_output(up.bev);
+	if (evbuffer_get_length(out) > 0)
+		evbuffer_write(out, bufferevent_getfd(up.bev));
+}
+
 /* Say bye, then call done once flushed or after a short grace. */
 void
 upstream_bye(const char *reason, void (*done)(void))

@@ -80,6 +80,8 @@ int	upstream_can_write(void);
 int	upstream_send(struct msg *m);
 /* Send an already encoded line ending in "\n"; 0 or -1. */
 int	upstream_send_line(const char *line, size_t len);
+/* Write what is queued now (a message the main node waits on). */
+void	upstream_flush(void);
 /* Say bye and call done when flushed (or after a short grace). */
 void	upstream_bye(const char *reason, void (*done)(void));
 

@@ -163,6 +163,15 @@ pick() {
 }
 value() { grep "^bench: $2 " "$1" | head -1 | awk '{ print $3 }'; }
 
+# With real workers every task of $2 must have completed (/bin/true).
+check_real() {
+	f=$(text_cmd "$PORT" status | awk -F': ' '/^tasks_failed/ { print $2 }')
+	if [ "${f:-0}" -ne 0 ]; then
+		echo "# $1: CORRECTNESS: $f tasks failed; worker logs in $WORK" >&2
+		FAILED=1
+	fi
+}
+
 # The swarm's own verdict on correctness.
 check() {
 	if ! grep -q "^swarm: finish" "$1"; then
@@ -293,7 +302,7 @@ start_workers() {
 		mkdir -p "$SDIR/w$w"
 		"$BIN/encore-worker" --main "127.0.0.1:$PORT" --token-file "$JT" \
 		    --id "real-$w" --state-dir "$SDIR/w$w" --runtime none \
-		    --slots 8 --log-level warn >"$SDIR/w$w.log" 2>&1 &
+		    --slots 8 --log-level "${WORKER_LOG:-warn}" >"$SDIR/w$w.log" 2>&1 &
 		WPIDS="$WPIDS $!"
 	done
 	i=0
@@ -341,6 +350,7 @@ if want s7 || want s8; then
 			    'BEGIN { printf "bench: tasks_real_vs_limit %.2f ratio\n", t / l }'
 		fi
 		check "$out" s8
+		check_real s8
 	fi
 	stop_workers
 	stop_main
@@ -357,6 +367,7 @@ if want s12; then
 	pick "$out" submit_to_start_ms_p50 submit_to_start_real_ms_p50
 	pick "$out" submit_to_start_ms_p99 submit_to_start_real_ms_p99
 	check "$out" s12
+	check_real s12
 	stop_workers
 	stop_main
 fi

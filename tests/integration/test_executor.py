@@ -295,6 +295,22 @@ def test_setsid_daemon_killed_on_cancel(confined_cluster):
     no_process("sleep 620[45]")
 
 
+def test_tasks_one_after_another(confined_cluster):
+    """Tasks run one after another on one worker all complete, also after
+    one whose leftovers had to be killed (its cgroup is not reused: a child
+    born into a cgroup killed before is killed at birth on some
+    kernels)."""
+    c = confined_cluster
+    cmds = [["true"], ["sh", "-c", "echo two"],
+            ["sh", "-c", "setsid sleep 6206 </dev/null >/dev/null 2>&1 &"],
+            ["true"], ["sh", "-c", "echo five"], ["true"], ["true"]]
+    for i, cmd in enumerate(cmds):
+        tid = submit(c, command=cmd)
+        t = wait_task(c, tid)
+        assert t["state"] == "completed", (i, cmd, t)
+    no_process("sleep 6206")
+
+
 def landlock_or_skip():
     abi = landlock_abi()
     if abi < 1:

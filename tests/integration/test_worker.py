@@ -449,16 +449,28 @@ def result_of(c, task_id, attempt):
                       and d.get("attempt") == attempt)["data"]
 
 
-def test_unstartable_assignments_are_start_failed(fake):
+def test_unstartable_assignments_are_start_failed(fake, tmp_path):
     """No free slot, a second attempt of a task still running here, a
-    missing program: each is answered failed with start_failed and a
-    clear error; a duplicate of a running attempt is not refused; a
-    task_cancel stops the attempt it names."""
+    missing program, a program the kernel cannot execute: each is answered
+    failed with start_failed and a clear error, and no task_started; a
+    duplicate of a running attempt is not refused; a task_cancel stops the
+    attempt it names."""
     fm, start = fake
     w = start("--slots", "2")
     c = fm.wait_conn(1)
     c.wait_msg("register")
     c.ack()
+    # execve itself fails (ENOEXEC): reported through the exec-status pipe.
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    notelf = bindir / "not-a-program"
+    notelf.write_bytes(b"\x7fELF garbage, not a program\n")
+    notelf.chmod(0o755)
+    c.assign("noexec", 1, [str(notelf)])
+    r = result_of(c, "noexec", 1)
+    assert r["status"] == "failed" and r.get("start_failed") is True, r
+    assert "cannot run" in r["error"] and "format" in r["error"], r
+    assert not c.of_type("task_started", lambda d: d["task_id"] == "noexec")
     c.assign("a", 1, ["sleep", "6301"])
     c.wait_msg("task_started", lambda d: d["task_id"] == "a")
     c.assign("nope", 1, ["no-such-program-encore"])

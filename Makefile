@@ -220,6 +220,17 @@ $(FUZZ_O)/fuzz-text-command: tests/fuzz/fuzz-text-command.c \
 		-fno-sanitize-recover=undefined -Iprotocol -Imain-node \
 		$(PKG_CFLAGS) -o $@ $< main-node/export-parse.c
 
+# fuzz-journal: the worker's run journal format alone (worker-node/journal.c
+# is pure but for the protocol library's allocators).
+$(FUZZ_O)/fuzz-journal: tests/fuzz/fuzz-journal.c worker-node/journal.c \
+		worker-node/worker.h $(PROTO_SRCS) protocol/protocol.h
+	@mkdir -p $(dir $@)
+	$(Q)clang -g -O1 -std=gnu11 -D_GNU_SOURCE \
+		-fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Iprotocol -Iprofiler \
+		$(PKG_CFLAGS) -o $@ $< worker-node/journal.c $(PROTO_SRCS) \
+		$(LIBEVENT) $(JSONC) -lm
+
 fuzz-build: $(FUZZ_BINS)
 fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do n=$$(basename $$f); \

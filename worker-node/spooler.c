@@ -774,43 +774,6 @@ spool_ticks_now(void)
 	    long)hz)) - 1;
 }
 
-/* A journal value: '%', tab, newline and other control bytes as %XX
- * (into buf). */
-static const char *
-spool_enc(const char *v, char *buf, size_t size)
-{
-	size_t		o = 0;
-	unsigned char	c;
-
-	for (; v != NULL && *v != '\0' && o + 4 < size; v++) {
-		c = (unsigned char)*v;
-		if (c < 0x20 || c == '%' || c == 0x7f)
-			o += (size_t)snprintf(buf + o, size - o, "%%%02X", c);
-		else
-			buf[o++] = (char)c;
-	}
-	buf[o] = '\0';
-	return (buf);
-}
-
-/* Decode a journal value in place. */
-static void
-spool_dec(char *v)
-{
-	char		*o = v;
-	unsigned int	 c;
-
-	for (; *v != '\0'; v++) {
-		if (*v == '%' && sscanf(v + 1, "%2X", &c) == 1 &&
-		    v[1] != '\0' && v[2] != '\0') {
-			*o++ = (char)c;
-			v += 2;
-		} else
-			*o++ = *v;
-	}
-	*o = '\0';
-}
-
 /* Append one record to the run journal. */
 static void
 spool_journal_add(const char *rec, size_t len)
@@ -851,8 +814,8 @@ spool_mark(const char *task_id, int attempt, pid_t pgid,
 	    spool_key(task_id, attempt, key, sizeof key), (long)pgid,
 	    spool_ticks_now(), boot,
 	    container != NULL && wconf.runtime != NULL ? wconf.runtime : "",
-	    spool_enc(container, e1, sizeof e1), spool_enc(cgroup, e2,
-	    sizeof e2), spool_enc(workdir, e3, sizeof e3));
+	    journal_enc(container, e1, sizeof e1), journal_enc(cgroup, e2,
+	    sizeof e2), journal_enc(workdir, e3, sizeof e3));
 	spool_journal_add(rec, (size_t)len);
 	free(rec);
 }
@@ -870,23 +833,17 @@ spool_unmark(const char *task_id, int attempt)
 	spool_journal_add(rec, (size_t)len);
 }
 
-/* A task still open in the journal. */
-struct spool_open {
-	char	*key;
-	char	*rec;		/* the "+" record (owned) */
-};
-
-/* The entries of the journal at path still open (not followed by their
- * "-"); *n of them, in an array the caller frees with its strings. */
-static struct spool_open *
+/* The entries of the journal at path still open; *n of them (caller
+ * frees with journal_free()). */
+static struct journal_entry *
 spool_journal_read(const char *path, size_t *n)
 {
-	struct spool_open	*v = NULL;
-	char			*data, *p, *nl, *sp;
-	size_t			 len, i, cap = 0;
-	int			 fd;
-	ssize_t			 r;
+	struct journal_entry	*v;
 	struct stat		 st;
+	char			*data;
+	size_t			 len;
+	ssize_t			 r;
+	int			 fd;
 
 	*n = 0;
 	if ((fd = open(path, O_RDONLY|O_CLOEXEC|O_NOFOLLOW)) == -1)
@@ -902,58 +859,16 @@ spool_journal_read(const char *path, size_t *n)
 			break;
 	}
 	close(fd);
-	data[len] = '\0';
-	for (p = data; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
-		*nl = '\0';	/* a cut last line has no newline: skipped */
-		if ((p[0] != '+' && p[0] != '-') || p[1] != ' ')
-			continue;
-		if ((sp = strchr(p + 2, '\t')) != NULL)
-			*sp = '\0';
-		for (i = 0; i < *n; i++) {
-			if (strcmp(v[i].key, p + 2) == 0)
-				break;
-		}
-		if (i < *n) {	/* forget the earlier record */
-			free(v[i].key);
-			free(v[i].rec);
-			v[i] = v[--(*n)];
-		}
-		if (p[0] == '-')
-			continue;
-		if (sp != NULL)
-			*sp = '\t';
-		if (*n == cap) {
-			cap = cap == 0 ? 16 : cap * 2;
-			v = xreallocarray(v, cap, sizeof *v);
-		}
-		v[*n].rec = xstrdup(p);
-		if ((sp = strchr(p + 2, '\t')) != NULL)
-			*sp = '\0';
-		v[*n].key = xstrdup(p + 2);
-		(*n)++;
-	}
+	v = journal_parse(data, len, n);
 	free(data);
 	return (v);
-}
-
-/* Free what spool_journal_read() returned. */
-static void
-spool_journal_free(struct spool_open *v, size_t n)
-{
-	size_t	i;
-
-	for (i = 0; i < n; i++) {
-		free(v[i].key);
-		free(v[i].rec);
-	}
-	free(v);
 }
 
 /* Rewrite the journal with its open entries only. */
 static void
 spool_journal_compact(void)
 {
-	struct spool_open	*v;
+	struct journal_entry	*v;
 	struct evbuffer		*b;
 	size_t			 n, i;
 
@@ -964,7 +879,7 @@ spool_journal_compact(void)
 	b = evbuffer_new();
 	for (i = 0; i < n; i++)
 		evbuffer_add_printf(b, "%s\n", v[i].rec);
-	spool_journal_free(v, n);
+	journal_free(v, n);
 	spool_jsize = evbuffer_get_length(b);
 	if (worker_write_file(spool_journal_path, (const char *)
 	    evbuffer_pullup(b, -1), spool_jsize, 0) != 0)
@@ -996,7 +911,7 @@ spool_recover_one(const char *key, char *rec)
 	for (p = rec; p != NULL && *p != '\0'; p = sep) {
 		if ((sep = strpbrk(p, "\t\n")) != NULL)
 			*sep++ = '\0';
-		spool_dec(p);
+		journal_dec(p);
 		if (strncmp(p, "pgid=", 5) == 0)
 			pgid = strtol(p + 5, NULL, 10);
 		else if (strncmp(p, "start=", 6) == 0)
@@ -1032,7 +947,7 @@ spool_recover_one(const char *key, char *rec)
 void
 spool_recover(void)
 {
-	struct spool_open	*v;
+	struct journal_entry	*v;
 	DIR			*d;
 	struct dirent		*de;
 	char			*path, *data;
@@ -1041,7 +956,7 @@ spool_recover(void)
 	v = spool_journal_read(spool_journal_path, &n);
 	for (i = 0; i < n; i++)
 		spool_recover_one(v[i].key, v[i].rec);
-	spool_journal_free(v, n);
+	journal_free(v, n);
 	unlink(spool_journal_path);
 	spool_jsize = 0;
 

@@ -159,6 +159,20 @@ int	spool_work_make(const char *path);
  * the next task under another name). */
 void	spool_work_done(const char *path);
 
+/* journal.c: the run journal's format (pure, fuzzed) */
+struct journal_entry {
+	char	*key;		/* owned */
+	char	*rec;		/* the whole "+" record, owned */
+};
+/* A value with '%', control bytes and DEL as %XX, into buf. */
+const char *journal_enc(const char *v, char *buf, size_t size);
+/* Decode a value in place. */
+void	journal_dec(char *v);
+/* The entries still open in a journal's text (len bytes); *n of them. */
+struct journal_entry *journal_parse(const char *data, size_t len,
+	    size_t *n);
+void	journal_free(struct journal_entry *, size_t);
+
 /* executor.c: children of the loop, with output pipes and reaping */
 struct job;
 /* What to start.  Strings are owned; the fds are borrowed (the caller

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from conftest import wait_for
-from fake_main import fake  # noqa: F401 (a fixture)
+from fake_upstream import fake  # noqa: F401 (a fixture)
 
 FINAL = ("completed", "failed", "timed_out", "cancelled")
 # Debian's interpreter: a python3 found first on PATH may live under a home

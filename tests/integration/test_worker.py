@@ -17,7 +17,7 @@ import time
 import pytest
 
 from conftest import Proc, binpath, wait_for
-from fake_main import fake  # noqa: F401 (a fixture)
+from fake_upstream import fake  # noqa: F401 (a fixture)
 
 ASAN = bool(os.environ.get("ENCORE_ASAN"))
 

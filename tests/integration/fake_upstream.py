@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: ISC
-"""A scripted stand-in for encore-main, to drive one real encore-worker
-through what a real main node never does on purpose: no register_ack, a
+"""fake_upstream.py -- a scripted stand-in for encore-main as a worker
+sees it (its upstream), to drive one real encore-worker through what a
+real main node never does on purpose: no register_ack, a
 line that never ends, an oversized line, assignments it cannot start,
 disconnects at chosen moments.  It records every line the worker sends.
 

@@ -348,7 +348,7 @@ def test_key_refused_without_token_is_exit_2(cluster):
     assert "--token-file" in w2.output()
 
 
-# ---- a main node that misbehaves (tests/integration/fake_main.py) ----
+# ---- a main node that misbehaves (tests/integration/fake_upstream.py) ----
 
 def reconnect_gaps(fm, n, timeout):
     """Seconds between the first n connections."""

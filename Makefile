@@ -31,6 +31,8 @@ PKG_CONFIG	?= PKG_CONFIG_SYSROOT_DIR=$(SYSROOT) \
 		   pkg-config
 PKGS		:= libevent json-c libproc2
 LDFLAGS		+= -Wl,-rpath-link,$(SYSROOT)/usr/lib/$(CROSS):$(SYSROOT)/lib/$(CROSS)
+# Headers Debian puts under the triplet (openssl/opensslconf.h).
+CROSS_INCLUDE	:= -I$(SYSROOT)/usr/include/$(CROSS)
 .DEFAULT_GOAL	:= cross
 cross:
 	@[ "$(SYSROOT)" = / ] || sh packaging/cross-sysroot.sh $(CROSS) $(SYSROOT)
@@ -54,7 +56,7 @@ WARN	:= -Wall -Wextra -Werror -Wformat=2 -Wmissing-prototypes \
 	   -Wshadow -Wpointer-arith -Wno-unused-parameter
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=gnu11 $(WARN) -MMD -MP -D_GNU_SOURCE \
-	   -Iprotocol -Iprofiler -Iconfig $(PKG_CFLAGS)
+	   -Iprotocol -Iprofiler -Iconfig $(PKG_CFLAGS) $(CROSS_INCLUDE)
 ifneq ($(SAN),)
 CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
 	   -fno-sanitize-recover=undefined
@@ -62,6 +64,7 @@ LDFLAGS	+= -fsanitize=address,undefined
 endif
 
 LIBEVENT := $(shell $(PKG_CONFIG) --libs libevent 2>/dev/null)
+TLSLIBS	 := $(shell $(PKG_CONFIG) --libs libevent_openssl openssl 2>/dev/null)
 JSONC	 := $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null)
 SQLITE	 := $(shell $(PKG_CONFIG) --libs sqlite3 2>/dev/null)
 PROC2	 := $(shell $(PKG_CONFIG) --libs libproc2 2>/dev/null)
@@ -124,17 +127,32 @@ $(eval $(call lib_rule,$(LIBWORKER),$(WORKER_SRCS)))
 $(eval $(call lib_rule,$(LIBCLIENT),$(CLIENT_SRCS)))
 $(eval $(call lib_rule,$(LIBTUI),$(TUI_SRCS)))
 
+# ---- the web dashboard's files, compiled into encore-main (main-node/web.c
+# serves them): embed.sh writes them as C arrays with od and awk, so no
+# extra package is needed (why: in the script) ----
+WEB_ASSETS	:= main-node/web/index.html main-node/web/app.css \
+		   main-node/web/app.js main-node/web/favicon.svg
+$(O)/main-node/web-assets.c: main-node/web/embed.sh $(WEB_ASSETS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  GEN     $@")
+	$(Q)sh main-node/web/embed.sh $@ $(WEB_ASSETS)
+$(O)/main-node/web-assets.o: $(O)/main-node/web-assets.c
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -Imain-node -c -o $@ $<
+$(LIBMAIN): $(O)/main-node/web-assets.o
+
 link = @mkdir -p $(dir $@); $(if $(Q),echo "  LD      $@";) \
 	$(CC) $(LDFLAGS) -o $@ $^ $(1)
 
 # The worker links no SQLite and no ncurses (SPEC section 1).
 $(BIN)/encore-main: $(O)/main-node/main-node.o $(LIBMAIN) $(LIBCONF) $(LIBPROTO)
-	$(call link,$(SQLITE) $(LIBEVENT) $(JSONC) -lm)
+	$(call link,$(SQLITE) $(TLSLIBS) $(LIBEVENT) $(JSONC) -lm)
 $(BIN)/encore-worker: $(O)/worker-node/worker-node.o $(LIBWORKER) $(LIBPROF) \
 		$(LIBCONF) $(LIBPROTO)
 	$(call link,$(PROC2) $(LIBEVENT) $(JSONC) -lm)
+# encore backup checks the copy's SHA-256 with OpenSSL's libcrypto.
 $(BIN)/encore: $(O)/dashboard-tui/cli.o $(LIBCLIENT) $(LIBCONF) $(LIBPROTO)
-	$(call link,$(LIBEVENT) $(JSONC) -lm)
+	$(call link,$(LIBEVENT) $(JSONC) -lcrypto -lm)
 $(BIN)/encore-top: $(O)/dashboard-tui/dashboard.o $(LIBTUI) $(LIBCLIENT) \
 		$(O)/profiler/prof-format.o $(LIBCONF) $(LIBPROTO)
 	$(call link,$(CURSES) $(LIBEVENT) $(JSONC) -lm)
@@ -147,7 +165,8 @@ UNIT_LIBS	:= $(LIBMAIN) $(LIBWORKER) $(LIBTUI) $(LIBCLIENT) $(LIBPROF) \
 		   $(LIBCONF) $(LIBPROTO)
 
 $(O)/tests/%: $(O)/tests/unit/%.o $(UNIT_LIBS)
-	$(call link,$(CMOCKA) $(SQLITE) $(PROC2) $(CURSES) $(LIBEVENT) $(JSONC) -lm)
+	$(call link,$(CMOCKA) $(SQLITE) $(PROC2) $(CURSES) $(TLSLIBS) \
+	    $(LIBEVENT) $(JSONC) -lm)
 
 unit: $(UNIT_BINS)
 	@pass=0; fail=0; for t in $(UNIT_BINS); do \
@@ -210,6 +229,15 @@ $(FUZZ_O)/fuzz-msg-decode: tests/fuzz/fuzz-msg-decode.c $(PROTO_SRCS) \
 		-fno-sanitize-recover=undefined -Iprotocol $(PKG_CFLAGS) \
 		-o $@ $< $(PROTO_SRCS) $(LIBEVENT) $(JSONC) -lm
 
+# fuzz-frames: a session's lines and raw file frames (protocol only).
+$(FUZZ_O)/fuzz-frames: tests/fuzz/fuzz-frames.c $(PROTO_SRCS) \
+		protocol/protocol.h protocol/msg-table.h
+	@mkdir -p $(dir $@)
+	$(Q)clang -g -O1 -std=gnu11 -D_GNU_SOURCE \
+		-fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Iprotocol $(PKG_CFLAGS) \
+		-o $@ $< $(PROTO_SRCS) $(LIBEVENT) $(JSONC) -lm
+
 # fuzz-text-command: the text-export parser alone (main-node/export-parse.c
 # is a pure function; nothing else of the main node is linked).
 $(FUZZ_O)/fuzz-text-command: tests/fuzz/fuzz-text-command.c \
@@ -230,6 +258,49 @@ $(FUZZ_O)/fuzz-journal: tests/fuzz/fuzz-journal.c worker-node/journal.c \
 		-fno-sanitize-recover=undefined -Iprotocol -Iprofiler \
 		$(PKG_CFLAGS) -o $@ $< worker-node/journal.c $(PROTO_SRCS) \
 		$(LIBEVENT) $(JSONC) -lm
+
+# fuzz-client-display: what the clients make of a main node's bytes
+# (dashboard-tui/display.c, client.c) with the protocol library.
+$(FUZZ_O)/fuzz-client-display: tests/fuzz/fuzz-client-display.c \
+		dashboard-tui/display.c dashboard-tui/client.c \
+		dashboard-tui/client.h $(PROTO_SRCS) protocol/protocol.h
+	@mkdir -p $(dir $@)
+	$(Q)clang -g -O1 -std=gnu11 -D_GNU_SOURCE \
+		-fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Iprotocol $(PKG_CFLAGS) \
+		-o $@ $< dashboard-tui/display.c dashboard-tui/client.c \
+		$(PROTO_SRCS) $(LIBEVENT) $(JSONC) -lm
+
+# fuzz-sniff: the first-byte dispatch alone (main-node/sniff.c is pure).
+$(FUZZ_O)/fuzz-sniff: tests/fuzz/fuzz-sniff.c main-node/sniff.c \
+		main-node/main.h protocol/protocol.h
+	@mkdir -p $(dir $@)
+	$(Q)clang -g -O1 -std=gnu11 -D_GNU_SOURCE \
+		-fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Iprotocol -Imain-node \
+		$(PKG_CFLAGS) -o $@ $< main-node/sniff.c
+
+# fuzz-http: the HTTP request head parser alone (main-node/http-parse.c).
+$(FUZZ_O)/fuzz-http: tests/fuzz/fuzz-http.c main-node/http-parse.c \
+		main-node/main.h $(PROTO_SRCS) protocol/protocol.h
+	@mkdir -p $(dir $@)
+	$(Q)clang -g -O1 -std=gnu11 -D_GNU_SOURCE \
+		-fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Iprotocol -Imain-node \
+		$(PKG_CFLAGS) -o $@ $< main-node/http-parse.c $(PROTO_SRCS) \
+		$(LIBEVENT) $(JSONC) -lm
+
+# fuzz-cli-spec: submit's --array and --after parsers
+# (dashboard-tui/cli-spec.c, pure) with the protocol library.
+$(FUZZ_O)/fuzz-cli-spec: tests/fuzz/fuzz-cli-spec.c \
+		dashboard-tui/cli-spec.c dashboard-tui/cli.h \
+		$(PROTO_SRCS) protocol/protocol.h
+	@mkdir -p $(dir $@)
+	$(Q)clang -g -O1 -std=gnu11 -D_GNU_SOURCE \
+		-fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Iprotocol $(PKG_CFLAGS) \
+		-o $@ $< dashboard-tui/cli-spec.c \
+		$(PROTO_SRCS) $(LIBEVENT) $(JSONC) -lm
 
 fuzz-build: $(FUZZ_BINS)
 fuzz: $(FUZZ_BINS)

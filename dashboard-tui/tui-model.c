@@ -154,7 +154,22 @@ model_task_free(struct tui_task *t)
 	free(t->device);
 	free(t->image);
 	free(t->error);
+	free(t->reason);
+	free(t->array_id);
 	free(t);
+}
+
+/* Forget the detail's info. */
+void
+tui_model_clear_info(struct tui_model *m)
+{
+	free(m->info.task);
+	free(m->info.why);
+	free(m->info.deps);
+	free(m->info.array);
+	free(m->info.counts);
+	memset(&m->info, 0, sizeof m->info);
+	m->dirty = 1;
 }
 
 /* Create an empty model. */
@@ -189,20 +204,53 @@ tui_model_free(struct tui_model *m)
 	free(m->tsel_id);
 	free(m->detail_task);
 	free(m->output);
+	tui_model_clear_info(m);
 	free(m);
 }
 
-/* Compare ids: numeric ids by value, then bytewise. */
+/* Compare one dot-separated part of two ids (la and lb bytes): numbers
+ * by value and before any other text, other text bytewise. */
+static int
+model_partcmp(const char *a, size_t la, const char *b, size_t lb)
+{
+	static const char	*digits = "0123456789";
+	int			 da, db, c;
+
+	da = la > 0 && strspn(a, digits) >= la;
+	db = lb > 0 && strspn(b, digits) >= lb;
+	if (da != db)
+		return (da ? -1 : 1);
+	if (da && la != lb)
+		return (la < lb ? -1 : 1);
+	if ((c = memcmp(a, b, la < lb ? la : lb)) != 0)
+		return (c);
+	return (la == lb ? 0 : la < lb ? -1 : 1);
+}
+
+/*
+ * Compare ids part by part ("17.3" is 17 then 3), a shorter id first
+ * when one is the start of the other: "5" < "17" < "17.3" < "17.10" <
+ * "18".  A total order, which the sorted arrays and their binary search
+ * need (tasks, array elements and device names all mix here).
+ */
 static int
 model_idcmp(const char *a, const char *b)
 {
 	size_t	la, lb;
+	int	c;
 
-	if (isdigit((unsigned char)*a) && isdigit((unsigned char)*b) &&
-	    strspn(a, "0123456789") == (la = strlen(a)) &&
-	    strspn(b, "0123456789") == (lb = strlen(b)) && la != lb)
-		return (la < lb ? -1 : 1);
-	return (strcmp(a, b));
+	for (;;) {
+		la = strcspn(a, ".");
+		lb = strcspn(b, ".");
+		if ((c = model_partcmp(a, la, b, lb)) != 0)
+			return (c);
+		a += la;
+		b += lb;
+		if (*a == '\0' || *b == '\0')
+			return (*a == *b ? 0 : *a == '\0' ? -1 : 1);
+		a++;
+		b++;
+	}
 }
 
 /* Binary search an id among n sorted owned objects whose first member is
@@ -282,7 +330,10 @@ tui_model_apply_device(struct tui_model *m, struct json_object *o,
 	i = model_search((void **)m->devices, m->n_devices, id, &found);
 	if (found)
 		d = m->devices[i];
-	else {
+	else if (m->n_devices >= TUI_DEVICES_MAX) {
+		m->dropped_devices = 1;
+		return (-1);
+	} else {
 		d = xcalloc(1, sizeof *d);
 		d->id = xstrdup(id);
 		m->devices = xreallocarray(m->devices, m->n_devices + 1,
@@ -366,6 +417,7 @@ tui_model_set_devices(struct tui_model *m, struct json_object *arr,
 	for (i = 0; i < m->n_devices; i++)
 		model_device_free(m->devices[i]);
 	m->n_devices = 0;
+	m->dropped_devices = 0;
 	if (arr != NULL && json_object_is_type(arr, json_type_array)) {
 		n = json_object_array_length(arr);
 		for (i = 0; i < n; i++)
@@ -379,30 +431,26 @@ tui_model_set_devices(struct tui_model *m, struct json_object *arr,
 int
 tui_task_is_finished(const struct tui_task *t)
 {
-	if (t->state == NULL)
-		return (0);
-	return (strcmp(t->state, "queued") != 0 &&
-	    strcmp(t->state, "assigned") != 0 &&
-	    strcmp(t->state, "running") != 0);
+	return (proto_task_state_name_is_final(t->state));
 }
 
 /* Drop the oldest finished tasks beyond TUI_FINISHED_MAX (the list is
- * sorted by id, which grows with submission). */
+ * sorted by id, which grows with submission); in batches, so a stream of
+ * finished tasks does not cost a pass over all of them each. */
 static void
 model_prune_tasks(struct tui_model *m)
 {
-	size_t	i, j, finished = 0, drop;
+	size_t	i, j, drop;
 
-	for (i = 0; i < m->n_tasks; i++)
-		finished += tui_task_is_finished(m->tasks[i]);
-	if (finished <= TUI_FINISHED_MAX)
+	if (m->n_finished <= TUI_FINISHED_MAX + TUI_FINISHED_MAX / 10)
 		return;
-	drop = finished - TUI_FINISHED_MAX;
+	drop = m->n_finished - TUI_FINISHED_MAX;
 	for (i = j = 0; i < m->n_tasks; i++) {
 		if (drop > 0 && tui_task_is_finished(m->tasks[i]) &&
 		    (m->detail_task == NULL ||
 		    strcmp(m->detail_task, m->tasks[i]->id) != 0)) {
 			model_task_free(m->tasks[i]);
+			m->n_finished--;
 			drop--;
 			continue;
 		}
@@ -419,7 +467,7 @@ tui_model_apply_task(struct tui_model *m, struct json_object *o)
 	struct json_object	*e;
 	char			*id = NULL, *ts = NULL;
 	size_t			 i;
-	int			 found;
+	int			 found, was_final;
 
 	if ((e = client_json_get(o, "id")) == NULL)
 		return (-1);
@@ -429,10 +477,40 @@ tui_model_apply_task(struct tui_model *m, struct json_object *o)
 		return (-1);
 	}
 	i = model_search((void **)m->tasks, m->n_tasks, id, &found);
+	if ((e = client_json_get(o, "array_id")) != NULL) {
+		/* An element: its array's counts in the detail change. */
+		if (m->info.task != NULL && strcmp(m->info.task,
+		    json_object_get_string(e)) == 0)
+			m->info.stale = 1;
+		if (proto_task_state_name_is_final(client_json_str(o,
+		    "state"))) {
+			/* Ended: its array stands for it from now on. */
+			if (found && !tui_task_is_finished(m->tasks[i])) {
+				model_task_free(m->tasks[i]);
+				memmove(m->tasks + i, m->tasks + i + 1,
+				    (m->n_tasks - i - 1) * sizeof *m->tasks);
+				m->n_tasks--;
+				model_changed(m);
+			}
+			free(id);
+			return (0);
+		}
+	}
+	if (m->info.task != NULL && strcmp(m->info.task, id) == 0)
+		m->info.stale = 1;
 	if (found) {
 		t = m->tasks[i];
 		free(id);
+		was_final = tui_task_is_finished(t);
+	} else if (m->n_tasks - m->n_finished >= TUI_ACTIVE_MAX &&
+	    !proto_task_state_name_is_final(client_json_str(o, "state"))) {
+		/* Full: a new task not ended is left out (finished ones
+		 * push the oldest finished out instead). */
+		m->dropped_tasks = 1;
+		free(id);
+		return (-1);
 	} else {
+		was_final = 0;
 		t = xcalloc(1, sizeof *t);
 		t->id = id;
 		m->tasks = xreallocarray(m->tasks, m->n_tasks + 1,
@@ -448,6 +526,11 @@ tui_model_apply_task(struct tui_model *m, struct json_object *o)
 	model_str(&t->device, o, "device");
 	model_str(&t->image, o, "image");
 	model_str(&t->error, o, "error");
+	model_str(&t->reason, o, "reason");
+	model_str(&t->array_id, o, "array_id");
+	t->array_size = model_int(client_json_get(o, "array"), "size", 0);
+	if (client_json_get(o, "array") != NULL && t->array_size < 1)
+		t->array_size = 1;
 	t->attempt = (int)model_int(o, "attempt", 0);
 	t->exit_code = (int)model_int(o, "exit_code", -1);
 	model_str(&ts, o, "submitted_at");
@@ -457,24 +540,36 @@ tui_model_apply_task(struct tui_model *m, struct json_object *o)
 	model_str(&ts, o, "finished_at");
 	t->finished_at = tui_parse_time(ts);
 	free(ts);
+	if (tui_task_is_finished(t) != was_final) {
+		if (was_final)
+			m->n_finished--;
+		else
+			m->n_finished++;
+	}
 	if (m->detail_task != NULL && strcmp(m->detail_task, t->id) == 0 &&
 	    tui_task_is_finished(t))
 		m->output_done = 1;
-	if (!found && tui_task_is_finished(t))
+	if (tui_task_is_finished(t) && !was_final)
 		model_prune_tasks(m);
 	model_changed(m);
 	return (0);
 }
 
-/* Replace all tasks with a list. */
+/* Replace the tasks not ended with a list (finished ones stay). */
 void
 tui_model_set_tasks(struct tui_model *m, struct json_object *arr)
 {
-	size_t	i, n;
+	size_t	i, j, n;
 
-	for (i = 0; i < m->n_tasks; i++)
-		model_task_free(m->tasks[i]);
-	m->n_tasks = 0;
+	for (i = j = 0; i < m->n_tasks; i++) {
+		if (tui_task_is_finished(m->tasks[i]))
+			m->tasks[j++] = m->tasks[i];
+		else
+			model_task_free(m->tasks[i]);
+	}
+	m->n_tasks = j;
+	m->n_finished = j;
+	m->dropped_tasks = 0;
 	if (arr != NULL && json_object_is_type(arr, json_type_array)) {
 		n = json_object_array_length(arr);
 		for (i = 0; i < n; i++)
@@ -511,23 +606,24 @@ model_task_visible(struct tui_model *m, const struct tui_task *t)
 
 	if (!m->show_finished && tui_task_is_finished(t))
 		return (0);
+	if (t->array_id != NULL)
+		return (0);	/* its array's line stands for it */
 	return (model_match(t->id, f) || model_match(t->name, f) ||
 	    model_match(t->state, f) || model_match(t->device, f) ||
 	    model_match(t->priority, f));
 }
 
-/* Sort rank of a task: running first, then queued, then finished. */
+/* Sort rank of a task: running first, then waiting to run (queued,
+ * waiting, held, or a state we do not know), then finished. */
 static int
 model_task_rank(const struct tui_task *t)
 {
-	if (t->state == NULL)
-		return (3);
-	if (strcmp(t->state, "running") == 0 ||
-	    strcmp(t->state, "assigned") == 0)
+	if (t->state != NULL && (strcmp(t->state, "running") == 0 ||
+	    strcmp(t->state, "assigned") == 0))
 		return (0);
-	if (strcmp(t->state, "queued") == 0)
-		return (1);
-	return (2);
+	if (tui_task_is_finished(t))
+		return (2);
+	return (1);
 }
 
 /* Priority as a number (urgent highest). */
@@ -776,6 +872,10 @@ tui_model_totals(struct tui_model *m, struct tui_totals *tot)
 	}
 	for (i = 0; i < m->n_tasks; i++) {
 		s = m->tasks[i]->state != NULL ? m->tasks[i]->state : "";
+		/* An array counts as one line of the list while it waits to
+		 * run; once running, its elements count. */
+		if (m->tasks[i]->array_size > 0 && strcmp(s, "queued") != 0)
+			continue;
 		if (strcmp(s, "queued") == 0)
 			tot->queued++;
 		else if (strcmp(s, "running") == 0 ||
@@ -787,6 +887,76 @@ tui_model_totals(struct tui_model *m, struct tui_totals *tot)
 		else if (strcmp(s, "completed") == 0)
 			tot->completed++;
 	}
+}
+
+/* "k: v" members of an object joined as "v k, v k" (array counts: "3
+ * running, 12 completed"), leaving out zeros; NULL if none. */
+static char *
+model_counts(struct json_object *counts)
+{
+	static const char	*order[] = { "running", "assigned", "queued",
+	    "waiting", "held", "completed", "failed", "timed_out",
+	    "cancelled", NULL };
+	char			*s = NULL, *t;
+	int64_t			 v;
+	size_t			 i;
+
+	for (i = 0; order[i] != NULL; i++) {
+		if ((v = model_int(counts, order[i], 0)) <= 0)
+			continue;
+		xasprintf(&t, "%s%s%lld %s", s != NULL ? s : "",
+		    s != NULL ? ", " : "", (long long)v, order[i]);
+		free(s);
+		s = t;
+	}
+	return (s);
+}
+
+/* Keep what get_task says about the detail task. */
+void
+tui_model_set_info(struct tui_model *m, const char *id,
+    struct json_object *task)
+{
+	struct json_object	*a, *deps, *d;
+	const char		*kind;
+	char			*t, lim[48];
+	size_t			 i, n;
+
+	if (id == NULL || task == NULL)
+		return;
+	tui_model_clear_info(m);
+	m->info.task = xstrdup(id);
+	model_str(&m->info.why, task, "why");
+	if ((a = client_json_get(task, "array")) != NULL) {
+		lim[0] = '\0';
+		if (model_int(a, "limit", 0) > 0)
+			snprintf(lim, sizeof lim, ", at most %lld running",
+			    (long long)model_int(a, "limit", 0));
+		xasprintf(&m->info.array, "%lld elements, %lld-%lld step %lld%s",
+		    (long long)model_int(a, "size", 0),
+		    (long long)model_int(a, "start", 0),
+		    (long long)model_int(a, "end", 0),
+		    (long long)model_int(a, "step", 1), lim);
+		m->info.counts = model_counts(client_json_get(a, "counts"));
+		if (m->info.counts == NULL)
+			m->info.counts = xstrdup("none");
+	}
+	deps = client_json_get(task, "dependencies");
+	n = deps != NULL && json_object_is_type(deps, json_type_array) ?
+	    json_object_array_length(deps) : 0;
+	for (i = 0; i < n; i++) {
+		d = json_object_array_get_idx(deps, i);
+		if (client_json_str(d, "task_id") == NULL)
+			continue;
+		kind = client_json_str(d, "kind");
+		xasprintf(&t, "%s%s%s %s", m->info.deps != NULL ?
+		    m->info.deps : "", m->info.deps != NULL ? ", " : "",
+		    kind != NULL ? kind : "after", client_json_str(d,
+		    "task_id"));
+		free(m->info.deps);
+		m->info.deps = t;
+	}
+	m->dirty = 1;
 }
 
 /* The task whose output the detail pane wants. */

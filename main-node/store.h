@@ -13,6 +13,7 @@ struct store {
 	sqlite3		*db;
 	int		 depth;		/* store_begin nesting */
 	int		 broken;	/* the open transaction is lost */
+	double		 busy_until;	/* refuse writes until (monotonic) */
 	struct {
 		sqlite3_stmt	*tx_begin;
 		sqlite3_stmt	*tx_commit;
@@ -25,14 +26,25 @@ struct store {
 		sqlite3_stmt	*dev_delete;
 		sqlite3_stmt	*task_insert;
 		sqlite3_stmt	*task_get;
-		sqlite3_stmt	*task_next;
 		sqlite3_stmt	*task_update;
 		sqlite3_stmt	*attempt_upsert;
 		sqlite3_stmt	*output_insert;
 		sqlite3_stmt	*output_trim;
 		sqlite3_stmt	*output_bytes;
 		sqlite3_stmt	*output_bytes_get;
+		sqlite3_stmt	*output_seq;
+		sqlite3_stmt	*task_delete;
+		sqlite3_stmt	*attempts_delete;
+		sqlite3_stmt	*output_delete;
+		sqlite3_stmt	*deps_delete;
+		sqlite3_stmt	*element_get;
+		sqlite3_stmt	*dep_add;
 		sqlite3_stmt	*count_state;
+		sqlite3_stmt	*files_clear;
+		sqlite3_stmt	*files_put;
+		sqlite3_stmt	*files_get;
+		sqlite3_stmt	*files_delete;
+		sqlite3_stmt	*file_used;
 	} stmts;
 };
 
@@ -45,5 +57,6 @@ void	 store_bind_double_or_null(sqlite3_stmt *, int, double);
 char	*store_column_text(sqlite3_stmt *, int);
 int	 store_device_prepare(struct store *);
 int	 store_task_prepare(struct store *);
+int	 store_file_prepare(struct store *);
 
 #endif /* STORE_H */

@@ -74,6 +74,7 @@ shlibdeps() {
 		*/encore-main)	 deps="$deps, libsqlite3-0 (>= 3.20.0)" ;;
 		*/encore-worker) deps="$deps, libproc2-0 (>= 2:4.0.2)" ;;
 		*/encore-top)	 deps="$deps, libncursesw6 (>= 6), libtinfo6 (>= 6)" ;;
+		*/encore)	 deps="$deps, libssl3 (>= 3.0.0)" ;;
 		esac
 	done
 	echo "$deps"

@@ -7,9 +7,15 @@
 set -e
 
 PKGS="build-essential pkg-config libevent-dev libjson-c-dev libsqlite3-dev
-libproc2-dev libncurses-dev libcmocka-dev python3-pytest netcat-openbsd tmux
+libssl-dev libproc2-dev libncurses-dev libcmocka-dev python3-pytest netcat-openbsd tmux
 sqlite3 clang libclang-rt-14-dev podman runc busybox-static uidmap procps
 dpkg-dev"
+
+# Test-only: tests/integration/test_http.py and test_web.py run a real
+# Prometheus server and promtool (prometheus), and load the web dashboard
+# in headless Chromium driven by Selenium (chromium, chromium-driver,
+# python3-selenium).  Nothing of encore needs them to build or run.
+PKGS="$PKGS prometheus chromium chromium-driver python3-selenium"
 
 # Cross builds (make CROSS=...) and tests/integration/test_cross.py: Debian's
 # cross compilers, qemu-user, and apt's package index of arm64 and armhf,

@@ -11,6 +11,7 @@ out (q, SIGTERM) leaves the terminal as it found it.  The tmux server is
 always killed, and every wait is bounded.
 """
 
+import json
 import os
 import re
 import shutil
@@ -22,6 +23,7 @@ import uuid
 import pytest
 
 from conftest import binpath, wait_for
+from fake_main import FakeMain, Pager
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("tmux") is None,
@@ -31,6 +33,7 @@ pytestmark = [
 ]
 
 EXIT_MARK = "encore-top-exited="
+ASAN = bool(os.environ.get("ENCORE_ASAN"))
 
 
 class Tmux:
@@ -51,8 +54,13 @@ class Tmux:
     def start(self, cluster, cols=100, lines=30, env=None, args=""):
         """Start encore-top; after it exits the pane prints its status and
         whether the tty settings came back as they were."""
-        e = {"ENCORE_MAIN": "127.0.0.1:%d" % cluster.port,
-             "ENCORE_TOKEN": cluster.operator_token,
+        self.start_at("127.0.0.1:%d" % cluster.port, cluster.operator_token,
+                      cols, lines, env, args)
+
+    def start_at(self, addr, token, cols=100, lines=30, env=None, args=""):
+        """start() against any main node (a fake one too)."""
+        e = {"ENCORE_MAIN": addr,
+             "ENCORE_TOKEN": token,
              "LANG": "C.UTF-8"}
         if os.environ.get("ENCORE_ASAN"):
             # Sanitizer reports go to files the fixture checks, not to
@@ -250,6 +258,70 @@ def test_task_output_in_detail_pane(cluster, top):
     top.wait(lambda s: "tasks" in s and "w1" in s, what="panes back")
 
 
+def select_task(top, tid):
+    """Move the task pane's selection (it has the focus) onto task tid:
+    from the first row down, until the detail pane's title names it."""
+    top.keys("Home")
+    for _ in range(20):
+        if re.search(r"─ task %s " % tid, top.wait_text("tasks *")):
+            return
+        top.keys("Down")
+        time.sleep(0.2)
+    raise AssertionError("task %s never selected:\n%s" % (tid, top.screen()))
+
+
+def test_why_waiting_held_and_arrays(cluster, top):
+    """The detail pane says why a queued task does not run (get_task's
+    why, wrapped); waiting and held tasks show their state as text; an
+    array is one line of the task list, its counts in the detail pane."""
+    cluster.start_main()
+    cluster.start_worker("w1", "--slots", "2")
+    cluster.wait_state("w1", "online")
+    with cluster.operator() as op:
+        never = op.request("submit", {"task": {
+            "name": "never", "command": ["true"],
+            "requirements": {"arch": "riscv64"}}})["data"]["task_id"]
+        held = op.request("submit", {"task": {
+            "name": "parked", "command": ["true"]},
+            "hold": True})["data"]["task_id"]
+        waits = op.request("submit", {"task": {
+            "name": "merge", "command": ["true"]},
+            "after": [never]})["data"]["task_id"]
+        arr = op.request("submit", {"task": {
+            "name": "sweep", "command": ["sleep", "30"]},
+            "array": {"end": 9, "limit": 2}})["data"]["task_id"]
+    top.start(cluster, cols=100, lines=30)
+    top.wait_text("devices 1/1 online")
+    top.keys("Tab")
+    s = top.wait(lambda s: re.search(r"%s +held .*parked" % held, s) and
+                 re.search(r"%s +waiting .*merge" % waits, s) and
+                 re.search(r"%s +queued .*sweep \[arr" % arr, s) and
+                 "2 running" in s,
+                 timeout=20, what="held, waiting and the array listed")
+    # The array is one line: none of its elements is listed.
+    assert not re.search(r"\b%s\.\d" % arr, s), s
+    # Select the task no device can run: why, in words, with counts.
+    select_task(top, never)
+    s = top.wait_text("task %s never" % never, "why: no device can run it",
+                      timeout=15)
+    # The detail pane's lines (right of the task list), joined.
+    flat = " ".join(line.split("││", 1)[1].strip("│ ")
+                    for line in s.splitlines() if "││" in line)
+    assert ("why: no device can run it: 1 device excluded by arch=riscv64 "
+            "(%s 1)" % os.uname().machine) in re.sub(r" +", " ", flat), s
+    # The array's detail: its counts per state.
+    select_task(top, arr)
+    s = top.wait(lambda s: re.search(r"task %s sweep" % arr, s) and
+                 "elements 2 running, 8 queued" in s, timeout=20,
+                 what="the array's counts in the detail pane")
+    assert "10 elements, 0-9 step 1, at most 2 running" in s, s
+    assert all(len(line) <= 100 for line in s.splitlines())
+    # Cancelled, it ends: gone from the list of tasks not ended.
+    cluster.cli("cancel", arr, check=True)
+    top.wait(lambda s: not re.search(r"│ %s +\w+ .*sweep" % arr, s),
+             timeout=20, what="the cancelled array to leave the list")
+
+
 def test_cancel_asks_first(cluster, top):
     cluster.start_main()
     cluster.start_worker("w1")
@@ -430,3 +502,189 @@ def proc_cpu(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_80x24_shows_task_names_under_a_header(cluster, top):
+    cluster.start_main()
+    cluster.start_worker("w1")
+    cluster.wait_state("w1", "online")
+    with cluster.operator() as op:
+        for name in ("nightly-job", "backup-home"):
+            r = op.request("submit", {"task": {
+                "name": name, "command": ["sleep", "30"]}})
+            assert r["data"]["ok"], r
+    top.start(cluster, cols=80, lines=24)
+    top.wait_text("devices 1/1 online")
+    s = top.wait_text("nightly-job", "backup-home", timeout=15)
+    lines = s.splitlines()
+    head = [line for line in lines if re.search(r"ID +STATE .*NAME", line)]
+    assert head, s
+    # The names start where the NAME header does.
+    col = head[0].index("NAME")
+    assert any(line[col:].startswith("nightly-job") for line in lines), s
+    assert all(len(line) <= 80 for line in lines)
+
+
+def test_token_file(cluster, top, tmp_path):
+    cluster.start_main()
+    tf = tmp_path / "op.token"
+    tf.write_text(cluster.operator_token + "\n")
+    top.start_at("127.0.0.1:%d" % cluster.port, "",
+                 args="--token-file %s" % tf)
+    top.wait_text("connected to")
+    r = subprocess.run([binpath("encore-top"), "--main",
+                        "127.0.0.1:%d" % cluster.port, "--token-file",
+                        str(tmp_path / "missing")], capture_output=True,
+                       text=True, timeout=20, stdin=subprocess.DEVNULL)
+    assert r.returncode == 2, r.stderr
+    assert str(tmp_path / "missing") in r.stderr
+
+
+# ---- against a main node that misbehaves (fake_main.py) ----
+
+EVIL_DEVICE = {"id": "w\x1b[2J1", "hostname": "h", "state": "online",
+               "arch": "x86_64", "platform": "linux", "cores": 2,
+               "slots": 2, "running": 0}
+
+
+def polite(conn, msg, devices=(EVIL_DEVICE,), tasks=()):
+    """Answer what encore-top asks as a main node would."""
+    t = msg["message_type"]
+    if t == "subscribe":
+        conn.reply(msg, {"ok": True})
+    elif t == "list_devices":
+        conn.reply(msg, {"ok": True, "devices": list(devices)})
+    elif t == "list_tasks":
+        conn.reply(msg, {"ok": True, "tasks": list(tasks)})
+    elif t == "status":
+        conn.reply(msg, {"ok": True, "status": {}})
+    elif t == "logs":
+        conn.reply(msg, {"ok": True, "task_id": msg["data"]["task_id"],
+                         "state": "running", "output": "", "chunks": []})
+
+
+def top_rss_mib(top):
+    pid = top.top_pid()
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+def test_names_are_escaped_on_screen(top):
+    with FakeMain(polite) as fake:
+        top.start_at(fake.addr, fake.token)
+        s = top.wait_text("w\\x1b[2J1", "devices 1/1 online")
+        assert "\x1b" not in s
+
+
+def test_huge_line_is_refused_and_retried(top):
+    pad = b"x" * (70 * 1024 * 1024)
+
+    def handler(conn, msg):
+        if msg["message_type"] == "list_devices":
+            try:
+                conn.send_raw(b'{"message_type":"reply","reply_to":"%s",'
+                              b'"data":{"ok":true,"devices":[],"pad":"'
+                              % msg["message_id"].encode() + pad + b'"}}\n')
+            except OSError:
+                pass
+        else:
+            polite(conn, msg)
+    with FakeMain(handler) as fake:
+        top.start_at(fake.addr, fake.token)
+        top.wait_text("disconnected, retrying", "longer than 64 MiB",
+                      timeout=30)
+        rss = top_rss_mib(top)
+        print("encore-top peak RSS after a 70 MB line: %.0f MiB" % rss)
+        assert ASAN or rss < 256, rss     # ASan keeps freed memory
+
+
+def test_endless_events_stay_bounded_and_time_out(top):
+    """New tasks without end and never a reply: the model stops at its cap,
+    the unanswered request times out, encore-top reconnects."""
+    def handler(conn, msg):
+        if msg["message_type"] != "list_tasks":
+            polite(conn, msg)
+            return
+        i = 0
+        try:
+            while not conn.closed.is_set():
+                batch = b"".join(
+                    (json.dumps({"message_type": "event", "data": {
+                        "topic": "tasks", "task": {
+                            "id": str(i + k), "name": "flood",
+                            "state": "queued", "priority": "normal"}}})
+                     + "\n").encode() for k in range(1000))
+                conn.send_raw(batch)
+                i += 1000
+        except OSError:
+            pass
+    with FakeMain(handler) as fake:
+        top.start_at(fake.addr, fake.token, args="--request-timeout 3")
+        s = top.wait_text("no answer from the main node within 3 s",
+                          timeout=30)
+        assert "disconnected" in s
+        rss = top_rss_mib(top)
+        print("encore-top peak RSS under an event flood: %.0f MiB" % rss)
+        assert ASAN or rss < 128, rss
+
+
+def test_dribbling_reply_times_out(top):
+    def handler(conn, msg):
+        if msg["message_type"] != "list_devices":
+            polite(conn, msg)
+            return
+        try:
+            for _ in range(600):
+                if conn.closed.is_set():
+                    return
+                conn.send_raw(b" ")
+                time.sleep(0.1)
+        except OSError:
+            pass
+    with FakeMain(handler) as fake:
+        top.start_at(fake.addr, fake.token, args="--request-timeout 2")
+        top.wait_text("no answer from the main node within 2 s",
+                      "only part of a line came", timeout=20)
+
+
+def test_silent_main_node_is_asked_and_left(top):
+    """Nothing to say is fine; not answering the check is not."""
+    state = {"mute": False, "probes": 0}
+
+    def handler(conn, msg):
+        if msg["message_type"] == "status":
+            state["probes"] += 1
+            if state["mute"]:
+                return
+        polite(conn, msg)
+    with FakeMain(handler) as fake:
+        top.start_at(fake.addr, fake.token, args="--request-timeout 2")
+        top.wait_text("devices 1/1 online")
+        wait_for(lambda: state["probes"] >= 3, 15, what="3 checks")
+        assert "DISCONNECTED" not in top.screen()
+        state["mute"] = True
+        top.wait_text("no answer from the main node within 2 s",
+                      timeout=15)
+
+
+def test_task_list_is_paged(top):
+    """The tasks not yet ended come page by page (limit/after) until the
+    main node says there are no more (a fake: the real main node pages
+    once its side lands)."""
+    pager = Pager(2500, finished=300)
+
+    def handler(conn, msg):
+        if msg["message_type"] == "list_tasks":
+            pager(conn, msg)
+        else:
+            polite(conn, msg)
+    with FakeMain(handler) as fake:
+        top.start_at(fake.addr, fake.token)
+        top.wait_text("tasks 2500 queued")
+        reqs = fake.seen("list_tasks")
+    assert [r["data"].get("after") for r in reqs] == [None, "1000", "2000"]
+    assert all(r["data"]["limit"] == 1000 and not r["data"].get("all")
+               for r in reqs)

@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <getopt.h>
+
 #include <cmocka.h>
 #include <json-c/json.h>
 
@@ -88,6 +90,39 @@ static const struct submit_ok submit_ok_cases[] = {
 	    "--priority", "high", "--", "x", NULL }, 0, {
 		{ "data.task.priority", "\"high\"" },
 		{ NULL, NULL } } },
+	{ "no array, no dependencies", { "submit", "--", "x", NULL }, 0, {
+		{ "data.array", NULL },
+		{ "data.after", NULL },
+		{ "data.hold", "false" },
+		{ NULL, NULL } } },
+	{ "--array N with %K", { "submit", "--array", "50%3", "--", "echo",
+	    "{index}", NULL }, 0, {
+		{ "data.array.start", "0" },
+		{ "data.array.end", "49" },
+		{ "data.array.step", "1" },
+		{ "data.array.limit", "3" },
+		{ "data.task.command", "[\"echo\",\"{index}\"]" },
+		{ NULL, NULL } } },
+	{ "--array A-B:STEP", { "submit", "--array=10-1000000000:1000", "--",
+	    "x", NULL }, 0, {
+		{ "data.array.start", "10" },
+		{ "data.array.end", "1000000000" },
+		{ "data.array.step", "1000" },
+		{ NULL, NULL } } },
+	{ "--array A-B, one element", { "submit", "--array", "7-7", "--wait",
+	    "--", "x", NULL }, 1, {
+		{ "data.array.start", "7" },
+		{ "data.array.end", "7" },
+		{ NULL, NULL } } },
+	{ "dependencies and --hold", { "submit", "--after", "3",
+	    "--after", "4, 5.2", "--after-any", "7", "--after-notok=8,9",
+	    "--hold", "--", "merge", NULL }, 0, {
+		{ "data.after", "[\"3\",\"4\",\"5.2\"]" },
+		{ "data.after_any", "[\"7\"]" },
+		{ "data.after_notok", "[\"8\",\"9\"]" },
+		{ "data.hold", "true" },
+		{ "data.task.command", "[\"merge\"]" },
+		{ NULL, NULL } } },
 };
 
 static const struct submit_bad submit_bad_cases[] = {
@@ -119,6 +154,38 @@ static const struct submit_bad submit_bad_cases[] = {
 	  "needs a value" },
 	{ "empty name", { "submit", "--name", "", "--", "x", NULL },
 	  "--name" },
+	{ "array of none", { "submit", "--array", "0", "--", "x", NULL },
+	  "N elements must be 1 to 1000000" },
+	{ "array not a number", { "submit", "--array", "ten", "--", "x",
+	    NULL }, "expected N, A-B or A-B:STEP" },
+	{ "array negative", { "submit", "--array", "-5", "--", "x", NULL },
+	  "expected N, A-B or A-B:STEP" },
+	{ "array backwards", { "submit", "--array", "5-3", "--", "x", NULL },
+	  "the first index 5 is after the last 3" },
+	{ "array step 0", { "submit", "--array", "1-5:0", "--", "x", NULL },
+	  "expected N, A-B or A-B:STEP" },
+	{ "array open range", { "submit", "--array", "1-", "--", "x", NULL },
+	  "expected N, A-B or A-B:STEP" },
+	{ "array limit 0", { "submit", "--array", "10%0", "--", "x", NULL },
+	  "%K must be 1 to 1000000" },
+	{ "array limit missing", { "submit", "--array", "10%", "--", "x",
+	    NULL }, "%K must be 1 to 1000000" },
+	{ "array too big", { "submit", "--array", "2000000", "--", "x",
+	    NULL }, "N elements must be 1 to 1000000" },
+	{ "array range too big", { "submit", "--array", "0-1999999", "--",
+	    "x", NULL }, "2000000 elements; at most 1000000" },
+	{ "array index too big", { "submit", "--array", "0-1000000001:1000",
+	    "--", "x", NULL }, "expected N, A-B or A-B:STEP" },
+	{ "array junk after", { "submit", "--array", "10x", "--", "x",
+	    NULL }, "expected N, A-B or A-B:STEP" },
+	{ "array with spaces", { "submit", "--array", " 10", "--", "x",
+	    NULL }, "expected N, A-B or A-B:STEP" },
+	{ "after empty", { "submit", "--after", "", "--", "x", NULL },
+	  "--after '': an empty id" },
+	{ "after empty in a list", { "submit", "--after-any", "1,,2", "--",
+	    "x", NULL }, "--after-any '1,,2': an empty id" },
+	{ "after not an id", { "submit", "--after-notok", "1,a b", "--",
+	    "x", NULL }, "'a b' is not a task id" },
 };
 
 /* Count a NULL-terminated argv. */
@@ -420,44 +487,234 @@ test_main_address(void **state)
 	unsetenv("ENCORE_MAIN");
 }
 
-/* --token beats ENCORE_TOKEN beats operator.token in the state dir. */
+/* Write text to path. */
+static void
+write_file(const char *path, const char *text)
+{
+	FILE	*f;
+
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* --token, --token-file, ENCORE_TOKEN, ENCORE_TOKEN_FILE, then
+ * operator.token in the state dir, in that order. */
 static void
 test_find_token(void **state)
 {
-	char	 dir[] = "/tmp/test-cli-XXXXXX", path[256];
-	char	*t;
-	FILE	*f;
+	char	 dir[] = "/tmp/test-cli-XXXXXX", path[256], tf[256];
+	char	 empty[256], *t, *cause;
 
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof path, "%s/encore", dir);
 	assert_int_equal(mkdir(path, 0700), 0);
 	snprintf(path, sizeof path, "%s/encore/operator.token", dir);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs("filetoken\n", f);
-	fclose(f);
+	write_file(path, "filetoken\n");
+	snprintf(tf, sizeof tf, "%s/op.token", dir);
+	write_file(tf, "  \n");
+	write_file(tf, "from-token-file\r\nsecond line\n");
+	snprintf(empty, sizeof empty, "%s/empty.token", dir);
+	write_file(empty, "\n");
 
 	setenv("XDG_STATE_HOME", dir, 1);
 	setenv("HOME", dir, 1);
 	unsetenv("ENCORE_TOKEN");
-	t = client_find_token("flag");
+	unsetenv("ENCORE_TOKEN_FILE");
+	t = client_find_token("flag", tf, &cause);
 	assert_string_equal(t, "flag");
 	free(t);
+	t = client_find_token(NULL, tf, &cause);
+	assert_string_equal(t, "from-token-file");
+	free(t);
 	setenv("ENCORE_TOKEN", "envtoken", 1);
-	t = client_find_token(NULL);
+	t = client_find_token(NULL, tf, &cause);
+	assert_string_equal(t, "from-token-file");
+	free(t);
+	t = client_find_token(NULL, NULL, &cause);
+	assert_string_equal(t, "envtoken");
+	free(t);
+	setenv("ENCORE_TOKEN_FILE", tf, 1);
+	t = client_find_token(NULL, NULL, &cause);
 	assert_string_equal(t, "envtoken");
 	free(t);
 	setenv("ENCORE_TOKEN", "", 1);
-	t = client_find_token(NULL);
+	t = client_find_token(NULL, NULL, &cause);
+	assert_string_equal(t, "from-token-file");
+	free(t);
+
+	/* A named file that cannot be used is an error, not a fallback. */
+	t = client_find_token(NULL, "/nonexistent/op.token", &cause);
+	assert_null(t);
+	assert_non_null(strstr(cause, "/nonexistent/op.token"));
+	assert_non_null(strstr(cause, "No such file"));
+	free(cause);
+	t = client_find_token(NULL, empty, &cause);
+	assert_null(t);
+	assert_non_null(strstr(cause, "no token"));
+	free(cause);
+	setenv("ENCORE_TOKEN_FILE", "/nonexistent/env.token", 1);
+	t = client_find_token(NULL, NULL, &cause);
+	assert_null(t);
+	assert_non_null(strstr(cause, "/nonexistent/env.token"));
+	free(cause);
+
+	unsetenv("ENCORE_TOKEN_FILE");
+	t = client_find_token(NULL, NULL, &cause);
+	assert_null(cause);
 	/* As root /var/lib/encore comes first; it may hold a real token. */
 	if (access("/var/lib/encore/operator.token", R_OK) != 0)
 		assert_string_equal(t, "filetoken");
 	free(t);
 
 	unlink(path);
+	unlink(tf);
+	unlink(empty);
 	snprintf(path, sizeof path, "%s/encore", dir);
 	rmdir(path);
 	rmdir(dir);
+}
+
+/* "Did you mean": typos of commands and options, nothing for the rest. */
+static void
+test_suggest(void **state)
+{
+	static const char *cmds[] = { "devices", "approve", "reject", "drain",
+	    "undrain", "remove", "submit", "ps", "show", "logs", "cancel",
+	    "status" };
+	static const struct {
+		const char	*word;
+		const char	*want;
+	} cases[] = {
+		{ "sumbit", "submit" },		/* swapped letters */
+		{ "submt", "submit" },		/* one left out */
+		{ "devcies", "devices" },
+		{ "lgos", "logs" },
+		{ "sp", "ps" },
+		{ "stauts", "status" },
+		{ "cancle", "cancel" },
+		{ "frobnicate", NULL },
+		{ "bogus", NULL },		/* "logs" is 2 away: too far */
+		{ "x", NULL },
+		{ "", NULL },
+	};
+	static const struct option opts[] = {
+		{ "image", required_argument, NULL, 'i' },
+		{ "wait", no_argument, NULL, 'w' },
+		{ "all", no_argument, NULL, 'a' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*got;
+	char		 buf[80];
+	size_t		 i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		got = cli_suggest(cases[i].word, cmds, 12);
+		if ((got == NULL) != (cases[i].want == NULL) ||
+		    (got != NULL && strcmp(got, cases[i].want) != 0))
+			fail_msg("%s: got %s, expected %s", cases[i].word,
+			    got ? got : "nothing", cases[i].want ?
+			    cases[i].want : "nothing");
+	}
+	cli_suggest_option("--imgae=busybox", opts, buf, sizeof buf);
+	assert_string_equal(buf, "; did you mean '--image'?");
+	cli_suggest_option("--alll", opts, buf, sizeof buf);
+	assert_string_equal(buf, "; did you mean '--all'?");
+	cli_suggest_option("--zzzzzz", opts, buf, sizeof buf);
+	assert_string_equal(buf, "");
+	cli_suggest_option("-x", opts, buf, sizeof buf);
+	assert_string_equal(buf, "");
+}
+
+/* Tables pad by display width and escape what a terminal would obey. */
+static void
+test_table_width(void **state)
+{
+	static const char *rows[][3] = {
+		{ "ID", "NAME", "STATE" },
+		{ "1", "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", "queued" },
+		{ "2", "caf\xc3\xa9", "running" },
+		{ "3", "a\x1b[2Jb", "failed" },
+		{ "4", NULL, "\xe2\x80\xae" "evil" },
+	};
+	struct cli_table	 t;
+	char			*buf = NULL;
+	size_t			 len = 0, i;
+	FILE			*fp;
+
+	display_init();
+	fp = open_memstream(&buf, &len);
+	assert_non_null(fp);
+	cli_table_init(&t, 3);
+	for (i = 0; i < 5; i++)
+		cli_table_add(&t, rows[i]);
+	cli_table_print(fp, &t);
+	cli_table_free(&t);
+	fclose(fp);
+	/* The name column is 9 wide (a\x1b[2Jb escaped); 日本語 takes 6
+	 * columns (9 bytes), café 4 (5 bytes): STATE lines up. */
+	assert_string_equal(buf,
+	    "ID  NAME       STATE\n"
+	    "1   \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e     queued\n"
+	    "2   caf\xc3\xa9       running\n"
+	    "3   a\\x1b[2Jb  failed\n"
+	    "4   -          \\u202eevil\n");
+	free(buf);
+}
+
+/* A spanning row (an array in ps) is not measured past its span, and
+ * its text runs to the end of the line. */
+static void
+test_table_span(void **state)
+{
+	static const char *rows[][4] = {
+		{ "ID", "STATE", "DEVICE", "EXIT" },
+		{ "1", "running", "w1", "-" },
+		{ "17", "queued", "array of 50: 3 running, 47 queued", NULL },
+		{ "2", "failed", "w2", "1" },
+	};
+	struct cli_table	 t;
+	char			*buf = NULL;
+	size_t			 len = 0;
+	FILE			*fp;
+
+	fp = open_memstream(&buf, &len);
+	assert_non_null(fp);
+	cli_table_init(&t, 4);
+	cli_table_add(&t, rows[0]);
+	cli_table_add(&t, rows[1]);
+	cli_table_add_span(&t, rows[2], 2);
+	cli_table_add(&t, rows[3]);
+	cli_table_print(fp, &t);
+	cli_table_free(&t);
+	fclose(fp);
+	assert_string_equal(buf,
+	    "ID  STATE    DEVICE  EXIT\n"
+	    "1   running  w1      -\n"
+	    "17  queued   array of 50: 3 running, 47 queued\n"
+	    "2   failed   w2      1\n");
+	free(buf);
+}
+
+/* An array's counts in words: zeros left out, in a fixed order. */
+static void
+test_array_counts(void **state)
+{
+	struct json_object	*o;
+	char			 buf[256];
+
+	o = json_tokener_parse("{\"id\":\"17\",\"array\":{\"size\":50,"
+	    "\"counts\":{\"queued\":35,\"assigned\":0,\"running\":3,"
+	    "\"completed\":12,\"failed\":0,\"held\":0}}}");
+	assert_non_null(o);
+	assert_string_equal(cli_array_summary(o, buf, sizeof buf),
+	    "array of 50: 3 running, 35 queued, 12 completed");
+	json_object_put(o);
+	o = json_tokener_parse("{\"array\":{\"size\":4}}");
+	assert_string_equal(cli_array_summary(o, buf, sizeof buf),
+	    "array of 4");
+	json_object_put(o);
 }
 
 int
@@ -473,6 +730,10 @@ main(void)
 		cmocka_unit_test(test_reply_result),
 		cmocka_unit_test(test_main_address),
 		cmocka_unit_test(test_find_token),
+		cmocka_unit_test(test_suggest),
+		cmocka_unit_test(test_table_width),
+		cmocka_unit_test(test_table_span),
+		cmocka_unit_test(test_array_counts),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

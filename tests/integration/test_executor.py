@@ -133,12 +133,27 @@ def test_nonzero_exit_is_failed(worker_cluster):
     assert t["state"] == "failed" and t["exit_code"] == 3, t
 
 
-def test_command_not_found_is_failed(worker_cluster):
+def first_attempt_failed(cluster, tid, timeout=30):
+    """The task once its first attempt ended (a start that failed goes
+    back to the queue: the main node tries another device, or holds it)."""
+    def ended():
+        t = get_task(cluster, tid)
+        a1 = [a for a in t.get("attempts") or [] if a["attempt"] == 1]
+        return t if a1 and a1[0]["state"] in FINAL else None
+    return wait_for(ended, timeout, what="task %s attempt 1 to end" % tid)
+
+
+def test_command_not_found_is_a_failed_start(worker_cluster):
+    """A program that is not there: the worker answers start_failed, so
+    the task is not recorded failed but goes back to the queue."""
     c = worker_cluster
     tid = submit(c, command=["no-such-command-encore"])
-    t = wait_task(c, tid)
-    assert t["state"] == "failed", t
-    assert "not found" in (t.get("error") or ""), t
+    t = first_attempt_failed(c, tid)
+    a1 = [a for a in t["attempts"] if a["attempt"] == 1][0]
+    assert a1["state"] == "failed", t
+    assert "not found" in (a1.get("error") or ""), t
+    assert t["state"] != "failed", t
+    assert "start_failed=true" in c.workers["w1"].output()
 
 
 def test_big_output_is_chunked(worker_cluster):
@@ -437,10 +452,16 @@ def test_container_memory_limit(podman_cluster, test_image):
 
 
 def test_container_missing_image(podman_cluster):
-    tid, t = ctask(podman_cluster, "localhost/encore-no-such-image:none",
-                   ["true"])
-    assert t["state"] == "failed" and t["exit_code"] == 125, t
-    assert t.get("error"), t
+    """A missing image is a failed start (the runtime's own error, exit
+    125), not a failed task."""
+    c = podman_cluster
+    tid = submit(c, command=["true"], image="localhost/encore-no-such-image:none")
+    t = first_attempt_failed(c, tid, timeout=60)
+    a1 = [a for a in t["attempts"] if a["attempt"] == 1][0]
+    assert a1["state"] == "failed", t
+    assert "container runtime failed (exit 125)" in (a1.get("error") or ""), t
+    assert t["state"] != "failed", t
+    assert "start_failed=true" in c.workers["c1"].output()
 
 
 def container_name(worker, tid, attempt):

@@ -35,10 +35,12 @@
  *
  * Files.  Where the kernel has Landlock (Linux >= 5.13), a command task
  * may read, write and create files only in its working directory (HOME
- * and TMPDIR point there), and read and execute under the system paths
- * below and in the directory of its program; /tmp is not among them, as
- * it is shared with every user and may hold the worker's state directory,
- * so the state directory (device.key, spool) is out of reach.  The
+ * and TMPDIR point there), in /tmp and /dev/shm, and read and execute
+ * under the system paths below and in the directory of its program, so
+ * the state directory (device.key, spool), which is none of these, is out
+ * of reach.  /tmp is allowed because programs write there whatever
+ * TMPDIR says and tasks use it to hand files to each other; a state
+ * directory under /tmp is logged as unprotected.  The
  * worker builds each ruleset before the task is spawned; the child only
  * enforces it (no_new_privs, then landlock_restrict_self).
  */
@@ -113,9 +115,12 @@ static const char *sandbox_rw_files[] = {
 	"/dev/null", "/dev/zero", "/dev/full", "/dev/tty",
 };
 
-/* Directories a task may also write: POSIX shared memory. */
+/* Directories a task may also write: the shared temporary directory
+ * (programs expect it, and tasks exchange files there) and POSIX shared
+ * memory.  The state dir must not be beneath one (it is not by default:
+ * sandbox_start() warns when it is). */
 static const char *sandbox_rw_dirs[] = {
-	"/dev/shm",
+	"/tmp", "/dev/shm",
 };
 
 #define SANDBOX_SWEEP_MAX	4096	/* processes one sweep looks at */
@@ -566,9 +571,18 @@ sandbox_start(void)
 		    "msg=\"no writable cgroup v2 directory (run under systemd "
 		    "with Delegate=yes for a cgroup per task)\"", sb.subreaper ?
 		    "subreaper" : "process_group");
-	if (sb.ll_abi > 0)
+	if (sb.ll_abi > 0) {
 		log_info("event=sandbox files=landlock abi=%d", sb.ll_abi);
-	else
+		for (i = 0; i < sizeof sandbox_rw_dirs /
+		    sizeof sandbox_rw_dirs[0]; i++) {
+			if (sandbox_beneath(wconf.state_dir, sandbox_rw_dirs[i]))
+				log_warn("event=sandbox_weak state_dir=\"%s\" "
+				    "msg=\"the state directory is under %s, "
+				    "which command tasks may write: they can read "
+				    "device.key; use a --state-dir outside it\"",
+				    wconf.state_dir, sandbox_rw_dirs[i]);
+		}
+	} else
 		log_warn("event=sandbox files=unrestricted msg=\"no Landlock "
 		    "(Linux >= 5.13 with landlock in CONFIG_LSM, or it was "
 		    "turned off): command tasks can read and write every file "

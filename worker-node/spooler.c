@@ -523,7 +523,7 @@ void
 spool_replay(void)
 {
 	struct spool_rec	*r;
-	size_t			 n = 0;
+	size_t			 n = 0, results = 0;
 
 	spool_online = 1;
 	TAILQ_FOREACH(r, &spool_recs, entry) {
@@ -533,9 +533,11 @@ spool_replay(void)
 		r->replaying = 1;
 		TAILQ_INSERT_TAIL(&spool_queue, r, qentry);
 		n++;
+		results += (size_t)r->has_result;
 	}
 	if (n > 0)
-		log_info("event=spool_replay attempts=%zu", n);
+		log_info("event=spool_resent results=%zu attempts=%zu", results,
+		    n);
 	spool_pump();
 }
 

@@ -334,39 +334,71 @@ def landlock_or_skip():
                     "state dir, as the README says (abi probe: %d)" % abi)
 
 
-def test_task_cannot_read_device_key(worker_cluster):
-    c = worker_cluster
+def test_task_cannot_read_device_key(cluster):
+    """Under Landlock a command task cannot read the worker's device.key
+    or write its spool.  The state dir is outside /tmp (which tasks may
+    write), as the default ones are."""
+    import shutil
+    import tempfile
+    from conftest import Proc, binpath
     landlock_or_skip()
-    state = os.path.join(c.tmp, "w-w1")
-    assert os.path.exists(os.path.join(state, "device.key"))
-    tid = submit(c, command=["sh", "-c",
-                             "cat %s/device.key; echo cat=$?; "
-                             "touch %s/spool/x; echo touch=$?; "
-                             "ls %s; echo ls=$?" % (state, state, state)])
-    t = wait_task(c, tid)
-    out = logs(c, tid)
-    assert "cat=1" in out and "touch=1" in out and "ls=" in out, out
-    assert "Permission denied" in out, out
-    assert not os.path.exists(os.path.join(state, "spool", "x"))
-    with open(os.path.join(state, "device.key")) as f:
-        assert f.read().strip() not in out
+    state = tempfile.mkdtemp(prefix="encore-test-state-", dir="/var/tmp")
+    try:
+        cluster.start_main()
+        argv = [binpath("encore-worker"), "--main",
+                "127.0.0.1:%d" % cluster.port, "--id", "w1", "--state-dir",
+                state, "--runtime", "none", "--log-level", "debug",
+                "--token-file", os.path.join(cluster.state, "join.token")]
+        w = Proc(argv, os.path.join(cluster.tmp, "worker-w1.log"))
+        cluster.procs.append(w)
+        cluster.workers["w1"] = w
+        cluster.wait_state("w1", "online")
+        key = os.path.join(state, "device.key")
+        wait_for(lambda: os.path.exists(key), 10, what="device.key")
+        assert "event=sandbox_weak" not in w.output()
+        tid = submit(cluster, command=["sh", "-c",
+                                       "cat %s/device.key; echo cat=$?; "
+                                       "touch %s/spool/x; echo touch=$?; "
+                                       "ls %s; echo ls=$?"
+                                       % (state, state, state)])
+        wait_task(cluster, tid)
+        out = logs(cluster, tid)
+        assert "cat=1" in out and "touch=1" in out and "ls=" in out, out
+        assert "Permission denied" in out, out
+        assert not os.path.exists(os.path.join(state, "spool", "x"))
+        with open(key) as f:
+            assert f.read().strip() not in out
+        w.stop()
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def test_state_dir_under_tmp_is_logged_weak(worker_cluster):
+    """Tasks may write /tmp: a state dir there is said to be unprotected."""
+    landlock_or_skip()
+    out = worker_cluster.workers["w1"].output()
+    assert worker_cluster.tmp.startswith("/tmp/")
+    assert "event=sandbox_weak" in out, out
 
 
 def test_task_files_where_it_may(worker_cluster):
     """Under Landlock a task still reads system files, runs programs, and
-    writes its working directory and TMPDIR (in the work dir)."""
+    writes its working directory (also its TMPDIR) and /tmp."""
     c = worker_cluster
     landlock_or_skip()
     tid = submit(c, command=["sh", "-c",
                              "set -e; head -1 /etc/passwd; "
                              "echo hi > here; cat here; "
                              "f=$(mktemp); echo tmp > $f; cat $f; "
+                             "g=$(mktemp -p /tmp); echo shared > $g; "
+                             "cat $g; rm $g; "
                              "echo tmpdir=$TMPDIR; echo > /dev/null; "
                              "/usr/bin/python3 -c 'print(6 * 7)'"])
     t = wait_task(c, tid)
     out = logs(c, tid)
     assert t["state"] == "completed", (t, out)
-    assert "hi" in out and "tmp" in out and "42" in out, out
+    assert "hi" in out and "tmp" in out and "shared" in out, out
+    assert "42" in out, out
     assert "tmpdir=" + os.path.join(c.tmp, "w-w1", "work") in out, out
 
 

@@ -323,7 +323,7 @@ stop_workers() {
 # s0: the physical limit: /bin/true started and reaped per second from as
 # many threads as there are cores, and one spawn's own time.
 SPAWN_LIMIT=
-if want s8 || want s12; then
+if want s8 || want s14; then
 	out=$WORK/spawn.out
 	"$BIN/encore-spawn-limit" 3 >"$out" 2>&1
 	pick "$out" spawn_limit_per_s
@@ -356,18 +356,18 @@ if want s7 || want s8; then
 	stop_main
 fi
 
-# s12: submit -> running (the worker's task_started, seen as a `tasks`
+# s14: submit -> running (the worker's task_started, seen as a `tasks`
 # event) with one real worker on an idle cluster, 20 tasks/s.
-if want s12; then
-	start_main s12
+if want s14; then
+	start_main s14
 	start_workers 1
 	out=$SDIR/swarm.out
 	swarm -n 0 --tasks 400 --rate 20 --window 64 --done-by-status \
 	    --watch-starts --duration 60 >"$out" 2>"$SDIR/swarm.err"
 	pick "$out" submit_to_start_ms_p50 submit_to_start_real_ms_p50
 	pick "$out" submit_to_start_ms_p99 submit_to_start_real_ms_p99
-	check "$out" s12
-	check_real s12
+	check "$out" s14
+	check_real s14
 	stop_workers
 	stop_main
 fi

@@ -144,16 +144,20 @@ def first_attempt_failed(cluster, tid, timeout=30):
 
 
 def test_command_not_found_is_a_failed_start(worker_cluster):
-    """A program that is not there: the worker answers start_failed, so
-    the task is not recorded failed but goes back to the queue."""
+    """A program that is not there: the worker answers start_failed.  On
+    this one-device cluster no other device could start it, so the task
+    fails with the worker's error (with another device it would go there
+    instead), and the device is not blamed for it."""
     c = worker_cluster
     tid = submit(c, command=["no-such-command-encore"])
     t = first_attempt_failed(c, tid)
     a1 = [a for a in t["attempts"] if a["attempt"] == 1][0]
     assert a1["state"] == "failed", t
     assert "not found" in (a1.get("error") or ""), t
-    assert t["state"] != "failed", t
+    assert t["state"] == "failed", t
+    assert "every device that could run it" in t["error"], t
     assert "start_failed=true" in c.workers["w1"].output()
+    assert c.devices_csv()["w1"]["state"] in ("online", "busy")
 
 
 def test_big_output_is_chunked(worker_cluster):
@@ -492,7 +496,7 @@ def test_container_missing_image(podman_cluster):
     a1 = [a for a in t["attempts"] if a["attempt"] == 1][0]
     assert a1["state"] == "failed", t
     assert "container runtime failed (exit 125)" in (a1.get("error") or ""), t
-    assert t["state"] != "failed", t
+    assert t["state"] == "failed", t  # no other device could start it
     assert "start_failed=true" in c.workers["c1"].output()
 
 

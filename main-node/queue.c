@@ -335,15 +335,7 @@ queue_count(void)
 static int
 queue_load_cb(const struct task_row *r, void *arg)
 {
-	struct queue_entry_spec	q;
-
-	q.id = r->id;
-	q.priority = r->priority;
-	q.seq = r->seq;
-	q.place = r->place;
-	q.is_array = 0;
-	q.inputs = r->inputs;
-	queue_add(&q);
+	task_enqueue(r);
 	return (0);
 }
 

@@ -248,8 +248,10 @@ queue_free(void)
 	int		 i;
 
 	while ((sh = TAILQ_FIRST(&queue.shapes)) != NULL) {
-		for (i = 0; i < sh->n; i++)
+		for (i = 0; i < sh->n; i++) {
+			free(sh->heap[i]->inputs);
 			free(sh->heap[i]);
+		}
 		shape_free(sh);
 	}
 	free(queue.hash);

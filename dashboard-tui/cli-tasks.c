@@ -540,11 +540,12 @@ cli_follow_lost(const char *shown)
  * submit set (submit --wait) return the task's exit code, else 0; Ctrl-C
  * then detaches (a second one within CLI_INTR_WINDOW_MS cancels).  A main
  * node silent for half the request timeout gets a get_task; one that does
- * not answer it within the request timeout is taken for gone.
+ * not answer it within the request timeout is taken for gone.  *ended
+ * (may be NULL) is set when the task was seen to end.
  */
 static int
 cli_follow(struct cli_ctx *ctx, const char *task_id, int submit,
-    struct cli_output *o)
+    struct cli_output *o, int *ended)
 {
 	struct client		*c = &ctx->client;
 	struct client_error	 err;
@@ -750,6 +751,8 @@ cli_follow(struct cli_ctx *ctx, const char *task_id, int submit,
 		msg_free(&m);
 	}
 	cli_output_end(o);
+	if (ended != NULL)
+		*ended = rc == CLI_EXIT_OK && final != NULL;
 	if (rc == CLI_EXIT_OK && submit && final != NULL) {
 		rc = cli_task_exit_code(final);
 		if (rc == -1)
@@ -772,21 +775,23 @@ cli_follow(struct cli_ctx *ctx, const char *task_id, int submit,
 	return (rc);
 }
 
-/* submit --wait --fetch: the ended task's (or array's) outputs into dir.
- * The exit code stays the task's unless fetching failed where the task
- * itself succeeded. */
+/* submit --wait --fetch: the outputs of a task (or array) that ended
+ * into dir.  The exit code stays the task's unless fetching failed where
+ * the task itself succeeded. */
 static int
 cli_submit_fetch(struct cli_ctx *ctx, const char *task_id, const char *dir,
-    int rc)
+    int rc, int ended)
 {
-	struct json_object	*data;
+	struct json_object	*data, *task;
 	int			 frc;
 
-	if (rc == CLI_EXIT_DETACHED || rc == CLI_EXIT_UNREACHABLE)
+	if (!ended)
 		return (rc);		/* it may still run: nothing to fetch */
 	if ((frc = cli_get_task(ctx, task_id, &data)) == CLI_EXIT_OK) {
-		frc = cli_fetch_outputs(ctx, client_json_get(data, "task"),
-		    dir, 1);
+		task = client_json_get(data, "task");
+		if (proto_task_state_name_is_final(client_json_str(task,
+		    "state")))
+			frc = cli_fetch_outputs(ctx, task, dir, 1);
 		json_object_put(data);
 	}
 	return (rc == CLI_EXIT_OK ? frc : rc);
@@ -805,7 +810,7 @@ cli_submit_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
 	struct msg		 m;
 	const char		*id, *warning;
 	char			*cause = NULL, *task_id, *shown;
-	int			 rc, array;
+	int			 rc, array, ended = 0;
 
 	msg_init(&m, MSG_SUBMIT);
 	memset(&in, 0, sizeof in);
@@ -874,9 +879,10 @@ cli_submit_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
 			fflush(stdout);
 			cli_intr_start(ctx);
 			rc = cli_array_wait(ctx, task_id);
+			/* 0 or 1 once it ended; its state says for sure. */
 			if (so.fetch != NULL)
 				rc = cli_submit_fetch(ctx, task_id, so.fetch,
-				    rc);
+				    rc, rc == 0 || rc == CLI_EXIT_REMOTE);
 		}
 		free(task_id);
 		cli_submit_opts_free(&so);
@@ -888,10 +894,10 @@ cli_submit_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
 	fprintf(stderr, "encore: submitted task %s\n", shown);
 	free(shown);
 	cli_output_init(&o, 0);
-	rc = cli_follow(ctx, task_id, 1, &o);
+	rc = cli_follow(ctx, task_id, 1, &o, &ended);
 	if (so.fetch != NULL) {
 		fflush(stdout);
-		rc = cli_submit_fetch(ctx, task_id, so.fetch, rc);
+		rc = cli_submit_fetch(ctx, task_id, so.fetch, rc, ended);
 	}
 	free(task_id);
 	cli_submit_opts_free(&so);
@@ -1384,7 +1390,7 @@ cli_logs_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
 		return (rc);
 	cli_output_init(&o, (flags.set & CLI_OPT_RAW) != 0);
 	if (flags.set & CLI_OPT_FOLLOW)
-		return (cli_follow(ctx, ops[0], 0, &o));
+		return (cli_follow(ctx, ops[0], 0, &o, NULL));
 	client_msg_init(&m, MSG_LOGS, &ctx->client.next_id);
 	m.u.target.task_id = xstrdup(ops[0]);
 	rc = cli_call(ctx, &m, &data, CLI_ABOUT_TASK);

@@ -296,6 +296,33 @@ $(FUZZ_O)/fuzz-cli-spec: tests/fuzz/fuzz-cli-spec.c \
 		-o $@ $< dashboard-tui/cli-spec.c \
 		$(PROTO_SRCS) $(LIBEVENT) $(JSONC) -lm
 
+# fuzz-client-session: a main node's bytes through the clients' blocking
+# session (dashboard-tui/client.c): lines, and the raw bytes of file
+# frames taken or skipped.
+$(FUZZ_O)/fuzz-client-session: tests/fuzz/fuzz-client-session.c \
+		dashboard-tui/display.c dashboard-tui/client.c \
+		dashboard-tui/client-tls.c dashboard-tui/client.h \
+		$(PROTO_SRCS) protocol/protocol.h
+	@mkdir -p $(dir $@)
+	$(Q)clang -g -O1 -std=gnu11 -D_GNU_SOURCE \
+		-fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Iprotocol $(PKG_CFLAGS) \
+		-o $@ $< dashboard-tui/display.c dashboard-tui/client.c \
+		dashboard-tui/client-tls.c \
+		$(PROTO_SRCS) $(LIBEVENT) $(JSONC) $(SSLLIBS) -lm
+
+# fuzz-cli-input: submit's --input PATH[:NAME] splitter and default
+# names (dashboard-tui/cli-spec.c, pure) with the protocol library.
+$(FUZZ_O)/fuzz-cli-input: tests/fuzz/fuzz-cli-input.c \
+		dashboard-tui/cli-spec.c dashboard-tui/cli.h \
+		$(PROTO_SRCS) protocol/protocol.h
+	@mkdir -p $(dir $@)
+	$(Q)clang -g -O1 -std=gnu11 -D_GNU_SOURCE \
+		-fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Iprotocol $(PKG_CFLAGS) \
+		-o $@ $< dashboard-tui/cli-spec.c \
+		$(PROTO_SRCS) $(LIBEVENT) $(JSONC) -lm
+
 fuzz-build: $(FUZZ_BINS)
 fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do n=$$(basename $$f); \

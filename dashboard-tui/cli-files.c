@@ -52,6 +52,7 @@ struct cli_progress {
 	char		*name;		/* escaped, owned */
 	int64_t		 done, size;
 	int64_t		 all_done, all_size;
+	int64_t		 sent;		/* bytes that went over the wire */
 	int64_t		 drawn_at;
 	int		 drawn;
 };
@@ -398,6 +399,7 @@ cli_input_hash(struct cli_input *f, unsigned char *buf,
 		EVP_DigestUpdate(md, buf, (size_t)n);
 		total += n;
 		p->done = total;
+		p->all_done += n;
 		cli_progress_draw(p, 0);
 	}
 	close(fd);
@@ -543,6 +545,7 @@ cli_upload_from(struct cli_ctx *ctx, struct cli_input *f, int64_t have,
 		off += (int64_t)len;
 		p->done += (int64_t)len;
 		p->all_done += (int64_t)len;
+		p->sent += (int64_t)len;
 		cli_progress_draw(p, 0);
 		/* A refusal may come early (a full store): stop there. */
 		if (off < f->size && client_readable(c)) {
@@ -687,6 +690,7 @@ cli_inputs_send(struct cli_ctx *ctx, struct cli_inputs *in,
 	struct cli_progress	 p;
 	struct proto_file	*pf;
 	unsigned char		*buf;
+	char			 total[32], sent[32];
 	size_t			 i;
 	int			 rc = CLI_EXIT_OK;
 
@@ -698,13 +702,24 @@ cli_inputs_send(struct cli_ctx *ctx, struct cli_inputs *in,
 	p.all_size = in->total;
 	for (i = 0; i < in->n && rc == CLI_EXIT_OK; i++)
 		rc = cli_input_hash(&in->v[i], buf, &p);
+	in->total = 0;
+	for (i = 0; i < in->n; i++)
+		in->total += in->v[i].size;
+	p.all_size = in->total;
 	p.all_done = 0;
 	for (i = 0; i < in->n && rc == CLI_EXIT_OK; i++)
 		rc = cli_input_send(ctx, &in->v[i], buf, &p);
-	if (rc == CLI_EXIT_OK && p.drawn) {
-		cli_progress_file(&p, "sent", "", 0);
-		p.done = p.size = 0;
-		cli_progress_draw(&p, 1);
+	if (rc == CLI_EXIT_OK && p.on) {
+		cli_fmt_bytes((double)in->total, total, sizeof total);
+		cli_fmt_bytes((double)p.sent, sent, sizeof sent);
+		if (p.sent < in->total)
+			fprintf(stderr, "\r\033[Kencore: %zu input file%s, %s; "
+			    "%s sent (the main node had the rest)\n", in->n,
+			    in->n == 1 ? "" : "s", total, sent);
+		else
+			fprintf(stderr, "\r\033[Kencore: %zu input file%s, %s, "
+			    "sent\n", in->n, in->n == 1 ? "" : "s", total);
+		p.drawn = 0;
 	}
 	cli_progress_break(&p);
 	free(p.name);

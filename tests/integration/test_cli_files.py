@@ -555,3 +555,51 @@ def test_hostile_bytes_are_refused(tmp_path):
         assert r.returncode == 1, r.stderr
         assert why in r.stderr, r.stderr
         assert os.listdir(str(dest)) == []
+
+
+@pytest.fixture
+def top(tmp_path):
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed (packaging/deps.sh)")
+    from test_tui import Tmux
+    t = Tmux(tmp_path)
+    try:
+        yield t
+    finally:
+        t.kill()
+    reports = t.sanitizer_reports()
+    assert reports == "", "encore-top sanitizer report:\n" + reports
+
+
+def test_top_detail_pane_lists_files(cluster, top, tmp_path):
+    """encore-top's detail pane shows a task's inputs and outputs, names
+    and sizes (over TLS, with the pinned token)."""
+    from test_tui import select_task
+    cluster.start_main(heartbeat=5)
+    write(str(tmp_path / "in" / "table.csv"), b"x" * 1536)
+    write(str(tmp_path / "in" / "notes.txt"), b"hello")
+    queued = cluster.cli("submit", "--arch", "riscv64", "--name", "waits",
+                         "--input", str(tmp_path / "in"), "--",
+                         "true").stdout.strip()
+    w = FakeWorker(cluster)
+    try:
+        top.start(cluster, cols=140, lines=40)
+        top.wait_text("devices 1/1 online")
+        top.keys("Tab")
+        select_task(top, queued)
+        top.wait_text("inputs:", "in/notes.txt 5B", "in/table.csv 1.5K")
+        done = cluster.cli("submit", "--name", "makes", "--output", "*.png",
+                           "--", "render").stdout.strip()
+        t = w.next_task()
+        w.finish(t, {"frame.png": os.urandom(3000)})
+        top.keys("f")
+        top.wait_text("tasks (all)", "completed")
+        top.keys("Home")
+        for _ in range(5):
+            if "task %s makes" % done in top.screen():
+                break
+            top.keys("Down")
+            top.wait_text("tasks (all)")
+        top.wait_text("task %s makes" % done, "outputs:", "frame.png 2.9K")
+    finally:
+        w.close()

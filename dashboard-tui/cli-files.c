@@ -364,6 +364,42 @@ cli_inputs_free(struct cli_inputs *in)
 	memset(in, 0, sizeof *in);
 }
 
+/* Whether submit m, once its inputs are listed, fits in a line a main
+ * node takes by default.  0, or -1 with *cause. */
+int
+cli_inputs_fit(const struct cli_inputs *in, struct msg *m, char **cause)
+{
+	struct proto_task	*t = &m->u.task;
+	char			*line, zero[PROTO_SHA256_HEX + 1];
+	size_t			 i, len = 0;
+
+	if (in->n == 0)
+		return (0);
+	memset(zero, '0', PROTO_SHA256_HEX);
+	zero[PROTO_SHA256_HEX] = '\0';
+	t->inputs = xcalloc(in->n, sizeof *t->inputs);
+	for (i = 0; i < in->n; i++) {
+		t->inputs[i].name = in->v[i].name;
+		t->inputs[i].sha256 = zero;
+		t->inputs[i].size = in->v[i].size;
+		t->inputs[i].mode = in->v[i].mode;
+	}
+	t->n_inputs = in->n;
+	client_msg_stamp(m, &(unsigned long){ 1 });
+	if ((line = msg_encode(m, &len)) == NULL)
+		len = SIZE_MAX;
+	free(line);
+	free(t->inputs);		/* the strings are borrowed */
+	t->inputs = NULL;
+	t->n_inputs = 0;
+	if (len <= PROTO_LINE_MAX)
+		return (0);
+	return (cli_files_cause(cause, "%zu input files make the task %zu "
+	    "bytes long, more than the %d a main node takes in one line; "
+	    "pack them into one file (tar cf in.tar DIR) and send that",
+	    in->n, len, PROTO_LINE_MAX));
+}
+
 /* ---- sending inputs ---- */
 
 /* Hash one input: sets its sha256 and size.  Returns 0, or the exit code

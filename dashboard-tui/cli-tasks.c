@@ -821,8 +821,8 @@ cli_submit_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
 		rc = -1;
 	}
 	/* Every input must be readable before anything is sent. */
-	if (rc == 0 && cli_inputs_gather(so.inputs, so.n_inputs, &in,
-	    &cause) != 0)
+	if (rc == 0 && (cli_inputs_gather(so.inputs, so.n_inputs, &in,
+	    &cause) != 0 || cli_inputs_fit(&in, &m, &cause) != 0))
 		rc = -1;
 	if (rc != 0) {
 		msg_free(&m);

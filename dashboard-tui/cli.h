@@ -275,6 +275,10 @@ struct cli_inputs {
 int	 cli_inputs_gather(const char * const *specs, size_t n,
 	    struct cli_inputs *, char **cause);
 void	 cli_inputs_free(struct cli_inputs *);
+/* Whether the submit m, its inputs listed, fits in one line of the size
+ * a main node takes by default; -1 with *cause (a usage error) if not. */
+int	 cli_inputs_fit(const struct cli_inputs *, struct msg *m,
+	    char **cause);
 /*
  * Hash and upload every input the main node does not hold whole yet
  * (resuming where it has part of one), then add them to t's inputs.

@@ -172,6 +172,20 @@ def test_unreadable_input_is_a_usage_error_and_nothing_is_sent(cluster,
     assert tasks_total(cluster) == 0
 
 
+def test_too_many_inputs_for_one_line(cluster, tmp_path):
+    """More input files than one submit line can list: a usage error
+    that says to pack them, before anything is sent."""
+    cluster.start_main()
+    d = tmp_path / "many"
+    os.makedirs(str(d))
+    for i in range(600):
+        write(str(d / ("file-with-a-rather-long-name-%04d.txt" % i)), b"x")
+    r = cluster.cli("submit", "--input", str(d), "--", "true")
+    assert r.returncode == 2, r.stderr
+    assert "600 input files" in r.stderr and "tar cf" in r.stderr
+    assert received(cluster) == 0 and tasks_total(cluster) == 0
+
+
 def test_unreadable_file_as_another_user(cluster, tmp_path):
     """A file the user may not read (mode 000, not root) is a usage
     error before anything is sent."""

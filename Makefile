@@ -65,6 +65,7 @@ endif
 
 LIBEVENT := $(shell $(PKG_CONFIG) --libs libevent 2>/dev/null)
 TLSLIBS	 := $(shell $(PKG_CONFIG) --libs libevent_openssl openssl 2>/dev/null)
+SSLLIBS	 := $(shell $(PKG_CONFIG) --libs openssl 2>/dev/null)
 JSONC	 := $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null)
 SQLITE	 := $(shell $(PKG_CONFIG) --libs sqlite3 2>/dev/null)
 PROC2	 := $(shell $(PKG_CONFIG) --libs libproc2 2>/dev/null)
@@ -150,12 +151,14 @@ $(BIN)/encore-main: $(O)/main-node/main-node.o $(LIBMAIN) $(LIBCONF) $(LIBPROTO)
 $(BIN)/encore-worker: $(O)/worker-node/worker-node.o $(LIBWORKER) $(LIBPROF) \
 		$(LIBCONF) $(LIBPROTO)
 	$(call link,$(PROC2) $(LIBEVENT) $(JSONC) -lm)
-# encore backup checks the copy's SHA-256 with OpenSSL's libcrypto.
+# The clients speak TLS to the main node with OpenSSL (a pinned token,
+# README "Security"); encore hashes files and backups with its libcrypto,
+# encore-top runs its TLS under libevent's bufferevent_openssl.
 $(BIN)/encore: $(O)/dashboard-tui/cli.o $(LIBCLIENT) $(LIBCONF) $(LIBPROTO)
-	$(call link,$(LIBEVENT) $(JSONC) -lcrypto -lm)
+	$(call link,$(LIBEVENT) $(JSONC) $(SSLLIBS) -lm)
 $(BIN)/encore-top: $(O)/dashboard-tui/dashboard.o $(LIBTUI) $(LIBCLIENT) \
 		$(O)/profiler/prof-format.o $(LIBCONF) $(LIBPROTO)
-	$(call link,$(CURSES) $(LIBEVENT) $(JSONC) -lm)
+	$(call link,$(CURSES) $(TLSLIBS) $(LIBEVENT) $(JSONC) -lm)
 
 # ---- unit tests: tests/unit/test-NAME.c, each linked with every library
 # it may need (static archives pull in only what is used) ----
@@ -263,13 +266,15 @@ $(FUZZ_O)/fuzz-journal: tests/fuzz/fuzz-journal.c worker-node/journal.c \
 # (dashboard-tui/display.c, client.c) with the protocol library.
 $(FUZZ_O)/fuzz-client-display: tests/fuzz/fuzz-client-display.c \
 		dashboard-tui/display.c dashboard-tui/client.c \
-		dashboard-tui/client.h $(PROTO_SRCS) protocol/protocol.h
+		dashboard-tui/client-tls.c dashboard-tui/client.h \
+		$(PROTO_SRCS) protocol/protocol.h
 	@mkdir -p $(dir $@)
 	$(Q)clang -g -O1 -std=gnu11 -D_GNU_SOURCE \
 		-fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined -Iprotocol $(PKG_CFLAGS) \
 		-o $@ $< dashboard-tui/display.c dashboard-tui/client.c \
-		$(PROTO_SRCS) $(LIBEVENT) $(JSONC) -lm
+		dashboard-tui/client-tls.c \
+		$(PROTO_SRCS) $(LIBEVENT) $(JSONC) $(SSLLIBS) -lm
 
 # fuzz-sniff: the first-byte dispatch alone (main-node/sniff.c is pure).
 $(FUZZ_O)/fuzz-sniff: tests/fuzz/fuzz-sniff.c main-node/sniff.c \
@@ -293,6 +298,33 @@ $(FUZZ_O)/fuzz-http: tests/fuzz/fuzz-http.c main-node/http-parse.c \
 # fuzz-cli-spec: submit's --array and --after parsers
 # (dashboard-tui/cli-spec.c, pure) with the protocol library.
 $(FUZZ_O)/fuzz-cli-spec: tests/fuzz/fuzz-cli-spec.c \
+		dashboard-tui/cli-spec.c dashboard-tui/cli.h \
+		$(PROTO_SRCS) protocol/protocol.h
+	@mkdir -p $(dir $@)
+	$(Q)clang -g -O1 -std=gnu11 -D_GNU_SOURCE \
+		-fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Iprotocol $(PKG_CFLAGS) \
+		-o $@ $< dashboard-tui/cli-spec.c \
+		$(PROTO_SRCS) $(LIBEVENT) $(JSONC) -lm
+
+# fuzz-client-session: a main node's bytes through the clients' blocking
+# session (dashboard-tui/client.c): lines, and the raw bytes of file
+# frames taken or skipped.
+$(FUZZ_O)/fuzz-client-session: tests/fuzz/fuzz-client-session.c \
+		dashboard-tui/display.c dashboard-tui/client.c \
+		dashboard-tui/client-tls.c dashboard-tui/client.h \
+		$(PROTO_SRCS) protocol/protocol.h
+	@mkdir -p $(dir $@)
+	$(Q)clang -g -O1 -std=gnu11 -D_GNU_SOURCE \
+		-fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Iprotocol $(PKG_CFLAGS) \
+		-o $@ $< dashboard-tui/display.c dashboard-tui/client.c \
+		dashboard-tui/client-tls.c \
+		$(PROTO_SRCS) $(LIBEVENT) $(JSONC) $(SSLLIBS) -lm
+
+# fuzz-cli-input: submit's --input PATH[:NAME] splitter and default
+# names (dashboard-tui/cli-spec.c, pure) with the protocol library.
+$(FUZZ_O)/fuzz-cli-input: tests/fuzz/fuzz-cli-input.c \
 		dashboard-tui/cli-spec.c dashboard-tui/cli.h \
 		$(PROTO_SRCS) protocol/protocol.h
 	@mkdir -p $(dir $@)

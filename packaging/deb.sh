@@ -73,7 +73,7 @@ shlibdeps() {
 		case $b in
 		*/encore-main)	 deps="$deps, libsqlite3-0 (>= 3.20.0)" ;;
 		*/encore-worker) deps="$deps, libproc2-0 (>= 2:4.0.2)" ;;
-		*/encore-top)	 deps="$deps, libncursesw6 (>= 6), libtinfo6 (>= 6)" ;;
+		*/encore-top)	 deps="$deps, libncursesw6 (>= 6), libtinfo6 (>= 6), libssl3 (>= 3.0.0), libevent-openssl-2.1-7 (>= 2.1.8-stable)" ;;
 		*/encore)	 deps="$deps, libssl3 (>= 3.0.0)" ;;
 		esac
 	done

@@ -42,6 +42,7 @@ class FakeWorker:
             self.c.sock.settimeout(timeout)
         self.id = dev_id
         self.active = []
+        self.assigns = []       # task_assigns that came while waiting
         token = cluster.token("join")
         self.c.send("register", {
             "token": token,
@@ -65,10 +66,24 @@ class FakeWorker:
         hb["active_tasks"] = list(self.active)
         self.c.send("heartbeat", hb)
 
+    def until(self, pred, timeout=None):
+        """The next message pred accepts; task_assigns that come meanwhile
+        are kept for next_task (the main node may assign several at once)."""
+        def keep(m):
+            if pred(m):
+                return True
+            if m["message_type"] == "task_assign":
+                self.assigns.append(m)
+            return False
+        return self.c.recv_until(keep, timeout)
+
     def next_task(self, timeout=20):
         """The next task_assign's task."""
-        m = self.c.recv_until(lambda m: m["message_type"] == "task_assign",
-                              timeout)
+        if self.assigns:
+            m = self.assigns.pop(0)
+        else:
+            m = self.c.recv_until(
+                lambda m: m["message_type"] == "task_assign", timeout)
         t = m["data"]["task"]
         self.active.append({"task_id": t["task_id"],
                             "attempt": t["attempt"]})
@@ -88,8 +103,8 @@ class FakeWorker:
             off += len(chunk)
             if off >= len(data):
                 break
-        ack = self.c.recv_until(lambda m: m["message_type"] == "file_ack" and
-                                m["data"]["sha256"] == sha)
+        ack = self.until(lambda m: m["message_type"] == "file_ack" and
+                         m["data"]["sha256"] == sha)
         assert ack["data"].get("complete") is True, ack
         return sha
 
@@ -114,7 +129,7 @@ class FakeWorker:
                                     "status": status, "exit_code": exit_code,
                                     "execution_time": 0.1,
                                     "outputs": outs})
-        self.c.recv_until(lambda m: m["message_type"] == "result_ack" and
-                          m["data"]["task_id"] == task["task_id"])
+        self.until(lambda m: m["message_type"] == "result_ack" and
+                   m["data"]["task_id"] == task["task_id"])
         self.heartbeat()
         return outs

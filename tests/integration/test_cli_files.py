@@ -459,9 +459,6 @@ def test_fetch_to_a_full_disk_leaves_nothing(cluster, tmp_path):
         subprocess.run(["umount", str(mnt)], capture_output=True)
 
 
-@pytest.mark.xfail(reason="the main node cannot make an array's elements "
-                   "yet on main: 'NOT NULL constraint failed: tasks.spec' "
-                   "(reported to the lead)", strict=False)
 def test_fetch_array_outputs_by_index(cluster, tmp_path):
     """An array's outputs go to DIR/INDEX/, each element's under its own
     index; submit --wait --fetch of an array does the same when it ends."""

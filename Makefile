@@ -145,12 +145,13 @@ $(LIBMAIN): $(O)/main-node/web-assets.o
 link = @mkdir -p $(dir $@); $(if $(Q),echo "  LD      $@";) \
 	$(CC) $(LDFLAGS) -o $@ $^ $(1)
 
-# The worker links no SQLite and no ncurses (SPEC section 1).
+# The worker links no SQLite and no ncurses (SPEC section 1); it speaks
+# TLS with a pinned token (worker-node/upstream-tls.c).
 $(BIN)/encore-main: $(O)/main-node/main-node.o $(LIBMAIN) $(LIBCONF) $(LIBPROTO)
 	$(call link,$(SQLITE) $(TLSLIBS) $(LIBEVENT) $(JSONC) -lm)
 $(BIN)/encore-worker: $(O)/worker-node/worker-node.o $(LIBWORKER) $(LIBPROF) \
 		$(LIBCONF) $(LIBPROTO)
-	$(call link,$(PROC2) $(LIBEVENT) $(JSONC) -lm)
+	$(call link,$(PROC2) $(TLSLIBS) $(LIBEVENT) $(JSONC) -lm)
 # The clients speak TLS to the main node with OpenSSL (a pinned token,
 # README "Security"); encore hashes files and backups with its libcrypto,
 # encore-top runs its TLS under libevent's bufferevent_openssl.
@@ -261,6 +262,19 @@ $(FUZZ_O)/fuzz-journal: tests/fuzz/fuzz-journal.c worker-node/journal.c \
 		-fno-sanitize-recover=undefined -Iprotocol -Iprofiler \
 		$(PKG_CFLAGS) -o $@ $< worker-node/journal.c $(PROTO_SRCS) \
 		$(LIBEVENT) $(JSONC) -lm
+
+# fuzz-cred: the worker's join token, ca.pin and join.secret parsers
+# (worker-node/cred.c; its file helpers need util.c) with the protocol
+# library.
+$(FUZZ_O)/fuzz-cred: tests/fuzz/fuzz-cred.c worker-node/cred.c \
+		worker-node/util.c worker-node/worker.h $(PROTO_SRCS) \
+		protocol/protocol.h
+	@mkdir -p $(dir $@)
+	$(Q)clang -g -O1 -std=gnu11 -D_GNU_SOURCE \
+		-fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Iprotocol -Iprofiler \
+		$(PKG_CFLAGS) -o $@ $< worker-node/cred.c worker-node/util.c \
+		$(PROTO_SRCS) $(LIBEVENT) $(JSONC) -lm
 
 # fuzz-client-display: what the clients make of a main node's bytes
 # (dashboard-tui/display.c, client.c) with the protocol library.

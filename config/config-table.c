@@ -256,7 +256,8 @@ const struct cfg_option cfg_worker_options[] = {
 	{ .name = "token",
 	  .type = CFG_STRING,
 	  .metavar = "TOKEN",
-	  .help = "join token, from the main node's STATE-DIR/join.token"
+	  .help = "join token, from the main node's STATE-DIR/join.token; "
+	      "a pinned one (ENC1:...) means TLS, checked against the pin"
 	},
 	{ .name = "token-file",
 	  .type = CFG_STRING,

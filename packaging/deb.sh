@@ -71,8 +71,8 @@ shlibdeps() {
 	deps="libc6 (>= 2.34), libevent-2.1-7 (>= 2.1.8-stable), libjson-c5 (>= 0.15)"
 	for b in "$@"; do
 		case $b in
-		*/encore-main)	 deps="$deps, libsqlite3-0 (>= 3.20.0)" ;;
-		*/encore-worker) deps="$deps, libproc2-0 (>= 2:4.0.2)" ;;
+		*/encore-main)	 deps="$deps, libsqlite3-0 (>= 3.20.0), libssl3 (>= 3.0.0), libevent-openssl-2.1-7 (>= 2.1.8-stable)" ;;
+		*/encore-worker) deps="$deps, libproc2-0 (>= 2:4.0.2), libssl3 (>= 3.0.0), libevent-openssl-2.1-7 (>= 2.1.8-stable)" ;;
 		*/encore-top)	 deps="$deps, libncursesw6 (>= 6), libtinfo6 (>= 6), libssl3 (>= 3.0.0), libevent-openssl-2.1-7 (>= 2.1.8-stable)" ;;
 		*/encore)	 deps="$deps, libssl3 (>= 3.0.0)" ;;
 		esac

@@ -13,6 +13,15 @@
  * within UP_ACK_TIMEOUT of connecting, and a line once begun must end
  * within UP_LINE_STALL; otherwise the worker logs why, closes and
  * reconnects.  Its strings are sanitized before they reach the log.
+ *
+ * With a pin (a pinned join token, or STATE/ca.pin kept from one) the
+ * link is TLS: once TCP connects, the socket's bufferevent goes under an
+ * OpenSSL filter, the handshake checks the main node's chain against the
+ * pin (upstream-tls.c), and only then is register sent.  A main node that
+ * fails the check gets nothing and is tried again after a minute, as a
+ * refused join token is: a device moved to another network, or whose
+ * main node's address now leads elsewhere, comes back by itself, and one
+ * whose main node was made anew says in its log what to copy.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -29,8 +38,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/util.h>
@@ -51,19 +63,23 @@
 #define UP_OUT_HIGH		(256 * 1024)	/* pause task output above */
 #define UP_OUT_LOW		(64 * 1024)	/* resume it below */
 #define UP_BYE_GRACE		3	/* s to flush bye */
+#define UP_TLS_OUT_HIGH		(64 * 1024)	/* TLS records queued at
+						   most on the socket */
 
 /* Where the link is.  Messages other than register flow from PENDING. */
 enum up_state {
 	UP_IDLE,	/* waiting for the retry timer */
 	UP_CONNECTING,	/* resolving + connecting */
+	UP_HANDSHAKE,	/* TLS handshake, checking the pin */
 	UP_REGISTERING,	/* register sent, no ack yet */
 	UP_PENDING,	/* acked, waiting for an operator */
 	UP_APPROVED,	/* acked and approved: tasks may flow */
 };
 
 /*
- * The link.  bev and dns are owned; key is the device key read from
- * STATE/device.key (owned, NULL when there is none).
+ * The link.  bev and dns are owned; under TLS bev is the OpenSSL filter,
+ * which owns the socket's bufferevent and the SSL.  key is the device key
+ * read from STATE/device.key (owned, NULL when there is none).
  */
 static struct {
 	enum up_state		 state;
@@ -77,6 +93,8 @@ static struct {
 	struct event		*stall_ev;	/* a begun line's deadline */
 	char			*key;
 	int			 used_key;	/* last register used key */
+	int			 tls;		/* bev is the TLS filter */
+	char			 stored_pin[CRED_PIN_HEX + 1]; /* ca.pin */
 	int			 key_rejected;	/* key refused: use token */
 	int			 failures;	/* in a row, for the backoff */
 	int			 hb_interval;	/* s */
@@ -89,6 +107,9 @@ static struct {
 static void	upstream_connect(void);
 static void	upstream_read_cb(struct bufferevent *, void *);
 static void	upstream_watch_partial(void);
+static void	upstream_event_cb(struct bufferevent *, short, void *);
+static void	upstream_push(void);
+static size_t	upstream_unsent(void);
 
 /* Path of the device key file (static buffer). */
 static const char *
@@ -217,6 +238,7 @@ upstream_close(const char *why, int delay_ms)
 		bufferevent_free(up.bev);
 		up.bev = NULL;
 	}
+	up.tls = 0;
 	evtimer_del(up.hb_ev);
 	evtimer_del(up.ack_ev);
 	evtimer_del(up.stall_ev);
@@ -279,6 +301,7 @@ upstream_register(void)
 		up.used_key = 1;
 	} else {
 		m.u.reg.token = wconf.token;
+		m.u.reg.join_secret = wconf.join_secret;
 		up.used_key = 0;
 	}
 	if (m.u.reg.device_key == NULL && m.u.reg.token == NULL) {
@@ -295,8 +318,9 @@ upstream_register(void)
 	}
 	up.state = UP_REGISTERING;
 	evtimer_add(up.ack_ev, &ack_tv);
-	log_debug("event=register_sent credential=%s running=%zu",
-	    up.used_key ? "device_key" : "token", m.u.reg.n_running);
+	log_debug("event=register_sent credential=%s tls=%s running=%zu",
+	    up.used_key ? "device_key" : "token", up.tls ? "yes" : "no",
+	    m.u.reg.n_running);
 }
 
 /* Handle register_ack: store the key, note the state, start heartbeats. */
@@ -380,7 +404,9 @@ upstream_on_error(const struct msg_error *e)
 	} else
 		log_debug("event=rejected code=%s reason=\"%s\"",
 		    proto_code_name(e->code), text);
-	if (e->code == PROTO_UNAUTHORIZED)
+	/* A wrong token, or plaintext refused (a remote device needs the
+	 * pinned token): neither changes in a few seconds. */
+	if (e->code == PROTO_UNAUTHORIZED || e->code == PROTO_FORBIDDEN)
 		upstream_close("rejected", UP_REJECTED_DELAY);
 	else
 		upstream_close("rejected", -1);
@@ -505,9 +531,14 @@ upstream_ack_cb(evutil_socket_t fd, short events, void *arg)
 {
 	char	*why;
 
-	xasprintf(&why, "no register_ack within %d s of connecting (is "
-	    "%s:%s an encore main node?)", UP_ACK_TIMEOUT, wconf.main_host,
-	    wconf.main_port);
+	if (up.state == UP_HANDSHAKE)
+		xasprintf(&why, "no TLS handshake within %d s of connecting "
+		    "(is %s:%s an encore main node that speaks TLS?)",
+		    UP_ACK_TIMEOUT, wconf.main_host, wconf.main_port);
+	else
+		xasprintf(&why, "no register_ack within %d s of connecting (is "
+		    "%s:%s an encore main node?)", UP_ACK_TIMEOUT,
+		    wconf.main_host, wconf.main_port);
 	upstream_close(why, -1);
 	free(why);
 }
@@ -531,7 +562,9 @@ static void
 upstream_write_cb(struct bufferevent *bev, void *arg)
 {
 	if (up.bye_done != NULL) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		if (up.tls)
+			upstream_push();
+		if (upstream_unsent() == 0)
 			upstream_close("bye", 0);
 		return;
 	}
@@ -555,23 +588,205 @@ upstream_keepalive(evutil_socket_t fd)
 #endif
 }
 
-/* Connected, or the connection failed or closed. */
+/* Where the pin came from, for messages. */
+static const char *
+upstream_pin_source(void)
+{
+	static char	buf[4200];
+
+	if (wconf.pin_from_token)
+		return ("the join token");
+	snprintf(buf, sizeof buf, "%s/ca.pin (kept from the join token this "
+	    "device joined with)", wconf.state_dir);
+	return (buf);
+}
+
+/* Log a refusal of the main node's chain (once while it stays the same,
+ * then at debug level), and try again in a minute. */
+static void
+upstream_tls_refused(const struct upstream_tls_check *r)
+{
+	char	*msg;
+
+	if (r->result == UPSTREAM_TLS_NOT_SIGNED)
+		xasprintf(&msg, "event=tls_refused main=%s:%s expected=%s "
+		    "server_cert=%s msg=\"the main node presents the pinned "
+		    "CA but a server certificate that CA did not sign; nothing "
+		    "was sent.  Something between this device and the main "
+		    "node is not what it claims: check --main; if the main "
+		    "node's server.crt is damaged, run encore-main "
+		    "--rotate-server-cert there.  Trying again in %d s\"",
+		    wconf.main_host, wconf.main_port, r->want, r->leaf,
+		    UP_REJECTED_DELAY / 1000);
+	else
+		xasprintf(&msg, "event=tls_pin_mismatch main=%s:%s expected=%s "
+		    "got=%s msg=\"the main node at %s:%s is not the cluster "
+		    "this device was given: %s pins CA %s, the main node "
+		    "presents CA %s; nothing was sent.  If the main node was "
+		    "reinstalled or its state dir made anew, copy join.token "
+		    "again from its state dir and restart the worker with "
+		    "--token-file FILE; otherwise check --main.  Trying again "
+		    "in %d s\"", wconf.main_host, wconf.main_port, r->want,
+		    r->got, wconf.main_host, wconf.main_port,
+		    upstream_pin_source(), r->want, r->got,
+		    UP_REJECTED_DELAY / 1000);
+	if (up.last_reject == NULL || strcmp(up.last_reject, msg) != 0) {
+		log_error("%s", msg);
+		free(up.last_reject);
+		up.last_reject = msg;
+	} else {
+		log_debug("%s", msg);
+		free(msg);
+	}
+	upstream_close(r->result == UPSTREAM_TLS_NOT_SIGNED ?
+	    "server certificate not signed by the pinned CA" :
+	    "the main node's CA is not the pinned one", UP_REJECTED_DELAY);
+}
+
+/* The handshake is done and the chain checked: keep the pin if it came
+ * with the token and is new here, then register. */
+static void
+upstream_tls_done(struct bufferevent *bev)
+{
+	SSL	*ssl = bufferevent_openssl_get_ssl(bev);
+
+	log_info("event=tls main=%s:%s protocol=%s cipher=%s ca=%s",
+	    wconf.main_host, wconf.main_port, SSL_get_version(ssl),
+	    SSL_get_cipher_name(ssl), wconf.pin);
+	if (wconf.pin_from_token && strcmp(up.stored_pin, wconf.pin) != 0) {
+		if (cred_pin_store(wconf.state_dir, wconf.pin) != 0)
+			log_warn("event=pin_store_failed dir=\"%s\" error=\"%s\" "
+			    "msg=\"without the join token this device would "
+			    "not know the main node speaks TLS\"",
+			    wconf.state_dir, strerror(errno));
+		else {
+			if (up.stored_pin[0] != '\0')
+				log_warn("event=pin_changed old=%s new=%s "
+				    "msg=\"the join token pins another CA than "
+				    "the one this device knew: its main node was "
+				    "made anew\"", up.stored_pin, wconf.pin);
+			log_info("event=pin_stored path=\"%s/ca.pin\"",
+			    wconf.state_dir);
+			snprintf(up.stored_pin, sizeof up.stored_pin, "%s",
+			    wconf.pin);
+		}
+	}
+	upstream_register();
+}
+
+/*
+ * TCP is up and the device holds a pin: put the socket under TLS.  The
+ * filter owns the socket's bufferevent from now on; callbacks are
+ * deferred to the loop so none runs inside a write of ours.
+ */
+static void
+upstream_tls_start(void)
+{
+	struct bufferevent	*tb;
+	struct timeval		 ack_tv = { UP_ACK_TIMEOUT, 0 };
+	struct timeval		 wtv = { UP_WRITE_TIMEOUT, 0 };
+	SSL			*ssl;
+	char			*cause;
+
+	if ((ssl = upstream_tls_new(wconf.pin, &cause)) == NULL) {
+		upstream_close(cause, -1);
+		free(cause);
+		return;
+	}
+	tb = bufferevent_openssl_filter_new(worker_base, up.bev, ssl,
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE|
+	    BEV_OPT_DEFER_CALLBACKS);
+	if (tb == NULL)
+		fatalx("cannot create a TLS bufferevent");
+	/* Records wait in the socket's buffer up to a bound; past it the
+	 * lines wait in the filter's, where upstream_can_write sees them. */
+	bufferevent_setwatermark(up.bev, EV_WRITE, UP_TLS_OUT_HIGH / 2,
+	    UP_TLS_OUT_HIGH);
+	bufferevent_openssl_set_allow_dirty_shutdown(tb, 1);
+	up.bev = tb;
+	up.tls = 1;
+	up.state = UP_HANDSHAKE;
+	bufferevent_setcb(tb, upstream_read_cb, upstream_write_cb,
+	    upstream_event_cb, NULL);
+	bufferevent_setwatermark(tb, EV_WRITE, UP_OUT_LOW, 0);
+	bufferevent_setwatermark(tb, EV_READ, 0, UP_IN_MAX);
+	bufferevent_set_timeouts(tb, NULL, &wtv);
+	bufferevent_enable(tb, EV_READ|EV_WRITE);
+	evtimer_add(up.ack_ev, &ack_tv);
+	log_debug("event=tls_handshake main=%s:%s", wconf.main_host,
+	    wconf.main_port);
+}
+
+/* Why a TLS connection failed, from the OpenSSL errors it kept (caller
+ * frees). */
+static char *
+upstream_tls_why(struct bufferevent *bev, short events)
+{
+	unsigned long	 e, first = 0;
+	char		 err[256], *why;
+
+	/* libevent keeps SSL_get_error()'s code (a small number) and the
+	 * error queue; the queue's newest entry comes out first. */
+	while ((e = bufferevent_get_openssl_error(bev)) != 0) {
+		if (first == 0 && e > SSL_ERROR_WANT_RETRY_VERIFY)
+			first = e;
+	}
+	if (first == 0) {
+		if (events & BEV_EVENT_EOF)
+			return (xstrdup("connection closed by the main node"));
+		if (events & BEV_EVENT_TIMEOUT)
+			return (xstrdup("write timed out"));
+		return (xstrdup(evutil_socket_error_to_string(
+		    EVUTIL_SOCKET_ERROR())));
+	}
+	upstream_tls_describe(first, err, sizeof err);
+	if (up.state != UP_HANDSHAKE) {
+		xasprintf(&why, "TLS error: %s", err);
+		return (why);
+	}
+	xasprintf(&why, "TLS handshake failed: %s (is %s:%s an encore main "
+	    "node that speaks TLS?  One from before TLS does not: upgrade it)",
+	    err, wconf.main_host, wconf.main_port);
+	return (why);
+}
+
+/* Connected (TCP, then TLS), or the connection failed or closed. */
 static void
 upstream_event_cb(struct bufferevent *bev, short events, void *arg)
 {
-	struct timeval	 tv = { UP_WRITE_TIMEOUT, 0 };
-	char		*why;
-	int		 dnserr;
+	const struct upstream_tls_check	*r;
+	struct timeval			 tv = { UP_WRITE_TIMEOUT, 0 };
+	char				*why;
+	int				 dnserr;
 
+	if ((events & BEV_EVENT_CONNECTED) && up.state == UP_HANDSHAKE) {
+		upstream_tls_done(bev);
+		return;
+	}
 	if (events & BEV_EVENT_CONNECTED) {
 		log_info("event=connected main=%s:%s", wconf.main_host,
 		    wconf.main_port);
 		upstream_keepalive(bufferevent_getfd(bev));
 		bufferevent_set_timeouts(bev, NULL, &tv);
-		upstream_register();
+		if (wconf.pin[0] != '\0')
+			upstream_tls_start();
+		else
+			upstream_register();
 		return;
 	}
-	if (events & BEV_EVENT_EOF)
+	if (up.state == UP_HANDSHAKE) {
+		r = upstream_tls_result();
+		if (r->result == UPSTREAM_TLS_NO_CA ||
+		    r->result == UPSTREAM_TLS_NOT_SIGNED) {
+			while (bufferevent_get_openssl_error(bev) != 0)
+				;
+			upstream_tls_refused(r);
+			return;
+		}
+	}
+	if (up.tls)
+		why = upstream_tls_why(bev, events);
+	else if (events & BEV_EVENT_EOF)
 		why = xstrdup("connection closed by the main node");
 	else if (events & BEV_EVENT_TIMEOUT)
 		why = xstrdup(up.state == UP_CONNECTING ? "connect timed out" :
@@ -663,6 +878,14 @@ upstream_start(void)
 	up.stall_ev = evtimer_new(worker_base, upstream_stall_cb, NULL);
 	up.failures = 0;
 	up.hb_interval = 5;
+	if (wconf.pin_from_token) {
+		char	*cause = NULL;
+
+		if (cred_pin_load(wconf.state_dir, up.stored_pin, &cause) < 0) {
+			log_warn("event=pin_unreadable msg=\"%s\"", cause);
+			free(cause);
+		}
+	}
 	upstream_connect();
 }
 
@@ -682,6 +905,7 @@ upstream_stop(void)
 	event_free(up.stall_ev);
 	if (up.dns != NULL)
 		evdns_base_free(up.dns, 0);
+	upstream_tls_stop();
 	free(up.key);
 	free(up.last_reject);
 	up.key = up.last_reject = NULL;
@@ -731,19 +955,53 @@ upstream_send_line(const char *line, size_t len)
 	return (evbuffer_add(bufferevent_get_output(up.bev), line, len));
 }
 
+/* Write the bytes queued for the socket now (under TLS: the records the
+ * filter made of what was queued); a full socket leaves the rest to the
+ * bufferevent. */
+static void
+upstream_push(void)
+{
+	struct bufferevent	*sock = up.bev;
+	struct evbuffer		*out;
+
+	if (up.tls)
+		sock = bufferevent_get_underlying(up.bev);
+	if (sock == NULL)
+		return;
+	out = bufferevent_get_output(sock);
+	if (evbuffer_get_length(out) > 0)
+		evbuffer_write(out, bufferevent_getfd(sock));
+	/* The socket's bufferevent wrote nothing itself, so it will not
+	 * tell the filter there is room: lines held back in the filter
+	 * would wait for the next line queued. */
+	if (up.tls && evbuffer_get_length(bufferevent_get_output(up.bev)) > 0)
+		bufferevent_trigger(sock, EV_WRITE, BEV_TRIG_IGNORE_WATERMARKS);
+}
+
+/* Bytes not yet handed to the socket, TLS records included. */
+static size_t
+upstream_unsent(void)
+{
+	struct bufferevent	*sock;
+	size_t			 n;
+
+	if (up.bev == NULL)
+		return (0);
+	n = evbuffer_get_length(bufferevent_get_output(up.bev));
+	if (up.tls && (sock = bufferevent_get_underlying(up.bev)) != NULL)
+		n += evbuffer_get_length(bufferevent_get_output(sock));
+	return (n);
+}
+
 /* Write what is queued now instead of on the loop's next pass: a
  * task_started or task_result the main node waits on goes out at once.
  * A full socket leaves the rest to the bufferevent, as usual. */
 void
 upstream_flush(void)
 {
-	struct evbuffer	*out;
-
 	if (up.bev == NULL || up.state != UP_APPROVED)
 		return;
-	out = bufferevent_get_output(up.bev);
-	if (evbuffer_get_length(out) > 0)
-		evbuffer_write(out, bufferevent_getfd(up.bev));
+	upstream_push();
 }
 
 /* Say bye, then call done once flushed or after a short grace. */
@@ -754,7 +1012,8 @@ upstream_bye(const char *reason, void (*done)(void))
 	struct timeval	tv = { UP_BYE_GRACE, 0 };
 
 	evtimer_del(up.retry_ev);
-	if (up.bev == NULL || up.state == UP_CONNECTING) {
+	if (up.bev == NULL || up.state == UP_CONNECTING ||
+	    up.state == UP_HANDSHAKE) {
 		done();
 		return;
 	}
@@ -764,6 +1023,15 @@ upstream_bye(const char *reason, void (*done)(void))
 	m.u.reason = (char *)reason;
 	up.bye_done = done;
 	evtimer_add(up.bye_ev, &tv);
-	if (msg_write(bufferevent_get_output(up.bev), &m) != 0)
+	if (msg_write(bufferevent_get_output(up.bev), &m) != 0) {
 		upstream_close("bye", 0);
+		return;
+	}
+	/* Under TLS nothing tells us when the socket has taken the
+	 * records: hand them over now (a bye is small). */
+	if (up.tls) {
+		upstream_push();
+		if (upstream_unsent() == 0)
+			upstream_close("bye", 0);
+	}
 }

@@ -369,6 +369,35 @@ worker_sighup_cb(evutil_socket_t sig, short events, void *arg)
 	    "new config\"");
 }
 
+/*
+ * Settle TLS: a pinned token's pin, else the pin this device kept when it
+ * joined with one (STATE/ca.pin), else none (plaintext, as before pinned
+ * tokens).  wconf.token keeps only the secret.  Exits 2 on a malformed
+ * token or a damaged ca.pin (never falls back to plaintext then).
+ */
+static void
+worker_configure_tls(void)
+{
+	const char	*secret;
+	char		*cause, *t;
+
+	if (wconf.token != NULL) {
+		switch (cred_token_parse(wconf.token, wconf.pin, &secret,
+		    &cause)) {
+		case -1:
+			worker_usage_error("%s", cause);
+		case 1:
+			t = xstrdup(secret);
+			free(wconf.token);
+			wconf.token = t;
+			wconf.pin_from_token = 1;
+			return;
+		}
+	}
+	if (cred_pin_load(wconf.state_dir, wconf.pin, &cause) < 0)
+		worker_usage_error("%s", cause);
+}
+
 /* Apply options to wconf; exits 2 on a usage error. */
 static void
 worker_configure(struct cfg *cfg)
@@ -429,6 +458,7 @@ worker_configure(struct cfg *cfg)
 	if (wconf.token != NULL && strlen(wconf.token) > PROTO_TOKEN_MAX)
 		worker_usage_error("the token is too long (at most %d bytes)",
 		    PROTO_TOKEN_MAX);
+	worker_configure_tls();
 
 	if (cfg_get_flag(cfg, "profile"))
 		return;
@@ -443,6 +473,10 @@ worker_configure(struct cfg *cfg)
 		    "%s and no join token was given; pass --token-file FILE "
 		    "(a copy of the main node's join.token, in its state "
 		    "directory) or --token TOKEN", wconf.state_dir);
+	if (wconf.token != NULL &&
+	    (wconf.join_secret = cred_secret_load(wconf.state_dir,
+	    &cause)) == NULL)
+		worker_usage_error("%s", cause);
 }
 
 /* Settle what depends on the device: profile, slots, runtime. */
@@ -488,12 +522,21 @@ static void
 worker_help(const struct cfg *cfg)
 {
 	cfg_usage(stdout, WORKER_SYNOPSIS, cfg);
-	printf("\nThe state directory (device.key, run/ markers, spool/ of "
-	    "unacknowledged\nresults and output, work/ of running tasks) "
-	    "defaults to\n/var/lib/encore/worker for root, else "
-	    "$XDG_STATE_HOME/encore-worker or\n~/.local/state/encore-worker.\n"
-	    "The join token is in the main node's state directory, file "
-	    "join.token.\n");
+	printf("\nThe state directory (device.key, ca.pin, join.secret, run/ "
+	    "markers, spool/\nof unacknowledged results and output, work/ of "
+	    "running tasks) defaults to\n/var/lib/encore/worker for root, "
+	    "else $XDG_STATE_HOME/encore-worker or\n"
+	    "~/.local/state/encore-worker.\n"
+	    "\nThe join token is in the main node's state directory, file "
+	    "join.token:\nENC1:<SHA-256 of the cluster CA>:<secret>.  With it "
+	    "the worker speaks TLS\nand checks the main node's certificate "
+	    "chain against that CA before it\nsends anything; it keeps the pin "
+	    "in ca.pin, so later starts with device.key\nalone still speak "
+	    "TLS and check it.  A main node that presents another CA\nis "
+	    "refused (both hashes are logged) and tried again every minute.  "
+	    "A bare\nsecret (an older token) speaks plaintext, accepted only "
+	    "from the main node's\nown host unless it runs with --plaintext on."
+	    "\n");
 }
 
 /* Descriptors 0-2 must be open, or a pipe or socket of ours could become
@@ -548,10 +591,17 @@ main(int argc, char **argv)
 		fatalx("cannot create the event loop");
 
 	log_info("event=start version=%s id=%s main=%s:%s state_dir=\"%s\" "
-	    "slots=%d runtime=%s tag=%s", ENCORE_VERSION, wconf.id,
+	    "slots=%d runtime=%s tag=%s tls=%s", ENCORE_VERSION, wconf.id,
 	    wconf.main_host, wconf.main_port, wconf.state_dir, wconf.slots,
 	    wconf.runtime != NULL ? wconf.runtime : "none",
-	    sandbox_worker_tag());
+	    sandbox_worker_tag(), wconf.pin[0] == '\0' ? "off" :
+	    wconf.pin_from_token ? "pinned-token" : "pinned-state");
+	if (wconf.pin[0] == '\0' && wconf.token != NULL)
+		log_info("event=plaintext msg=\"a bare join token: speaking "
+		    "plaintext, which the main node accepts only from its own "
+		    "host unless it runs with --plaintext on; give a remote "
+		    "device the pinned token (ENC1:..., the main node's "
+		    "join.token)\"");
 	if (wconf.token == NULL)
 		log_info("event=no_token msg=\"no --token/--token-file: joining "
 		    "with device.key only\"");

@@ -23,6 +23,9 @@
 
 struct event_base;
 
+/* Hex digits of a pin: the SHA-256 of the cluster CA in DER (cred.c). */
+#define CRED_PIN_HEX	64
+
 /*
  * Settled options, filled once by main() and read-only afterwards.  All
  * strings are owned here and live until exit.
@@ -31,7 +34,12 @@ struct worker_conf {
 	char			*id;		/* device id (sender_id) */
 	char			*main_host;	/* --main, split */
 	char			*main_port;
-	char			*token;		/* join token or NULL */
+	char			*token;		/* join token or NULL: the
+						   secret of a pinned one */
+	char			 pin[CRED_PIN_HEX + 1]; /* CA pin, "" = none:
+						   speak plaintext */
+	int			 pin_from_token; /* else from STATE/ca.pin */
+	char			*join_secret;	/* STATE/join.secret */
 	char			*state_dir;	/* absolute, exists, 0700 */
 	int			 slots;
 	const char		*runtime;	/* "podman"/"docker"/NULL, static */
@@ -84,6 +92,50 @@ int	upstream_send_line(const char *line, size_t len);
 void	upstream_flush(void);
 /* Say bye and call done when flushed (or after a short grace). */
 void	upstream_bye(const char *reason, void (*done)(void));
+
+/* cred.c: credentials in text (pure parsers, fuzzed) and in the state
+ * dir */
+/* A token's pin (into pin[CRED_PIN_HEX + 1]) and secret (into token): 1
+ * pinned, 0 bare, -1 with *cause (caller frees). */
+int	cred_token_parse(const char *token, char *pin, const char **secret,
+	    char **cause);
+/* A ca.pin file's text (len bytes) into pin: 0, or -1 if not a pin. */
+int	cred_pin_parse(const char *data, size_t len, char *pin);
+/* A join.secret file's text (len bytes): a new string, or NULL. */
+char	*cred_secret_parse(const char *data, size_t len);
+/* dir/ca.pin into pin: 1, 0 when absent, -1 with *cause if damaged. */
+int	cred_pin_load(const char *dir, char *pin, char **cause);
+/* Keep pin in dir/ca.pin: 0, or -1 with errno. */
+int	cred_pin_store(const char *dir, const char *pin);
+/* This device's join secret (made on first use; caller frees), or NULL
+ * with *cause. */
+char	*cred_secret_load(const char *dir, char **cause);
+
+/* upstream-tls.c: TLS on the link, checked against the pin */
+struct ssl_st;
+enum upstream_tls_result {
+	UPSTREAM_TLS_NONE,	/* no check ran (the handshake failed first) */
+	UPSTREAM_TLS_OK,
+	UPSTREAM_TLS_NO_CA,	/* no CA in the chain hashes to the pin */
+	UPSTREAM_TLS_NOT_SIGNED, /* the pinned CA did not sign the server's */
+};
+struct upstream_tls_check {
+	enum upstream_tls_result result;
+	char	want[CRED_PIN_HEX + 1];	/* the pin */
+	char	got[CRED_PIN_HEX + 1];	/* the CA presented, or "none" */
+	char	leaf[CRED_PIN_HEX + 1];	/* the server certificate's hash */
+};
+/* A client session that checks the main node against pin, or NULL with
+ * *cause (caller frees). */
+struct ssl_st *upstream_tls_new(const char *pin, char **cause);
+/* What the last handshake's chain check found (borrowed). */
+const struct upstream_tls_check *upstream_tls_result(void);
+/* The most specific queued OpenSSL error into buf (queue emptied). */
+const char *upstream_tls_error(char *buf, size_t size);
+/* An OpenSSL error code as words into buf. */
+const char *upstream_tls_describe(unsigned long e, char *buf, size_t size);
+/* Free the context (at exit). */
+void	upstream_tls_stop(void);
 
 /* sampler.c */
 void	sampler_start(void);

@@ -149,14 +149,38 @@ def test_worker_joins_and_reports(cluster):
 
 
 @pytest.mark.skipif(ASAN, reason="ASan inflates RSS")
+def memory_kb(pid):
+    """(RSS, USS) of a process in KiB: USS is the pages it has to itself,
+    RSS adds the shared pages of its libraries (libcrypto's alone are some
+    3.5 MiB once TLS ran; every other process using OpenSSL shares them)."""
+    with open("/proc/%d/status" % pid) as f:
+        rss = [int(l.split()[1]) for l in f if l.startswith("VmRSS:")][0]
+    uss = 0
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        for l in f:
+            if l.startswith(("Private_Clean:", "Private_Dirty:")):
+                uss += int(l.split()[1])
+    return rss, uss
+
+
 def test_idle_footprint(cluster):
+    """Idle, a worker costs little: with the pinned join token (TLS) and
+    with the bare secret (plaintext), its own memory stays under 2 MiB."""
     cluster.start_main()
     w = cluster.start_worker("w1")
+    bare = os.path.join(cluster.tmp, "bare.token")
+    with open(bare, "w") as f:
+        f.write(cluster.token("join").split(":")[2] + "\n")
+    w2 = cluster.start_worker("w2", token_file=bare)
     cluster.wait_state("w1", "online")
+    cluster.wait_state("w2", "online")
+    assert "event=tls " in w.output() and "tls=off" in w2.output()
     time.sleep(2)
-    with open("/proc/%d/status" % w.pid) as f:
-        rss = [int(l.split()[1]) for l in f if l.startswith("VmRSS:")][0]
-    assert rss < 6 * 1024, "idle RSS %d KiB" % rss
+    for p, rss_max in ((w, 12 * 1024), (w2, 8 * 1024)):
+        rss, uss = memory_kb(p.pid)
+        if not ASAN:
+            assert uss < 2 * 1024, "idle USS %d KiB (RSS %d)" % (uss, rss)
+            assert rss < rss_max, "idle RSS %d KiB (USS %d)" % (rss, uss)
 
     def cpu_ticks():
         with open("/proc/%d/stat" % w.pid) as f:

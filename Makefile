@@ -368,7 +368,14 @@ $(BIN)/encore-swarm: $(O)/tests/bench/encore-swarm.o $(LIBPROTO)
 $(BIN)/encore-spawn-limit: $(O)/tests/bench/spawn-limit.o
 	$(call link,-lpthread)
 
-bench: all $(BIN)/encore-swarm $(BIN)/encore-spawn-limit
+# The worker's TLS handshake against a real main node
+# (tests/bench/tls-handshake.c, with the worker's own client session).
+$(BIN)/encore-tls-handshake: $(O)/tests/bench/tls-handshake.o $(LIBWORKER) \
+		$(LIBPROTO)
+	$(call link,$(TLSLIBS) $(LIBEVENT) $(JSONC) -lm)
+
+bench: all $(BIN)/encore-swarm $(BIN)/encore-spawn-limit \
+		$(BIN)/encore-tls-handshake
 	@ENCORE_BIN=$(CURDIR)/$(BIN) sh tests/bench/run.sh
 
 demo: deps

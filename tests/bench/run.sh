@@ -27,7 +27,8 @@ MAIN_PID=
 FAILED=0
 HZ=$(getconf CLK_TCK)
 
-for b in encore-main encore-worker encore-swarm encore-spawn-limit; do
+for b in encore-main encore-worker encore-swarm encore-spawn-limit \
+    encore-tls-handshake; do
 	if [ ! -x "$BIN/$b" ]; then
 		echo "run.sh: $BIN/$b is missing; run 'make bench'" >&2
 		exit 2
@@ -146,6 +147,8 @@ swarm() {
 }
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+# The process's own pages (USS): private clean + dirty, shared ones not.
+uss_kb() { awk '/^Private_(Clean|Dirty):/ { n += $2 } END { print n }' "/proc/$1/smaps_rollup"; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 # Main node CPU % of one core over $1 seconds.
@@ -295,20 +298,25 @@ if want s6; then
 fi
 
 # Start $1 real encore-workers (8 slots each) on the current main node
-# and wait until they are online; their pids in WPIDS.
+# and wait until they are online; their pids in WPIDS.  The token files
+# of the first ones may follow (default: the pinned join.token, so TLS).
 start_workers() {
 	WPIDS=
-	for w in $(seq 1 "$1"); do
+	n=$1
+	shift
+	for w in $(seq 1 "$n"); do
+		tf=${1:-$JT}
+		[ $# -gt 0 ] && shift
 		mkdir -p "$SDIR/w$w"
-		"$BIN/encore-worker" --main "127.0.0.1:$PORT" --token-file "$JT" \
+		"$BIN/encore-worker" --main "127.0.0.1:$PORT" --token-file "$tf" \
 		    --id "real-$w" --state-dir "$SDIR/w$w" --runtime none \
 		    --slots 8 --log-level "${WORKER_LOG:-warn}" >"$SDIR/w$w.log" 2>&1 &
 		WPIDS="$WPIDS $!"
 	done
 	i=0
 	while [ $i -lt 100 ]; do
-		n=$(text_cmd "$PORT" status | awk -F': ' '/^devices_online/ { print $2 }')
-		[ "${n:-0}" -ge "$1" ] && break
+		on=$(text_cmd "$PORT" status | awk -F': ' '/^devices_online/ { print $2 }')
+		[ "${on:-0}" -ge "$n" ] && break
 		sleep 0.1
 		i=$((i + 1))
 	done
@@ -332,13 +340,24 @@ if want s8 || want s14; then
 	SPAWN_LIMIT=$(value "$out" spawn_limit_per_s)
 fi
 
-# s7: a real encore-worker, idle, registered.
-# s8: 2 real encore-workers running /bin/true, against the spawn limit.
+# s7: real encore-workers, idle, registered: one with the bare secret of
+# the join token (plaintext, as before pinned tokens), one with the pinned
+# token (TLS).  RSS as the kernel counts it (shared library pages
+# included), and the pages each has to itself (USS).
+# s8: those 2 real encore-workers running /bin/true, against the spawn
+# limit.
 if want s7 || want s8; then
 	start_main s7
-	start_workers 2
+	BARE=$SDIR/bare.token
+	sed 's/^ENC1:[0-9a-f]*://' "$JT" >"$BARE"
+	start_workers 2 "$BARE" "$JT"
 	sleep 3
-	echo "bench: worker_idle_rss_kb $(rss_kb "$(echo $WPIDS | awk '{ print $1 }')") kB"
+	w1=$(echo $WPIDS | awk '{ print $1 }')
+	w2=$(echo $WPIDS | awk '{ print $2 }')
+	echo "bench: worker_idle_rss_kb $(rss_kb "$w1") kB"
+	echo "bench: worker_idle_uss_kb $(uss_kb "$w1") kB"
+	echo "bench: worker_idle_rss_kb_tls $(rss_kb "$w2") kB"
+	echo "bench: worker_idle_uss_kb_tls $(uss_kb "$w2") kB"
 	if want s8; then
 		out=$SDIR/swarm.out
 		swarm -n 0 --tasks 5000 --window 512 --done-by-status \
@@ -369,6 +388,19 @@ if want s14; then
 	check "$out" s14
 	check_real s14
 	stop_workers
+	stop_main
+fi
+
+# s15: the worker's TLS handshake with a real main node: 50 rounds of
+# connect + handshake + the check against the pin, with the worker's own
+# client session (tests/bench/tls-handshake.c).
+if want s15; then
+	start_main s15
+	"$BIN/encore-tls-handshake" "127.0.0.1:$PORT" "$JT" 50 \
+	    >"$SDIR/tls.out" 2>&1 || FAILED=1
+	pick "$SDIR/tls.out" tls_handshake_ms_p50
+	pick "$SDIR/tls.out" tls_handshake_ms_p99
+	pick "$SDIR/tls.out" tls_handshake_cpu_ms
 	stop_main
 fi
 

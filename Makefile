@@ -12,6 +12,12 @@
 #   make deb         Debian packages into build/deb/ (packaging/deb.sh)
 #   make CROSS=aarch64-linux-gnu   cross-build the worker and CLI (below)
 #   NO_PROC2=1       build without libproc2 (Termux): /proc parsers only
+#   WERROR=          build without -Werror (the Debian package build does)
+#
+# CPPFLAGS, CFLAGS and LDFLAGS from the command line or the environment
+# (dpkg-buildflags: hardening, optimisation) are honoured: the flags the
+# code needs are kept in ENCORE_* variables and come first, the user's
+# after, so the user's win where they conflict.
 
 # ---- cross builds ----
 # make CROSS=aarch64-linux-gnu (or arm-linux-gnueabihf) builds encore-worker
@@ -30,7 +36,7 @@ PKG_CONFIG	?= PKG_CONFIG_SYSROOT_DIR=$(SYSROOT) \
 		   PKG_CONFIG_LIBDIR=$(SYSROOT)/usr/lib/$(CROSS)/pkgconfig:$(SYSROOT)/usr/share/pkgconfig \
 		   pkg-config
 PKGS		:= libevent json-c libproc2
-LDFLAGS		+= -Wl,-rpath-link,$(SYSROOT)/usr/lib/$(CROSS):$(SYSROOT)/lib/$(CROSS)
+CROSS_LDFLAGS	:= -Wl,-rpath-link,$(SYSROOT)/usr/lib/$(CROSS):$(SYSROOT)/lib/$(CROSS)
 .DEFAULT_GOAL	:= cross
 cross:
 	@[ "$(SYSROOT)" = / ] || sh packaging/cross-sysroot.sh $(CROSS) $(SYSROOT)
@@ -46,35 +52,35 @@ O	?= build
 BIN	?= bin
 
 PKGS	?= libevent json-c sqlite3 libproc2 ncursesw
+# NO_PROC2=1: no libproc2 (Termux has no package of it); the profiler
+# reads the live /proc with its own parsers (profiler/prof-proc.c).
+ifneq ($(NO_PROC2),)
+PKGS	:= $(filter-out libproc2,$(PKGS))
+NO_PROC2_CPPFLAGS := -DENCORE_NO_PROC2
+endif
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 
 CC	?= cc
-WARN	:= -Wall -Wextra -Werror -Wformat=2 -Wmissing-prototypes \
+WERROR	?= -Werror
+WARN	:= -Wall -Wextra $(WERROR) -Wformat=2 -Wmissing-prototypes \
 	   -Wstrict-prototypes -Wmissing-declarations -Wwrite-strings \
 	   -Wshadow -Wpointer-arith -Wno-unused-parameter
 CFLAGS	?= -O2 -g
-CFLAGS	+= -std=gnu11 $(WARN) -MMD -MP -D_GNU_SOURCE \
-	   -Iprotocol -Iprofiler -Iconfig $(PKG_CFLAGS)
+ENCORE_CPPFLAGS := $(NO_PROC2_CPPFLAGS) -D_GNU_SOURCE -Iprotocol -Iprofiler -Iconfig $(PKG_CFLAGS)
+ENCORE_CFLAGS := -std=gnu11 $(WARN) -MMD -MP
+ENCORE_LDFLAGS := $(CROSS_LDFLAGS)
 ifneq ($(SAN),)
-CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
+ENCORE_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
 	   -fno-sanitize-recover=undefined
-LDFLAGS	+= -fsanitize=address,undefined
+ENCORE_LDFLAGS += -fsanitize=address,undefined
 endif
 
 LIBEVENT := $(shell $(PKG_CONFIG) --libs libevent 2>/dev/null)
 JSONC	 := $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null)
 SQLITE	 := $(shell $(PKG_CONFIG) --libs sqlite3 2>/dev/null)
-PROC2	 := $(shell $(PKG_CONFIG) --libs libproc2 2>/dev/null)
+PROC2	 := $(if $(NO_PROC2),,$(shell $(PKG_CONFIG) --libs libproc2 2>/dev/null))
 CURSES	 := $(shell $(PKG_CONFIG) --libs ncursesw 2>/dev/null)
 CMOCKA	 := -lcmocka
-
-# ---- NO_PROC2=1: no libproc2 (Termux has no package of it); the profiler
-# reads the live /proc with its own parsers (profiler/prof-proc.c) ----
-ifneq ($(NO_PROC2),)
-CFLAGS	+= -DENCORE_NO_PROC2
-PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(filter-out libproc2,$(PKGS)) 2>/dev/null)
-PROC2	:=
-endif
 
 ifeq ($(V),1)
 Q :=
@@ -109,7 +115,8 @@ all: $(PROGS)
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(ENCORE_CPPFLAGS) $(CPPFLAGS) $(ENCORE_CFLAGS) $(CFLAGS) \
+		-c -o $@ $<
 
 define lib_rule
 $(1): $(call objs,$(2))
@@ -125,7 +132,7 @@ $(eval $(call lib_rule,$(LIBCLIENT),$(CLIENT_SRCS)))
 $(eval $(call lib_rule,$(LIBTUI),$(TUI_SRCS)))
 
 link = @mkdir -p $(dir $@); $(if $(Q),echo "  LD      $@";) \
-	$(CC) $(LDFLAGS) -o $@ $^ $(1)
+	$(CC) $(CFLAGS) $(ENCORE_LDFLAGS) $(LDFLAGS) -o $@ $^ $(1)
 
 # The worker links no SQLite and no ncurses (SPEC section 1).
 $(BIN)/encore-main: $(O)/main-node/main-node.o $(LIBMAIN) $(LIBCONF) $(LIBPROTO)

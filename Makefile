@@ -254,9 +254,20 @@ demo: deps
 demo-stop:
 	@sh packaging/demo-stop.sh
 
+# Binaries, man pages, bash completion and the example configs.
+MAN1	:= doc/encore.1 doc/encore-top.1
+MAN8	:= doc/encore-main.8 doc/encore-worker.8
+MANDIR	?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/encore
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/encore \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(BASHCOMPDIR)
 	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 packaging/bash-completion/encore \
+		$(DESTDIR)$(BASHCOMPDIR)/encore
 	install -m 0644 config/main.conf config/worker.conf \
 		$(DESTDIR)$(PREFIX)/share/encore/
 

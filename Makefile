@@ -166,8 +166,12 @@ unit: $(UNIT_BINS)
 PYTEST	:= /usr/bin/python3 -m pytest
 PYTEST_ARGS ?= -q
 
+# Debian packages: `make test` installs everything its tests use, `make
+# demo` only what the demo runs (packaging/deps.sh says which is which).
 deps:
-	@sh packaging/deps.sh
+	@sh packaging/deps.sh test
+deps-demo:
+	@sh packaging/deps.sh demo
 
 # Everything: unit tests, the same under ASan+UBSan, a short fuzz run, the
 # integration tests against the sanitizer build (any sanitizer report of any
@@ -247,7 +251,7 @@ $(BIN)/encore-swarm: $(O)/tests/bench/encore-swarm.o $(LIBPROTO)
 bench: all $(BIN)/encore-swarm
 	@ENCORE_BIN=$(CURDIR)/$(BIN) sh tests/bench/run.sh
 
-demo: deps
+demo: deps-demo
 	$(MAKE) all
 	@sh packaging/demo.sh
 
@@ -278,7 +282,7 @@ clean:
 deb:
 	@sh packaging/deb.sh
 
-.PHONY: all unit test asan asan-unit asan-integration deps fuzz fuzz-build fuzz-smoke bench \
+.PHONY: all unit test asan asan-unit asan-integration deps deps-demo fuzz fuzz-build fuzz-smoke bench \
 	demo demo-stop install clean deb
 .SECONDARY:
 

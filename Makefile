@@ -2,7 +2,10 @@
 # encore -- top-level, non-recursive GNU Makefile.
 #
 #   make             build all binaries into bin/
-#   make test        install missing Debian packages, unit + integration tests
+#   make check       the everyday loop: build, unit and integration tests
+#                    (no package install, no fuzzing, no sanitizer pass)
+#   make test        the full gate: install missing Debian packages, unit,
+#                    fuzz, integration against ASan+UBSan and normal builds
 #   make asan        the same tests against an ASan+UBSan build
 #   make fuzz        build and run the libFuzzer targets for a bounded time
 #   make bench       benchmarks (print "bench: NAME VALUE UNIT")
@@ -164,7 +167,8 @@ unit: $(UNIT_BINS)
 
 # ---- integration tests (pytest, Debian's interpreter) ----
 PYTEST	:= /usr/bin/python3 -m pytest
-PYTEST_ARGS ?= -q
+# -rs: the reason of every skipped test is printed in the summary.
+PYTEST_ARGS ?= -q -rs
 
 # Debian packages: `make test` installs everything its tests use, `make
 # demo` only what the demo runs (packaging/deps.sh says which is which).
@@ -172,6 +176,13 @@ deps:
 	@sh packaging/deps.sh test
 deps-demo:
 	@sh packaging/deps.sh demo
+
+# The everyday loop: build, unit tests, integration tests against this
+# build.  No packages installed, no fuzzing, no sanitizer pass: `make test`
+# is the full gate.
+check:
+	$(MAKE) all unit $(BIN)/encore-swarm
+	ENCORE_BIN=$(CURDIR)/$(BIN) $(PYTEST) $(PYTEST_ARGS) tests/integration
 
 # Everything: unit tests, the same under ASan+UBSan, a short fuzz run, the
 # integration tests against the sanitizer build (any sanitizer report of any
@@ -282,7 +293,7 @@ clean:
 deb:
 	@sh packaging/deb.sh
 
-.PHONY: all unit test asan asan-unit asan-integration deps deps-demo fuzz fuzz-build fuzz-smoke bench \
+.PHONY: all check unit test asan asan-unit asan-integration deps deps-demo fuzz fuzz-build fuzz-smoke bench \
 	demo demo-stop install clean deb
 .SECONDARY:
 

@@ -72,7 +72,7 @@ def pgrep(pattern):
     return [int(p) for p in r.stdout.split()]
 
 
-def no_process(pattern, timeout=10):
+def no_process(pattern, timeout=30):
     wait_for(lambda: not pgrep(pattern), timeout,
              what="no process matching %r (left: %s)" % (pattern,
                                                         pgrep(pattern)))
@@ -223,7 +223,7 @@ def test_sigterm_takes_tasks_along(cluster):
     submit(cluster, command=["sh", "-c", "sleep 6107 & sleep 6108"])
     wait_for(lambda: pgrep("sleep 6108"), 10, what="task to start")
     assert w.stop() == 0
-    no_process("sleep 610[78]", timeout=5)
+    no_process("sleep 610[78]")
 
 
 # ---- container tasks ----

@@ -171,24 +171,28 @@ class Cluster:
                         what="device %s to be %s (now %s)" % (
                             dev_id, state, self.device_state(dev_id)))
 
-    def open_conns(self):
-        """Addresses of the connections the main node has open, from its
-        debug log (conn_open, then conn_eof/conn_close/...), since its
-        last start."""
+    def conns(self):
+        """(connections the main node has opened since its last start,
+        addresses of those still open), from its debug log: conn_open,
+        then conn_eof / conn_close / conn_slow_reader."""
         out = self.main.output()
         out = out[out.rfind("event=started"):]
-        state = {}
+        state, opened = {}, 0
         for m in re.finditer(r"event=conn_(open|eof|close|slow_reader) "
                              r"addr=(\S+)", out):
             state[m.group(2)] = m.group(1) == "open"
-        return {a for a, is_open in state.items() if is_open}
+            opened += m.group(1) == "open"
+        return opened, {a for a, is_open in state.items() if is_open}
 
-    def wait_conns(self, n, timeout=30):
-        """Wait until the main node has exactly n connections open (its
-        count drops when it has seen the close, not when we close)."""
-        return wait_for(lambda: len(self.open_conns()) == n, timeout,
-                        what="%d connections open at the main node (open: %s)"
-                        % (n, sorted(self.open_conns())))
+    def wait_conns(self, n, opened, timeout=30):
+        """Wait until the main node has accepted `opened` connections in
+        all and has n of them open: it counts a connection from when it
+        accepts it (not when we connect) until it has seen the close (not
+        when we close)."""
+        return wait_for(lambda: (lambda o, a: o >= opened and len(a) == n)(
+            *self.conns()), timeout,
+            what="%d of %d connections open at the main node (now: %s)"
+            % (n, opened, self.conns()))
 
     # ---- workers ----
     def start_worker(self, dev_id, *args, runtime="none", token_file=None,

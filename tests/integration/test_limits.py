@@ -83,16 +83,17 @@ def start_main_on(cluster, host, *args):
         except OSError:
             return False
     wait_for(up, 30, what="encore-main on %s" % host)
-    cluster.wait_conns(0)       # the probe connection is gone
+    cluster.wait_conns(0, opened=1)     # the probe connection is gone
 
 
 def test_max_connections_refused_busy(cluster):
-    cluster.start_main("--max-connections", "5")
-    cluster.wait_conns(0)       # the start-up probe connection is gone
+    # Held connections say nothing: no auth timeout while the test runs.
+    cluster.start_main("--max-connections", "5", "--auth-timeout", "600")
+    cluster.wait_conns(0, opened=1)     # the start-up probe is gone
     held = [socket.create_connection(("127.0.0.1", cluster.port))
             for _ in range(5)]
     try:
-        cluster.wait_conns(5)
+        cluster.wait_conns(5, opened=6)
         extra = socket.create_connection(("127.0.0.1", cluster.port))
         err = first_line(extra)
         assert err["message_type"] == "error", err
@@ -103,7 +104,7 @@ def test_max_connections_refused_busy(cluster):
         # Slots come back when connections go, and the node keeps serving.
         for s in held[:2]:
             s.close()
-        cluster.wait_conns(3)
+        cluster.wait_conns(3, opened=7)
         out = cluster.text("status")
         assert "devices_total:" in out, out
         assert cluster.main.alive()
@@ -115,10 +116,11 @@ def test_max_connections_refused_busy(cluster):
 
 def test_max_conns_per_addr(cluster, lan):
     a, b = lan
-    start_main_on(cluster, a, "--max-conns-per-addr", "3")
+    start_main_on(cluster, a, "--max-conns-per-addr", "3",
+                  "--auth-timeout", "600")
     held = [connect_from(a, a, cluster.port) for _ in range(3)]
     try:
-        cluster.wait_conns(3)
+        cluster.wait_conns(3, opened=4)
         extra = connect_from(a, a, cluster.port)
         err = first_line(extra)
         assert err["data"]["code"] == "busy", err
@@ -140,7 +142,7 @@ def test_max_conns_per_addr(cluster, lan):
         other.close()
         # A slot comes back when one of the three goes.
         held.pop().close()
-        cluster.wait_conns(2)
+        cluster.wait_conns(2, opened=6)
         again = connect_from(a, a, cluster.port)
         held.append(again)
         assert silent([again], 0.5), "refused after a slot was freed"
@@ -151,7 +153,7 @@ def test_max_conns_per_addr(cluster, lan):
 
 def test_loopback_exempt_from_per_addr_limit(cluster):
     # The benchmark swarm opens thousands of connections from 127.0.0.1.
-    cluster.start_main("--max-conns-per-addr", "2")
+    cluster.start_main("--max-conns-per-addr", "2", "--auth-timeout", "600")
     held = [socket.create_connection(("127.0.0.1", cluster.port))
             for _ in range(20)]
     try:

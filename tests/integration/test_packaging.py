@@ -25,6 +25,13 @@ import pytest
 
 from conftest import ROOT
 
+# The packages are built from the sources with their own flags, whatever
+# ENCORE_BIN is: the sanitizer pass of `make test` would build them twice.
+pytestmark = pytest.mark.skipif(
+    bool(os.environ.get("ENCORE_ASAN")),
+    reason="packages do not depend on the sanitizer build; the normal pass "
+           "of make test checks them")
+
 PACKAGES = {
     "encore-main": ["encore-main"],
     "encore-worker": ["encore-worker"],

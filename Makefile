@@ -12,7 +12,7 @@
 #   make demo        a local cluster doing real work
 #   make install PREFIX=/usr/local
 #   V=1              show full commands
-#   make deb         Debian packages into build/deb/ (packaging/deb.sh)
+#   make deb         Debian packages into build/deb/ (debian/, by packaging/deb.sh)
 #   make CROSS=aarch64-linux-gnu   cross-build the worker and CLI (below)
 #   NO_PROC2=1       build without libproc2 (Termux): /proc parsers only
 #   WERROR=          build without -Werror (the Debian package build does)

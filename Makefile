@@ -79,6 +79,7 @@ ENCORE_LDFLAGS += -fsanitize=address,undefined
 endif
 
 LIBEVENT := $(shell $(PKG_CONFIG) --libs libevent 2>/dev/null)
+TLSLIBS	 := $(shell $(PKG_CONFIG) --libs libevent_openssl openssl 2>/dev/null)
 JSONC	 := $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null)
 SQLITE	 := $(shell $(PKG_CONFIG) --libs sqlite3 2>/dev/null)
 PROC2	 := $(if $(NO_PROC2),,$(shell $(PKG_CONFIG) --libs libproc2 2>/dev/null))
@@ -134,12 +135,27 @@ $(eval $(call lib_rule,$(LIBWORKER),$(WORKER_SRCS)))
 $(eval $(call lib_rule,$(LIBCLIENT),$(CLIENT_SRCS)))
 $(eval $(call lib_rule,$(LIBTUI),$(TUI_SRCS)))
 
+# ---- the web dashboard's files, compiled into encore-main (main-node/web.c
+# serves them): embed.sh writes them as C arrays with od and awk, so no
+# extra package is needed (why: in the script) ----
+WEB_ASSETS	:= main-node/web/index.html main-node/web/app.css \
+		   main-node/web/app.js main-node/web/favicon.svg
+$(O)/main-node/web-assets.c: main-node/web/embed.sh $(WEB_ASSETS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  GEN     $@")
+	$(Q)sh main-node/web/embed.sh $@ $(WEB_ASSETS)
+$(O)/main-node/web-assets.o: $(O)/main-node/web-assets.c
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ENCORE_CPPFLAGS) $(CPPFLAGS) -Imain-node $(ENCORE_CFLAGS) \
+		$(CFLAGS) -c -o $@ $<
+$(LIBMAIN): $(O)/main-node/web-assets.o
+
 link = @mkdir -p $(dir $@); $(if $(Q),echo "  LD      $@";) \
 	$(CC) $(CFLAGS) $(ENCORE_LDFLAGS) $(LDFLAGS) -o $@ $^ $(1)
 
 # The worker links no SQLite and no ncurses (SPEC section 1).
 $(BIN)/encore-main: $(O)/main-node/main-node.o $(LIBMAIN) $(LIBCONF) $(LIBPROTO)
-	$(call link,$(SQLITE) $(LIBEVENT) $(JSONC) -lm)
+	$(call link,$(SQLITE) $(TLSLIBS) $(LIBEVENT) $(JSONC) -lm)
 $(BIN)/encore-worker: $(O)/worker-node/worker-node.o $(LIBWORKER) $(LIBPROF) \
 		$(LIBCONF) $(LIBPROTO)
 	$(call link,$(PROC2) $(LIBEVENT) $(JSONC) -lm)
@@ -157,7 +173,8 @@ UNIT_LIBS	:= $(LIBMAIN) $(LIBWORKER) $(LIBTUI) $(LIBCLIENT) $(LIBPROF) \
 		   $(LIBCONF) $(LIBPROTO)
 
 $(O)/tests/%: $(O)/tests/unit/%.o $(UNIT_LIBS)
-	$(call link,$(CMOCKA) $(SQLITE) $(PROC2) $(CURSES) $(LIBEVENT) $(JSONC) -lm)
+	$(call link,$(CMOCKA) $(SQLITE) $(PROC2) $(CURSES) $(TLSLIBS) \
+	    $(LIBEVENT) $(JSONC) -lm)
 
 unit: $(UNIT_BINS)
 	@pass=0; fail=0; for t in $(UNIT_BINS); do \
@@ -241,6 +258,37 @@ $(FUZZ_O)/fuzz-text-command: tests/fuzz/fuzz-text-command.c \
 		-fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined -Iprotocol -Imain-node \
 		$(PKG_CFLAGS) -o $@ $< main-node/export-parse.c
+
+# fuzz-client-display: what the clients make of a main node's bytes
+# (dashboard-tui/display.c, client.c) with the protocol library.
+$(FUZZ_O)/fuzz-client-display: tests/fuzz/fuzz-client-display.c \
+		dashboard-tui/display.c dashboard-tui/client.c \
+		dashboard-tui/client.h $(PROTO_SRCS) protocol/protocol.h
+	@mkdir -p $(dir $@)
+	$(Q)clang -g -O1 -std=gnu11 -D_GNU_SOURCE \
+		-fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Iprotocol $(PKG_CFLAGS) \
+		-o $@ $< dashboard-tui/display.c dashboard-tui/client.c \
+		$(PROTO_SRCS) $(LIBEVENT) $(JSONC) -lm
+
+# fuzz-sniff: the first-byte dispatch alone (main-node/sniff.c is pure).
+$(FUZZ_O)/fuzz-sniff: tests/fuzz/fuzz-sniff.c main-node/sniff.c \
+		main-node/main.h protocol/protocol.h
+	@mkdir -p $(dir $@)
+	$(Q)clang -g -O1 -std=gnu11 -D_GNU_SOURCE \
+		-fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Iprotocol -Imain-node \
+		$(PKG_CFLAGS) -o $@ $< main-node/sniff.c
+
+# fuzz-http: the HTTP request head parser alone (main-node/http-parse.c).
+$(FUZZ_O)/fuzz-http: tests/fuzz/fuzz-http.c main-node/http-parse.c \
+		main-node/main.h $(PROTO_SRCS) protocol/protocol.h
+	@mkdir -p $(dir $@)
+	$(Q)clang -g -O1 -std=gnu11 -D_GNU_SOURCE \
+		-fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Iprotocol -Imain-node \
+		$(PKG_CFLAGS) -o $@ $< main-node/http-parse.c $(PROTO_SRCS) \
+		$(LIBEVENT) $(JSONC) -lm
 
 fuzz-build: $(FUZZ_BINS)
 fuzz: $(FUZZ_BINS)

@@ -75,12 +75,34 @@ const struct cfg_option cfg_main_options[] = {
 	  .help = "seconds of silence before a device is offline (default: "
 	      "3 x heartbeat-interval)"
 	},
+	{ .name = "lost-after",
+	  .type = CFG_INT,
+	  .min = 1,
+	  .max = 604800,
+	  .metavar = "S",
+	  .help = "seconds after a device's last message before its running "
+	      "tasks are re-queued elsewhere; back in time, it keeps them "
+	      "(default: offline-after)"
+	},
 	{ .name = "text-export",
 	  .type = CFG_CHOICE,
 	  .choices = cfg_choices_text_export,
 	  .def = "on",
 	  .help = "plain-text commands for nc on the cluster port: on, off, "
 	      "or from loopback only (local)"
+	},
+	{ .name = "plaintext",
+	  .type = CFG_CHOICE,
+	  .choices = cfg_choices_text_export,
+	  .def = "local",
+	  .help = "JSON sessions without TLS: from loopback only (local), "
+	      "from anywhere (on) or never (off); the text export is always "
+	      "plaintext"
+	},
+	{ .name = "rotate-server-cert",
+	  .type = CFG_FLAG,
+	  .help = "make a new server certificate under the same CA in the "
+	      "state dir and exit; tokens stay valid"
 	},
 	{ .name = "log-level",
 	  .type = CFG_CHOICE,
@@ -100,9 +122,10 @@ const struct cfg_option cfg_main_options[] = {
 	  .type = CFG_INT,
 	  .min = 1,
 	  .max = 1000000,
-	  .def = "4096",
+	  .def = "16384",
 	  .metavar = "N",
-	  .help = "most connections open at once; more are refused"
+	  .help = "most connections open at once; more are refused (the "
+	      "open-files limit is raised to fit)"
 	},
 	{ .name = "auth-timeout",
 	  .type = CFG_INT,
@@ -156,6 +179,41 @@ const struct cfg_option cfg_main_options[] = {
 	  .def = "100000",
 	  .metavar = "N",
 	  .help = "most tasks waiting in the queue; submit is refused beyond"
+	},
+	{ .name = "max-pending",
+	  .type = CFG_INT,
+	  .min = 1,
+	  .max = 1000000,
+	  .def = "1000",
+	  .metavar = "N",
+	  .help = "most devices waiting for approval; joining is refused "
+	      "beyond until some are approved or rejected"
+	},
+	{ .name = "keep-finished",
+	  .type = CFG_INT,
+	  .min = 0,
+	  .max = 315360000,
+	  .def = "604800",
+	  .metavar = "S",
+	  .help = "seconds a finished task and its output are kept, 0 for "
+	      "ever (default: 7 days)"
+	},
+	{ .name = "snapshot-interval",
+	  .type = CFG_INT,
+	  .min = 0,
+	  .max = 31536000,
+	  .def = "43200",
+	  .metavar = "S",
+	  .help = "seconds between database snapshots in "
+	      "STATE-DIR/snapshots, 0 for none"
+	},
+	{ .name = "snapshot-keep",
+	  .type = CFG_INT,
+	  .min = 1,
+	  .max = 10000,
+	  .def = "5",
+	  .metavar = "N",
+	  .help = "snapshots kept; the oldest go first"
 	},
 	{ .name = "help",
 	  .short_name = 'h',

@@ -189,6 +189,7 @@ cli_devices_table(FILE *f, struct json_object *devices)
 		cli_table_add(&t, row);
 	}
 	cli_table_print(f, &t);
+	cli_table_free(&t);
 }
 
 /* encore devices [--csv] */
@@ -250,7 +251,7 @@ cli_device_admin_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx,
 	struct msg		 m;
 	enum msg_type		 type;
 	const char		*state, *id;
-	char			**ops;
+	char			**ops, *shown, *st;
 	int			 flags, rc;
 
 	if ((rc = cli_parse_flags(cmd, argc, argv, 0, &flags, 1, &ops)) != 0)
@@ -269,13 +270,28 @@ cli_device_admin_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx,
 		return (rc);
 	dev = client_json_get(data, "device");
 	state = client_json_str(dev, "state");
+	shown = display_escape(id);
 	if (type == MSG_REMOVE || state == NULL)
-		printf("%s: %s\n", id, cli_admin_done(type));
-	else
-		printf("%s: %s (now %s)\n", id, cli_admin_done(type),
-		    state);
+		printf("%s: %s\n", shown, cli_admin_done(type));
+	else {
+		st = display_escape(state);
+		printf("%s: %s (now %s)\n", shown, cli_admin_done(type), st);
+		free(st);
+	}
+	free(shown);
 	json_object_put(data);
 	return (CLI_EXIT_OK);
+}
+
+/* Print one "key: value" line of status, escaped. */
+static void
+cli_status_line(const char *key, const char *value)
+{
+	char	*k = display_escape(key), *v = display_escape(value);
+
+	printf("%s: %s\n", k, v);
+	free(k);
+	free(v);
 }
 
 /* encore status */
@@ -312,10 +328,10 @@ cli_status_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
 		    "status; use encore and encore-main of the same version\n");
 		return (CLI_EXIT_REMOTE);
 	}
-	/* The SPEC's keys in their order, then any others. */
+	/* The documented keys in their order, then any others. */
 	for (i = 0; keys[i] != NULL; i++) {
 		if ((s = client_json_str(st, keys[i])) != NULL)
-			printf("%s: %s\n", keys[i], s);
+			cli_status_line(keys[i], s);
 	}
 	it = json_object_iter_begin(st);
 	end = json_object_iter_end(st);
@@ -330,7 +346,7 @@ cli_status_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
 		}
 		if (known || v == NULL)
 			continue;
-		printf("%s: %s\n", key, json_object_is_type(v,
+		cli_status_line(key, json_object_is_type(v,
 		    json_type_string) ? json_object_get_string(v) :
 		    json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
 	}

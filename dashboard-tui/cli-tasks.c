@@ -4,12 +4,15 @@
  * logs, cancel.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -20,6 +23,7 @@
 #define CLI_MAX_RETRIES		100
 #define CLI_MAX_CPUS		1024.0
 #define CLI_MAX_MEMORY_MB	(16 * 1024 * 1024)
+#define CLI_PAGE		1000	/* tasks asked for per list_tasks */
 
 /* Parse a whole decimal integer in [min, max]. */
 static int
@@ -111,7 +115,7 @@ cli_submit_parse(int argc, char **argv, struct proto_task *t, int *wait,
 		{ NULL, 0, NULL, 0 }
 	};
 	const char	*opt;
-	char		*end;
+	char		*end, hint[80];
 	double		 d;
 	long		 v;
 	int		 ch, prio, i;
@@ -228,9 +232,12 @@ cli_submit_parse(int argc, char **argv, struct proto_task *t, int *wait,
 			if (optopt != 0)
 				xasprintf(cause, "unknown option '-%c'",
 				    optopt);
-			else
-				xasprintf(cause, "unknown option '%s'",
-				    argv[optind - 1]);
+			else {
+				cli_suggest_option(argv[optind - 1], longopts,
+				    hint, sizeof hint);
+				xasprintf(cause, "unknown option '%s'%s",
+				    argv[optind - 1], hint);
+			}
 			return (-1);
 		}
 	}
@@ -259,15 +266,6 @@ cli_submit_parse(int argc, char **argv, struct proto_task *t, int *wait,
 	return (0);
 }
 
-/* Whether a task state is final. */
-static int
-cli_state_is_final(const char *state)
-{
-	return (state != NULL && (strcmp(state, "completed") == 0 ||
-	    strcmp(state, "failed") == 0 || strcmp(state, "timed_out") == 0 ||
-	    strcmp(state, "cancelled") == 0));
-}
-
 /* Exit code for a finished task. */
 int
 cli_task_exit_code(struct json_object *task)
@@ -276,7 +274,7 @@ cli_task_exit_code(struct json_object *task)
 	int64_t		 code;
 	int		 has;
 
-	if (!cli_state_is_final(state))
+	if (!proto_task_state_name_is_final(state))
 		return (-1);
 	has = client_json_int(task, "exit_code", &code) == 0;
 	if (strcmp(state, "timed_out") == 0)
@@ -294,76 +292,25 @@ cli_task_exit_code(struct json_object *task)
 	return ((int)code);
 }
 
-/* Write a chunk of task output to stdout or stderr by its stream. */
-static void
-cli_write_output(const char *stream, struct json_object *data)
-{
-	FILE	*f;
-
-	if (data == NULL || !json_object_is_type(data, json_type_string))
-		return;
-	f = stream != NULL && strcmp(stream, "stderr") == 0 ? stderr : stdout;
-	fwrite(json_object_get_string(data), 1,
-	    (size_t)json_object_get_string_len(data), f);
-	fflush(f);
-}
-
-/*
- * Print the output events of task_id until the task reaches a final state;
- * *final then gets that TASK (caller puts).  Returns an exit code.
- */
+/* Write the stored output of a logs reply. */
 static int
-cli_follow(struct cli_ctx *ctx, const char *task_id,
-    struct json_object **final)
+cli_logs_print(struct cli_output *o, struct json_object *data)
 {
-	struct client_error	 err;
-	struct json_object	*ev, *task, *data;
-	struct msg		 m;
-	enum client_result	 r;
-	const char		*topic, *id;
+	struct json_object	*chunks, *ch;
+	size_t			 i;
 
-	*final = NULL;
-	for (;;) {
-		r = client_next(&ctx->client, &m, -1, &err);
-		if (r != CLIENT_OK)
-			return (cli_fail(r, &err, CLI_ABOUT_TASK));
-		if (m.type == MSG_ERROR) {
-			r = client_reply_result(&m, &data, &err);
-			msg_free(&m);
-			return (cli_fail(r, &err, CLI_ABOUT_TASK));
-		}
-		if (m.type == MSG_BYE) {
-			msg_free(&m);
-			fprintf(stderr, "encore: the main node closed the "
-			    "stream (shutting down); run 'encore logs -f %s' "
-			    "when it is back\n", task_id);
-			return (CLI_EXIT_UNREACHABLE);
-		}
-		if (m.type != MSG_EVENT) {
-			msg_free(&m);
-			continue;
-		}
-		ev = m.u.json;
-		topic = client_json_str(ev, "topic");
-		if (topic != NULL && strcmp(topic, "output") == 0) {
-			id = client_json_str(ev, "task_id");
-			if (id == NULL || strcmp(id, task_id) == 0)
-				cli_write_output(client_json_str(ev, "stream"),
-				    client_json_get(ev, "data"));
-		} else if (topic != NULL && (strcmp(topic, "task") == 0 ||
-		    strcmp(topic, "tasks") == 0)) {
-			task = client_json_get(ev, "task");
-			id = client_json_str(task, "id");
-			if (id != NULL && strcmp(id, task_id) == 0 &&
-			    cli_state_is_final(client_json_str(task,
-			    "state"))) {
-				*final = json_object_get(task);
-				msg_free(&m);
-				return (CLI_EXIT_OK);
-			}
-		}
-		msg_free(&m);
+	chunks = client_json_get(data, "chunks");
+	if (chunks == NULL || !json_object_is_type(chunks, json_type_array))
+		return (cli_output_write(o, "stdout",
+		    client_json_get(data, "output")));
+	/* Each stored chunk back to the stream it came from. */
+	for (i = 0; i < json_object_array_length(chunks); i++) {
+		ch = json_object_array_get_idx(chunks, i);
+		if (cli_output_write(o, client_json_str(ch, "stream"),
+		    client_json_get(ch, "data")) != 0)
+			return (-1);
 	}
+	return (0);
 }
 
 /* Fetch one task (get_task); *data gets the reply data. */
@@ -381,78 +328,282 @@ cli_get_task(struct cli_ctx *ctx, const char *task_id,
 	return (rc);
 }
 
-/*
- * Send logs for task_id (following if asked) and print the stored output.
- * *state gets a copy of the task's state (caller frees).
- */
-static int
-cli_logs_start(struct cli_ctx *ctx, const char *task_id, int follow,
-    char **state)
+/* Send a request naming task_id without waiting; returns its message id
+ * (caller frees) or NULL after printing why not. */
+static char *
+cli_send_task(struct cli_ctx *ctx, enum msg_type type, const char *task_id,
+    int follow)
 {
-	struct json_object	*data, *chunks, *ch;
+	struct client_error	 err;
 	struct msg		 m;
-	const char		*s;
-	size_t			 i;
-	int			 rc;
+	char			*id;
 
-	*state = NULL;
-	client_msg_init(&m, MSG_LOGS, &ctx->client.next_id);
+	client_msg_init(&m, type, &ctx->client.next_id);
 	m.u.target.task_id = xstrdup(task_id);
 	m.u.target.follow = follow;
-	rc = cli_call(ctx, &m, &data, CLI_ABOUT_TASK);
+	if (client_send(&ctx->client, &m, &err) != CLIENT_OK) {
+		msg_free(&m);
+		cli_fail(CLIENT_IO, &err, CLI_ABOUT_TASK, task_id);
+		return (NULL);
+	}
+	id = xstrdup(m.message_id);
 	msg_free(&m);
-	if (rc != 0)
-		return (rc);
-	chunks = client_json_get(data, "chunks");
-	if (chunks != NULL && json_object_is_type(chunks, json_type_array)) {
-		/* Each stored chunk back to the stream it came from. */
-		for (i = 0; i < json_object_array_length(chunks); i++) {
-			ch = json_object_array_get_idx(chunks, i);
-			cli_write_output(client_json_str(ch, "stream"),
-			    client_json_get(ch, "data"));
-		}
-	} else
-		cli_write_output("stdout", client_json_get(data, "output"));
-	if ((s = client_json_str(data, "state")) != NULL)
-		*state = xstrdup(s);
-	json_object_put(data);
-	return (CLI_EXIT_OK);
+	return (id);
 }
 
-/* Stream a submitted task's output and return its exit code. */
-static int
-cli_submit_wait(struct cli_ctx *ctx, const char *task_id)
-{
-	struct json_object	*data = NULL, *task;
-	char			*state;
-	int			 rc;
+/* The self-pipe SIGINT writes to while submit --wait follows. */
+static int	cli_intr_pipe[2] = { -1, -1 };
 
-	if ((rc = cli_logs_start(ctx, task_id, 1, &state)) != 0)
-		return (rc);
-	if (cli_state_is_final(state)) {
-		/* Finished before we asked: its exit code is in get_task. */
-		free(state);
-		if ((rc = cli_get_task(ctx, task_id, &data)) != 0)
-			return (rc);
-		task = client_json_get(data, "task");
-	} else {
-		free(state);
-		if ((rc = cli_follow(ctx, task_id, &data)) != 0)
-			return (rc);
-		task = data;
+/* SIGINT while following: wake the wait up. */
+static void
+cli_intr_handler(int sig)
+{
+	int	saved = errno;
+
+	(void)sig;
+	if (write(cli_intr_pipe[1], "i", 1) == -1) {
+		/* Full pipe: an interrupt is pending anyway. */
 	}
-	rc = cli_task_exit_code(task);
-	if (rc == -1)
-		rc = CLI_EXIT_NOT_RUN;
-	if (rc != 0) {
-		fprintf(stderr, "encore: task %s %s", task_id,
-		    client_json_str(task, "state"));
-		if (client_json_str(task, "exit_code") != NULL)
-			fprintf(stderr, " (exit code %s)",
-			    client_json_str(task, "exit_code"));
-		fprintf(stderr, "; see 'encore show %s'\n", task_id);
+	errno = saved;
+}
+
+/* Catch SIGINT into the self-pipe, watched by the session. */
+static void
+cli_intr_start(struct cli_ctx *ctx)
+{
+	struct sigaction	sa;
+
+	if (pipe2(cli_intr_pipe, O_CLOEXEC | O_NONBLOCK) == -1)
+		return;			/* Ctrl-C then just ends us */
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = cli_intr_handler;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	ctx->client.intr_fd = cli_intr_pipe[0];
+}
+
+/* Take the pending interrupts out of the self-pipe. */
+static void
+cli_intr_drain(void)
+{
+	char	buf[64];
+
+	while (read(cli_intr_pipe[0], buf, sizeof buf) > 0)
+		;
+}
+
+/* What a follow is doing about Ctrl-C. */
+enum cli_follow_phase {
+	CLI_FOLLOWING,		/* no Ctrl-C yet */
+	CLI_ARMED,		/* one Ctrl-C: a second one cancels */
+	CLI_CANCELLING,		/* cancel sent, waiting for the end */
+};
+
+/* Print the line a failed follow ends with, after the error itself. */
+static void
+cli_follow_lost(const char *shown)
+{
+	fprintf(stderr, "encore: the task may still be running: 'encore logs "
+	    "-f %s' follows it again once the main node is back\n", shown);
+}
+
+/*
+ * Follow task_id's output (logs with follow) until the task ends.  With
+ * submit set (submit --wait) return the task's exit code, else 0; Ctrl-C
+ * then detaches (a second one within CLI_INTR_WINDOW_MS cancels).  A main
+ * node silent for half the request timeout gets a get_task; one that does
+ * not answer it within the request timeout is taken for gone.
+ */
+static int
+cli_follow(struct cli_ctx *ctx, const char *task_id, int submit,
+    struct cli_output *o)
+{
+	struct client		*c = &ctx->client;
+	struct client_error	 err;
+	struct json_object	*data, *ev, *task, *final = NULL;
+	struct msg		 m;
+	enum client_result	 r;
+	enum cli_follow_phase	 phase = CLI_FOLLOWING;
+	const char		*topic, *id, *state;
+	char			*logs_id, *probe_id = NULL, *cancel_id = NULL;
+	char			*shown;
+	int64_t			 now, last, probe_at = 0, armed_until = 0;
+	int64_t			 idle, wait;
+	int			 rc = -1;
+
+	shown = display_escape(task_id);
+	idle = c->timeout_ms / 2 > 500 ? c->timeout_ms / 2 : 500;
+	if ((logs_id = cli_send_task(ctx, MSG_LOGS, task_id, 1)) == NULL) {
+		free(shown);
+		return (CLI_EXIT_UNREACHABLE);
 	}
-	json_object_put(data);
+	last = client_now_ms();
+	while (rc == -1) {
+		now = client_now_ms();
+		if (phase == CLI_ARMED && now >= armed_until) {
+			fprintf(stderr, "encore: detached from task %s, which "
+			    "keeps running: 'encore logs -f %s' follows it, "
+			    "'encore cancel %s' cancels it\n", shown, shown,
+			    shown);
+			rc = CLI_EXIT_DETACHED;
+			break;
+		}
+		if (probe_id == NULL && now - last >= idle) {
+			if ((probe_id = cli_send_task(ctx, MSG_GET_TASK,
+			    task_id, 0)) == NULL) {
+				cli_follow_lost(shown);
+				rc = CLI_EXIT_UNREACHABLE;
+				break;
+			}
+			probe_at = now;
+		}
+		if (probe_id != NULL && now - probe_at >= c->timeout_ms) {
+			fprintf(stderr, "encore: the main node at %s stopped "
+			    "answering (no reply to a check within %d s)\n",
+			    c->addr, c->timeout_ms / 1000);
+			cli_follow_lost(shown);
+			rc = CLI_EXIT_UNREACHABLE;
+			break;
+		}
+		wait = probe_id != NULL ? probe_at + c->timeout_ms - now :
+		    last + idle - now;
+		if (phase == CLI_ARMED && armed_until - now < wait)
+			wait = armed_until - now;
+		r = client_next(c, &m, (int)(wait > 0 ? wait : 0), &err);
+		if (r == CLIENT_TIMEOUT)
+			continue;
+		if (r == CLIENT_INTR) {
+			cli_intr_drain();
+			if (phase == CLI_FOLLOWING) {
+				phase = CLI_ARMED;
+				armed_until = client_now_ms() +
+				    CLI_INTR_WINDOW_MS;
+				fprintf(stderr, "encore: task %s keeps running; "
+				    "Ctrl-C again within %d s cancels it (later: "
+				    "encore cancel %s)\n", shown,
+				    CLI_INTR_WINDOW_MS / 1000, shown);
+			} else if (phase == CLI_ARMED) {
+				phase = CLI_CANCELLING;
+				if ((cancel_id = cli_send_task(ctx, MSG_CANCEL,
+				    task_id, 0)) == NULL) {
+					rc = CLI_EXIT_UNREACHABLE;
+					break;
+				}
+				fprintf(stderr, "encore: cancelling task %s; "
+				    "waiting for it to stop (Ctrl-C again: stop "
+				    "waiting)\n", shown);
+			} else {
+				fprintf(stderr, "encore: stopped waiting; task "
+				    "%s is being cancelled ('encore show %s')\n",
+				    shown, shown);
+				rc = CLI_EXIT_DETACHED;
+			}
+			continue;
+		}
+		if (r != CLIENT_OK) {
+			rc = cli_fail(r, &err, CLI_ABOUT_TASK, task_id);
+			if (r != CLIENT_REMOTE)
+				cli_follow_lost(shown);
+			break;
+		}
+		last = client_now_ms();
+		switch (m.type) {
+		case MSG_REPLY:
+		case MSG_ERROR:
+			id = m.reply_to;
+			if (id != NULL && probe_id != NULL &&
+			    strcmp(id, probe_id) == 0) {
+				free(probe_id);
+				probe_id = NULL;
+				break;
+			}
+			r = client_reply_result(&m, &data, &err);
+			if (id != NULL && cancel_id != NULL &&
+			    strcmp(id, cancel_id) == 0) {
+				if (r != CLIENT_OK)
+					cli_fail(r, &err, CLI_ABOUT_TASK, task_id);
+				json_object_put(data);
+				break;
+			}
+			if (id != NULL && strcmp(id, logs_id) != 0) {
+				json_object_put(data);
+				break;	/* not ours */
+			}
+			if (r != CLIENT_OK) {
+				rc = cli_fail(r, &err, CLI_ABOUT_TASK, task_id);
+				break;
+			}
+			if (cli_logs_print(o, data) != 0)
+				rc = CLI_EXIT_OK;	/* reader gone */
+			else if (proto_task_state_name_is_final(
+			    client_json_str(data, "state"))) {
+				/* Ended before we asked: the code is in
+				 * get_task. */
+				json_object_put(data);
+				data = NULL;
+				if ((rc = cli_get_task(ctx, task_id,
+				    &data)) == 0) {
+					final = json_object_get(
+					    client_json_get(data, "task"));
+					rc = CLI_EXIT_OK;
+				}
+			}
+			json_object_put(data);
+			break;
+		case MSG_EVENT:
+			ev = m.u.json;
+			topic = client_json_str(ev, "topic");
+			id = client_json_str(ev, "task_id");
+			if (topic != NULL && strcmp(topic, "output") == 0 &&
+			    (id == NULL || strcmp(id, task_id) == 0)) {
+				if (cli_output_write(o, client_json_str(ev,
+				    "stream"), client_json_get(ev, "data")) != 0)
+					rc = CLI_EXIT_OK;	/* reader gone */
+				break;
+			}
+			if (topic == NULL || (strcmp(topic, "task") != 0 &&
+			    strcmp(topic, "tasks") != 0))
+				break;
+			task = client_json_get(ev, "task");
+			id = client_json_str(task, "id");
+			state = client_json_str(task, "state");
+			if (id != NULL && strcmp(id, task_id) == 0 &&
+			    proto_task_state_name_is_final(state)) {
+				final = json_object_get(task);
+				rc = CLI_EXIT_OK;
+			}
+			break;
+		case MSG_BYE:
+			fprintf(stderr, "encore: the main node closed the stream "
+			    "(shutting down)\n");
+			cli_follow_lost(shown);
+			rc = CLI_EXIT_UNREACHABLE;
+			break;
+		default:
+			break;
+		}
+		msg_free(&m);
+	}
+	cli_output_end(o);
+	if (rc == CLI_EXIT_OK && submit && final != NULL) {
+		rc = cli_task_exit_code(final);
+		if (rc == -1)
+			rc = CLI_EXIT_NOT_RUN;
+		if (rc != 0) {
+			state = client_json_str(final, "state");
+			fprintf(stderr, "encore: task %s %s", shown,
+			    state != NULL ? state : "ended");
+			if (client_json_str(final, "exit_code") != NULL)
+				fprintf(stderr, " (exit code %s)",
+				    client_json_str(final, "exit_code"));
+			fprintf(stderr, "; see 'encore show %s'\n", shown);
+		}
+	}
+	json_object_put(final);
+	free(logs_id);
+	free(probe_id);
+	free(cancel_id);
+	free(shown);
 	return (rc);
 }
 
@@ -462,9 +613,10 @@ cli_submit_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
     char **argv)
 {
 	struct json_object	*data;
+	struct cli_output	 o;
 	struct msg		 m;
 	const char		*id;
-	char			*cause = NULL, *task_id;
+	char			*cause = NULL, *task_id, *shown;
 	int			 wait, rc;
 
 	msg_init(&m, MSG_SUBMIT);
@@ -496,107 +648,204 @@ cli_submit_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
 	}
 	task_id = xstrdup(id);
 	json_object_put(data);
+	shown = display_escape(task_id);
 
 	if (!wait) {
-		printf("%s\n", task_id);
+		printf("%s\n", shown);
+		free(shown);
 		free(task_id);
 		return (CLI_EXIT_OK);
 	}
-	/* stdout carries the task's output; say which task on stderr. */
-	fprintf(stderr, "encore: submitted task %s\n", task_id);
-	rc = cli_submit_wait(ctx, task_id);
+	/* stdout carries the task's output; say which task on stderr (once
+	 * Ctrl-C is ours: the line tells a script it may send one). */
+	cli_intr_start(ctx);
+	fprintf(stderr, "encore: submitted task %s\n", shown);
+	free(shown);
+	cli_output_init(&o, 0);
+	rc = cli_follow(ctx, task_id, 1, &o);
 	free(task_id);
 	return (rc);
 }
 
-/* Print tasks as CSV (SPEC section 5 columns). */
-void
-cli_tasks_csv(FILE *f, struct json_object *tasks)
+/* The tasks CSV columns (README, text export), in order. */
+static const char *cli_task_cols[] = { "id", "name", "state", "priority",
+    "device", "attempt", "exit_code", "submitted_at", "started_at",
+    "finished_at", NULL };
+
+/* Print the tasks CSV header. */
+static void
+cli_tasks_csv_header(FILE *f)
 {
-	static const char *cols[] = { "id", "name", "state", "priority",
-	    "device", "attempt", "exit_code", "submitted_at", "started_at",
-	    "finished_at", NULL };
+	size_t	c;
+
+	for (c = 0; cli_task_cols[c] != NULL; c++)
+		fprintf(f, "%s%s", c == 0 ? "" : ",", cli_task_cols[c]);
+	cli_csv_end(f);
+}
+
+/* Print tasks as CSV rows. */
+static void
+cli_tasks_csv_rows(FILE *f, struct json_object *tasks)
+{
 	struct json_object	*task;
 	size_t			 i, n, c;
 
-	for (c = 0; cols[c] != NULL; c++)
-		fprintf(f, "%s%s", c == 0 ? "" : ",", cols[c]);
-	cli_csv_end(f);
 	n = tasks != NULL ? json_object_array_length(tasks) : 0;
 	for (i = 0; i < n; i++) {
 		task = json_object_array_get_idx(tasks, i);
-		for (c = 0; cols[c] != NULL; c++) {
+		for (c = 0; cli_task_cols[c] != NULL; c++) {
 			if (c != 0)
 				fputc(',', f);
-			cli_csv_field(f, client_json_str(task, cols[c]));
+			cli_csv_field(f, client_json_str(task,
+			    cli_task_cols[c]));
 		}
 		cli_csv_end(f);
 	}
 }
 
-/* Print tasks as a table for people. */
-static void
-cli_tasks_table(FILE *f, struct json_object *tasks)
+/* Print tasks as CSV, header first. */
+void
+cli_tasks_csv(FILE *f, struct json_object *tasks)
 {
-	static const char *head[] = { "ID", "NAME", "STATE", "PRIORITY",
-	    "DEVICE", "ATTEMPT", "EXIT", "SUBMITTED", "FINISHED" };
+	cli_tasks_csv_header(f);
+	cli_tasks_csv_rows(f, tasks);
+}
+
+/* Add tasks to a table for people. */
+static void
+cli_tasks_table_add(struct cli_table *t, struct json_object *tasks)
+{
 	static const char *keys[] = { "id", "name", "state", "priority",
 	    "device", "attempt", "exit_code", "submitted_at", "finished_at" };
-	struct cli_table	 t;
 	struct json_object	*task;
 	const char		*row[9];
 	size_t			 i, n, c;
 
-	cli_table_init(&t, 9);
-	cli_table_add(&t, head);
 	n = tasks != NULL ? json_object_array_length(tasks) : 0;
 	for (i = 0; i < n; i++) {
 		task = json_object_array_get_idx(tasks, i);
 		for (c = 0; c < 9; c++)
 			row[c] = client_json_str(task, keys[c]);
-		cli_table_add(&t, row);
+		cli_table_add(t, row);
 	}
-	cli_table_print(f, &t);
 }
 
-/* encore ps [--all] [--csv] */
+/* Ask for one page of tasks; *data gets the reply data. */
+static int
+cli_tasks_page(struct cli_ctx *ctx, int all, const char *after,
+    struct json_object **data)
+{
+	struct msg	m;
+	int		rc;
+
+	client_msg_init(&m, MSG_LIST_TASKS, &ctx->client.next_id);
+	m.u.target.all = all;
+	m.u.target.limit = CLI_PAGE;
+	m.u.target.after = after != NULL ? xstrdup(after) : NULL;
+	rc = cli_call(ctx, &m, data, CLI_ABOUT_NONE);
+	msg_free(&m);
+	return (rc);
+}
+
+/*
+ * encore ps [--all] [--csv]: the first page of tasks and how many more
+ * there are; with --all or --csv every page, each printed as it comes.  A
+ * main node that does not page (no "next" in its reply) sends one page.
+ */
 int
 cli_ps_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
     char **argv)
 {
+	static const char *head[] = { "ID", "NAME", "STATE", "PRIORITY",
+	    "DEVICE", "ATTEMPT", "EXIT", "SUBMITTED", "FINISHED" };
 	struct json_object	*data, *tasks;
-	struct msg		 m;
-	int			 flags, rc;
+	struct cli_table	 t;
+	const char		*next;
+	char			*after = NULL, *shown;
+	int64_t			 total, count = 0;
+	size_t			 n;
+	int			 flags, rc, csv, every;
 
 	if ((rc = cli_parse_flags(cmd, argc, argv, CLI_OPT_CSV | CLI_OPT_ALL,
 	    &flags, 0, NULL)) != 0)
 		return (rc < 0 ? CLI_EXIT_OK : rc);
 	if ((rc = cli_session(ctx)) != 0)
 		return (rc);
-	client_msg_init(&m, MSG_LIST_TASKS, &ctx->client.next_id);
-	m.u.target.all = (flags & CLI_OPT_ALL) != 0;
-	rc = cli_call(ctx, &m, &data, CLI_ABOUT_NONE);
-	msg_free(&m);
-	if (rc != 0)
-		return (rc);
-	tasks = client_json_get(data, "tasks");
-	if (tasks != NULL && !json_object_is_type(tasks, json_type_array))
-		tasks = NULL;
-	if (flags & CLI_OPT_CSV)
-		cli_tasks_csv(stdout, tasks);
+	csv = (flags & CLI_OPT_CSV) != 0;
+	every = csv || (flags & CLI_OPT_ALL);
+	cli_table_init(&t, 9);
+	if (csv)
+		cli_tasks_csv_header(stdout);
 	else
-		cli_tasks_table(stdout, tasks);
-	json_object_put(data);
-	return (CLI_EXIT_OK);
+		cli_table_add(&t, head);
+	for (;;) {
+		if ((rc = cli_tasks_page(ctx, (flags & CLI_OPT_ALL) != 0, after,
+		    &data)) != 0)
+			break;
+		tasks = client_json_get(data, "tasks");
+		if (tasks != NULL && !json_object_is_type(tasks,
+		    json_type_array))
+			tasks = NULL;
+		n = tasks != NULL ? json_object_array_length(tasks) : 0;
+		count += (int64_t)n;
+		if (csv)
+			cli_tasks_csv_rows(stdout, tasks);
+		else {
+			cli_tasks_table_add(&t, tasks);
+			cli_table_print(stdout, &t);
+		}
+		next = client_json_str(data, "next");
+		if (next == NULL || (fflush(stdout) != 0 &&
+		    cli_stdout_gone())) {
+			json_object_put(data);
+			break;
+		}
+		if (!every) {
+			if (client_json_int(data, "total", &total) == 0 &&
+			    total > count)
+				fprintf(stderr, "... and %lld more (encore ps "
+				    "--all lists every task)\n",
+				    (long long)(total - count));
+			else
+				fprintf(stderr, "... and more (encore ps --all "
+				    "lists every task)\n");
+			json_object_put(data);
+			break;
+		}
+		if (n == 0 || (after != NULL && strcmp(after, next) == 0)) {
+			shown = display_escape(next);
+			fprintf(stderr, "encore: the main node's listing does "
+			    "not move on (next page after %s again); check its "
+			    "log, or use encore and encore-main of the same "
+			    "version\n", shown);
+			free(shown);
+			json_object_put(data);
+			rc = CLI_EXIT_REMOTE;
+			break;
+		}
+		free(after);
+		after = xstrdup(next);
+		json_object_put(data);
+	}
+	cli_table_free(&t);
+	free(after);
+	return (rc);
 }
 
-/* Print one word of a command line, quoted for a POSIX shell if needed. */
+/* Width of show's label column: the longest label and a space. */
+#define CLI_SHOW_W	16
+
+/* Print one word of a command line (escaped), quoted for a POSIX shell if
+ * needed. */
 static void
-cli_print_word(FILE *f, const char *s)
+cli_print_word(FILE *f, const char *word)
 {
+	char		*e = display_escape(word), *s = e;
+
 	if (*s != '\0' && strspn(s, "abcdefghijklmnopqrstuvwxyz"
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./_-") == strlen(s)) {
 		fputs(s, f);
+		free(e);
 		return;
 	}
 	fputc('\'', f);
@@ -607,24 +856,54 @@ cli_print_word(FILE *f, const char *s)
 			fputc(*s, f);
 	}
 	fputc('\'', f);
+	free(e);
 }
 
-/* Print "key: value" for a member, if present. */
+/* Print "label  value" with the value escaped. */
+static void
+cli_show_line(const char *label, const char *value)
+{
+	char	*e = display_escape(value);
+
+	printf("%-*s%s\n", CLI_SHOW_W, label, e);
+	free(e);
+}
+
+/* Print a member, if present. */
 static void
 cli_show_field(struct json_object *o, const char *key, const char *label)
 {
 	const char	*s;
 
 	if ((s = client_json_str(o, key)) != NULL)
-		printf("%-16s%s\n", label, s);
+		cli_show_line(label, s);
 }
 
-/* Print an object's members as "K=V" joined by spaces; "" if none. */
+/* Print a member that means "none" when 0, with a unit. */
+static void
+cli_show_limit(struct json_object *o, const char *key, const char *label,
+    const char *unit)
+{
+	char	buf[64];
+	double	v = client_json_double(o, key);
+
+	if (isnan(v))
+		return;
+	if (v <= 0)
+		cli_show_line(label, "none");
+	else {
+		snprintf(buf, sizeof buf, "%g%s", v, unit);
+		cli_show_line(label, buf);
+	}
+}
+
+/* Print an object's members as "K=V", one a line. */
 static void
 cli_show_kv(struct json_object *o, const char *label)
 {
 	struct json_object_iterator	 it, end;
 	struct json_object		*v;
+	char				*kv;
 	int				 any = 0;
 
 	if (o == NULL || !json_object_is_type(o, json_type_object))
@@ -634,11 +913,12 @@ cli_show_kv(struct json_object *o, const char *label)
 	for (; !json_object_iter_equal(&it, &end);
 	    json_object_iter_next(&it)) {
 		v = json_object_iter_peek_value(&it);
-		printf("%-16s%s=%s\n", any ? "" : label,
-		    json_object_iter_peek_name(&it), v == NULL ? "" :
-		    json_object_is_type(v, json_type_string) ?
+		xasprintf(&kv, "%s=%s", json_object_iter_peek_name(&it),
+		    v == NULL ? "" : json_object_is_type(v, json_type_string) ?
 		    json_object_get_string(v) :
 		    json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+		cli_show_line(any ? "" : label, kv);
+		free(kv);
 		any = 1;
 	}
 }
@@ -648,9 +928,15 @@ int
 cli_show_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
     char **argv)
 {
+	static const char	*head[] = { "ATTEMPT", "DEVICE", "STATE",
+	    "EXIT", "STARTED", "FINISHED", "ERROR" };
+	static const char	*keys[] = { "attempt", "device", "state",
+	    "exit_code", "started_at", "finished_at", "error" };
 	struct json_object	*data, *task, *o, *a, *att;
-	char			**ops, buf[64];
-	size_t			 i, n;
+	struct cli_table	 t;
+	const char		*row[7];
+	char			**ops;
+	size_t			 i, n, c;
 	int			 flags, rc;
 
 	if ((rc = cli_parse_flags(cmd, argc, argv, 0, &flags, 1, &ops)) != 0)
@@ -666,12 +952,13 @@ cli_show_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
 	cli_show_field(task, "id", "id:");
 	cli_show_field(task, "name", "name:");
 	cli_show_field(task, "state", "state:");
+	cli_show_field(task, "why", "why:");
 	cli_show_field(task, "error", "error:");
 	cli_show_field(task, "task_type", "type:");
 	cli_show_field(task, "image", "image:");
 	a = client_json_get(task, "command");
 	if (a != NULL && json_object_is_type(a, json_type_array)) {
-		printf("%-16s", "command:");
+		printf("%-*s", CLI_SHOW_W, "command:");
 		n = json_object_array_length(a);
 		for (i = 0; i < n; i++) {
 			if (i > 0)
@@ -684,11 +971,11 @@ cli_show_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
 	}
 	cli_show_kv(client_json_get(task, "env"), "env:");
 	cli_show_field(task, "priority", "priority:");
-	cli_show_field(task, "timeout", "timeout:");
+	cli_show_limit(task, "timeout", "timeout:", " s");
 	cli_show_field(task, "retries", "retries:");
 	o = client_json_get(task, "limits");
-	cli_show_field(o, "cpus", "limit cpus:");
-	cli_show_field(o, "memory_mb", "limit memory MB:");
+	cli_show_limit(o, "cpus", "cpus:", "");
+	cli_show_limit(o, "memory_mb", "memory:", " MB");
 	o = client_json_get(task, "requirements");
 	cli_show_field(o, "arch", "needs arch:");
 	cli_show_field(o, "platform", "needs platform:");
@@ -704,64 +991,58 @@ cli_show_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
 	a = client_json_get(task, "attempts");
 	n = a != NULL && json_object_is_type(a, json_type_array) ?
 	    json_object_array_length(a) : 0;
-	if (n > 0) {
-		struct cli_table	 t;
-		static const char	*head[] = { "ATTEMPT", "DEVICE",
-		    "STATE", "EXIT", "STARTED", "FINISHED", "ERROR" };
-		static const char	*keys[] = { "attempt", "device",
-		    "state", "exit_code", "started_at", "finished_at",
-		    "error" };
-		const char		*row[7];
-		size_t			 c;
-
-		printf("attempts:\n");
-		cli_table_init(&t, 7);
-		cli_table_add(&t, head);
-		for (i = 0; i < n; i++) {
-			att = json_object_array_get_idx(a, i);
-			for (c = 0; c < 7; c++)
-				row[c] = client_json_str(att, keys[c]);
-			cli_table_add(&t, row);
-		}
-		/* Indent the table under its heading. */
-		for (i = 0; i < t.nrows; i++) {
-			snprintf(buf, sizeof buf, "  %s", t.cells[i * 7]);
-			free(t.cells[i * 7]);
-			t.cells[i * 7] = xstrdup(buf);
-		}
-		cli_table_print(stdout, &t);
-	} else
-		printf("%-16s%s\n", "attempts:", "none yet");
+	if (n == 0) {
+		cli_show_line("attempts:", "none yet");
+		json_object_put(data);
+		return (CLI_EXIT_OK);
+	}
+	printf("attempts:\n");
+	cli_table_init(&t, 7);
+	t.indent = "  ";
+	cli_table_add(&t, head);
+	for (i = 0; i < n; i++) {
+		att = json_object_array_get_idx(a, i);
+		for (c = 0; c < 7; c++)
+			row[c] = client_json_str(att, keys[c]);
+		cli_table_add(&t, row);
+	}
+	cli_table_print(stdout, &t);
+	cli_table_free(&t);
 	json_object_put(data);
 	return (CLI_EXIT_OK);
 }
 
-/* encore logs [-f] ID */
+/* encore logs [-f] [--raw] ID */
 int
 cli_logs_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
     char **argv)
 {
-	struct json_object	*final;
-	char			**ops, *state;
+	struct json_object	*data;
+	struct cli_output	 o;
+	struct msg		 m;
+	char			**ops;
 	int			 flags, rc;
 
-	if ((rc = cli_parse_flags(cmd, argc, argv, CLI_OPT_FOLLOW, &flags, 1,
-	    &ops)) != 0)
+	if ((rc = cli_parse_flags(cmd, argc, argv, CLI_OPT_FOLLOW |
+	    CLI_OPT_RAW, &flags, 1, &ops)) != 0)
 		return (rc < 0 ? CLI_EXIT_OK : rc);
 	if ((rc = cli_check_id(cmd, "task ID", ops[0])) != 0)
 		return (rc);
 	if ((rc = cli_session(ctx)) != 0)
 		return (rc);
-	if ((rc = cli_logs_start(ctx, ops[0], (flags & CLI_OPT_FOLLOW) != 0,
-	    &state)) != 0)
+	cli_output_init(&o, (flags & CLI_OPT_RAW) != 0);
+	if (flags & CLI_OPT_FOLLOW)
+		return (cli_follow(ctx, ops[0], 0, &o));
+	client_msg_init(&m, MSG_LOGS, &ctx->client.next_id);
+	m.u.target.task_id = xstrdup(ops[0]);
+	rc = cli_call(ctx, &m, &data, CLI_ABOUT_TASK);
+	msg_free(&m);
+	if (rc != 0)
 		return (rc);
-	if ((flags & CLI_OPT_FOLLOW) && !cli_state_is_final(state)) {
-		rc = cli_follow(ctx, ops[0], &final);
-		if (final != NULL)
-			json_object_put(final);
-	}
-	free(state);
-	return (rc);
+	cli_logs_print(&o, data);
+	cli_output_end(&o);
+	json_object_put(data);
+	return (CLI_EXIT_OK);
 }
 
 /* encore cancel ID */
@@ -772,7 +1053,7 @@ cli_cancel_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
 	struct json_object	*data;
 	struct msg		 m;
 	const char		*state;
-	char			**ops;
+	char			**ops, *shown, *st;
 	int			 flags, rc;
 
 	if ((rc = cli_parse_flags(cmd, argc, argv, 0, &flags, 1, &ops)) != 0)
@@ -788,10 +1069,15 @@ cli_cancel_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
 	if (rc != 0)
 		return (rc);
 	state = client_json_str(client_json_get(data, "task"), "state");
+	shown = display_escape(ops[0]);
 	if (state == NULL || strcmp(state, "cancelled") == 0)
-		printf("%s: cancelled\n", ops[0]);
-	else
-		printf("%s: cancelling (now %s)\n", ops[0], state);
+		printf("%s: cancelled\n", shown);
+	else {
+		st = display_escape(state);
+		printf("%s: cancelling (now %s)\n", shown, st);
+		free(st);
+	}
+	free(shown);
 	json_object_put(data);
 	return (CLI_EXIT_OK);
 }

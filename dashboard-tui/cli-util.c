@@ -4,12 +4,15 @@
  * authenticated session, error reporting with a next step, CSV fields and
  * aligned tables.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -30,6 +33,80 @@ cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
 	return (CLI_EXIT_USAGE);
 }
 
+/* Edit distance (insert, delete, substitute, swap neighbours) of a and
+ * b; words of 32 bytes or more count as too far. */
+static size_t
+cli_distance(const char *a, const char *b)
+{
+	size_t	la = strlen(a), lb = strlen(b), i, j, d[32][32], v;
+
+	if (la >= 32 || lb >= 32)
+		return (SIZE_MAX);
+	for (i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (i = 1; i <= la; i++) {
+		for (j = 1; j <= lb; j++) {
+			v = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			if (d[i - 1][j] + 1 < v)
+				v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	}
+	return (d[la][lb]);
+}
+
+/* The candidate closest to word, if close enough to be a typo of it. */
+const char *
+cli_suggest(const char *word, const char * const *cands, size_t n)
+{
+	const char	*best = NULL;
+	size_t		 i, d, bestd = SIZE_MAX, max;
+
+	/* A third of the word may be wrong, at least 1, at most the max. */
+	max = strlen(word) / 3;
+	if (max < 1)
+		max = 1;
+	if (max > CLI_SUGGEST_MAX)
+		max = CLI_SUGGEST_MAX;
+	for (i = 0; i < n; i++) {
+		if (cands[i] == NULL)
+			continue;
+		d = cli_distance(word, cands[i]);
+		if (d <= max && d < bestd) {
+			best = cands[i];
+			bestd = d;
+		}
+	}
+	return (best);
+}
+
+/* "; did you mean '--NAME'?" for an unknown long option, or "". */
+void
+cli_suggest_option(const char *arg, const struct option *longopts,
+    char *buf, size_t size)
+{
+	const char	*cands[64], *best;
+	char		 word[64];
+	size_t		 n = 0;
+
+	buf[0] = '\0';
+	if (strncmp(arg, "--", 2) != 0)
+		return;
+	snprintf(word, sizeof word, "%.*s", (int)strcspn(arg + 2, "="),
+	    arg + 2);
+	for (; longopts->name != NULL && n < 64; longopts++)
+		cands[n++] = longopts->name;
+	if ((best = cli_suggest(word, cands, n)) != NULL)
+		snprintf(buf, size, "; did you mean '--%s'?", best);
+}
+
 /* Parse a simple command's flags and operands. */
 int
 cli_parse_flags(const struct cli_cmd *cmd, int argc, char **argv,
@@ -39,10 +116,23 @@ cli_parse_flags(const struct cli_cmd *cmd, int argc, char **argv,
 		{ "csv", no_argument, NULL, 'c' },
 		{ "all", no_argument, NULL, 'a' },
 		{ "follow", no_argument, NULL, 'f' },
+		{ "raw", no_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	int	ch, flag;
+	static const int	 bits[] = { CLI_OPT_CSV, CLI_OPT_ALL,
+	    CLI_OPT_FOLLOW, CLI_OPT_RAW, -1 };
+	struct option		 mine[sizeof longopts / sizeof longopts[0]];
+	char			 hint[80];
+	size_t			 i, n = 0;
+	int			 ch, flag;
+
+	/* The options this command takes, for "did you mean". */
+	for (i = 0; longopts[i].name != NULL; i++) {
+		if (bits[i] == -1 || (bits[i] & allowed))
+			mine[n++] = longopts[i];
+	}
+	memset(&mine[n], 0, sizeof mine[n]);
 
 	*set = 0;
 	optind = 0;
@@ -58,6 +148,9 @@ cli_parse_flags(const struct cli_cmd *cmd, int argc, char **argv,
 		case 'f':
 			flag = CLI_OPT_FOLLOW;
 			break;
+		case 'r':
+			flag = CLI_OPT_RAW;
+			break;
 		case 'h':
 			cli_cmd_help(stdout, cmd);
 			return (-1);
@@ -70,8 +163,10 @@ cli_parse_flags(const struct cli_cmd *cmd, int argc, char **argv,
 			    argv[optind - 1][1] != '-')
 				return (cli_usage_error(cmd, "unknown option "
 				    "'-%c'", optopt));
-			return (cli_usage_error(cmd, "unknown option '%s'",
-			    argv[optind - 1]));
+			cli_suggest_option(argv[optind - 1], mine, hint,
+			    sizeof hint);
+			return (cli_usage_error(cmd, "unknown option '%s'%s",
+			    argv[optind - 1], hint));
 		}
 		*set |= flag;
 	}
@@ -104,8 +199,8 @@ cli_check_id(const struct cli_cmd *cmd, const char *what, const char *id)
 void
 cli_cmd_help(FILE *f, const struct cli_cmd *cmd)
 {
-	fprintf(f, "usage: encore [--main H:P] [--token T] %s\n\n%s",
-	    cmd->usage, cmd->help);
+	fprintf(f, "usage: encore [global options] %s\n\n%s\n"
+	    "Global options: see 'encore --help'.\n", cmd->usage, cmd->help);
 }
 
 /* Print where the operator token can come from. */
@@ -115,9 +210,10 @@ cli_no_token(void)
 	char	**dirs;
 	size_t	  n, i;
 
-	fprintf(stderr, "encore: no operator token: pass --token T or set "
-	    "ENCORE_TOKEN\nencore: on the main node's host it is read from "
-	    "operator.token in the state dir (looked in:");
+	fprintf(stderr, "encore: no operator token: pass --token-file F or "
+	    "--token T, or set ENCORE_TOKEN_FILE or ENCORE_TOKEN\nencore: on "
+	    "the main node's host it is read from operator.token in the state "
+	    "dir (looked in:");
 	dirs = client_token_dirs(&n);
 	for (i = 0; i < n; i++)
 		fprintf(stderr, " %s", dirs[i]);
@@ -133,21 +229,31 @@ cli_session(struct cli_ctx *ctx)
 	enum client_result	 r;
 	char			*token;
 
+	char			*cause;
+
 	if (ctx->connected)
 		return (CLI_EXIT_OK);
-	if ((token = client_find_token(ctx->token_flag)) == NULL) {
+	token = client_find_token(ctx->token_flag, ctx->token_file_flag,
+	    &cause);
+	if (token == NULL && cause != NULL) {
+		fprintf(stderr, "encore: %s\n", cause);
+		free(cause);
+		return (CLI_EXIT_USAGE);
+	}
+	if (token == NULL) {
 		cli_no_token();
 		return (CLI_EXIT_USAGE);
 	}
 	r = client_open(&ctx->client, client_main_address(ctx->main_flag),
-	    &err);
+	    ctx->timeout_ms, &err);
 	ctx->connected = 1;	/* client_close() frees even a failed open */
 	if (r == CLIENT_OK)
 		r = client_auth(&ctx->client, token, &err);
+	explicit_bzero(token, strlen(token));
 	free(token);
 	if (r != CLIENT_OK) {
 		cli_session_close(ctx);
-		return (cli_fail(r, &err, CLI_ABOUT_NONE));
+		return (cli_fail(r, &err, CLI_ABOUT_NONE, NULL));
 	}
 	return (CLI_EXIT_OK);
 }
@@ -161,33 +267,54 @@ cli_session_close(struct cli_ctx *ctx)
 	ctx->connected = 0;
 }
 
+/* Whether a message from the main node already says what to do next
+ * (names a command, a flag or a variable), so ours would repeat it. */
+static int
+cli_has_next_step(const char *message)
+{
+	return (strstr(message, "encore ") != NULL ||
+	    strstr(message, "--") != NULL ||
+	    strstr(message, "ENCORE_") != NULL);
+}
+
 /* Report a failed call. */
 int
 cli_fail(enum client_result r, const struct client_error *err,
-    enum cli_about about)
+    enum cli_about about, const char *id)
 {
 	const char	*hint;
+	char		 msg[PROTO_TEXT_MAX * 4], code[64], *shown;
 
-	if (r == CLIENT_IO) {
-		fprintf(stderr, "encore: %s\n", err->message);
+	display_escape_buf(err->message, msg, sizeof msg);
+	if (r != CLIENT_REMOTE) {
+		fprintf(stderr, "encore: %s\n", msg);
 		return (CLI_EXIT_UNREACHABLE);
 	}
+	display_escape_buf(err->code_name, code, sizeof code);
+	fprintf(stderr, "encore: %s (%s)\n", msg, code);
+	if (cli_has_next_step(err->message))
+		return (CLI_EXIT_REMOTE);
 	hint = client_error_hint(err->code_name);
-	if (strcmp(err->code_name, "not_found") == 0) {
-		if (about == CLI_ABOUT_DEVICE)
-			hint = "list the devices and their ids with "
-			    "'encore devices'";
-		else if (about == CLI_ABOUT_TASK)
-			hint = "list the tasks and their ids with "
-			    "'encore ps --all'";
-	} else if (strcmp(err->code_name, "conflict") == 0) {
-		if (about == CLI_ABOUT_DEVICE)
-			hint = "check the device's state with 'encore devices'";
-		else if (about == CLI_ABOUT_TASK)
-			hint = "check the task's state with 'encore show ID'";
-	}
-	fprintf(stderr, "encore: %s (%s)\nencore: %s\n", err->message,
-	    err->code_name, hint);
+	shown = display_escape(id != NULL ? id : "ID");
+	if (strcmp(err->code_name, "not_found") == 0 &&
+	    about == CLI_ABOUT_DEVICE)
+		fprintf(stderr, "encore: list the devices and their ids with "
+		    "'encore devices'\n");
+	else if (strcmp(err->code_name, "not_found") == 0 &&
+	    about == CLI_ABOUT_TASK)
+		fprintf(stderr, "encore: list the tasks and their ids with "
+		    "'encore ps --all'\n");
+	else if (strcmp(err->code_name, "conflict") == 0 &&
+	    about == CLI_ABOUT_DEVICE)
+		fprintf(stderr, "encore: check the device's state with "
+		    "'encore devices'\n");
+	else if (strcmp(err->code_name, "conflict") == 0 &&
+	    about == CLI_ABOUT_TASK)
+		fprintf(stderr, "encore: check the task's state with "
+		    "'encore show %s'\n", shown);
+	else
+		fprintf(stderr, "encore: %s\n", hint);
+	free(shown);
 	return (CLI_EXIT_REMOTE);
 }
 
@@ -196,21 +323,105 @@ int
 cli_call(struct cli_ctx *ctx, struct msg *m, struct json_object **data,
     enum cli_about about)
 {
-	struct client_error	err;
-	enum client_result	r;
+	struct client_error	 err;
+	enum client_result	 r;
+	const char		*id = NULL;
 
 	r = client_request(&ctx->client, m, data, &err);
-	if (r != CLIENT_OK)
-		return (cli_fail(r, &err, about));
-	return (CLI_EXIT_OK);
+	if (r == CLIENT_OK)
+		return (CLI_EXIT_OK);
+	/* Requests about a device or a task carry a msg_target. */
+	if (about == CLI_ABOUT_TASK)
+		id = m->u.target.task_id;
+	else if (about == CLI_ABOUT_DEVICE)
+		id = m->u.target.device_id;
+	return (cli_fail(r, &err, about, id));
+}
+
+int	cli_stdout_tty;
+
+static void	cli_csv_raw(FILE *, const char *);
+
+/* Choose raw or filtered output per stream. */
+void
+cli_output_init(struct cli_output *o, int raw)
+{
+	memset(o, 0, sizeof *o);
+	o->filter[0] = !raw && isatty(STDOUT_FILENO);
+	o->filter[1] = !raw && isatty(STDERR_FILENO);
+}
+
+/* Write one chunk of task output. */
+int
+cli_output_write(struct cli_output *o, const char *stream,
+    struct json_object *data)
+{
+	FILE	*f;
+	int	 i;
+
+	if (data == NULL || !json_object_is_type(data, json_type_string))
+		return (0);
+	i = stream != NULL && strcmp(stream, "stderr") == 0;
+	f = i ? stderr : stdout;
+	if (o->filter[i])
+		display_filter_write(&o->df[i], f, json_object_get_string(data),
+		    (size_t)json_object_get_string_len(data));
+	else
+		fwrite(json_object_get_string(data), 1,
+		    (size_t)json_object_get_string_len(data), f);
+	if (fflush(f) != 0 && f == stdout && cli_stdout_gone())
+		return (-1);
+	return (0);
+}
+
+/* Flush the filters. */
+void
+cli_output_end(struct cli_output *o)
+{
+	if (o->filter[0])
+		display_filter_end(&o->df[0], stdout);
+	if (o->filter[1])
+		display_filter_end(&o->df[1], stderr);
+	fflush(stdout);
+	fflush(stderr);
+}
+
+/* Whether stdout's reader is gone. */
+int
+cli_stdout_gone(void)
+{
+	struct pollfd	pfd;
+
+	if (!ferror(stdout))
+		return (0);
+	if (errno == EPIPE)
+		return (1);
+	/* The error came earlier: a pipe with no reader polls as POLLERR. */
+	pfd.fd = STDOUT_FILENO;
+	pfd.events = POLLOUT;
+	pfd.revents = 0;
+	return (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLERR | POLLHUP)));
 }
 
 /* Write one CSV field. */
 void
 cli_csv_field(FILE *f, const char *s)
 {
+	char	*e = NULL;
+
 	if (s == NULL)
 		return;
+	/* Data for programs: raw, except on a terminal. */
+	if (cli_stdout_tty && f == stdout)
+		s = e = display_escape(s);
+	cli_csv_raw(f, s);
+	free(e);
+}
+
+/* Write one CSV field as it is. */
+static void
+cli_csv_raw(FILE *f, const char *s)
+{
 	if (strpbrk(s, ",\"\r\n") == NULL) {
 		fputs(s, f);
 		return;
@@ -238,9 +449,11 @@ cli_table_init(struct cli_table *t, size_t ncols)
 	t->ncols = ncols;
 	t->nrows = 0;
 	t->cells = NULL;
+	t->width = NULL;
+	t->indent = NULL;
 }
 
-/* Add one row. */
+/* Add one row, escaped for the terminal. */
 void
 cli_table_add(struct cli_table *t, const char * const *row)
 {
@@ -249,55 +462,59 @@ cli_table_add(struct cli_table *t, const char * const *row)
 	t->cells = xreallocarray(t->cells, (t->nrows + 1) * t->ncols,
 	    sizeof *t->cells);
 	for (i = 0; i < t->ncols; i++) {
-		t->cells[t->nrows * t->ncols + i] = xstrdup(
+		t->cells[t->nrows * t->ncols + i] = display_escape(
 		    row[i] != NULL && *row[i] != '\0' ? row[i] : "-");
 	}
 	t->nrows++;
 }
 
-/* Display width of a UTF-8 string (code points; good enough here). */
-static size_t
-cli_width(const char *s)
-{
-	size_t	w = 0;
-
-	for (; *s != '\0'; s++) {
-		if (((unsigned char)*s & 0xc0) != 0x80)
-			w++;
-	}
-	return (w);
-}
-
-/* Print and free a table. */
+/* Print the rows so far and free them; column widths never shrink, so a
+ * table printed page by page stays aligned unless a later page is wider. */
 void
 cli_table_print(FILE *f, struct cli_table *t)
 {
-	size_t	*width, r, i, w;
+	size_t	r, i;
+	int	w;
 	char	*cell;
 
-	width = xcalloc(t->ncols, sizeof *width);
+	if (t->width == NULL)
+		t->width = xcalloc(t->ncols, sizeof *t->width);
 	for (r = 0; r < t->nrows; r++) {
 		for (i = 0; i < t->ncols; i++) {
-			w = cli_width(t->cells[r * t->ncols + i]);
-			if (w > width[i])
-				width[i] = w;
+			w = display_width(t->cells[r * t->ncols + i]);
+			if (w > t->width[i])
+				t->width[i] = w;
 		}
 	}
 	for (r = 0; r < t->nrows; r++) {
+		if (t->indent != NULL)
+			fputs(t->indent, f);
 		for (i = 0; i < t->ncols; i++) {
 			cell = t->cells[r * t->ncols + i];
 			if (i + 1 == t->ncols)
 				fprintf(f, "%s\n", cell);
-			else {
-				fprintf(f, "%s%*s", cell,
-				    (int)(width[i] - cli_width(cell) + 2), "");
-			}
+			else
+				display_pad(f, cell, t->width[i] + 2);
 			free(cell);
 		}
 	}
-	free(width);
 	free(t->cells);
 	t->cells = NULL;
+	t->nrows = 0;
+}
+
+/* Free a table's column widths. */
+void
+cli_table_free(struct cli_table *t)
+{
+	size_t	i;
+
+	for (i = 0; i < t->nrows * t->ncols; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	free(t->width);
+	t->cells = NULL;
+	t->width = NULL;
 	t->nrows = 0;
 }
 

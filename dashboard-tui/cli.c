@@ -4,13 +4,17 @@
  * --help.  Each command's code is in cli-devices.c or cli-tasks.c.
  *
  * Exit codes: 0 ok, 1 error reported by the main node, 2 usage error, 3
- * cannot reach the main node; `submit --wait` exits with the task's code.
+ * cannot reach the main node (or it stopped answering, or sent more than a
+ * client accepts); `submit --wait` exits with the task's code, 124 timed
+ * out, 125 cancelled or failed to start, 130 left with Ctrl-C.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -53,22 +57,27 @@ const struct cli_cmd cli_cmds[] = {
 	  "  --device ID      only on this device\n"
 	  "  --wait           stream its stdout and stderr, then exit with\n"
 	  "                   its exit code: 124 timed out, 125 cancelled\n"
-	  "                   or failed to start (the id goes to stderr)\n",
+	  "                   or failed to start (the id goes to stderr).\n"
+	  "                   Ctrl-C leaves the task running (exit 130);\n"
+	  "                   a second Ctrl-C within 3 s cancels it\n",
 	  cli_submit_exec },
 	{ "ps", "ps [--all] [--csv]",
-	  "List queued and running tasks.\n"
-	  "  -a, --all   finished tasks too\n"
-	  "  --csv       CSV (RFC 4180) with the columns id,name,state,"
-	  "priority,\n"
-	  "              device,attempt,exit_code,submitted_at,started_at,\n"
-	  "              finished_at\n",
+	  "List queued and running tasks: the first 1000, and on stderr how\n"
+	  "many more there are.\n"
+	  "  -a, --all   every task, finished ones too, page by page\n"
+	  "  --csv       CSV (RFC 4180), every page, with the columns id,\n"
+	  "              name,state,priority,device,attempt,exit_code,\n"
+	  "              submitted_at,started_at,finished_at\n",
 	  cli_ps_exec },
 	{ "show", "show ID",
 	  "Show one task in full, its attempts included.\n",
 	  cli_show_exec },
-	{ "logs", "logs [-f] ID",
-	  "Print a task's stored output.\n"
-	  "  -f, --follow   keep printing new output until the task ends\n",
+	{ "logs", "logs [-f] [--raw] ID",
+	  "Print a task's stored output: its own bytes to a pipe or a file;\n"
+	  "on a terminal colours pass and other control characters show as\n"
+	  "\\x1b and the like.\n"
+	  "  -f, --follow   keep printing new output until the task ends\n"
+	  "  --raw          pass everything to the terminal too\n",
 	  cli_logs_exec },
 	{ "cancel", "cancel ID",
 	  "Cancel a queued or running task.\n",
@@ -86,22 +95,36 @@ cli_help(FILE *f)
 	size_t		 i;
 	const char	*p, *nl;
 
-	fprintf(f, "usage: encore [--main H:P] [--token T] COMMAND "
-	    "[ARGS]\n\n"
+	fprintf(f, "usage: %s\n\n"
 	    "Operate an encore cluster through its main node.\n\n"
 	    "Global options (before COMMAND):\n"
-	    "  --main H:P    the main node (default: $ENCORE_MAIN, else "
+	    "  --main H:P      the main node (default: $ENCORE_MAIN, else "
 	    "%s)\n"
-	    "  --token T     the operator token (default: $ENCORE_TOKEN, "
-	    "else the local\n"
-	    "                main node's operator.token in /var/lib/encore "
-	    "(root) or\n"
-	    "                $XDG_STATE_HOME/encore or "
-	    "~/.local/state/encore)\n"
-	    "  -h, --help    this help; 'encore COMMAND --help' for one "
+	    "  --token-file F  read the operator token from the first line of "
+	    "F\n"
+	    "                  (default: $ENCORE_TOKEN_FILE); unlike --token "
+	    "it does\n"
+	    "                  not show in ps(1)\n"
+	    "  --token T       the operator token (default: $ENCORE_TOKEN; "
+	    "without\n"
+	    "                  any of these, the local main node's "
+	    "operator.token in\n"
+	    "                  /var/lib/encore (root) or $XDG_STATE_HOME/"
+	    "encore or\n"
+	    "                  ~/.local/state/encore)\n"
+	    "  --request-timeout S\n"
+	    "                  give up on an answer after S seconds (default "
+	    "%d, or\n"
+	    "                  $ENCORE_REQUEST_TIMEOUT); logs -f and submit "
+	    "--wait wait\n"
+	    "                  as long as the task runs, but give up on a main "
+	    "node\n"
+	    "                  that does not answer a check within S\n"
+	    "  -h, --help      this help; 'encore COMMAND --help' for one "
 	    "command\n"
-	    "  -V, --version print the version\n\n"
-	    "Commands:\n", CLIENT_DEFAULT_MAIN);
+	    "  -V, --version   print the version\n\n"
+	    "Commands:\n", CLI_SYNOPSIS, CLIENT_DEFAULT_MAIN,
+	    CLIENT_TIMEOUT_MS / 1000);
 	for (i = 0; i < cli_cmds_n; i++) {
 		fprintf(f, "  %s\n", cli_cmds[i].usage);
 		for (p = cli_cmds[i].help; *p != '\0'; p = nl + 1) {
@@ -111,9 +134,14 @@ cli_help(FILE *f)
 			fprintf(f, "      %.*s\n", (int)(nl - p), p);
 		}
 	}
-	fprintf(f, "\nExit status: 0 ok, 1 error reported by the main node, "
-	    "2 usage error,\n3 cannot reach the main node; submit --wait: "
-	    "the task's exit code.\n");
+	fprintf(f, "\nText from the main node (names, states, errors) is "
+	    "shown with control\ncharacters escaped (\\x1b, \\u202e); CSV "
+	    "goes raw to a pipe or a file.\n"
+	    "\nExit status: 0 ok, 1 error reported by the main node, 2 usage "
+	    "error,\n3 cannot reach the main node, or it stopped answering or "
+	    "sent more than\na client accepts; submit --wait: the task's exit "
+	    "code, 124 timed out,\n125 cancelled or failed to start, 130 left "
+	    "with Ctrl-C.\n");
 }
 
 /* Print the short usage after a global usage error. */
@@ -129,8 +157,7 @@ cli_global_usage(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nusage: encore [--main H:P] [--token T] COMMAND "
-	    "[ARGS]\ncommands:");
+	fprintf(stderr, "\nusage: %s\ncommands:", CLI_SYNOPSIS);
 	for (size_t i = 0; i < cli_cmds_n; i++)
 		fprintf(stderr, " %s", cli_cmds[i].name);
 	fprintf(stderr, "\nrun 'encore --help' for details\n");
@@ -142,12 +169,14 @@ int
 main(int argc, char **argv)
 {
 	struct cli_ctx	 ctx;
-	const char	*cmdname;
+	const char	*cmdname, *timeout = NULL;
 	int		 i, rc;
 	size_t		 c;
 
 	signal(SIGPIPE, SIG_IGN);
 	log_init("encore", LOG_WARN);
+	display_init();
+	cli_stdout_tty = isatty(STDOUT_FILENO);
 	memset(&ctx, 0, sizeof ctx);
 
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
@@ -169,6 +198,12 @@ main(int argc, char **argv)
 		if (rc == 0)
 			rc = client_option(argc, argv, &i, "--token",
 			    &ctx.token_flag);
+		if (rc == 0)
+			rc = client_option(argc, argv, &i, "--token-file",
+			    &ctx.token_file_flag);
+		if (rc == 0)
+			rc = client_option(argc, argv, &i, "--request-timeout",
+			    &timeout);
 		if (rc == -1)
 			return (cli_global_usage("%s needs a value", argv[i]));
 		if (rc == 0)
@@ -177,6 +212,16 @@ main(int argc, char **argv)
 	}
 	if (ctx.main_flag != NULL && *ctx.main_flag == '\0')
 		return (cli_global_usage("%s", "--main needs H:P"));
+	if (ctx.token_flag != NULL && ctx.token_file_flag != NULL)
+		return (cli_global_usage("%s", "give --token or --token-file, "
+		    "not both"));
+	if (ctx.token_file_flag != NULL && *ctx.token_file_flag == '\0')
+		return (cli_global_usage("%s", "--token-file needs a file"));
+	if ((ctx.timeout_ms = client_timeout_parse(timeout)) == -1)
+		return (cli_global_usage("--request-timeout '%s' (or "
+		    "ENCORE_REQUEST_TIMEOUT): expected seconds, 1 to %d",
+		    timeout != NULL ? timeout :
+		    getenv("ENCORE_REQUEST_TIMEOUT"), CLIENT_TIMEOUT_MAX));
 	if (i >= argc)
 		return (cli_global_usage("%s", "missing COMMAND"));
 	cmdname = argv[i];
@@ -192,13 +237,25 @@ main(int argc, char **argv)
 		if (strcmp(cli_cmds[c].name, cmdname) == 0)
 			break;
 	}
-	if (c == cli_cmds_n)
+	if (c == cli_cmds_n) {
+		const char	*names[32], *best;
+		size_t		 k;
+
+		for (k = 0; k < cli_cmds_n && k < 32; k++)
+			names[k] = cli_cmds[k].name;
+		if ((best = cli_suggest(cmdname, names, k)) != NULL)
+			return (cli_global_usage("unknown command '%s'; did "
+			    "you mean '%s'?", cmdname, best));
 		return (cli_global_usage("unknown command '%s'", cmdname));
+	}
 
 	rc = cli_cmds[c].exec(&cli_cmds[c], &ctx, argc - i, argv + i);
 	cli_session_close(&ctx);
-	if (fflush(stdout) != 0 && rc == CLI_EXIT_OK) {
-		perror("encore: writing the output");
+	/* A reader that went away (encore ps | head -1) is no error. */
+	if ((fflush(stdout) != 0 || ferror(stdout)) && !cli_stdout_gone() &&
+	    rc == CLI_EXIT_OK) {
+		fprintf(stderr, "encore: writing the output: %s\n",
+		    strerror(errno));
 		rc = CLI_EXIT_REMOTE;
 	}
 	return (rc);

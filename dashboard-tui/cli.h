@@ -20,6 +20,14 @@ struct json_object;
 #define CLI_EXIT_UNREACHABLE	3
 #define CLI_EXIT_TIMED_OUT	124	/* submit --wait: task timed out */
 #define CLI_EXIT_NOT_RUN	125	/* cancelled or failed to start */
+#define CLI_EXIT_DETACHED	130	/* submit --wait: left with Ctrl-C */
+
+/* The global synopsis, for usage lines. */
+#define CLI_SYNOPSIS	"encore [--main H:P] [--token-file F | --token T] " \
+			"COMMAND [ARGS]"
+
+/* submit --wait: a second Ctrl-C within this cancels the task. */
+#define CLI_INTR_WINDOW_MS	3000
 
 /* What an id names, for hints after not_found and conflict. */
 enum cli_about {
@@ -29,12 +37,15 @@ enum cli_about {
 };
 
 /*
- * State of one run.  main_flag and token_flag point into argv (borrowed,
- * NULL when not given).  client is open once cli_session() succeeded.
+ * State of one run.  main_flag, token_flag and token_file_flag point into
+ * argv (borrowed, NULL when not given).  client is open once cli_session()
+ * succeeded.  timeout_ms bounds every request (--request-timeout).
  */
 struct cli_ctx {
 	const char	*main_flag;
 	const char	*token_flag;
+	const char	*token_file_flag;
+	int		 timeout_ms;
 	struct client	 client;
 	int		 connected;
 };
@@ -67,9 +78,11 @@ void	 cli_cmd_help(FILE *, const struct cli_cmd *);
 int	 cli_session(struct cli_ctx *);
 /* Close the session if open. */
 void	 cli_session_close(struct cli_ctx *);
-/* Print a failed call with what to do next; returns the exit code. */
+/* Print a failed call (escaped) with what to do next, unless the main
+ * node's message says it already; id is what it was about (NULL if
+ * nothing).  Returns the exit code. */
 int	 cli_fail(enum client_result, const struct client_error *,
-	    enum cli_about);
+	    enum cli_about, const char *id);
 /* Send a request and wait for its reply; on failure print it and return
  * the exit code, else CLI_EXIT_OK with *data (caller puts). */
 int	 cli_call(struct cli_ctx *, struct msg *, struct json_object **data,
@@ -79,6 +92,7 @@ int	 cli_call(struct cli_ctx *, struct msg *, struct json_object **data,
 #define CLI_OPT_CSV	0x1	/* --csv */
 #define CLI_OPT_ALL	0x2	/* --all, -a */
 #define CLI_OPT_FOLLOW	0x4	/* --follow, -f */
+#define CLI_OPT_RAW	0x8	/* --raw */
 
 /*
  * Parse a command's flags (those in allowed; any order, GNU style) and
@@ -88,9 +102,39 @@ int	 cli_call(struct cli_ctx *, struct msg *, struct json_object **data,
  */
 int	 cli_parse_flags(const struct cli_cmd *, int argc, char **argv,
 	    int allowed, int *set, int nargs, char ***operands);
+/* The candidate closest to word if it looks like a typo of it (edit
+ * distance up to a third of its length, at least 1, at most
+ * CLI_SUGGEST_MAX), else NULL. */
+#define CLI_SUGGEST_MAX	2
+const char *cli_suggest(const char *word, const char * const *cands,
+	    size_t n);
+struct option;
+/* "; did you mean '--NAME'?" into buf for an unknown "--option", else "". */
+void	 cli_suggest_option(const char *arg, const struct option *longopts,
+	    char *buf, size_t size);
 /* Check an id operand; CLI_EXIT_USAGE after printing, else 0. */
 int	 cli_check_id(const struct cli_cmd *, const char *what,
 	    const char *id);
+
+/*
+ * Where task output goes: each stream raw to a pipe or a file; filtered
+ * (display_filter_write) to a terminal unless raw was asked for.
+ */
+struct cli_output {
+	int			filter[2];	/* stdout, stderr */
+	struct display_filter	df[2];
+};
+void	 cli_output_init(struct cli_output *, int raw);
+/* Write a chunk (a JSON string) to its stream ("stdout"/"stderr");
+ * -1 if stdout's reader has gone away (then stop quietly, exit 0). */
+int	 cli_output_write(struct cli_output *, const char *stream,
+	    struct json_object *data);
+/* Flush what the filters carry. */
+void	 cli_output_end(struct cli_output *);
+/* Whether stdout failed because its reader went away (EPIPE). */
+int	 cli_stdout_gone(void);
+/* Whether stdout is a terminal (then CSV is escaped like tables). */
+extern int cli_stdout_tty;
 
 /* Write one RFC 4180 field (quoted when needed); NULL is empty. */
 void	 cli_csv_field(FILE *, const char *);
@@ -98,19 +142,25 @@ void	 cli_csv_field(FILE *, const char *);
 void	 cli_csv_end(FILE *);
 
 /*
- * A table for people: rows of cells, columns padded to the widest cell.
- * Cells are heap strings owned by the table.
+ * A table for people: rows of cells, columns padded to the widest cell by
+ * display width.  Cells are escaped heap strings owned by the table; width
+ * (owned) keeps each column's width across cli_table_print() calls.
  */
 struct cli_table {
 	size_t	  ncols;
 	size_t	  nrows;
 	char	**cells;	/* nrows * ncols */
+	int	 *width;	/* ncols */
+	const char *indent;	/* before each row (static), or NULL */
 };
 void	 cli_table_init(struct cli_table *, size_t ncols);
-/* Add a row of ncols strings (NULL shows as "-"); copies them. */
+/* Add a row of ncols strings (NULL shows as "-"); copies them escaped
+ * (display_escape). */
 void	 cli_table_add(struct cli_table *, const char * const *row);
-/* Print and free the table. */
+/* Print the rows added so far and free them (the widths stay). */
 void	 cli_table_print(FILE *, struct cli_table *);
+/* Free what the table still holds. */
+void	 cli_table_free(struct cli_table *);
 
 /* Format a JSON member: an integer ("" when absent). */
 char	*cli_fmt_int(struct json_object *, const char *key, char *buf,

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <netdb.h>
 #include <poll.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -23,9 +25,8 @@
 
 #include "client.h"
 
-/* Replies (device and task lists) may be far longer than what the main
- * node accepts from peers. */
-#define CLIENT_REPLY_MAX	(64 * 1024 * 1024)
+/* Bytes asked of the socket per read: big replies come in few reads. */
+#define CLIENT_READ_CHUNK	(256 * 1024)
 
 /* Resolve the main node address. */
 const char *
@@ -86,37 +87,68 @@ client_token_dirs(size_t *n)
 static char *
 client_read_token(const char *path)
 {
+	char	*cause = NULL, *t;
+
+	t = client_read_token_file(path, &cause);
+	free(cause);
+	return (t);
+}
+
+/* Read a token file's first line. */
+char *
+client_read_token_file(const char *path, char **cause)
+{
 	FILE	*f;
-	char	 buf[PROTO_TOKEN_MAX + 2];
+	char	 buf[PROTO_TOKEN_MAX + 2], *token;
 	size_t	 len;
 
-	if ((f = fopen(path, "r")) == NULL)
+	if ((f = fopen(path, "r")) == NULL) {
+		xasprintf(cause, "cannot read the token file %s: %s", path,
+		    strerror(errno));
 		return (NULL);
+	}
 	if (fgets(buf, sizeof buf, f) == NULL) {
 		fclose(f);
+		xasprintf(cause, "the token file %s is empty", path);
 		return (NULL);
 	}
 	fclose(f);
+	if (strchr(buf, '\n') == NULL && strlen(buf) > PROTO_TOKEN_MAX) {
+		xasprintf(cause, "the first line of the token file %s is "
+		    "longer than a token (%d bytes)", path, PROTO_TOKEN_MAX);
+		return (NULL);
+	}
 	len = strcspn(buf, "\r\n \t");
 	buf[len] = '\0';
-	if (len == 0)
+	if (len == 0) {
+		xasprintf(cause, "the token file %s has no token on its first "
+		    "line", path);
 		return (NULL);
-	return (xstrdup(buf));
+	}
+	token = xstrdup(buf);
+	explicit_bzero(buf, sizeof buf);
+	return (token);
 }
 
 /* Find the operator token. */
 char *
-client_find_token(const char *flag)
+client_find_token(const char *flag, const char *file_flag, char **cause)
 {
 	const char	 *env;
 	char		**dirs, *path, *token = NULL;
 	size_t		  n, i;
 
+	*cause = NULL;
 	if (flag != NULL && *flag != '\0')
 		return (xstrdup(flag));
+	if (file_flag != NULL && *file_flag != '\0')
+		return (client_read_token_file(file_flag, cause));
 	env = getenv("ENCORE_TOKEN");
 	if (env != NULL && *env != '\0')
 		return (xstrdup(env));
+	env = getenv("ENCORE_TOKEN_FILE");
+	if (env != NULL && *env != '\0')
+		return (client_read_token_file(env, cause));
 
 	dirs = client_token_dirs(&n);
 	for (i = 0; i < n && token == NULL; i++) {
@@ -128,9 +160,69 @@ client_find_token(const char *flag)
 	return (token);
 }
 
+/* Monotonic milliseconds. */
+int64_t
+client_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* Request timeout from a flag or the environment. */
+int
+client_timeout_parse(const char *flag)
+{
+	const char	*s = flag;
+	char		*end;
+	long		 v;
+
+	if (s == NULL && ((s = getenv("ENCORE_REQUEST_TIMEOUT")) == NULL ||
+	    *s == '\0'))
+		return (CLIENT_TIMEOUT_MS);
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno != 0 || v < 1 ||
+	    v > CLIENT_TIMEOUT_MAX)
+		return (-1);
+	return ((int)v * 1000);
+}
+
+/* Finish a non-blocking connect within timeout_ms; 0 or an errno. */
+static int
+client_connect_wait(int fd, int timeout_ms)
+{
+	struct pollfd	pfd;
+	int64_t		deadline = client_now_ms() + timeout_ms, left;
+	socklen_t	len;
+	int		n, error;
+
+	for (;;) {
+		left = deadline - client_now_ms();
+		if (left <= 0)
+			return (ETIMEDOUT);
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		pfd.revents = 0;
+		n = poll(&pfd, 1, (int)left);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return (errno);
+		if (n == 0)
+			return (ETIMEDOUT);
+		break;
+	}
+	len = sizeof error;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) == -1)
+		return (errno);
+	return (error);
+}
+
 /* Connect to host:port; returns a blocking fd or -1 with *cause. */
 int
-client_connect(const char *addr, char **cause)
+client_connect(const char *addr, int timeout_ms, char **cause)
 {
 	struct addrinfo	 hints, *res, *ai;
 	char		*host = NULL, *port = NULL;
@@ -149,20 +241,29 @@ client_connect(const char *addr, char **cause)
 		goto out;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-		    ai->ai_protocol);
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
+		    SOCK_NONBLOCK, ai->ai_protocol);
 		if (fd == -1) {
 			saved = errno;
 			continue;
 		}
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			saved = 0;
+		else if (errno == EINPROGRESS)
+			saved = client_connect_wait(fd, timeout_ms);
+		else
+			saved = errno;
+		if (saved == 0) {
+			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 			break;
-		saved = errno;
+		}
 		close(fd);
 		fd = -1;
 	}
 	freeaddrinfo(res);
-	if (fd == -1)
+	if (fd == -1 && saved == ETIMEDOUT)
+		xasprintf(cause, "no answer within %d s", timeout_ms / 1000);
+	else if (fd == -1)
 		xasprintf(cause, "%s", strerror(saved != 0 ? saved : EINVAL));
 
 out:
@@ -290,18 +391,20 @@ client_error_hint(const char *code_name)
 
 /* Connect a blocking session. */
 enum client_result
-client_open(struct client *c, const char *addr, struct client_error *err)
+client_open(struct client *c, const char *addr, int timeout_ms,
+    struct client_error *err)
 {
 	char	*cause = NULL;
 
 	memset(c, 0, sizeof *c);
 	c->fd = -1;
+	c->intr_fd = -1;
 	c->addr = xstrdup(addr);
 	c->next_id = 1;
-	c->timeout_ms = CLIENT_TIMEOUT_MS;
+	c->timeout_ms = timeout_ms > 0 ? timeout_ms : CLIENT_TIMEOUT_MS;
 	if ((c->in = evbuffer_new()) == NULL)
 		fatalx("evbuffer_new failed");
-	c->fd = client_connect(addr, &cause);
+	c->fd = client_connect(addr, c->timeout_ms, &cause);
 	if (c->fd == -1) {
 		client_error_io(err, "cannot reach the main node at %s: %s; "
 		    "is encore-main running? set --main or ENCORE_MAIN",
@@ -324,11 +427,12 @@ client_close(struct client *c)
 	if (c->in != NULL)
 		evbuffer_free(c->in);
 	c->in = NULL;
-	for (i = 0; i < c->n_pending; i++)
+	for (i = c->head; i < c->n_pending; i++)
 		msg_free(&c->pending[i]);
 	free(c->pending);
 	c->pending = NULL;
-	c->n_pending = 0;
+	c->n_pending = c->pending_cap = c->head = 0;
+	c->pending_bytes = 0;
 	free(c->addr);
 	c->addr = NULL;
 }
@@ -364,7 +468,7 @@ client_write_all(struct client *c, const char *buf, size_t len,
 }
 
 /* Encode and send one message. */
-static enum client_result
+enum client_result
 client_send(struct client *c, const struct msg *m, struct client_error *err)
 {
 	enum client_result	 r;
@@ -381,23 +485,178 @@ client_send(struct client *c, const struct msg *m, struct client_error *err)
 	return (r);
 }
 
-/* Read and decode the next line from the socket (kept events not
- * included). */
-static enum client_result
-client_read(struct client *c, struct msg *m, int timeout_ms,
-    struct client_error *err)
+/* Take one line, searching only what was not searched before. */
+enum frame_result
+client_frame_read(struct evbuffer *evb, size_t max, size_t *scanned,
+    char **line, size_t *len)
 {
-	struct pollfd		 pfd;
-	struct proto_err	 perr;
-	enum frame_result	 fr;
-	char			*line;
-	size_t			 len;
-	int			 n, rc;
+	struct evbuffer_ptr	start, lf;
+	size_t			buffered = evbuffer_get_length(evb);
+	char			last;
+
+	*line = NULL;
+	*len = 0;
+	if (*scanned > buffered)
+		*scanned = 0;
+	if (*scanned < buffered) {
+		if (evbuffer_ptr_set(evb, &start, *scanned,
+		    EVBUFFER_PTR_SET) != 0)
+			return (FRAME_AGAIN);
+		lf = evbuffer_search(evb, "\n", 1, &start);
+		if (lf.pos != -1) {
+			*scanned = 0;
+			return (frame_read_line(evb, max, line, len));
+		}
+		*scanned = buffered;
+	}
+	/* No newline yet: too long already?  (A CR may still precede it,
+	 * as frame_read_line() allows.) */
+	if (buffered > max + 1)
+		return (FRAME_TOO_LONG);
+	if (buffered == max + 1) {
+		if (evbuffer_ptr_set(evb, &start, buffered - 1,
+		    EVBUFFER_PTR_SET) != 0 ||
+		    evbuffer_copyout_from(evb, &start, &last, 1) != 1 ||
+		    last != '\r')
+			return (FRAME_TOO_LONG);
+	}
+	return (FRAME_AGAIN);
+}
+
+/* Count what parsing line would build; -1 if over the budget. */
+int
+client_json_budget(const char *line, size_t len)
+{
+	const char	*p = line, *end = line + len, *q;
+	size_t		 containers = 0, values = 1;
+
+	while (p < end) {
+		switch (*p) {
+		case '"':
+			/* Skip the string, escapes included. */
+			for (q = p + 1; q < end && *q != '"'; q++) {
+				if (*q == '\\')
+					q++;
+			}
+			p = q + 1;
+			continue;
+		case '{':
+		case '[':
+			if (++containers > CLIENT_JSON_CONTAINERS)
+				return (-1);
+			break;
+		case ',':
+			if (++values > CLIENT_JSON_VALUES)
+				return (-1);
+			break;
+		}
+		p++;
+	}
+	return (0);
+}
+
+/* Read more from the socket into c->in, waiting until deadline (ms,
+ * monotonic; -1 none). */
+static enum client_result
+client_fill(struct client *c, int64_t deadline, struct client_error *err)
+{
+	struct pollfd		pfd[2];
+	struct evbuffer_iovec	v;
+	int64_t			left;
+	ssize_t			n;
+	int			nfd, timeout;
+	char			partial[64];
 
 	for (;;) {
-		fr = frame_read_line(c->in, CLIENT_REPLY_MAX, &line, &len);
+		timeout = -1;
+		if (deadline != -1) {
+			left = deadline - client_now_ms();
+			if (left <= 0) {
+				partial[0] = '\0';
+				if (evbuffer_get_length(c->in) > 0)
+					snprintf(partial, sizeof partial,
+					    " (only %zu bytes of an unfinished "
+					    "line came)",
+					    evbuffer_get_length(c->in));
+				client_error_io(err, "no complete answer from "
+				    "the main node at %s within %d s%s; check "
+				    "that it is running and not overloaded "
+				    "(its log), or raise --request-timeout",
+				    c->addr, (c->timeout_ms + 999) / 1000,
+				    partial);
+				return (CLIENT_TIMEOUT);
+			}
+			timeout = left > 1000000 ? 1000000 : (int)left;
+		}
+		pfd[0].fd = c->fd;
+		pfd[0].events = POLLIN;
+		pfd[0].revents = 0;
+		nfd = 1;
+		if (c->intr_fd != -1) {
+			pfd[1].fd = c->intr_fd;
+			pfd[1].events = POLLIN;
+			pfd[1].revents = 0;
+			nfd = 2;
+		}
+		n = poll(pfd, (nfds_t)nfd, timeout);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			client_error_lost(c, err, strerror(errno));
+			return (CLIENT_IO);
+		}
+		if (nfd == 2 && pfd[1].revents != 0) {
+			client_error_io(err, "interrupted");
+			return (CLIENT_INTR);
+		}
+		if (n == 0)
+			continue;	/* the deadline check says so */
+		if (evbuffer_reserve_space(c->in, CLIENT_READ_CHUNK, &v,
+		    1) < 1)
+			fatalx("evbuffer_reserve_space failed");
+		n = read(c->fd, v.iov_base, v.iov_len);
+		if (n == -1 && (errno == EINTR || errno == EAGAIN)) {
+			evbuffer_commit_space(c->in, NULL, 0);
+			continue;
+		}
+		if (n == -1) {
+			evbuffer_commit_space(c->in, NULL, 0);
+			client_error_lost(c, err, strerror(errno));
+			return (CLIENT_IO);
+		}
+		if (n == 0) {
+			evbuffer_commit_space(c->in, NULL, 0);
+			client_error_lost(c, err, "it closed the connection");
+			return (CLIENT_IO);
+		}
+		v.iov_len = (size_t)n;
+		evbuffer_commit_space(c->in, &v, 1);
+		return (CLIENT_OK);
+	}
+}
+
+/* Read and decode the next line from the socket (kept events not
+ * included), waiting until deadline (ms, monotonic; -1 none). */
+static enum client_result
+client_read(struct client *c, struct msg *m, int64_t deadline,
+    struct client_error *err)
+{
+	struct proto_err	 perr;
+	enum frame_result	 fr;
+	enum client_result	 r;
+	char			*line;
+	size_t			 len;
+	int			 rc;
+
+	for (;;) {
+		fr = client_frame_read(c->in, CLIENT_REPLY_MAX, &c->scanned,
+		    &line, &len);
 		if (fr == FRAME_TOO_LONG) {
-			client_error_lost(c, err, "a reply was too long");
+			client_error_io(err, "the main node at %s sent a line "
+			    "longer than %d MiB, the most a reply may be; "
+			    "check that --main names an encore main node and "
+			    "see its log", c->addr,
+			    CLIENT_REPLY_MAX / (1024 * 1024));
 			return (CLIENT_IO);
 		}
 		if (fr == FRAME_OK) {
@@ -405,6 +664,18 @@ client_read(struct client *c, struct msg *m, int timeout_ms,
 				free(line);
 				continue;
 			}
+			if (client_json_budget(line, len) != 0) {
+				free(line);
+				client_error_io(err, "the main node at %s "
+				    "sent a reply of more than %d objects or "
+				    "%d values, more than a client accepts; "
+				    "check that --main names an encore main "
+				    "node and see its log", c->addr,
+				    CLIENT_JSON_CONTAINERS,
+				    CLIENT_JSON_VALUES);
+				return (CLIENT_IO);
+			}
+			c->line_len = len;
 			rc = msg_decode(line, len, m, &perr);
 			free(line);
 			if (rc == 0)
@@ -416,45 +687,38 @@ client_read(struct client *c, struct msg *m, int timeout_ms,
 			    perr.message);
 			return (CLIENT_REMOTE);
 		}
-
-		pfd.fd = c->fd;
-		pfd.events = POLLIN;
-		pfd.revents = 0;
-		n = poll(&pfd, 1, timeout_ms);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			client_error_lost(c, err, strerror(errno));
-			return (CLIENT_IO);
-		}
-		if (n == 0) {
-			client_error_io(err, "no answer from the main node at "
-			    "%s within %d s; check its log and retry", c->addr,
-			    timeout_ms / 1000);
-			return (CLIENT_IO);
-		}
-		n = evbuffer_read(c->in, c->fd, -1);
-		if (n == -1) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			client_error_lost(c, err, strerror(errno));
-			return (CLIENT_IO);
-		}
-		if (n == 0) {
-			client_error_lost(c, err, "it closed the connection");
-			return (CLIENT_IO);
-		}
+		if ((r = client_fill(c, deadline, err)) != CLIENT_OK)
+			return (r);
 	}
 }
 
-/* Keep an event for client_next(); takes over m's contents. */
-static void
+/* Keep an event for client_next(); takes over m's contents.  -1 when
+ * that would pass the cap. */
+static int
 client_keep(struct client *c, struct msg *m)
 {
-	c->pending = xreallocarray(c->pending, c->n_pending + 1,
-	    sizeof *c->pending);
+	size_t	kept = c->n_pending - c->head;
+
+	if (kept >= CLIENT_KEEP_MAX ||
+	    c->pending_bytes + c->line_len > CLIENT_KEEP_BYTES)
+		return (-1);
+	if (c->n_pending == c->pending_cap && c->head > 0) {
+		/* Room at the front: move what is left there. */
+		memmove(c->pending, c->pending + c->head,
+		    kept * sizeof *c->pending);
+		c->n_pending = kept;
+		c->head = 0;
+	}
+	if (c->n_pending == c->pending_cap) {
+		c->pending_cap = c->pending_cap == 0 ? 16 :
+		    c->pending_cap * 2;
+		c->pending = xreallocarray(c->pending, c->pending_cap,
+		    sizeof *c->pending);
+	}
 	c->pending[c->n_pending++] = *m;
+	c->pending_bytes += c->line_len;
 	memset(m, 0, sizeof *m);
+	return (0);
 }
 
 /* Send a request and wait for its reply. */
@@ -465,12 +729,14 @@ client_request(struct client *c, struct msg *req, struct json_object **data,
 	struct msg		m;
 	enum client_result	r;
 	const char		*id = req->message_id;
+	int64_t			deadline;
 
 	*data = NULL;
 	if ((r = client_send(c, req, err)) != CLIENT_OK)
 		return (r);
+	deadline = client_now_ms() + c->timeout_ms;
 	for (;;) {
-		if ((r = client_read(c, &m, c->timeout_ms, err)) != CLIENT_OK)
+		if ((r = client_read(c, &m, deadline, err)) != CLIENT_OK)
 			return (r);
 		switch (m.type) {
 		case MSG_REPLY:
@@ -488,8 +754,15 @@ client_request(struct client *c, struct msg *req, struct json_object **data,
 			msg_free(&m);
 			return (r);
 		case MSG_EVENT:
-			client_keep(c, &m);
-			continue;
+			if (client_keep(c, &m) == 0)
+				continue;
+			msg_free(&m);
+			client_error_io(err, "the main node at %s sent more "
+			    "than %d events (or %d MiB of them) without "
+			    "answering our request; check that --main names "
+			    "an encore main node and see its log", c->addr,
+			    CLIENT_KEEP_MAX, CLIENT_KEEP_BYTES / (1024 * 1024));
+			return (CLIENT_IO);
 		case MSG_BYE:
 			msg_free(&m);
 			client_error_lost(c, err, "the main node is shutting "
@@ -528,6 +801,7 @@ client_auth(struct client *c, const char *token, struct client_error *err)
 	m.protocol_version = PROTO_VERSION;
 	m.u.token = xstrdup(token);
 	r = client_request(c, &m, &data, err);
+	explicit_bzero(m.u.token, strlen(m.u.token));
 	msg_free(&m);
 	if (data != NULL)
 		json_object_put(data);
@@ -539,14 +813,16 @@ enum client_result
 client_next(struct client *c, struct msg *m, int timeout_ms,
     struct client_error *err)
 {
-	if (c->n_pending > 0) {
-		*m = c->pending[0];
-		memmove(c->pending, c->pending + 1,
-		    (c->n_pending - 1) * sizeof *c->pending);
-		c->n_pending--;
+	if (c->head < c->n_pending) {
+		*m = c->pending[c->head++];
+		if (c->head == c->n_pending) {
+			c->head = c->n_pending = 0;
+			c->pending_bytes = 0;
+		}
 		return (CLIENT_OK);
 	}
-	return (client_read(c, m, timeout_ms, err));
+	return (client_read(c, m, timeout_ms < 0 ? -1 : client_now_ms() +
+	    timeout_ms, err));
 }
 
 /* Member of o if present and not null. */

@@ -14,6 +14,7 @@
 #define CLIENT_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "protocol.h"
 
@@ -24,29 +25,58 @@ struct json_object;
 #define CLIENT_DEFAULT_PORT	"7070"
 #define CLIENT_TOKEN_FILE	"operator.token"
 
-#define CLIENT_TIMEOUT_MS	30000	/* default wait for a reply */
+/*
+ * What the clients accept from a main node (README, "Limits"): a reply
+ * line of at most CLIENT_REPLY_MAX bytes holding at most
+ * CLIENT_JSON_CONTAINERS objects and arrays and CLIENT_JSON_VALUES values
+ * (a legitimate listing of 10,000 devices or 100,000 tasks fits; a line
+ * of "{}" that would cost a thousand times its size in memory does not),
+ * and at most CLIENT_KEEP_MAX events (CLIENT_KEEP_BYTES bytes) before the
+ * reply to a request.  Every request is answered within the request
+ * timeout, or the main node is taken for gone.
+ */
+#define CLIENT_REPLY_MAX	(64 * 1024 * 1024)
+#define CLIENT_JSON_CONTAINERS	200000
+#define CLIENT_JSON_VALUES	2000000
+#define CLIENT_KEEP_MAX		10000
+#define CLIENT_KEEP_BYTES	(8 * 1024 * 1024)
+#define CLIENT_TIMEOUT_MS	30000	/* default request timeout */
+#define CLIENT_TIMEOUT_MAX	86400	/* seconds, --request-timeout */
 
 /* Outcome of a blocking client call. */
 enum client_result {
 	CLIENT_OK = 0,
 	CLIENT_REMOTE,		/* the main node answered with an error */
-	CLIENT_IO,		/* no connection, or it was lost */
+	CLIENT_IO,		/* no connection, it was lost, or the main node
+				   sent what we cannot accept */
+	CLIENT_TIMEOUT,		/* no complete answer before the deadline */
+	CLIENT_INTR,		/* the interrupt fd became readable */
 };
 
 /*
  * A blocking session with the main node.  addr is the "host:port" we were
- * given (owned).  in buffers bytes read but not yet framed (owned).
- * pending holds `event` messages that arrived while a reply was awaited, in
- * order (owned, n_pending of them); client_next() hands them out first.
+ * given (owned).  in buffers bytes read but not yet framed (owned);
+ * scanned of them are known to hold no newline.  pending holds `event`
+ * messages that arrived while a reply was awaited, in order (owned; those
+ * from head to n_pending are still to be handed out, pending_cap is its
+ * size, pending_bytes the size of their lines); client_next() hands them
+ * out first.  intr_fd, when not -1, is watched while waiting: once
+ * readable, waits return CLIENT_INTR (a signal handler's self-pipe).
  */
 struct client {
 	int		 fd;
 	char		*addr;
 	struct evbuffer	*in;
+	size_t		 scanned;
+	size_t		 line_len;	/* length of the last line read */
 	unsigned long	 next_id;
-	int		 timeout_ms;	/* reply wait, -1 forever */
+	int		 timeout_ms;	/* request deadline */
+	int		 intr_fd;
 	struct msg	*pending;
+	size_t		 head;
 	size_t		 n_pending;
+	size_t		 pending_cap;
+	size_t		 pending_bytes;
 };
 
 /*
@@ -63,11 +93,17 @@ struct client_error {
 const char	*client_main_address(const char *flag);
 
 /*
- * The operator token: flag, else $ENCORE_TOKEN, else the first readable
- * operator.token in the local main node's state directories.  Returns a
- * heap string (caller frees) or NULL if there is none.
+ * The operator token: the --token flag, else the first line of the
+ * --token-file flag's file, else $ENCORE_TOKEN, else the file named by
+ * $ENCORE_TOKEN_FILE, else the first readable operator.token in the local
+ * main node's state directories.  Returns a heap string (caller frees), or
+ * NULL: with *cause (caller frees) when a named file cannot be used, with
+ * *cause NULL when there is no token anywhere.
  */
-char		*client_find_token(const char *flag);
+char		*client_find_token(const char *flag, const char *file_flag,
+		    char **cause);
+/* Read a token file's first line; NULL with *cause if it cannot be used. */
+char		*client_read_token_file(const char *path, char **cause);
 
 /* State directories searched for operator.token, in order; *n gets the
  * count.  Heap strings in a heap array; free with client_free_strings(). */
@@ -75,11 +111,29 @@ char		**client_token_dirs(size_t *n);
 void		 client_free_strings(char **, size_t);
 
 /*
- * Connect to "host:port" (IPv4, IPv6 or a name).  Returns a connected,
- * blocking fd, or -1 with *cause (caller frees) like
+ * Connect to "host:port" (IPv4, IPv6 or a name) within timeout_ms.
+ * Returns a connected, blocking fd, or -1 with *cause (caller frees) like
  * "Connection refused".
  */
-int		 client_connect(const char *addr, char **cause);
+int		 client_connect(const char *addr, int timeout_ms, char **cause);
+
+/* Request timeout in ms from a --request-timeout value (NULL: from
+ * $ENCORE_REQUEST_TIMEOUT, else the default); -1 if it is not 1..86400. */
+int		 client_timeout_parse(const char *flag);
+
+/*
+ * Take one line from evb like frame_read_line(), but search only bytes not
+ * searched before (*scanned, which the caller keeps per buffer and starts
+ * at 0), so a line of many MiB arriving in small reads costs linear time.
+ */
+enum frame_result client_frame_read(struct evbuffer *evb, size_t max,
+		    size_t *scanned, char **line, size_t *len);
+/*
+ * Check that a reply line would not cost far more memory than its size
+ * once parsed: at most CLIENT_JSON_CONTAINERS objects and arrays and
+ * CLIENT_JSON_VALUES values.  0 if fine, -1 if not.
+ */
+int		 client_json_budget(const char *line, size_t len);
 
 /* Start an operator message: envelope (sender, message_id) and type.
  * *next_id supplies the message_id and is incremented. */
@@ -102,9 +156,11 @@ const char	*client_error_hint(const char *code_name);
 
 /* ---- blocking session (the CLI) ---- */
 
-/* Connect to addr.  Returns CLIENT_OK or CLIENT_IO with err filled. */
+/* Connect to addr within timeout_ms, which also becomes the session's
+ * request timeout.  Returns CLIENT_OK, or CLIENT_IO or CLIENT_TIMEOUT with
+ * err filled. */
 enum client_result client_open(struct client *, const char *addr,
-		    struct client_error *err);
+		    int timeout_ms, struct client_error *err);
 /* Close the connection and free everything the session holds. */
 void		 client_close(struct client *);
 
@@ -114,8 +170,9 @@ enum client_result client_auth(struct client *, const char *token,
 
 /*
  * Send req (client_msg_init'ed; message_id set) and wait for the reply to
- * it.  On CLIENT_OK *data is the reply's data (caller puts it).  Events
- * arriving in between are kept for client_next().  req is not freed.
+ * it, at most the session's request timeout in all.  On CLIENT_OK *data is
+ * the reply's data (caller puts it).  Events arriving in between are kept
+ * for client_next() (up to CLIENT_KEEP_MAX).  req is not freed.
  */
 enum client_result client_request(struct client *, struct msg *req,
 		    struct json_object **data, struct client_error *err);
@@ -124,13 +181,21 @@ enum client_result client_request(struct client *, struct msg *req,
 enum client_result client_simple(struct client *, enum msg_type,
 		    struct json_object **data, struct client_error *err);
 
+/* Encode and send one message without waiting for anything. */
+enum client_result client_send(struct client *, const struct msg *,
+		    struct client_error *err);
+
 /*
  * Read the next message (kept events first), blocking up to timeout_ms
  * (-1: forever).  Returns CLIENT_OK with m filled (caller msg_free()s),
- * CLIENT_IO on EOF, error or timeout (err says which).
+ * CLIENT_TIMEOUT, CLIENT_INTR, or CLIENT_IO on EOF or error (err says
+ * which).
  */
 enum client_result client_next(struct client *, struct msg *m,
 		    int timeout_ms, struct client_error *err);
+
+/* Monotonic milliseconds, for deadlines. */
+int64_t		 client_now_ms(void);
 
 /* ---- reading reply data ---- */
 
@@ -146,6 +211,39 @@ int		 client_json_bool(struct json_object *o, const char *key,
 		    int def);
 /* Member key of o if present and not null.  Borrowed. */
 struct json_object *client_json_get(struct json_object *o, const char *key);
+
+/* ---- display.c: peer strings on a terminal ---- */
+
+#define DISPLAY_CARRY_MAX	32	/* bytes of a sequence cut by a chunk */
+
+/* Task output filter state for one stream (zero it to start). */
+struct display_filter {
+	unsigned char	carry[DISPLAY_CARRY_MAX];
+	size_t		ncarry;
+};
+
+/* Make wcwidth() work: LC_CTYPE from the environment, else C.UTF-8. */
+void		 display_init(void);
+/* Whether a code point must be escaped rather than shown. */
+int		 display_cp_unsafe(uint32_t);
+/* A copy of s with control, invisible and bidi characters and invalid
+ * UTF-8 shown as \xNN or \uNNNN (caller frees); NULL for NULL. */
+char		*display_escape(const char *s);
+/* The same into buf (size bytes, cut at a character boundary). */
+char		*display_escape_buf(const char *s, char *buf, size_t size);
+/* Terminal columns of an escaped string. */
+int		 display_width(const char *s);
+/* Bytes of an escaped string that fit in cols columns (*used: columns). */
+size_t		 display_fit(const char *s, int cols, int *used);
+/* Print an escaped string padded with spaces to width columns. */
+void		 display_pad(FILE *, const char *s, int width);
+/* Write task output to a terminal: newlines, tabs, CR and colour (SGR)
+ * pass, everything else is escaped; sequences cut by a chunk boundary are
+ * carried to the next call. */
+void		 display_filter_write(struct display_filter *, FILE *,
+		    const char *data, size_t len);
+/* Write out what the filter still carries. */
+void		 display_filter_end(struct display_filter *, FILE *);
 
 /* "--opt V" / "--opt=V" at argv[*i]: 1 taken, 0 other, -1 no value. */
 int	 client_option(int, char **, int *, const char *, const char **);

@@ -31,6 +31,8 @@
 #define TUI_EXIT_UNREACHABLE	3
 
 #define TUI_REDRAW_MS		15	/* coalesce bursts of events */
+#define TUI_SYNOPSIS		"encore-top [--main H:P] [--token-file F | " \
+				"--token T] [options]"
 #define TUI_SPURIOUS_MAX	100	/* stdin readable but no key: gone */
 
 static struct tui	 tui_main;
@@ -40,24 +42,39 @@ static int		 tui_spurious;
 static void
 tui_usage(FILE *f)
 {
-	fprintf(f, "usage: encore-top [--main H:P] [--token T]\n\n"
+	fprintf(f, "usage: %s\n\n"
 	    "Watch and operate an encore cluster: a live grid of devices, the\n"
-	    "task queue and the selected task's output.\n\n"
-	    "  --main H:P    the main node (default: $ENCORE_MAIN, else %s)\n"
-	    "  --token T     the operator token (default: $ENCORE_TOKEN, else "
-	    "the local\n"
-	    "                main node's operator.token in /var/lib/encore "
-	    "(root) or\n"
-	    "                $XDG_STATE_HOME/encore or ~/.local/state/encore)\n"
-	    "  -h, --help    this help\n"
-	    "  -V, --version print the version\n\n"
+	    "tasks not yet ended and the selected task's output.\n\n"
+	    "  --main H:P      the main node (default: $ENCORE_MAIN, else %s)\n"
+	    "  --token-file F  read the operator token from the first line of "
+	    "F\n"
+	    "                  (default: $ENCORE_TOKEN_FILE); unlike --token "
+	    "it does\n"
+	    "                  not show in ps(1)\n"
+	    "  --token T       the operator token (default: $ENCORE_TOKEN; "
+	    "without\n"
+	    "                  any of these, the local main node's "
+	    "operator.token in\n"
+	    "                  /var/lib/encore (root) or $XDG_STATE_HOME/"
+	    "encore or\n"
+	    "                  ~/.local/state/encore)\n"
+	    "  --request-timeout S\n"
+	    "                  a request not answered within S seconds "
+	    "(default %d,\n"
+	    "                  or $ENCORE_REQUEST_TIMEOUT) means the main node "
+	    "is gone:\n"
+	    "                  reconnect (after a silence of S/2 it is asked)\n"
+	    "  -h, --help      this help\n"
+	    "  -V, --version   print the version\n\n"
 	    "Keys: arrows/hjkl move, Tab pane, Enter details, a approve, "
 	    "d drain/undrain,\nc cancel task, / filter, f finished tasks, "
 	    "? help, q quit.\n"
 	    "Without colour (NO_COLOR set, or TERM=vt100) states are still "
-	    "shown as words.\n\n"
+	    "shown as words.\nText from the main node is shown with control "
+	    "characters escaped (\\x1b).\n\n"
 	    "Exit status: 0 ok, 1 error reported by the main node, 2 usage "
-	    "error,\n3 cannot reach the main node.\n", CLIENT_DEFAULT_MAIN);
+	    "error,\n3 cannot reach the main node.\n", TUI_SYNOPSIS,
+	    CLIENT_DEFAULT_MAIN, CLIENT_TIMEOUT_MS / 1000);
 }
 
 /* A usage error: say what is wrong and how to get help. */
@@ -72,8 +89,8 @@ tui_usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nusage: encore-top [--main H:P] [--token T]\n"
-	    "run 'encore-top --help' for details\n");
+	fprintf(stderr, "\nusage: %s\nrun 'encore-top --help' for "
+	    "details\n", TUI_SYNOPSIS);
 	return (TUI_EXIT_USAGE);
 }
 
@@ -133,11 +150,14 @@ tui_redraw_cb(evutil_socket_t fd, short events, void *arg)
 	tui_view_draw(tui);
 }
 
-/* Clock tick: ages and "last seen" move on. */
+/* Clock tick: ages and "last seen" move on; requests time out. */
 static void
 tui_tick_cb(evutil_socket_t fd, short events, void *arg)
 {
-	tui_changed(arg);
+	struct tui	*tui = arg;
+
+	tui_net_tick(&tui->net);
+	tui_changed(tui);
 }
 
 /* Signals: SIGWINCH resizes, the others end the program cleanly. */
@@ -362,27 +382,30 @@ tui_atexit(void)
 /* Connect and authenticate before taking the screen; returns the fd, or
  * -1 with the exit code in *code after printing why. */
 static int
-tui_first_connect(const char *addr, const char *token, int *code)
+tui_first_connect(const char *addr, const char *token, int timeout_ms,
+    int *code)
 {
 	struct client		c;
 	struct client_error	err;
 	enum client_result	r;
+	char			msg[PROTO_TEXT_MAX * 4], code_name[64];
 	int			fd;
 
-	r = client_open(&c, addr, &err);
-	if (r == CLIENT_OK) {
-		c.timeout_ms = 10000;
+	r = client_open(&c, addr, timeout_ms, &err);
+	if (r == CLIENT_OK)
 		r = client_auth(&c, token, &err);
-	}
 	if (r != CLIENT_OK) {
 		client_close(&c);
-		if (r == CLIENT_IO) {
-			fprintf(stderr, "encore-top: %s\n", err.message);
+		display_escape_buf(err.message, msg, sizeof msg);
+		if (r != CLIENT_REMOTE) {
+			fprintf(stderr, "encore-top: %s\n", msg);
 			*code = TUI_EXIT_UNREACHABLE;
 		} else {
+			display_escape_buf(err.code_name, code_name,
+			    sizeof code_name);
 			fprintf(stderr, "encore-top: the main node refused us: "
-			    "%s (%s)\nencore-top: %s\n", err.message,
-			    err.code_name, client_error_hint(err.code_name));
+			    "%s (%s)\nencore-top: %s\n", msg, code_name,
+			    client_error_hint(err.code_name));
 			*code = TUI_EXIT_REMOTE;
 		}
 		return (-1);
@@ -403,9 +426,10 @@ main(int argc, char **argv)
 	static const int	 sigs[5] = { SIGWINCH, SIGTERM, SIGINT, SIGHUP,
 				    SIGQUIT };
 	const char		*main_flag = NULL, *token_flag = NULL;
-	char			*token, **dirs;
+	const char		*token_file_flag = NULL, *timeout = NULL;
+	char			*token, **dirs, *cause, *esc;
 	size_t			 n, k;
-	int			 i, rc, fd, code = TUI_EXIT_OK;
+	int			 i, rc, fd, code = TUI_EXIT_OK, timeout_ms;
 
 	setlocale(LC_ALL, "");
 	signal(SIGPIPE, SIG_IGN);
@@ -425,6 +449,12 @@ main(int argc, char **argv)
 		rc = client_option(argc, argv, &i, "--main", &main_flag);
 		if (rc == 0)
 			rc = client_option(argc, argv, &i, "--token", &token_flag);
+		if (rc == 0)
+			rc = client_option(argc, argv, &i, "--token-file",
+			    &token_file_flag);
+		if (rc == 0)
+			rc = client_option(argc, argv, &i, "--request-timeout",
+			    &timeout);
 		if (rc == -1)
 			return (tui_usage_error("%s needs a value", argv[i]));
 		if (rc == 0)
@@ -434,12 +464,28 @@ main(int argc, char **argv)
 	}
 	if (main_flag != NULL && *main_flag == '\0')
 		return (tui_usage_error("--main needs H:P"));
+	if (token_flag != NULL && token_file_flag != NULL)
+		return (tui_usage_error("give --token or --token-file, not "
+		    "both"));
+	if (token_file_flag != NULL && *token_file_flag == '\0')
+		return (tui_usage_error("--token-file needs a file"));
+	if ((timeout_ms = client_timeout_parse(timeout)) == -1)
+		return (tui_usage_error("--request-timeout '%s' (or "
+		    "ENCORE_REQUEST_TIMEOUT): expected seconds, 1 to %d",
+		    timeout != NULL ? timeout :
+		    getenv("ENCORE_REQUEST_TIMEOUT"), CLIENT_TIMEOUT_MAX));
 
-	if ((token = client_find_token(token_flag)) == NULL) {
-		fprintf(stderr, "encore-top: no operator token: pass --token T "
-		    "or set ENCORE_TOKEN\nencore-top: on the main node's host "
-		    "it is read from operator.token in the state dir (looked "
-		    "in:");
+	token = client_find_token(token_flag, token_file_flag, &cause);
+	if (token == NULL && cause != NULL) {
+		fprintf(stderr, "encore-top: %s\n", cause);
+		free(cause);
+		return (TUI_EXIT_USAGE);
+	}
+	if (token == NULL) {
+		fprintf(stderr, "encore-top: no operator token: pass "
+		    "--token-file F or --token T, or set ENCORE_TOKEN_FILE or "
+		    "ENCORE_TOKEN\nencore-top: on the main node's host it is "
+		    "read from operator.token in the state dir (looked in:");
 		dirs = client_token_dirs(&n);
 		for (k = 0; k < n; k++)
 			fprintf(stderr, " %s", dirs[k]);
@@ -448,7 +494,8 @@ main(int argc, char **argv)
 		return (TUI_EXIT_USAGE);
 	}
 	tui->addr = client_main_address(main_flag);
-	if ((fd = tui_first_connect(tui->addr, token, &code)) == -1) {
+	if ((fd = tui_first_connect(tui->addr, token, timeout_ms,
+	    &code)) == -1) {
 		free(token);
 		return (code);
 	}
@@ -482,7 +529,8 @@ main(int argc, char **argv)
 	ev_tick = event_new(tui->base, -1, EV_PERSIST, tui_tick_cb, tui);
 	evtimer_add(ev_tick, &one);
 
-	tui_net_start(&tui->net, tui, tui->base, tui->addr, token, fd);
+	tui_net_start(&tui->net, tui, tui->base, tui->addr, token, timeout_ms,
+	    fd);
 	explicit_bzero(token, strlen(token));
 	free(token);
 	tui_changed(tui);
@@ -500,7 +548,10 @@ main(int argc, char **argv)
 	tui_model_free(tui->model);
 	free(tui->confirm_task);
 	event_base_free(tui->base);
-	if (tui->exit_msg[0] != '\0')
-		fprintf(stderr, "encore-top: %s\n", tui->exit_msg);
+	if (tui->exit_msg[0] != '\0') {
+		esc = display_escape(tui->exit_msg);
+		fprintf(stderr, "encore-top: %s\n", esc);
+		free(esc);
+	}
 	return (tui->exit_code);
 }

@@ -2,10 +2,12 @@
 /*
  * tui-layout.c -- where things go on the screen: how many device tiles fit
  * a row, how many tile rows fit above the task and detail panes, and which
- * tile row the grid scrolls to so that the selection stays visible.  Pure
- * arithmetic, unit-tested at several terminal sizes.
+ * tile row the grid scrolls to so that the selection stays visible, and
+ * which columns of the tasks pane fit.  Pure arithmetic, unit-tested at
+ * several terminal sizes.
  */
 #include <stddef.h>
+#include <string.h>
 
 #include "tui.h"
 
@@ -108,4 +110,53 @@ tui_layout_compute(struct tui_layout *l, int cols, int lines,
 	l->tasks = (struct tui_rect){ lower_y, 0, lower_h, tasks_w };
 	l->detail = (struct tui_rect){ lower_y, tasks_w, lower_h,
 	    cols - tasks_w };
+}
+
+/* Lay out the tasks pane's columns. */
+void
+tui_layout_task_columns(struct tui_task_cols *c, int width, int id_w,
+    int dev_w)
+{
+	int	x, left;
+
+	memset(c, 0, sizeof *c);
+	if (id_w < 2)
+		id_w = 2;
+	if (id_w > 8)
+		id_w = 8;
+	if (dev_w < 3)
+		dev_w = 3;
+	if (dev_w > 12)
+		dev_w = 12;
+	c->id_w = id_w;
+	c->state_w = 9;			/* "timed_out", "cancelled" */
+	left = width - (c->id_w + 1 + c->state_w + 1);
+	/* Optional columns while NAME keeps its minimum, in this order. */
+	if (left - (dev_w + 1) >= TUI_NAME_MIN) {
+		c->dev_w = dev_w;
+		left -= dev_w + 1;
+	}
+	if (left - 6 >= TUI_NAME_MIN) {
+		c->age_w = 5;
+		left -= 6;
+	}
+	if (left - 7 >= TUI_NAME_MIN) {
+		c->prio_w = 6;			/* "normal", "urgent" */
+		left -= 7;
+	}
+	c->name_w = left > 0 ? left : 0;
+
+	/* On screen: ID STATE PRIO AGE DEVICE NAME. */
+	x = 0;
+	c->id_x = x;
+	x += c->id_w + 1;
+	c->state_x = x;
+	x += c->state_w + 1;
+	c->prio_x = x;
+	x += c->prio_w > 0 ? c->prio_w + 1 : 0;
+	c->age_x = x;
+	x += c->age_w > 0 ? c->age_w + 1 : 0;
+	c->dev_x = x;
+	x += c->dev_w > 0 ? c->dev_w + 1 : 0;
+	c->name_x = x;
 }

@@ -282,7 +282,10 @@ tui_model_apply_device(struct tui_model *m, struct json_object *o,
 	i = model_search((void **)m->devices, m->n_devices, id, &found);
 	if (found)
 		d = m->devices[i];
-	else {
+	else if (m->n_devices >= TUI_DEVICES_MAX) {
+		m->dropped_devices = 1;
+		return (-1);
+	} else {
 		d = xcalloc(1, sizeof *d);
 		d->id = xstrdup(id);
 		m->devices = xreallocarray(m->devices, m->n_devices + 1,
@@ -366,6 +369,7 @@ tui_model_set_devices(struct tui_model *m, struct json_object *arr,
 	for (i = 0; i < m->n_devices; i++)
 		model_device_free(m->devices[i]);
 	m->n_devices = 0;
+	m->dropped_devices = 0;
 	if (arr != NULL && json_object_is_type(arr, json_type_array)) {
 		n = json_object_array_length(arr);
 		for (i = 0; i < n; i++)
@@ -379,30 +383,26 @@ tui_model_set_devices(struct tui_model *m, struct json_object *arr,
 int
 tui_task_is_finished(const struct tui_task *t)
 {
-	if (t->state == NULL)
-		return (0);
-	return (strcmp(t->state, "queued") != 0 &&
-	    strcmp(t->state, "assigned") != 0 &&
-	    strcmp(t->state, "running") != 0);
+	return (proto_task_state_name_is_final(t->state));
 }
 
 /* Drop the oldest finished tasks beyond TUI_FINISHED_MAX (the list is
- * sorted by id, which grows with submission). */
+ * sorted by id, which grows with submission); in batches, so a stream of
+ * finished tasks does not cost a pass over all of them each. */
 static void
 model_prune_tasks(struct tui_model *m)
 {
-	size_t	i, j, finished = 0, drop;
+	size_t	i, j, drop;
 
-	for (i = 0; i < m->n_tasks; i++)
-		finished += tui_task_is_finished(m->tasks[i]);
-	if (finished <= TUI_FINISHED_MAX)
+	if (m->n_finished <= TUI_FINISHED_MAX + TUI_FINISHED_MAX / 10)
 		return;
-	drop = finished - TUI_FINISHED_MAX;
+	drop = m->n_finished - TUI_FINISHED_MAX;
 	for (i = j = 0; i < m->n_tasks; i++) {
 		if (drop > 0 && tui_task_is_finished(m->tasks[i]) &&
 		    (m->detail_task == NULL ||
 		    strcmp(m->detail_task, m->tasks[i]->id) != 0)) {
 			model_task_free(m->tasks[i]);
+			m->n_finished--;
 			drop--;
 			continue;
 		}
@@ -419,7 +419,7 @@ tui_model_apply_task(struct tui_model *m, struct json_object *o)
 	struct json_object	*e;
 	char			*id = NULL, *ts = NULL;
 	size_t			 i;
-	int			 found;
+	int			 found, was_final;
 
 	if ((e = client_json_get(o, "id")) == NULL)
 		return (-1);
@@ -432,7 +432,16 @@ tui_model_apply_task(struct tui_model *m, struct json_object *o)
 	if (found) {
 		t = m->tasks[i];
 		free(id);
+		was_final = tui_task_is_finished(t);
+	} else if (m->n_tasks - m->n_finished >= TUI_ACTIVE_MAX &&
+	    !proto_task_state_name_is_final(client_json_str(o, "state"))) {
+		/* Full: a new task not ended is left out (finished ones
+		 * push the oldest finished out instead). */
+		m->dropped_tasks = 1;
+		free(id);
+		return (-1);
 	} else {
+		was_final = 0;
 		t = xcalloc(1, sizeof *t);
 		t->id = id;
 		m->tasks = xreallocarray(m->tasks, m->n_tasks + 1,
@@ -457,24 +466,36 @@ tui_model_apply_task(struct tui_model *m, struct json_object *o)
 	model_str(&ts, o, "finished_at");
 	t->finished_at = tui_parse_time(ts);
 	free(ts);
+	if (tui_task_is_finished(t) != was_final) {
+		if (was_final)
+			m->n_finished--;
+		else
+			m->n_finished++;
+	}
 	if (m->detail_task != NULL && strcmp(m->detail_task, t->id) == 0 &&
 	    tui_task_is_finished(t))
 		m->output_done = 1;
-	if (!found && tui_task_is_finished(t))
+	if (tui_task_is_finished(t) && !was_final)
 		model_prune_tasks(m);
 	model_changed(m);
 	return (0);
 }
 
-/* Replace all tasks with a list. */
+/* Replace the tasks not ended with a list (finished ones stay). */
 void
 tui_model_set_tasks(struct tui_model *m, struct json_object *arr)
 {
-	size_t	i, n;
+	size_t	i, j, n;
 
-	for (i = 0; i < m->n_tasks; i++)
-		model_task_free(m->tasks[i]);
-	m->n_tasks = 0;
+	for (i = j = 0; i < m->n_tasks; i++) {
+		if (tui_task_is_finished(m->tasks[i]))
+			m->tasks[j++] = m->tasks[i];
+		else
+			model_task_free(m->tasks[i]);
+	}
+	m->n_tasks = j;
+	m->n_finished = j;
+	m->dropped_tasks = 0;
 	if (arr != NULL && json_object_is_type(arr, json_type_array)) {
 		n = json_object_array_length(arr);
 		for (i = 0; i < n; i++)
@@ -516,18 +537,17 @@ model_task_visible(struct tui_model *m, const struct tui_task *t)
 	    model_match(t->priority, f));
 }
 
-/* Sort rank of a task: running first, then queued, then finished. */
+/* Sort rank of a task: running first, then waiting to run (queued,
+ * waiting, held, or a state we do not know), then finished. */
 static int
 model_task_rank(const struct tui_task *t)
 {
-	if (t->state == NULL)
-		return (3);
-	if (strcmp(t->state, "running") == 0 ||
-	    strcmp(t->state, "assigned") == 0)
+	if (t->state != NULL && (strcmp(t->state, "running") == 0 ||
+	    strcmp(t->state, "assigned") == 0))
 		return (0);
-	if (strcmp(t->state, "queued") == 0)
-		return (1);
-	return (2);
+	if (tui_task_is_finished(t))
+		return (2);
+	return (1);
 }
 
 /* Priority as a number (urgent highest). */

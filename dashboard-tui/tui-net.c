@@ -3,9 +3,14 @@
  * tui-net.c -- encore-top's link to the main node: one bufferevent speaking
  * the operator protocol.  After auth it subscribes to devices and tasks,
  * then asks for both lists (subscribing first, on the same ordered
- * connection, so no change falls between the snapshot and the events), and
- * follows the output of the task in the detail pane with `logs`.  A lost
- * connection is retried with exponential backoff; nothing is polled.
+ * connection, so no change falls between the snapshot and the events; the
+ * tasks not yet ended page by page), and follows the output of the task in
+ * the detail pane with `logs`.  A lost connection is retried with
+ * exponential backoff; nothing is polled.  The main node is trusted no
+ * further than the CLI trusts it (client.h): lines of at most
+ * CLIENT_REPLY_MAX, a JSON budget, every request answered within the
+ * request timeout, and a `status` after a silence to tell a quiet main
+ * node from a dead or stuck one.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -24,12 +29,14 @@
 #include "client.h"
 #include "tui.h"
 
-#define TUI_NET_REPLY_MAX	(64 * 1024 * 1024)	/* list replies */
 #define TUI_NET_BACKOFF_MIN	500			/* ms */
+#define TUI_NET_LINES		500	/* lines per turn of the loop */
+#define TUI_NET_UNREAD		(4 * 1024 * 1024)	/* input kept unread */
 #define TUI_NET_BACKOFF_MAX	10000			/* ms */
 #define TUI_NET_CONNECT_TIMEOUT	5			/* s */
 
 static void	net_lost(struct tui_net *, const char *);
+static void	net_send_tasks(struct tui_net *, const char *);
 static void	net_read_cb(struct bufferevent *, void *);
 static void	net_event_cb(struct bufferevent *, short, void *);
 
@@ -89,6 +96,7 @@ net_send(struct tui_net *n, struct msg *m, enum tui_req_kind kind,
 	r->id = xstrdup(m->message_id);
 	r->kind = kind;
 	r->what = what != NULL ? xstrdup(what) : NULL;
+	r->sent_at = client_now_ms();
 	msg_free(m);
 }
 
@@ -125,11 +133,22 @@ net_ready(struct tui_net *n)
 	net_send(n, &m, TUI_REQ_SUBSCRIBE, NULL);
 	client_msg_init(&m, MSG_LIST_DEVICES, &n->next_id);
 	net_send(n, &m, TUI_REQ_DEVICES, NULL);
-	client_msg_init(&m, MSG_LIST_TASKS, &n->next_id);
-	m.u.target.all = 1;
-	net_send(n, &m, TUI_REQ_TASKS, NULL);
+	net_send_tasks(n, NULL);
 	net_send_follow(n);
 	tui_changed(n->tui);
+}
+
+/* Ask for a page of the tasks not yet ended (after NULL: the first). */
+static void
+net_send_tasks(struct tui_net *n, const char *after)
+{
+	struct msg	m;
+
+	client_msg_init(&m, MSG_LIST_TASKS, &n->next_id);
+	m.u.target.limit = TUI_PAGE;
+	m.u.target.after = after != NULL ? xstrdup(after) : NULL;
+	net_send(n, &m, after == NULL ? TUI_REQ_TASKS : TUI_REQ_TASKS_MORE,
+	    after);
 }
 
 /* Make the bufferevent for fd (or -1 to connect later). */
@@ -139,6 +158,12 @@ net_bev(struct tui_net *n, int fd)
 	n->bev = bufferevent_socket_new(n->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (n->bev == NULL)
 		fatalx("bufferevent_socket_new failed");
+	n->scanned = 0;
+	n->last_rx = client_now_ms();
+	/* Big replies in few reads; a main node that sends faster than we
+	 * keep up waits once TUI_NET_UNREAD is unread (net_read_cb). */
+	bufferevent_set_max_single_read(n->bev, 256 * 1024);
+	bufferevent_setwatermark(n->bev, EV_READ, 0, TUI_NET_UNREAD);
 	bufferevent_setcb(n->bev, net_read_cb, NULL, net_event_cb, n);
 	bufferevent_enable(n->bev, EV_READ | EV_WRITE);
 }
@@ -213,6 +238,19 @@ net_lost(struct tui_net *n, const char *why)
 	tui_changed(n->tui);
 }
 
+/* Apply a page of tasks. */
+static void
+net_apply_tasks(struct tui_model *m, struct json_object *a)
+{
+	size_t	i, n;
+
+	if (a == NULL || !json_object_is_type(a, json_type_array))
+		return;
+	n = json_object_array_length(a);
+	for (i = 0; i < n; i++)
+		tui_model_apply_task(m, json_object_array_get_idx(a, i));
+}
+
 /* A reply (or error) to one of our requests. */
 static void
 net_reply(struct tui_net *n, struct msg *m)
@@ -247,6 +285,7 @@ net_reply(struct tui_net *n, struct msg *m)
 	case TUI_REQ_SUBSCRIBE:
 	case TUI_REQ_DEVICES:
 	case TUI_REQ_TASKS:
+	case TUI_REQ_TASKS_MORE:
 		if (res != CLIENT_OK) {
 			tui_set_status(tui, 1, "%s: %s",
 			    r.kind == TUI_REQ_SUBSCRIBE ? "subscribe" :
@@ -260,6 +299,19 @@ net_reply(struct tui_net *n, struct msg *m)
 		else if (r.kind == TUI_REQ_TASKS)
 			tui_model_set_tasks(tui->model,
 			    client_json_get(data, "tasks"));
+		else if (r.kind == TUI_REQ_TASKS_MORE)
+			net_apply_tasks(tui->model, client_json_get(data,
+			    "tasks"));
+		if (r.kind == TUI_REQ_TASKS || r.kind == TUI_REQ_TASKS_MORE) {
+			/* The next page, unless the model is full or the
+			 * main node does not page (no "next"). */
+			s = client_json_str(data, "next");
+			if (s != NULL && !tui->model->dropped_tasks &&
+			    (r.what == NULL || strcmp(r.what, s) != 0))
+				net_send_tasks(n, s);
+		}
+		break;
+	case TUI_REQ_PROBE:
 		break;
 	case TUI_REQ_LOGS:
 		if (res != CLIENT_OK) {
@@ -336,15 +388,40 @@ net_read_cb(struct bufferevent *bev, void *arg)
 	struct proto_err	 perr;
 	struct msg		 m;
 	enum frame_result	 fr;
-	char			*line;
-	size_t			 len;
+	char			*line, why[TUI_STATUS_MAX];
+	size_t			 len, lines = 0;
 
 	while (n->bev == bev) {
-		fr = frame_read_line(in, TUI_NET_REPLY_MAX, &line, &len);
-		if (fr == FRAME_AGAIN)
+		if (++lines > TUI_NET_LINES) {
+			/* Let keys, ticks and redraws in; go on next turn. */
+			event_active(n->more, EV_TIMEOUT, 0);
 			break;
+		}
+		fr = client_frame_read(in, CLIENT_REPLY_MAX, &n->scanned, &line,
+		    &len);
+		if (fr == FRAME_AGAIN) {
+			/* Unread input is capped, except for one line (a
+			 * reply) that needs more room, up to the most a
+			 * reply may be. */
+			bufferevent_setwatermark(bev, EV_READ, 0,
+			    evbuffer_get_length(in) + 1 >= TUI_NET_UNREAD ?
+			    CLIENT_REPLY_MAX + 2 : TUI_NET_UNREAD);
+			break;
+		}
 		if (fr == FRAME_TOO_LONG) {
-			net_lost(n, "the main node sent a line too long");
+			snprintf(why, sizeof why, "a line longer than %d MiB "
+			    "came (is --main an encore main node?)",
+			    CLIENT_REPLY_MAX / (1024 * 1024));
+			net_lost(n, why);
+			break;
+		}
+		n->last_rx = client_now_ms();
+		if (len > 0 && client_json_budget(line, len) != 0) {
+			free(line);
+			snprintf(why, sizeof why, "a reply of over %d objects "
+			    "or %d values came (is --main an encore main node?)",
+			    CLIENT_JSON_CONTAINERS, CLIENT_JSON_VALUES);
+			net_lost(n, why);
 			break;
 		}
 		if (len == 0 || msg_decode(line, len, &m, &perr) != 0) {
@@ -370,6 +447,16 @@ net_read_cb(struct bufferevent *bev, void *arg)
 	}
 	if (n->tui->model->dirty)
 		tui_changed(n->tui);
+}
+
+/* Go on with lines left in the input by the last turn. */
+static void
+net_more_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct tui_net	*n = arg;
+
+	if (n->bev != NULL)
+		net_read_cb(n->bev, n);
 }
 
 /* Connected, closed or failed. */
@@ -402,16 +489,46 @@ net_event_cb(struct bufferevent *bev, short what, void *arg)
 	net_lost(n, why);
 }
 
+/* Give up on unanswered requests; check on a silent main node. */
+void
+tui_net_tick(struct tui_net *n)
+{
+	struct msg	 m;
+	char		 why[TUI_STATUS_MAX];
+	int64_t		 now = client_now_ms();
+	size_t		 i;
+
+	if (n->bev == NULL || n->state == TUI_NET_CONNECTING)
+		return;
+	for (i = 0; i < n->n_reqs; i++) {
+		if (now - n->reqs[i].sent_at < n->timeout_ms)
+			continue;
+		snprintf(why, sizeof why, "no answer from the main node "
+		    "within %d s%s", n->timeout_ms / 1000,
+		    evbuffer_get_length(bufferevent_get_input(n->bev)) > 0 ?
+		    " (only part of a line came)" : "");
+		net_lost(n, why);
+		return;
+	}
+	if (n->state == TUI_NET_UP && n->n_reqs == 0 &&
+	    now - n->last_rx >= n->timeout_ms / 2) {
+		client_msg_init(&m, MSG_STATUS, &n->next_id);
+		net_send(n, &m, TUI_REQ_PROBE, NULL);
+	}
+}
+
 /* Start on an authenticated fd. */
 void
 tui_net_start(struct tui_net *n, struct tui *tui, struct event_base *base,
-    const char *addr, const char *token, int fd)
+    const char *addr, const char *token, int timeout_ms, int fd)
 {
 	memset(n, 0, sizeof *n);
 	n->tui = tui;
 	n->base = base;
 	n->addr = xstrdup(addr);
 	n->token = xstrdup(token);
+	n->timeout_ms = timeout_ms;
+	n->more = event_new(base, -1, 0, net_more_cb, n);
 	n->next_id = 1000;
 	n->retry = evtimer_new(base, net_retry_cb, n);
 	evutil_make_socket_nonblocking(fd);
@@ -429,6 +546,9 @@ tui_net_stop(struct tui_net *n)
 	if (n->retry != NULL)
 		event_free(n->retry);
 	n->retry = NULL;
+	if (n->more != NULL)
+		event_free(n->more);
+	n->more = NULL;
 	net_reqs_clear(n);
 	free(n->addr);
 	if (n->token != NULL)

@@ -18,6 +18,7 @@
 #include <wctype.h>
 
 #include "protocol.h"
+#include "client.h"
 #include "tui.h"
 
 struct tui_screen	 tui_screen;
@@ -161,8 +162,10 @@ tui_screen_task_color(const char *s)
 		return (TUI_C_ONLINE);
 	if (strcmp(s, "failed") == 0 || strcmp(s, "timed_out") == 0)
 		return (TUI_C_ERROR);
-	if (strcmp(s, "cancelled") == 0)
+	if (strcmp(s, "cancelled") == 0 || strcmp(s, "waiting") == 0)
 		return (TUI_C_DIM);
+	if (strcmp(s, "held") == 0)
+		return (TUI_C_PAUSED);
 	return (TUI_C_NORMAL);
 }
 
@@ -208,17 +211,21 @@ tui_screen_bar(int y, int x, int width, double pct)
 	attrset(A_NORMAL);
 }
 
-/* Draw s clipped to width columns. */
+/* Draw s clipped to width columns, with whatever a terminal would obey
+ * (control characters, escape sequences, bidi controls) shown escaped. */
 int
-tui_screen_put(int y, int x, int width, const char *s)
+tui_screen_put(int y, int x, int width, const char *str)
 {
 	wchar_t		 buf[512], wc;
 	mbstate_t	 ps;
 	size_t		 n = 0, r, left;
 	int		 cols = 0, w;
+	char		 esc[2048];
+	const char	*s = esc;
 
-	if (s == NULL || width <= 0)
+	if (str == NULL || width <= 0)
 		return (0);
+	display_escape_buf(str, esc, sizeof esc);
 	memset(&ps, 0, sizeof ps);
 	left = strlen(s);
 	while (left > 0 && n < sizeof buf / sizeof buf[0] - 1) {

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * tui-view-tasks.c -- the tasks pane: running tasks, then queued ones in
- * dispatch order, with priority, age and device; finished ones too when
- * toggled with `f`.  Scrolls to keep the selection visible.
+ * tui-view-tasks.c -- the tasks pane: a header row, running tasks, then
+ * queued ones in dispatch order, with priority, age, device and name in
+ * columns that fit the pane (tui_layout_task_columns: the name keeps room
+ * before priority, age or device do); finished ones too when toggled with
+ * `f`.  Scrolls to keep the selection visible.
  */
 #include <curses.h>
 #include <stdio.h>
@@ -10,6 +12,7 @@
 
 #include "protocol.h"
 #include "profiler.h"
+#include "client.h"
 #include "tui.h"
 
 /* Age of a task: in its queue, since it started, or since it ended. */
@@ -32,77 +35,96 @@ tasks_age(struct tui *tui, struct tui_task *t, char *buf, size_t size)
 	    0), buf, size);
 }
 
-/* Draw the tasks pane. */
+/* Draw one cell of a task row: s clipped to its column, if shown. */
+static void
+tasks_cell(int y, int x, int w, const char *s)
+{
+	if (w > 0)
+		tui_screen_put(y, x, w, s != NULL ? s : "-");
+}
+
+/* Draw the tasks pane: a header row, then one row per task. */
 void
 tui_view_tasks(struct tui *tui)
 {
 	struct tui_model	*m = tui->model;
 	struct tui_rect		*r = &tui->layout.tasks;
 	struct tui_task		*t;
-	char			 line[512], age[16], title[64];
-	int			 rows, i, idx, focus, idw = 2, attr, dw;
-	size_t			 k, len;
+	struct tui_task_cols	 c;
+	char			 age[16], title[64], esc[256];
+	int			 rows, i, idx, focus, idw = 2, dw = 1, attr;
+	int			 y, x, w;
+	size_t			 k;
 
-	if (r->h < 3 || r->w < 10)
+	if (r->h < 4 || r->w < 10)
 		return;
 	focus = m->pane == TUI_PANE_TASKS;
 	attrset(focus ? A_BOLD : 0);
 	tui_screen_box(r->y, r->x, r->h, r->w);
-	snprintf(title, sizeof title, " tasks%s%s ", m->show_finished ?
-	    " (all)" : "", focus ? " *" : "");
+	snprintf(title, sizeof title, " tasks%s%s%s ", m->show_finished ?
+	    " (all)" : "", m->dropped_tasks ? " (not all shown)" : "",
+	    focus ? " *" : "");
 	tui_screen_put(r->y, r->x + 2, r->w - 4, title);
 	attrset(A_NORMAL);
 
-	rows = r->h - 2;
+	x = r->x + 2;
+	w = r->w - 4;
 	if (m->n_tview == 0) {
 		attrset(tui_screen_attr(TUI_C_DIM));
-		tui_screen_put(r->y + 1, r->x + 2, r->w - 4, m->show_finished ?
+		tui_screen_put(r->y + 1, x, w, m->show_finished ?
 		    "no tasks" : "no queued or running tasks (f: finished)");
 		attrset(A_NORMAL);
 		return;
 	}
-	/* Size the id and device columns to what is shown. */
-	dw = 1;
+	/* Size the id and device columns to what is shown (escaped). */
 	for (k = 0; k < m->n_tview; k++) {
 		t = tui_model_view_task(m, k);
-		if ((int)(len = strlen(t->id)) > idw)
-			idw = (int)len;
-		len = t->device != NULL ? strlen(t->device) : 1;
-		if ((int)len > dw)
-			dw = (int)len;
+		display_escape_buf(t->id, esc, sizeof esc);
+		if (display_width(esc) > idw)
+			idw = display_width(esc);
+		display_escape_buf(t->device != NULL ? t->device : "-", esc,
+		    sizeof esc);
+		if (display_width(esc) > dw)
+			dw = display_width(esc);
 	}
-	if (idw > 8)
-		idw = 8;
-	if (dw > 12)
-		dw = 12;
-	if (dw > r->w - 4 - (idw + 1 + 9 + 1 + 6 + 1 + 5 + 1))
-		dw = r->w - 4 - (idw + 1 + 9 + 1 + 6 + 1 + 5 + 1);
+	tui_layout_task_columns(&c, w, idw, dw);
+
+	y = r->y + 1;
+	attrset(tui_screen_attr(TUI_C_DIM) | A_BOLD);
+	tasks_cell(y, x + c.id_x, c.id_w, "ID");
+	tasks_cell(y, x + c.state_x, c.state_w, "STATE");
+	tasks_cell(y, x + c.prio_x, c.prio_w, "PRIO");
+	tasks_cell(y, x + c.age_x, c.age_w, "  AGE");
+	tasks_cell(y, x + c.dev_x, c.dev_w, c.dev_w >= 6 ? "DEVICE" : "DEV");
+	tasks_cell(y, x + c.name_x, c.name_w, "NAME");
+	attrset(A_NORMAL);
+
+	rows = r->h - 3;
 	tui->task_scroll = tui_layout_scroll((int)m->tsel, rows,
 	    tui->task_scroll, (int)m->n_tview);
 	for (i = 0; i < rows; i++) {
 		idx = tui->task_scroll + i;
 		if ((t = tui_model_view_task(m, (size_t)idx)) == NULL)
 			break;
+		y = r->y + 2 + i;
 		tasks_age(tui, t, age, sizeof age);
-		snprintf(line, sizeof line, "%-*.*s %-9s %-6s %5s %-*.*s %s",
-		    idw, idw, t->id, t->state != NULL ? t->state : "?",
-		    t->priority != NULL ? t->priority : "",
-		    age, dw > 0 ? dw : 0, dw > 0 ? dw : 0,
-		    t->device != NULL ? t->device : "-",
-		    t->name != NULL ? t->name : "");
 		attr = (size_t)idx == m->tsel ? (focus ?
 		    tui_screen_attr(TUI_C_SELECTED) | (int)A_BOLD : (int)A_BOLD) : 0;
-		if (attr != 0) {
-			attrset(attr);
-			mvhline(r->y + 1 + i, r->x + 1, ' ', r->w - 2);
-		}
-		tui_screen_put(r->y + 1 + i, r->x + 2, r->w - 4, line);
-		if (attr == 0) {
+		attrset(attr);
+		if (attr != 0)
+			mvhline(y, r->x + 1, ' ', r->w - 2);
+		tasks_cell(y, x + c.id_x, c.id_w, t->id);
+		tasks_cell(y, x + c.prio_x, c.prio_w, t->priority);
+		tasks_cell(y, x + c.age_x + (c.age_w - (int)strlen(age) > 0 ?
+		    c.age_w - (int)strlen(age) : 0), c.age_w, age);
+		tasks_cell(y, x + c.dev_x, c.dev_w, t->device);
+		tasks_cell(y, x + c.name_x, c.name_w, t->name != NULL ?
+		    t->name : "");
+		if (attr == 0)
 			attrset(tui_screen_attr(tui_screen_task_color(
 			    t->state)));
-			tui_screen_put(r->y + 1 + i, r->x + 2 + idw + 1, 9,
-			    t->state != NULL ? t->state : "?");
-		}
+		tasks_cell(y, x + c.state_x, c.state_w, t->state != NULL ?
+		    t->state : "?");
 		attrset(A_NORMAL);
 	}
 }

@@ -100,7 +100,8 @@ tui_view_status(struct tui *tui)
 	}
 	mvhline(r->y, r->x, ' ', r->w);
 	hw = (int)strlen(hint);
-	if (hw + 20 > r->w)
+	/* Why we are disconnected matters more than the key hints. */
+	if (hw + 20 > r->w || tui->net.state != TUI_NET_UP)
 		hw = 0;
 	attrset(attr);
 	tui_screen_put(r->y, r->x, r->w - hw - 1, line);

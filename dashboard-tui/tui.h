@@ -25,6 +25,9 @@ struct json_object;
 
 #define TUI_OUTPUT_MAX		(1024 * 1024)	/* detail output kept, bytes */
 #define TUI_FINISHED_MAX	1000		/* finished tasks kept */
+#define TUI_ACTIVE_MAX		20000		/* tasks not ended, kept */
+#define TUI_DEVICES_MAX		20000		/* devices kept */
+#define TUI_PAGE		1000		/* tasks asked for at once */
 #define TUI_FILTER_MAX		64		/* filter text, bytes */
 #define TUI_STATUS_MAX		256		/* status line text, bytes */
 
@@ -115,6 +118,7 @@ struct tui_model {
 	size_t			  n_devices;
 	struct tui_task		**tasks;
 	size_t			  n_tasks;
+	size_t			  n_finished;	/* of them, ended */
 
 	size_t			 *dview;
 	size_t			  n_dview;
@@ -135,12 +139,15 @@ struct tui_model {
 	size_t			  output_len;
 	int			  output_done;	/* the task has ended */
 
+	int			  dropped_tasks;	/* over TUI_ACTIVE_MAX */
+	int			  dropped_devices; /* over TUI_DEVICES_MAX */
 	int			  dirty;	/* something to redraw */
 };
 
 struct tui_model *tui_model_create(void);
 void		 tui_model_free(struct tui_model *);
-/* Add or update a device from a DEVICE object; -1 if it has no id. */
+/* Add or update a device from a DEVICE object; -1 if it has no id or is
+ * new while TUI_DEVICES_MAX are kept (dropped_devices is then set). */
 int		 tui_model_apply_device(struct tui_model *,
 		    struct json_object *, time_t now);
 /* Forget a device; -1 if unknown. */
@@ -148,9 +155,12 @@ int		 tui_model_remove_device(struct tui_model *, const char *id);
 /* Replace every device with the DEVICE array of a list_devices reply. */
 void		 tui_model_set_devices(struct tui_model *, struct json_object *,
 		    time_t now);
-/* Add or update a task from a TASK object; -1 if it has no id. */
+/* Add or update a task from a TASK object; -1 if it has no id or is new
+ * and not ended while TUI_ACTIVE_MAX such are kept (dropped_tasks is then
+ * set). */
 int		 tui_model_apply_task(struct tui_model *, struct json_object *);
-/* Replace every task with the TASK array of a list_tasks reply. */
+/* Replace every task not ended with the TASK array of a list_tasks reply
+ * (its first page; later pages go through tui_model_apply_task). */
 void		 tui_model_set_tasks(struct tui_model *, struct json_object *);
 struct tui_device *tui_model_find_device(struct tui_model *, const char *);
 struct tui_task	*tui_model_find_task(struct tui_model *, const char *);
@@ -172,7 +182,8 @@ void		 tui_model_set_pane(struct tui_model *, enum tui_pane);
 void		 tui_model_set_filter(struct tui_model *, const char *);
 void		 tui_model_toggle_finished(struct tui_model *);
 void		 tui_model_totals(struct tui_model *, struct tui_totals *);
-/* 1 if a device / task state is final or unknown-to-be-live. */
+/* 1 if a task has ended for good (proto_task_state_name_is_final: a
+ * state we do not know is not final). */
 int		 tui_task_is_finished(const struct tui_task *);
 /* The task the detail pane should follow: the selected one, else the one
  * already shown.  NULL if none.  Borrowed. */
@@ -217,6 +228,26 @@ struct tui_layout {
 	int		total_rows;	/* tile rows needed */
 	int		scroll;		/* first visible tile row */
 };
+
+/*
+ * The columns of the tasks pane within its inner width: x offsets and
+ * widths; a width of 0 hides the column.  ID and STATE always show and
+ * NAME gets the rest; DEVICE, then AGE, then PRIO show only while NAME
+ * keeps TUI_NAME_MIN columns.
+ */
+#define TUI_NAME_MIN	10
+struct tui_task_cols {
+	int	id_x, id_w;
+	int	state_x, state_w;
+	int	prio_x, prio_w;
+	int	age_x, age_w;
+	int	dev_x, dev_w;
+	int	name_x, name_w;
+};
+/* Lay out the tasks pane's columns for ids and device names of at most
+ * id_w and dev_w columns. */
+void	tui_layout_task_columns(struct tui_task_cols *, int width, int id_w,
+	    int dev_w);
 
 /* Tiles that fit in width columns (at least 1). */
 int	tui_layout_per_row(int width);
@@ -333,37 +364,47 @@ enum tui_req_kind {
 	TUI_REQ_AUTH,
 	TUI_REQ_SUBSCRIBE,
 	TUI_REQ_DEVICES,
-	TUI_REQ_TASKS,
+	TUI_REQ_TASKS,		/* the first page of the task list */
+	TUI_REQ_TASKS_MORE,	/* a later page */
 	TUI_REQ_LOGS,
 	TUI_REQ_ACTION,
+	TUI_REQ_PROBE,		/* a status after a silence: still there? */
 };
 
-/* A request awaiting its reply.  id and what are owned. */
+/* A request awaiting its reply.  id and what are owned.  sent_at is
+ * client_now_ms() when it was sent; each must be answered within the
+ * request timeout. */
 struct tui_req {
 	char			*id;
 	enum tui_req_kind	 kind;
 	char			*what;	/* "approve w1", or the logs task id */
+	int64_t			 sent_at;
 };
 
 struct tui;
 
 /*
  * The link to the main node.  addr and token are owned.  bev is the live
- * connection (NULL when down).  reqs holds the requests sent on it.
- * follow is the task whose output we follow (owned), follow_req the id of
- * that logs request.
+ * connection (NULL when down); scanned bytes of its input are known to
+ * hold no newline; last_rx is when its last complete line came.  reqs
+ * holds the requests sent on it.  follow is the task whose output we
+ * follow (owned), follow_req the id of that logs request.
  */
 struct tui_net {
 	struct tui		*tui;
 	struct event_base	*base;
 	char			*addr;
 	char			*token;
+	int			 timeout_ms;	/* --request-timeout */
 	struct bufferevent	*bev;
+	size_t			 scanned;
+	int64_t			 last_rx;
 	enum tui_net_state	 state;
 	unsigned long		 next_id;
 	struct tui_req		*reqs;
 	size_t			 n_reqs;
 	struct event		*retry;
+	struct event		*more;		/* lines left for next turn */
 	int			 backoff_ms;
 	time_t			 retry_at;
 	char			*follow;
@@ -373,7 +414,10 @@ struct tui_net {
 
 /* Start the link on fd, already connected and authenticated. */
 void	tui_net_start(struct tui_net *, struct tui *, struct event_base *,
-	    const char *addr, const char *token, int fd);
+	    const char *addr, const char *token, int timeout_ms, int fd);
+/* Once a second: give up on a request not answered within the timeout
+ * (and reconnect); after a silence, check the main node is still there. */
+void	tui_net_tick(struct tui_net *);
 /* Close the link and free everything it holds. */
 void	tui_net_stop(struct tui_net *);
 /* Send an action on a device (approve, drain, ...) or a task (cancel). */

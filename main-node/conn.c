@@ -1,25 +1,28 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * conn.c -- one TCP connection: a bufferevent, LF framing with a length
- * cap, and the first-line sniff that makes it a JSON session or a one-shot
- * text command.  A connection is never freed inside its own callback:
- * conn_close() stops reading, lets the output drain, and frees it from a
- * later event.
+ * cap, and the first-byte sniff that makes it a JSON session or a one-shot
+ * text command.  Sockets and buffers only: what a line means is decided
+ * above, through the server's callbacks (on_json_line, on_text_line,
+ * on_closed).
+ *
+ * A connection is never freed inside its own callback: conn_close() stops
+ * reading, lets the output drain (a peer that half-closes after its
+ * requests still gets every reply), and frees it from a later event.
  *
  * Limits enforced here: connections per remote address (loopback exempt),
  * a token bucket of lines per second (a faster peer is read more slowly,
- * never dropped), and the unread output a peer may leave queued.
+ * never dropped), the unread output a peer may leave queued, and how long
+ * output may sit without the peer reading any of it.
  *
- * Group commit.  The frequent writes (task_started, task_output and
- * task_result from a worker, submit from an operator) that one read brings
- * are handled in one transaction, each message's work a savepoint in it;
- * any other message commits the batch before it is handled.  Everything
- * sent while a batch is open -- replies, acks, events to other peers -- is
- * held and released only once it commits, so no one hears of a change
- * before it is durable.  If the commit fails (a full disk), the held
- * output is dropped, the task state in memory is reloaded from the
- * database, the batch's requests are answered with an error, and a worker
- * is disconnected so that it re-sends its unacknowledged results.
+ * The first bytes decide what a connection speaks (sniff.c): a JSON
+ * session, a text command, or HTTP requests, which http.c parses and
+ * answers on the same connection.
+ *
+ * Held output.  While commit.c has a transaction open, everything sent to
+ * any connection goes to that connection's held buffer instead of the
+ * socket; conn_hold_end() releases it all once the commit is durable, or
+ * drops it when the commit failed.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -27,16 +30,20 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <json-c/json.h>
+#include <openssl/ssl.h>
 
 #include "main.h"
 
 #define CONN_BAD_LINES_MAX	5	/* bad lines in a row before closing */
-#define CONN_TEXT_MAX		CONN_TEXT_LINE
 #define CONN_ADDR_BUCKETS	1024
+#define CONN_WRITE_TIMEOUT	60	/* s without the peer reading a byte */
+#define CONN_PRODUCE_LOW	(64 * 1024)	/* refill a stream below this */
 
 /* Open connections from one remote IP address. */
 struct addr_slot {
@@ -46,18 +53,15 @@ struct addr_slot {
 };
 static struct addr_slot	*conn_addrs[CONN_ADDR_BUCKETS];
 
-/* The open batch (one at a time: it never outlives a read callback). */
-static struct {
-	int		  open;
-	int		  n;		/* messages in it */
-	char		**ids;		/* message_id of each operator request */
-	size_t		  n_ids, cap;
-} batch;
-static struct conn_list	held_conns = TAILQ_HEAD_INITIALIZER(held_conns);
+/* Connections with held output, and whether output is held now. */
+static struct conn_list	 held_conns = TAILQ_HEAD_INITIALIZER(held_conns);
+static int		 conn_holding;
 
 static void	conn_read_cb(struct bufferevent *, void *);
 static void	conn_write_cb(struct bufferevent *, void *);
 static void	conn_event_cb(struct bufferevent *, short, void *);
+static void	conn_produce(struct conn *);
+static void	conn_setup_bev(struct conn *);
 
 /* The bucket of an address string (FNV-1a). */
 static struct addr_slot **
@@ -116,10 +120,22 @@ conn_addr_count(const struct conn *c)
 	return (c->addr_slot != NULL ? c->addr_slot->n : 0);
 }
 
-/* Free a connection's memory; it must be off every list. */
+/* Stop a connection's stream of output, freeing its state. */
+static void
+conn_producer_clear(struct conn *c)
+{
+	if (c->producer_free != NULL && c->producer_arg != NULL)
+		c->producer_free(c->producer_arg);
+	c->producer = NULL;
+	c->producer_arg = NULL;
+	c->producer_free = NULL;
+}
+
+/* Free a connection's memory; it must be off the server's lists. */
 void
 conn_release(struct conn *c)
 {
+	conn_producer_clear(c);
 	conn_addr_put(c->addr_slot);
 	if (c->idle_ev != NULL)
 		event_free(c->idle_ev);
@@ -138,11 +154,21 @@ conn_release(struct conn *c)
 static void
 conn_free_cb(evutil_socket_t fd, short events, void *arg)
 {
-	struct conn	*c = arg;
-	struct server	*s = c->server;
+	struct conn		*c = arg;
+	struct server		*s = c->server;
+	struct bufferevent	*under;
+	struct timeval		 tv = { 0, 10000 };
 
-	if (c->role == ROLE_WORKER)
-		worker_lost(c);
+	/* Inside TLS the last bytes may still wait in the socket's own
+	 * buffer: let them go first (for at most two seconds). */
+	if (c->tls && c->free_waits++ < 200 &&
+	    (under = bufferevent_get_underlying(c->bev)) != NULL &&
+	    evbuffer_get_length(bufferevent_get_output(under)) > 0) {
+		event_base_once(s->base, -1, EV_TIMEOUT, conn_free_cb, c, &tv);
+		return;
+	}
+	if (s->on_closed != NULL)
+		s->on_closed(c);
 	TAILQ_REMOVE(&s->conns, c, entry);
 	if (c->watching)
 		TAILQ_REMOVE(&s->watchers, c, watch_entry);
@@ -158,10 +184,14 @@ conn_free_later(struct conn *c)
 {
 	struct timeval	tv = { 0, 0 };
 
-	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	c->closing = 1;
+	/* A TLS filter keeps writing to its socket until freed. */
+	bufferevent_disable(c->bev, c->tls ? EV_READ : EV_READ | EV_WRITE);
 	bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
 	if (c->rate_ev != NULL)
 		evtimer_del(c->rate_ev);
+	if (c->idle_ev != NULL)
+		evtimer_del(c->idle_ev);
 	event_base_once(c->server->base, -1, EV_TIMEOUT, conn_free_cb, c, &tv);
 }
 
@@ -171,8 +201,8 @@ conn_idle_cb(evutil_socket_t fd, short events, void *arg)
 {
 	struct conn	*c = arg;
 
-	if (c->role == ROLE_TEXT || c->role == ROLE_NEW ||
-	    c->role == ROLE_JSON) {
+	if ((c->role & (ROLE_TEXT | ROLE_NEW | ROLE_JSON | ROLE_HTTP)) &&
+	    !c->http_sse) {
 		if (c->role == ROLE_JSON)
 			conn_send_error(c, NULL, PROTO_UNAUTHORIZED,
 			    "no register or auth within %d s; closing",
@@ -193,7 +223,12 @@ conn_create(struct server *s, evutil_socket_t fd, const struct sockaddr *sa,
 
 	c = xcalloc(1, sizeof *c);
 	c->server = s;
+	c->role = ROLE_NEW;
 	c->created = now_mono();
+	if (salen > 0 && (size_t)salen <= sizeof c->peer) {
+		memcpy(&c->peer, sa, (size_t)salen);
+		c->peer_len = salen;
+	}
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *sin = (const void *)sa;
 
@@ -226,11 +261,7 @@ conn_create(struct server *s, evutil_socket_t fd, const struct sockaddr *sa,
 		free(c);
 		return (NULL);
 	}
-	/* Never buffer more than one line past the cap. */
-	bufferevent_setwatermark(c->bev, EV_READ, 0, s->opt->max_line + 2);
-	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb,
-	    c);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	conn_setup_bev(c);
 	c->idle_ev = evtimer_new(s->base, conn_idle_cb, c);
 	evtimer_add(c->idle_ev, &tv);
 	c->rate_tokens = s->opt->max_msg_rate;
@@ -253,12 +284,12 @@ conn_watch(struct conn *c)
 	}
 }
 
-/* Where output goes: the socket, or the held buffer while a batch is
+/* Where output goes: the socket, or the held buffer while a commit is
  * open. */
-static struct evbuffer *
-conn_out(struct conn *c)
+struct evbuffer *
+conn_output(struct conn *c)
 {
-	if (!batch.open)
+	if (!conn_holding)
 		return (bufferevent_get_output(c->bev));
 	if (c->held == NULL)
 		c->held = evbuffer_new();
@@ -277,6 +308,42 @@ conn_out_len(struct conn *c)
 	    (c->held != NULL ? evbuffer_get_length(c->held) : 0));
 }
 
+/* From now on hold every connection's output. */
+void
+conn_hold_start(void)
+{
+	conn_holding = 1;
+}
+
+/* Release (or drop) what was held; send nothing more to a connection that
+ * is closing and has nothing left to send. */
+void
+conn_hold_end(int release)
+{
+	struct conn	*c;
+
+	conn_holding = 0;
+	while ((c = TAILQ_FIRST(&held_conns)) != NULL) {
+		TAILQ_REMOVE(&held_conns, c, held_entry);
+		c->holding = 0;
+		if (release) {
+			bufferevent_write_buffer(c->bev, c->held);
+			conn_check_output(c);
+		} else
+			evbuffer_drain(c->held, evbuffer_get_length(c->held));
+		if (c->closing && c->producer == NULL &&
+		    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+			conn_free_later(c);
+	}
+}
+
+/* 1 if this connection has output held for the open commit. */
+int
+conn_is_holding(const struct conn *c)
+{
+	return (c->holding);
+}
+
 /* Stop reading, flush what is queued, then free.  Safe to call twice. */
 void
 conn_close(struct conn *c, const char *why)
@@ -286,35 +353,41 @@ conn_close(struct conn *c, const char *why)
 	c->closing = 1;
 	log_debug("event=conn_close addr=%s reason=\"%s\"", c->addr, why);
 	bufferevent_disable(c->bev, EV_READ);
-	if (conn_out_len(c) == 0)
+	if (c->rate_ev != NULL)
+		evtimer_del(c->rate_ev);
+	if (conn_out_len(c) == 0 && c->producer == NULL)
 		conn_free_later(c);
-	/* Otherwise conn_write_cb frees it once the output has drained. */
-}
-
-/* Queue raw text. */
-void
-conn_write_text(struct conn *c, const char *s, size_t len)
-{
-	bufferevent_write(c->bev, s, len);
+	/* Otherwise conn_write_cb (or conn_hold_end) frees it once the
+	 * output has drained. */
 }
 
 /* Queue a string. */
 void
 conn_puts(struct conn *c, const char *s)
 {
-	bufferevent_write(c->bev, s, strlen(s));
+	evbuffer_add(conn_output(c), s, strlen(s));
 }
 
-/* Close a connection whose peer does not read what we send. */
-static int
+/*
+ * Close a connection whose peer does not read what we send.  Returns -1
+ * if it was closed.  A connection streaming a long reply is exempt: its
+ * producer only adds output as the peer reads.
+ */
+int
 conn_check_output(struct conn *c)
 {
 	size_t	len = conn_out_len(c);
 
 	if (len > c->server->opt->max_conn_buffer) {
-		log_warn("event=conn_slow_reader addr=%s queued=%zu", c->addr,
-		    len);
-		c->closing = 1;
+		log_warn("event=conn_slow_reader addr=%s queued=%zu "
+		    "limit=%zu", c->addr, len, c->server->opt->max_conn_buffer);
+		conn_producer_clear(c);
+		if (c->holding) {
+			TAILQ_REMOVE(&held_conns, c, held_entry);
+			c->holding = 0;
+		}
+		if (c->held != NULL)
+			evbuffer_drain(c->held, evbuffer_get_length(c->held));
 		conn_free_later(c);
 		return (-1);
 	}
@@ -328,7 +401,7 @@ conn_send(struct conn *c, const struct msg *m)
 	if (c->closing && m->type != MSG_ERROR && m->type != MSG_BYE &&
 	    m->type != MSG_REPLY)
 		return (-1);
-	if (msg_write(conn_out(c), m) != 0)
+	if (msg_write(conn_output(c), m) != 0)
 		return (-1);
 	return (conn_check_output(c));
 }
@@ -362,7 +435,7 @@ conn_send_error(struct conn *c, const char *reply_to, enum proto_code code,
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
-	msg_write_error(conn_out(c), reply_to, code, text);
+	msg_write_error(conn_output(c), reply_to, code, text);
 	return (conn_check_output(c));
 }
 
@@ -377,8 +450,40 @@ conn_reply_error(struct conn *c, const char *reply_to, enum proto_code code,
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
-	msg_write_reply_error(conn_out(c), reply_to, code, text);
+	msg_write_reply_error(conn_output(c), reply_to, code, text);
 	return (conn_check_output(c));
+}
+
+/*
+ * Stream a long reply: cb is called whenever the output runs low until it
+ * returns 0; arg is freed with free_cb when the stream ends or the
+ * connection goes.  A closing connection is freed only after the stream
+ * ended and drained.
+ */
+void
+conn_set_producer(struct conn *c, conn_producer_cb cb, void *arg,
+    void (*free_cb)(void *))
+{
+	conn_producer_clear(c);
+	c->producer = cb;
+	c->producer_arg = arg;
+	c->producer_free = free_cb;
+	conn_produce(c);
+}
+
+/* Let the producer add output while there is room. */
+static void
+conn_produce(struct conn *c)
+{
+	int	more = 1;
+
+	while (c->producer != NULL && more &&
+	    conn_out_len(c) < CONN_PRODUCE_LOW)
+		more = c->producer(c, c->producer_arg);
+	if (!more)
+		conn_producer_clear(c);
+	if (c->closing && c->producer == NULL && conn_out_len(c) == 0)
+		conn_free_later(c);
 }
 
 /* Count a bad line; after too many in a row, close. */
@@ -394,138 +499,15 @@ conn_bad_line(struct conn *c)
 	}
 }
 
-/* Is m one of the frequent writes that join a batch? */
-static int
-conn_batchable(const struct conn *c, const struct msg *m)
+/* Note the outcome of one line (dispatch calls it): bad lines in a row
+ * close the connection. */
+void
+conn_line_result(struct conn *c, int bad)
 {
-	if (c->role == ROLE_WORKER)
-		return (m->type == MSG_TASK_STARTED ||
-		    m->type == MSG_TASK_OUTPUT || m->type == MSG_TASK_RESULT);
-	return (c->role == ROLE_OPERATOR && m->type == MSG_SUBMIT);
-}
-
-/* Add m to the batch, opening it if needed.  If the database cannot start
- * one, m is handled on its own (and its own write reports the error). */
-static void
-conn_batch_add(struct conn *c, const struct msg *m)
-{
-	if (!batch.open) {
-		if (store_begin(c->server->store) != 0) {
-			store_end(c->server->store, -1);
-			return;
-		}
-		batch.open = 1;
-		batch.n = 0;
-	}
-	batch.n++;
-	if (c->role != ROLE_OPERATOR || m->message_id == NULL)
-		return;
-	if (batch.n_ids == batch.cap) {
-		batch.cap = batch.cap ? batch.cap * 2 : 16;
-		batch.ids = xreallocarray(batch.ids, batch.cap,
-		    sizeof *batch.ids);
-	}
-	batch.ids[batch.n_ids++] = xstrdup(m->message_id);
-}
-
-/* Commit the batch of c's messages, then release or drop what it held. */
-static void
-conn_batch_end(struct conn *c)
-{
-	struct conn	*h;
-	size_t		 i;
-	int		 ok;
-
-	if (!batch.open)
-		return;
-	batch.open = 0;
-	ok = (store_end(c->server->store, 0) == 0);
-	while ((h = TAILQ_FIRST(&held_conns)) != NULL) {
-		TAILQ_REMOVE(&held_conns, h, held_entry);
-		h->holding = 0;
-		if (ok) {
-			bufferevent_write_buffer(h->bev, h->held);
-			conn_check_output(h);
-		} else
-			evbuffer_drain(h->held, evbuffer_get_length(h->held));
-	}
-	if (!ok) {
-		log_error("event=batch_not_saved addr=%s messages=%d "
-		    "msg=\"the database refused the commit; is the main "
-		    "node's disk full? nothing of it was sent\"", c->addr,
-		    batch.n);
-		tasks_reload(c->server);
-		for (i = 0; i < batch.n_ids; i++)
-			conn_reply_error(c, batch.ids[i], PROTO_INTERNAL,
-			    "cannot save: the database is busy or the main "
-			    "node's disk is full; retry later");
-		if (c->role == ROLE_WORKER)
-			conn_close(c, "batch not saved; the worker re-sends");
-	}
-	for (i = 0; i < batch.n_ids; i++)
-		free(batch.ids[i]);
-	batch.n_ids = 0;
-}
-
-/* Route one decoded message by session role. */
-static void
-conn_dispatch(struct conn *c, struct msg *m)
-{
-	int	flags = msg_type_flags(m->type);
-
-	if (conn_batchable(c, m))
-		conn_batch_add(c, m);
+	if (bad)
+		conn_bad_line(c);
 	else
-		conn_batch_end(c);
-
-	if (c->role == ROLE_JSON) {
-		if (m->type == MSG_REGISTER) {
-			worker_handle(c, m);
-			return;
-		}
-		if (m->type == MSG_AUTH) {
-			client_handle(c, m);
-			return;
-		}
-		conn_send_error(c, m->message_id, PROTO_UNAUTHORIZED,
-		    "send register (workers) or auth (operators) first");
-		conn_bad_line(c);
-		return;
-	}
-	if (c->role == ROLE_WORKER && (flags & MSG_F_FROM_WORKER)) {
-		worker_handle(c, m);
-		return;
-	}
-	if (c->role == ROLE_OPERATOR && (flags & MSG_F_FROM_OPERATOR)) {
-		client_handle(c, m);
-		return;
-	}
-	conn_send_error(c, m->message_id, PROTO_FORBIDDEN,
-	    "%s is not allowed in a %s session", msg_type_name(m->type),
-	    c->role == ROLE_WORKER ? "worker" : "operator");
-	conn_bad_line(c);
-}
-
-/* Decode and handle one JSON line. */
-static void
-conn_json_line(struct conn *c, const char *line, size_t len)
-{
-	struct msg		m;
-	struct proto_err	err;
-
-	if (len == 0)
-		return;		/* blank lines are harmless */
-	c->server->msgs_in++;
-	if (msg_decode(line, len, &m, &err) != 0) {
-		log_debug("event=bad_line addr=%s code=%s msg=\"%s\"", c->addr,
-		    proto_code_name(err.code), err.message);
-		conn_send_error(c, NULL, err.code, "%s", err.message);
-		conn_bad_line(c);
-		return;
-	}
-	c->bad_lines = 0;
-	conn_dispatch(c, &m);
-	msg_free(&m);
+		c->bad_lines = 0;
 }
 
 /* Run the one text command of a text connection. */
@@ -539,7 +521,7 @@ conn_text_line(struct conn *c, const char *line)
 		conn_puts(c, "error: the text export is disabled on this "
 		    "main node (--text-export)\n");
 	} else
-		export_text(c, line);
+		c->server->on_text_line(c, line);
 	conn_close(c, "text command done");
 }
 
@@ -551,7 +533,8 @@ conn_rate_cb(evutil_socket_t fd, short events, void *arg)
 
 	if (c->closing)
 		return;
-	bufferevent_enable(c->bev, EV_READ);
+	if (!c->eof)
+		bufferevent_enable(c->bev, EV_READ);
 	conn_read_cb(c->bev, c);
 }
 
@@ -591,7 +574,118 @@ conn_rate_take(struct conn *c)
 	return (-1);
 }
 
-/* Read callback: frame lines and handle them. */
+/* 1 if a JSON session in plaintext is accepted from this peer. */
+static int
+conn_plaintext_ok(const struct conn *c)
+{
+	switch (c->server->opt->plaintext) {
+	case PLAINTEXT_ON:
+		return (1);
+	case PLAINTEXT_LOCAL:
+		return (c->tls || c->is_local);
+	default:
+		return (c->tls);
+	}
+}
+
+/* Set a connection's buffer limits and callbacks on its bufferevent. */
+static void
+conn_setup_bev(struct conn *c)
+{
+	struct timeval	wtv = { CONN_WRITE_TIMEOUT, 0 };
+
+	/* Never buffer more than one line past the cap. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0,
+	    c->server->opt->max_line + 2);
+	/* The write callback runs when output falls below this: a stream
+	 * is refilled, a closing connection freed. */
+	bufferevent_setwatermark(c->bev, EV_WRITE, CONN_PRODUCE_LOW, 0);
+	bufferevent_set_timeouts(c->bev, NULL, &wtv);
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb,
+	    c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+/*
+ * The peer starts a TLS handshake: the socket's bufferevent (which holds
+ * the first bytes already) goes under a TLS filter, and the first bytes
+ * inside TLS decide what the session speaks, as they do outside.
+ */
+static int
+conn_tls_start(struct conn *c)
+{
+	struct bufferevent	*under = c->bev, *tb;
+	SSL			*ssl;
+
+	if ((ssl = tls_new_session()) == NULL)
+		return (-1);
+	tb = bufferevent_openssl_filter_new(c->server->base, under, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (tb == NULL) {
+		SSL_free(ssl);
+		return (-1);
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(tb, 1);
+	c->bev = tb;
+	c->tls = 1;
+	conn_setup_bev(c);
+	/* The ClientHello is already in the socket's buffer: start. */
+	bufferevent_trigger(under, EV_READ, BEV_TRIG_IGNORE_WATERMARKS |
+	    BEV_TRIG_DEFER_CALLBACKS);
+	return (0);
+}
+
+/* Look at the first bytes and decide what the connection speaks.
+ * Returns 0 once decided, -1 while it is not known yet. */
+static int
+conn_sniff(struct conn *c, struct evbuffer *in)
+{
+	size_t		 n = evbuffer_get_length(in);
+	unsigned char	*p;
+
+	if (n > 16)
+		n = 16;
+	p = evbuffer_pullup(in, (ev_ssize_t)n);
+	switch (sniff_classify(p, n)) {
+	case SNIFF_MORE:
+		return (-1);
+	case SNIFF_HTTP:
+		c->role = ROLE_HTTP;
+		return (0);
+	case SNIFF_TLS:
+		if (c->tls || conn_tls_start(c) != 0) {
+			log_warn("event=tls_refused addr=%s", c->addr);
+			conn_close(c, "cannot start tls");
+		}
+		return (-1);	/* the handshake, then the first bytes */
+	case SNIFF_JSON:
+		if (!conn_plaintext_ok(c)) {
+			conn_send_error(c, NULL, PROTO_FORBIDDEN, "plaintext "
+			    "sessions are not accepted from your address "
+			    "(--plaintext %s): use the pinned token "
+			    "(ENC1:...) from the main node's state dir, with "
+			    "which clients speak TLS", c->server->opt->
+			    plaintext == PLAINTEXT_OFF ? "off" : "local");
+			conn_close(c, "plaintext refused");
+			return (-1);
+		}
+		/* FALLTHROUGH */
+	case SNIFF_TEXT:
+		/* Blanks before the first byte are dropped. */
+		while (evbuffer_get_length(in) > 0) {
+			p = evbuffer_pullup(in, 1);
+			if (*p != ' ' && *p != '\t' && *p != '\r' &&
+			    *p != '\n')
+				break;
+			evbuffer_drain(in, 1);
+		}
+		c->role = (*p == '{') ? ROLE_JSON : ROLE_TEXT;
+		return (0);
+	}
+	return (-1);
+}
+
+/* Read callback: frame lines and hand them up. */
 static void
 conn_read_cb(struct bufferevent *bev, void *arg)
 {
@@ -600,23 +694,17 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	enum frame_result	 fr;
 	char			*line;
 	size_t			 len;
-	unsigned char		*p = NULL;
 
-	if (c->role == ROLE_NEW) {
-		/* Sniff the first non-blank byte. */
-		while (evbuffer_get_length(in) > 0) {
-			p = evbuffer_pullup(in, 1);
-			if (*p != ' ' && *p != '\t' && *p != '\r' &&
-			    *p != '\n')
-				break;
-			evbuffer_drain(in, 1);
-		}
-		if (evbuffer_get_length(in) == 0)
-			return;
-		c->role = (*p == '{') ? ROLE_JSON : ROLE_TEXT;
+	if (c->closing)
+		return;
+	if (c->role == ROLE_NEW && conn_sniff(c, in) != 0)
+		return;
+	if (c->role == ROLE_HTTP) {
+		c->server->on_http(c, in);
+		return;
 	}
 	if (c->role == ROLE_TEXT) {
-		fr = frame_read_line(in, CONN_TEXT_MAX, &line, &len);
+		fr = frame_read_line(in, CONN_TEXT_LINE, &line, &len);
 		if (fr == FRAME_AGAIN)
 			return;
 		if (fr == FRAME_TOO_LONG) {
@@ -630,7 +718,8 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 		return;
 	}
 	while (!c->closing) {
-		if (c->rate_ev != NULL && evtimer_pending(c->rate_ev, NULL))
+		if (!c->eof && c->rate_ev != NULL &&
+		    evtimer_pending(c->rate_ev, NULL))
 			break;	/* paused; conn_rate_cb carries on */
 		fr = frame_read_line(in, c->server->opt->max_line, &line,
 		    &len);
@@ -644,26 +733,34 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 			conn_close(c, "line too long");
 			break;
 		}
-		conn_json_line(c, line, len);
+		if (len > 0) {
+			c->server->msgs_in++;
+			c->server->on_json_line(c, line, len);
+		}
 		free(line);
-		if (conn_rate_take(c) != 0)
+		if (!c->eof && conn_rate_take(c) != 0)
 			break;
 	}
-	conn_batch_end(c);
+	if (c->eof && !c->closing)
+		conn_close(c, "peer closed");
 }
 
-/* Write callback: output drained; finish a pending close. */
+/* Write callback: output fell below the low mark; refill a stream or
+ * finish a pending close. */
 static void
 conn_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn	*c = arg;
 
-	if (c->closing &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	if (c->producer != NULL) {
+		conn_produce(c);
+		return;
+	}
+	if (c->closing && conn_out_len(c) == 0)
 		conn_free_later(c);
 }
 
-/* EOF or error from the peer. */
+/* EOF, error or a write that made no progress for too long. */
 static void
 conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
@@ -672,19 +769,52 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	char		*line;
 	size_t		 len;
 
-	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
-		return;
-	/* "printf devices | nc": a text command may end without LF. */
-	if ((what & BEV_EVENT_EOF) && !c->closing && c->role == ROLE_TEXT &&
-	    (len = evbuffer_get_length(in)) > 0 && len <= CONN_TEXT_MAX) {
-		line = xcalloc(1, len + 1);
-		evbuffer_remove(in, line, len);
-		conn_text_line(c, line);
-		free(line);
+	if (what & BEV_EVENT_TIMEOUT) {
+		log_warn("event=conn_write_timeout addr=%s queued=%zu "
+		    "msg=\"the peer read nothing for %d s\"", c->addr,
+		    conn_out_len(c), CONN_WRITE_TIMEOUT);
+		conn_free_later(c);
 		return;
 	}
-	log_debug("event=conn_eof addr=%s error=%d", c->addr,
-	    (what & BEV_EVENT_ERROR) != 0);
-	c->closing = 1;
-	conn_free_later(c);
+	if (what & BEV_EVENT_ERROR) {
+		log_debug("event=conn_error addr=%s", c->addr);
+		conn_free_later(c);
+		return;
+	}
+	if (!(what & BEV_EVENT_EOF))
+		return;
+	log_debug("event=conn_eof addr=%s", c->addr);
+	c->eof = 1;
+	if (c->closing)
+		return;
+	/* "printf devices | nc": a text command may end without LF. */
+	if ((c->role == ROLE_TEXT || c->role == ROLE_NEW) &&
+	    (len = evbuffer_get_length(in)) > 0 && len <= CONN_TEXT_LINE) {
+		if (c->role == ROLE_NEW && conn_sniff(c, in) != 0) {
+			conn_close(c, "peer closed");
+			return;
+		}
+		if (c->role == ROLE_TEXT) {
+			len = evbuffer_get_length(in);
+			line = xcalloc(1, len + 1);
+			evbuffer_remove(in, line, len);
+			conn_text_line(c, line);
+			free(line);
+			return;
+		}
+	}
+	/* An HTTP peer that half-closed: what it sent is still answered,
+	 * then the connection closes. */
+	if (c->role == ROLE_HTTP) {
+		c->server->on_http(c, in);
+		if (!c->closing)
+			conn_close(c, "peer closed");
+		return;
+	}
+	/* A JSON peer that half-closed: handle what it sent, answer it,
+	 * then close once the answers are out. */
+	if (c->role != ROLE_TEXT && c->role != ROLE_NEW)
+		conn_read_cb(bev, c);
+	if (!c->closing)
+		conn_close(c, "peer closed");
 }

@@ -24,100 +24,69 @@ static const char *main_synopsis =
     "[--join-token T]\n"
     "       [--operator-token T] [--approve auto|manual] "
     "[--heartbeat-interval S]\n"
-    "       [--offline-after S] [--text-export on|off|local] "
-    "[--log-level L]\n\n"
+    "       [--offline-after S] [--lost-after S] "
+    "[--text-export on|off|local]\n"
+    "       [--snapshot-interval S] [--snapshot-keep N] "
+    "[--plaintext local|on|off]\n"
+    "       [--log-level L] [options]\n"
+    "       encore-main --state-dir D --rotate-server-cert\n\n"
     "The encore main node: devices join it, operators submit tasks to it.\n"
     "Workers, the CLI and encore-top speak JSON lines on the cluster port;\n"
     "`echo devices | nc HOST 7070` gets a plain-text view.\n\n"
     "State dir default: /var/lib/encore for root, else\n"
     "$XDG_STATE_HOME/encore or ~/.local/state/encore.  It holds encore.db,\n"
-    "join.token and operator.token (0600, generated on first start).";
+    "join.token and operator.token (0600, generated on first start, in the\n"
+    "pinned form ENC1:<sha256 of ca.crt>:<secret>), the cluster's CA and\n"
+    "server certificate (ca.crt, ca.key, server.crt, server.key) and\n"
+    "snapshots/.";
 
-/* Monotonic seconds. */
-double
-now_mono(void)
+/* The secret of a token text: after "ENC1:<pin>:", or all of it. */
+static const char *
+token_secret_of(const char *t)
 {
-	struct timespec	ts;
+	const char	*p;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((double)ts.tv_sec + ts.tv_nsec / 1e9);
-}
-
-/* The default state directory (SPEC section 2). */
-static char *
-default_state_dir(void)
-{
-	const char	*xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-	char		*dir;
-
-	if (geteuid() == 0)
-		return (xstrdup("/var/lib/encore"));
-	if (xdg != NULL && *xdg == '/')
-		xasprintf(&dir, "%s/encore", xdg);
-	else
-		xasprintf(&dir, "%s/.local/state/encore",
-		    home != NULL ? home : ".");
-	return (dir);
-}
-
-/* mkdir -p with mode for the last component. */
-static int
-make_dirs(const char *path, mode_t mode)
-{
-	char	*p, *copy = xstrdup(path);
-
-	for (p = copy + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(copy, 0755) != 0 && errno != EEXIST) {
-			free(copy);
-			return (-1);
-		}
-		*p = '/';
-	}
-	free(copy);
-	if (mkdir(path, mode) != 0 && errno != EEXIST)
-		return (-1);
-	return (0);
+	if (strncmp(t, "ENC1:", 5) == 0 && (p = strchr(t + 5, ':')) != NULL)
+		return (p + 1);
+	return (t);
 }
 
 /*
- * Load a token: from the flag if given (and then write it to the file too,
- * so the CLI finds it), else from the file, else generate one.  Files are
- * 0600.
+ * Load a token: from the flag if given, else from the file, else a new
+ * one; the file is then (re)written in the pinned form
+ * "ENC1:<pin>:<secret>" around the same secret, 0600, so a state dir
+ * from before TLS keeps the secrets its devices hold.  Returns the
+ * pinned text.  No part of a token is ever logged.
  */
 static char *
-load_token(const char *dir, const char *name, const char *given)
+load_token(const char *dir, const char *name, const char *given,
+    const char *pin)
 {
-	char	*path, buf[PROTO_TOKEN_MAX + 2], *tok = NULL;
-	ssize_t	 n;
+	char	*path, *old = NULL, *tok, *cause = NULL, *fresh;
 	int	 fd;
 
 	xasprintf(&path, "%s/%s.token", dir, name);
-	if (given == NULL && (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
-		n = read(fd, buf, sizeof buf - 1);
+	if (given == NULL && access(path, F_OK) == 0 &&
+	    (old = proto_read_secret(path, &cause)) == NULL)
+		fatalx("%s; fix or delete it (a new one is made, and devices "
+		    "must be given it)", cause);
+	fresh = given == NULL && old == NULL ? token_generate() : NULL;
+	xasprintf(&tok, "ENC1:%s:%s", pin, given != NULL ?
+	    token_secret_of(given) : old != NULL ? token_secret_of(old) :
+	    fresh);
+	free(fresh);
+	if (old == NULL || strcmp(old, tok) != 0) {
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		    0600);
+		if (fd < 0 || write(fd, tok, strlen(tok)) < 0 ||
+		    write(fd, "\n", 1) != 1 || fsync(fd) != 0)
+			fatal("cannot write %s", path);
+		fchmod(fd, 0600);
 		close(fd);
-		if (n > 0) {
-			buf[n] = '\0';
-			buf[strcspn(buf, " \t\r\n")] = '\0';
-			if (*buf != '\0')
-				tok = xstrdup(buf);
-		}
+		log_info("event=token_%s file=%s", old == NULL && given == NULL ?
+		    "created" : "written", path);
 	}
-	if (tok != NULL) {
-		free(path);
-		return (tok);
-	}
-	tok = given != NULL ? xstrdup(given) : token_generate();
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, tok, strlen(tok)) < 0 ||
-	    write(fd, "\n", 1) != 1 || fsync(fd) != 0)
-		fatal("cannot write %s", path);
-	fchmod(fd, 0600);
-	close(fd);
-	if (given == NULL)
-		log_info("event=token_created file=%s", path);
+	free(old);
 	free(path);
 	return (tok);
 }
@@ -127,7 +96,7 @@ static void
 parse_options(int argc, char **argv, struct options *opt)
 {
 	struct cfg	 cfg;
-	char		*cause = NULL;
+	char		*cause = NULL, *host = NULL, *port = NULL;
 	const char	*v;
 	int		 optind, level;
 	size_t		 min_buffer;
@@ -161,8 +130,20 @@ parse_options(int argc, char **argv, struct options *opt)
 	log_init("encore-main", level < 0 ? LOG_INFO : level);
 
 	opt->listen = xstrdup(cfg_get(&cfg, "listen"));
+	if (proto_parse_hostport(opt->listen, "7070", &host, &port,
+	    &cause) != 0 || *port == '\0' || strspn(port, "0123456789") !=
+	    strlen(port) || atoi(port) < 1 || atoi(port) > 65535 ||
+	    (*host != '\0' && strspn(host, "0123456789") == strlen(host))) {
+		fprintf(stderr, "encore-main: --listen %s: expected HOST:PORT, "
+		    "e.g. 0.0.0.0:7070 or 127.0.0.1:7070%s%s\n", opt->listen,
+		    cause != NULL ? ": " : "", cause != NULL ? cause : "");
+		exit(2);
+	}
+	free(host);
+	free(port);
 	v = cfg_get(&cfg, "state-dir");
-	opt->state_dir = v != NULL ? xstrdup(v) : default_state_dir();
+	opt->state_dir = v != NULL ? xstrdup(v) :
+	    proto_default_state_dir("encore", NULL);
 	v = cfg_get(&cfg, "join-token");
 	opt->join_token = v != NULL ? xstrdup(v) : NULL;
 	v = cfg_get(&cfg, "operator-token");
@@ -173,6 +154,10 @@ parse_options(int argc, char **argv, struct options *opt)
 		opt->offline_after = (int)cfg_get_int(&cfg, "offline-after");
 	else
 		opt->offline_after = 3 * opt->heartbeat_interval;
+	if (cfg_get(&cfg, "lost-after") != NULL)
+		opt->lost_after = (int)cfg_get_int(&cfg, "lost-after");
+	else
+		opt->lost_after = opt->offline_after;
 	v = cfg_get(&cfg, "text-export");
 	opt->text_export = strcmp(v, "off") == 0 ? TEXT_EXPORT_OFF :
 	    strcmp(v, "local") == 0 ? TEXT_EXPORT_LOCAL : TEXT_EXPORT_ON;
@@ -193,6 +178,14 @@ parse_options(int argc, char **argv, struct options *opt)
 		opt->max_conn_buffer = min_buffer;
 	}
 	opt->max_queued = (int)cfg_get_int(&cfg, "max-queued");
+	opt->max_pending = (int)cfg_get_int(&cfg, "max-pending");
+	opt->keep_finished = cfg_get_int(&cfg, "keep-finished");
+	opt->snapshot_interval = (int)cfg_get_int(&cfg, "snapshot-interval");
+	opt->snapshot_keep = (int)cfg_get_int(&cfg, "snapshot-keep");
+	v = cfg_get(&cfg, "plaintext");
+	opt->plaintext = strcmp(v, "off") == 0 ? PLAINTEXT_OFF :
+	    strcmp(v, "on") == 0 ? PLAINTEXT_ON : PLAINTEXT_LOCAL;
+	opt->rotate_cert = cfg_get_flag(&cfg, "rotate-server-cert");
 	cfg_free(&cfg);
 }
 
@@ -244,15 +237,28 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	umask(077);
 
-	if (make_dirs(opt.state_dir, 0700) != 0)
+	if (dispatch_check_table(&cause) != 0)
+		fatalx("internal: %s", cause);
+	if (proto_mkdirs(opt.state_dir, 0700) != 0)
 		fatal("cannot create state dir %s (set --state-dir)",
 		    opt.state_dir);
 	xasprintf(&jt_path, "%s/join.token", opt.state_dir);
 	first_start = access(jt_path, F_OK) != 0;
+	if (opt.rotate_cert) {
+		if (tls_rotate(opt.state_dir, opt.listen, &cause) != 0)
+			fatalx("%s", cause);
+		printf("encore-main: a new server certificate is in %s/"
+		    "server.crt; restart encore-main to use it (tokens are "
+		    "unchanged)\n", opt.state_dir);
+		exit(0);
+	}
+	if (tls_start(opt.state_dir, opt.listen, &cause) != 0)
+		fatalx("%s", cause);
 	{
-		char *jt = load_token(opt.state_dir, "join", opt.join_token);
+		char *jt = load_token(opt.state_dir, "join", opt.join_token,
+		    tls_ca_pin());
 		char *ot = load_token(opt.state_dir, "operator",
-		    opt.operator_token);
+		    opt.operator_token, tls_ca_pin());
 
 		free(opt.join_token);
 		free(opt.operator_token);
@@ -273,10 +279,19 @@ main(int argc, char **argv)
 	s.opt = &opt;
 	s.started = now_mono();
 	s.started_wall = time(NULL);
-	if (tasks_start(&s) != 0)
+	s.reserve_fd = -1;
+	s.on_json_line = dispatch_line;
+	s.on_text_line = export_text;
+	s.on_closed = dispatch_closed;
+	commit_start(&s);
+	queue_init();
+	if (task_start(&s) != 0)
 		fatalx("cannot load tasks from %s", dbpath);
 	if (server_start(&s, &cause) != 0)
 		fatalx("%s", cause);
+	if (http_start(&s) != 0)
+		fatalx("cannot start the HTTP service");
+	backup_start(&s);
 	s.sig_ev[0] = evsignal_new(s.base, SIGTERM, main_signal_cb, &s);
 	s.sig_ev[1] = evsignal_new(s.base, SIGINT, main_signal_cb, &s);
 	s.sig_ev[2] = evsignal_new(s.base, SIGHUP, main_signal_cb, &s);
@@ -284,17 +299,27 @@ main(int argc, char **argv)
 		evsignal_add(s.sig_ev[i], NULL);
 
 	log_info("event=started version=%s listen=%s state_dir=%s "
-	    "approve=%s heartbeat=%d offline_after=%d devices=%d",
-	    ENCORE_VERSION, opt.listen, opt.state_dir,
-	    opt.approve_auto ? "auto" : "manual", opt.heartbeat_interval,
-	    opt.offline_after, registry_count());
+	    "approve=%s heartbeat=%d offline_after=%d lost_after=%d "
+	    "devices=%d queued=%lld schema=%d", ENCORE_VERSION, opt.listen,
+	    opt.state_dir, opt.approve_auto ? "auto" : "manual",
+	    opt.heartbeat_interval, opt.offline_after, opt.lost_after,
+	    registry_count(), (long long)queue_count(),
+	    store_schema_version());
 	if (first_start)
 		print_join_hint(&opt, jt_path);
 
 	event_base_dispatch(s.base);
 
-	tasks_stop(&s);
+	commit_flush(&s);
+	dispatch_stop();
+	backup_stop(&s);
+	http_stop(&s);
 	server_stop(&s);
+	tls_stop();
+	task_stop(&s);
+	queue_pass_free();
+	commit_stop(&s);
+	scheduler_reset();
 	for (i = 0; i < 3; i++)
 		event_free(s.sig_ev[i]);
 	store_close(s.store);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * registry.c -- devices in memory: a hash by id for lookups and a list
- * sorted by id for listings.  Also decides each device's derived state and
- * runs liveness expiry on the tick.
+ * sorted by id for listings, and the state each device shows.  Liveness
+ * (who is online) is liveness.c's; where tasks go is the scheduler's.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -15,10 +15,7 @@
 static struct device	*registry_hash[REGISTRY_BUCKETS];
 static struct device_list registry_devices;
 static int		 registry_n;
-
-static const char *device_state_names[] = {
-	"online", "busy", "paused", "offline", "pending", "draining"
-};
+static int		 registry_n_pending;
 
 /* FNV-1a of an id. */
 static unsigned
@@ -54,6 +51,8 @@ registry_find(const char *id)
 {
 	struct device	*d;
 
+	if (id == NULL)
+		return (NULL);
 	for (d = registry_hash[registry_bucket(id)]; d != NULL; d = d->hnext) {
 		if (strcmp(d->id, id) == 0)
 			return (d);
@@ -74,6 +73,8 @@ registry_add(const char *id)
 	d->hw.cpu_mhz = NAN;
 	d->hw.memory_total = d->hw.disk_space = d->hw.disk_free = -1;
 	d->accepting = 1;
+	d->avail_idx = -1;
+	TAILQ_INIT(&d->tasks);
 	d->hnext = registry_hash[b];
 	registry_hash[b] = d;
 	/* New ids mostly sort last (w001, w002...): search from the end. */
@@ -86,10 +87,12 @@ registry_add(const char *id)
 	else
 		TAILQ_INSERT_AFTER(&registry_devices, after, d, entry);
 	registry_n++;
+	registry_n_pending++;		/* not approved yet */
 	return (d);
 }
 
-/* Unlink and free a device. */
+/* Unlink and free a device.  Its connection and tasks must already be
+ * detached (device_detach, task_device_gone). */
 void
 registry_remove(struct device *d)
 {
@@ -104,11 +107,27 @@ registry_remove(struct device *d)
 	}
 	TAILQ_REMOVE(&registry_devices, d, entry);
 	registry_n--;
+	if (!d->approved)
+		registry_n_pending--;
 	if (d->conn != NULL) {
 		d->conn->device = NULL;
 		d->conn = NULL;
 	}
+	d->approved = 0;
+	d->online = 0;
+	scheduler_update(d);	/* out of the index */
 	device_free(d);
+}
+
+/* Mark a device approved or not, keeping the pending count. */
+void
+device_set_approved(struct device *d, int approved)
+{
+	if (d->approved == approved)
+		return;
+	d->approved = approved;
+	registry_n_pending += approved ? -1 : 1;
+	device_changed(d);
 }
 
 /* All devices, sorted by id. */
@@ -125,28 +144,55 @@ registry_count(void)
 	return (registry_n);
 }
 
+/* Number of devices waiting for approval. */
+int
+registry_count_pending(void)
+{
+	return (registry_n_pending);
+}
+
 /* The state shown to operators. */
-enum device_state
+enum proto_device_state
 device_state(const struct device *d)
 {
 	if (!d->approved)
-		return (DEV_PENDING);
+		return (DEVICE_PENDING);
 	if (!d->online)
-		return (DEV_OFFLINE);
+		return (DEVICE_OFFLINE);
 	if (d->drained)
-		return (DEV_DRAINING);
+		return (DEVICE_DRAINING);
 	if (!d->accepting)
-		return (DEV_PAUSED);
+		return (DEVICE_PAUSED);
 	if (d->running > 0)
-		return (DEV_BUSY);
-	return (DEV_ONLINE);
+		return (DEVICE_BUSY);
+	return (DEVICE_ONLINE);
 }
 
-/* "online", "busy", ... */
+/* Why a device is as it is, for people: quarantined, or why it does not
+ * accept work; NULL for nothing to say. */
 const char *
-device_state_name(enum device_state s)
+device_reason(const struct device *d)
 {
-	return (device_state_names[s]);
+	if (d->quarantined != NULL)
+		return (d->quarantined);
+	if (!d->accepting && d->online)
+		return (d->reason);
+	return (NULL);
+}
+
+/* 1 if the device may be given work now (resources aside). */
+int
+device_is_available(const struct device *d)
+{
+	return (d->approved && d->online && d->conn != NULL && !d->drained &&
+	    d->accepting && d->running < d->slots);
+}
+
+/* Something the scheduler looks at changed: keep its index right. */
+void
+device_changed(struct device *d)
+{
+	scheduler_update(d);
 }
 
 static void
@@ -251,38 +297,8 @@ device_free(struct device *d)
 	device_free_profile(d);
 	free(d->id);
 	free(d->key);
+	free(d->join_hash);
+	free(d->quarantined);
 	free(d->reason);
 	free(d);
-}
-
-/*
- * Liveness: a connected device silent for offline-after seconds is
- * dropped; a device whose connection closed is offline once one heartbeat
- * interval has passed without it coming back.
- */
-void
-registry_tick(struct server *s, double now)
-{
-	struct device	*d, *next;
-
-	TAILQ_FOREACH_SAFE(d, &registry_devices, entry, next) {
-		if (d->event_pending) {
-			d->event_pending = 0;
-			client_event_device(s, d);
-		}
-		if (!d->online)
-			continue;
-		if (d->conn != NULL &&
-		    now - d->last_seen > s->opt->offline_after) {
-			log_warn("event=device_silent device=%s silent_s=%.0f",
-			    d->id, now - d->last_seen);
-			conn_close(d->conn, "silent");
-			d->conn->device = NULL;
-			d->conn->role = ROLE_JSON;
-			d->conn = NULL;
-			worker_offline(s, d, "silent");
-		} else if (d->conn == NULL &&
-		    now - d->lost_at >= s->opt->heartbeat_interval)
-			worker_offline(s, d, "connection lost");
-	}
 }

@@ -17,7 +17,8 @@
 	"id, device_key, key_delivered, approved, drained, created_at, " \
 	"last_seen, hostname, platform, arch, os, kernel, role, cores, " \
 	"cpu_model, model, cpu_mhz, mem_total, disk_total, disk_free, " \
-	"interfaces, gpus, capabilities, labels, slots"
+	"interfaces, gpus, capabilities, labels, slots, join_secret, " \
+	"fail_streak, quarantined"
 
 /* Prepare the device statements. */
 int
@@ -26,7 +27,8 @@ store_device_prepare(struct store *st)
 	if (store_prepare(st, &st->stmts.dev_save,
 	    "INSERT OR REPLACE INTO devices (" DEV_COLUMNS ") VALUES "
 	    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-	    "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)") != 0)
+	    "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, "
+	    "?28)") != 0)
 		return (-1);
 	if (store_prepare(st, &st->stmts.dev_touch,
 	    "UPDATE devices SET last_seen = ?2 WHERE id = ?1") != 0)
@@ -79,6 +81,9 @@ store_device_save(struct store *st, struct device *d)
 	bind_json(s, 23, json_from_strv(d->caps, d->n_caps));
 	bind_json(s, 24, json_from_kv(d->labels, d->n_labels));
 	sqlite3_bind_int(s, 25, d->slots);
+	store_bind_text(s, 26, d->join_hash);
+	sqlite3_bind_int(s, 27, d->fail_streak);
+	store_bind_text(s, 28, d->quarantined);
 	d->dirty = 0;
 	return (store_step_done(st, s));
 }
@@ -140,7 +145,7 @@ store_device_load_all(struct store *st)
 		d = registry_add((const char *)sqlite3_column_text(s, 0));
 		d->key = store_column_text(s, 1);
 		d->key_delivered = sqlite3_column_int(s, 2);
-		d->approved = sqlite3_column_int(s, 3);
+		device_set_approved(d, sqlite3_column_int(s, 3));
 		d->drained = sqlite3_column_int(s, 4);
 		d->created_at = sqlite3_column_int64(s, 5);
 		d->last_seen_wall = sqlite3_column_int64(s, 6);
@@ -172,6 +177,9 @@ store_device_load_all(struct store *st)
 			json_object_put(o);
 		}
 		d->slots = sqlite3_column_int(s, 24);
+		d->join_hash = store_column_text(s, 25);
+		d->fail_streak = sqlite3_column_int(s, 26);
+		d->quarantined = store_column_text(s, 27);
 		n++;
 	}
 	if (rc != SQLITE_DONE)
@@ -180,6 +188,46 @@ store_device_load_all(struct store *st)
 	sqlite3_finalize(s);
 	log_info("event=store_loaded devices=%d", n);
 	return (rc == SQLITE_DONE ? 0 : -1);
+}
+
+/*
+ * After a failed commit: put back what the database says of each device's
+ * admission (approved, drained, key); a device the failed commit would
+ * have created is forgotten.
+ */
+int
+store_device_reload(struct store *st)
+{
+	sqlite3_stmt	*s;
+	struct device	*d, *next;
+	int		 rc;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT device_key, key_delivered, "
+	    "approved, drained, fail_streak, quarantined FROM devices WHERE "
+	    "id = ?1", -1, &s, NULL) != SQLITE_OK)
+		return (-1);
+	TAILQ_FOREACH_SAFE(d, registry_list(), entry, next) {
+		sqlite3_bind_text(s, 1, d->id, -1, SQLITE_TRANSIENT);
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW) {
+			free(d->key);
+			d->key = store_column_text(s, 0);
+			d->key_delivered = sqlite3_column_int(s, 1);
+			device_set_approved(d, sqlite3_column_int(s, 2));
+			d->drained = sqlite3_column_int(s, 3);
+			d->fail_streak = sqlite3_column_int(s, 4);
+			free(d->quarantined);
+			d->quarantined = store_column_text(s, 5);
+			device_changed(d);
+		} else if (rc == SQLITE_DONE && TAILQ_EMPTY(&d->tasks)) {
+			if (d->conn != NULL)
+				conn_close(d->conn, "registration not saved");
+			registry_remove(d);
+		}
+		sqlite3_reset(s);
+	}
+	sqlite3_finalize(s);
+	return (0);
 }
 
 /* Write every device whose last-seen changed, in one transaction. */

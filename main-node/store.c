@@ -7,21 +7,42 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
+#include <json-c/json.h>
+
 #include "main.h"
 #include "store.h"
 
-/* How long a statement waits for another process's lock: the whole loop
- * waits with it, so keep it short. */
-#define STORE_BUSY_MS	2000
+/* How long a statement waits for another process's lock.  The whole loop
+ * waits with it, so it is short; a transaction that cannot start is
+ * refused at once for a while after (STORE_BUSY_BACKOFF) instead of
+ * waiting again on every message. */
+#define STORE_BUSY_MS		50
+#define STORE_BUSY_BACKOFF	0.25
 
-/* Each entry upgrades user_version i to i + 1. */
-static const char *store_migrations[] = {
+/*
+ * The schema, one step per version: step i takes user_version i to i + 1
+ * (SQL, then an optional C fill for what SQL cannot compute).  A database
+ * of any older version is brought up to date in one transaction at start;
+ * a newer one is refused.  Version 1 is the first release's.
+ */
+static int	store_fill_v2(struct store *);
+
+/* The SQL below selects states by number; these are the numbers. */
+_Static_assert(TASK_QUEUED == 0 && TASK_ASSIGNED == 1 &&
+    TASK_RUNNING == 2 && TASK_FINAL_FIRST == 3 && TASK_FINAL_LAST == 6,
+    "task state numbers used in the schema's SQL");
+
+static const struct {
+	const char	*sql;
+	int		(*fill)(struct store *);
+} store_migrations[] = {
 	/* 0 -> 1: devices, tasks, attempts, output */
-	"CREATE TABLE devices ("
+	{ "CREATE TABLE devices ("
 	"  id TEXT PRIMARY KEY,"
 	"  device_key TEXT,"
 	"  key_delivered INTEGER NOT NULL DEFAULT 0,"
@@ -74,10 +95,76 @@ static const char *store_migrations[] = {
 	"  stream TEXT NOT NULL,"
 	"  data BLOB NOT NULL"
 	");"
-	"CREATE INDEX output_task ON output(task_id, id);",
+	"CREATE INDEX output_task ON output(task_id, id);", NULL },
+	/* 1 -> 2: placement inputs as columns (the queue is indexed in
+	 * memory from them), dispatch order, attempts ever given, failed
+	 * starts; output chunks keep their seq and mark gaps; states
+	 * waiting (7) and held (8) are not final; the hash of the secret a
+	 * worker joined with. */
+	{ "ALTER TABLE devices ADD COLUMN join_secret TEXT;"
+	"ALTER TABLE tasks ADD COLUMN seq INTEGER;"
+	"ALTER TABLE tasks ADD COLUMN last_attempt INTEGER NOT NULL "
+	"  DEFAULT 0;"
+	"ALTER TABLE tasks ADD COLUMN start_fails INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE tasks ADD COLUMN task_type INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE tasks ADD COLUMN cpus REAL NOT NULL DEFAULT 0;"
+	"ALTER TABLE tasks ADD COLUMN memory_mb INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE tasks ADD COLUMN req_arch TEXT;"
+	"ALTER TABLE tasks ADD COLUMN req_platform TEXT;"
+	"ALTER TABLE tasks ADD COLUMN req_device TEXT;"
+	"ALTER TABLE tasks ADD COLUMN req_labels TEXT;"
+	"UPDATE tasks SET seq = id, last_attempt = attempt,"
+	"  task_type = (image IS NOT NULL);"
+	"DROP INDEX tasks_queue;"
+	"DROP INDEX tasks_finished;"
+	"CREATE INDEX tasks_queue ON tasks(priority DESC, seq) "
+	"  WHERE state = 0;"
+	"CREATE INDEX tasks_finished ON tasks(finished_at) "
+	"  WHERE state BETWEEN 3 AND 6;"
+	"CREATE INDEX tasks_open ON tasks(id) WHERE state NOT BETWEEN 3 AND 6;"
+	"ALTER TABLE output ADD COLUMN seq INTEGER;"
+	"ALTER TABLE output ADD COLUMN gap INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX output_seq ON output(task_id, attempt, seq);",
+	  store_fill_v2 },
+	/* 2 -> 3: arrays (a row of kind 1 stands for every element not yet
+	 * made; an element is a row with array_id and array_index),
+	 * dependencies, the reason a task is held or waits, the devices a
+	 * task should avoid, and a device's failures in a row and
+	 * quarantine. */
+	{ "ALTER TABLE tasks ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE tasks ADD COLUMN array_id INTEGER;"
+	"ALTER TABLE tasks ADD COLUMN array_index INTEGER;"
+	"ALTER TABLE tasks ADD COLUMN array_start INTEGER;"
+	"ALTER TABLE tasks ADD COLUMN array_end INTEGER;"
+	"ALTER TABLE tasks ADD COLUMN array_step INTEGER;"
+	"ALTER TABLE tasks ADD COLUMN array_limit INTEGER;"
+	"ALTER TABLE tasks ADD COLUMN array_next INTEGER;"
+	"ALTER TABLE tasks ADD COLUMN array_cancelled INTEGER;"
+	"ALTER TABLE tasks ADD COLUMN reason TEXT;"
+	"ALTER TABLE tasks ADD COLUMN avoid TEXT;"
+	"CREATE UNIQUE INDEX tasks_element ON tasks(array_id, array_index) "
+	"  WHERE array_id IS NOT NULL;"
+	"CREATE TABLE deps ("
+	"  task_id INTEGER NOT NULL,"
+	"  dep_id INTEGER NOT NULL,"
+	"  dep_index INTEGER NOT NULL DEFAULT -1,"
+	"  kind INTEGER NOT NULL,"
+	"  PRIMARY KEY (task_id, dep_id, dep_index)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX deps_on ON deps(dep_id, dep_index);"
+	"ALTER TABLE devices ADD COLUMN fail_streak INTEGER NOT NULL "
+	"  DEFAULT 0;"
+	"ALTER TABLE devices ADD COLUMN quarantined TEXT;", NULL },
 };
 #define STORE_VERSION \
 	((int)(sizeof store_migrations / sizeof store_migrations[0]))
+
+/* The schema version this binary writes. */
+int
+store_schema_version(void)
+{
+	return (STORE_VERSION);
+}
 
 /* Prepare one statement or return -1 with an error logged. */
 int
@@ -122,12 +209,115 @@ store_query_int(struct store *st, const char *sql)
 	return (v);
 }
 
-/* Check the database is ours (or empty) and bring it to STORE_VERSION. */
+/*
+ * Version 2's fill: placement columns of the tasks that may still run,
+ * from their stored submit lines.
+ */
+static int
+store_fill_v2(struct store *st)
+{
+	sqlite3_stmt		*sel, *upd;
+	struct msg		 m;
+	struct placement	 p;
+	struct json_object	*labels;
+	int			 rc;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT id, spec FROM tasks WHERE "
+	    "state NOT BETWEEN 3 AND 6", -1, &sel, NULL) != SQLITE_OK)
+		return (-1);
+	if (sqlite3_prepare_v2(st->db, "UPDATE tasks SET task_type = ?2, "
+	    "cpus = ?3, memory_mb = ?4, req_arch = ?5, req_platform = ?6, "
+	    "req_device = ?7, req_labels = ?8 WHERE id = ?1", -1, &upd,
+	    NULL) != SQLITE_OK) {
+		sqlite3_finalize(sel);
+		return (-1);
+	}
+	while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+		if (task_spec_decode((const char *)sqlite3_column_text(sel, 1),
+		    &m) != 0)
+			continue;	/* damaged: failed when dispatched */
+		task_placement_from_spec(&m.u.task, &p);
+		msg_free(&m);
+		sqlite3_bind_int64(upd, 1, sqlite3_column_int64(sel, 0));
+		sqlite3_bind_int(upd, 2, p.type);
+		sqlite3_bind_double(upd, 3, p.cpus);
+		sqlite3_bind_int(upd, 4, p.memory_mb);
+		store_bind_text(upd, 5, p.arch);
+		store_bind_text(upd, 6, p.platform);
+		store_bind_text(upd, 7, p.device);
+		labels = json_from_kv(p.labels, p.n_labels);
+		sqlite3_bind_text(upd, 8, json_object_to_json_string_ext(labels,
+		    JSON_C_TO_STRING_PLAIN), -1, SQLITE_TRANSIENT);
+		json_object_put(labels);
+		placement_free(&p);
+		if (store_step_done(st, upd) != 0) {
+			rc = SQLITE_ERROR;
+			break;
+		}
+	}
+	sqlite3_finalize(sel);
+	sqlite3_finalize(upd);
+	return (rc == SQLITE_DONE ? 0 : -1);
+}
+
+/*
+ * Before an upgrade, keep a copy of the database as the older release left
+ * it, in the state dir's snapshots/ (encore-before-vN-TIME.db): restoring
+ * it and the older binary undoes the upgrade.
+ */
+static int
+store_copy_before_upgrade(struct store *st, const char *path, int version,
+    char **cause)
+{
+	struct store_backup	*bk;
+	char			*dir, *copy, *slash, stamp[32];
+	time_t			 now = time(NULL);
+	int			 rc;
+
+	dir = xstrdup(path);
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*slash = '\0';
+	else {
+		free(dir);
+		dir = xstrdup(".");
+	}
+	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", gmtime(&now));
+	xasprintf(&copy, "%s/snapshots/encore-before-v%d-%s.db", dir,
+	    STORE_VERSION, stamp);
+	xasprintf(&slash, "%s/snapshots", dir);
+	proto_mkdirs(slash, 0700);
+	free(slash);
+	free(dir);
+	if ((bk = store_backup_start(st, copy, cause)) == NULL) {
+		free(copy);
+		return (-1);
+	}
+	rc = store_backup_step(bk, -1, cause);
+	store_backup_finish(bk);
+	if (rc != 1) {
+		if (rc == 0)
+			xasprintf(cause, "%s: could not copy the database "
+			    "before upgrading it; nothing was changed", path);
+		free(copy);
+		return (-1);
+	}
+	log_info("event=store_copied_before_upgrade from=%d path=%s", version,
+	    copy);
+	free(copy);
+	return (0);
+}
+
+/*
+ * Check the database is ours (or empty) and bring it to STORE_VERSION, all
+ * steps in one transaction: an upgrade that fails leaves the file as the
+ * older release wrote it.
+ */
 static int
 store_migrate(struct store *st, const char *path, char **cause)
 {
 	int64_t	version, tables, ours;
 	int	i;
+	char	*sql;
 
 	version = store_query_int(st, "PRAGMA user_version");
 	tables = store_query_int(st, "SELECT count(*) FROM sqlite_master");
@@ -147,32 +337,41 @@ store_migrate(struct store *st, const char *path, char **cause)
 	}
 	if (version > STORE_VERSION) {
 		xasprintf(cause, "%s has schema version %lld, newer than this "
-		    "encore-main (%d): upgrade encore-main", path,
-		    (long long)version, STORE_VERSION);
+		    "encore-main (%d): upgrade encore-main, or restore a "
+		    "snapshot this version wrote", path, (long long)version,
+		    STORE_VERSION);
 		return (-1);
 	}
+	if (version == STORE_VERSION)
+		return (0);
+	if (version > 0 && store_copy_before_upgrade(st, path, (int)version,
+	    cause) != 0)
+		return (-1);
+	if (store_exec(st, "BEGIN IMMEDIATE") != 0)
+		goto fail;
 	for (i = (int)version; i < STORE_VERSION; i++) {
-		char	*sql;
-
-		if (store_exec(st, "BEGIN IMMEDIATE") != 0)
-			goto fail;
-		xasprintf(&sql, "%s; PRAGMA user_version = %d",
-		    store_migrations[i], i + 1);
-		if (store_exec(st, sql) != 0) {
-			free(sql);
+		if (store_exec(st, store_migrations[i].sql) != 0 ||
+		    (store_migrations[i].fill != NULL &&
+		    store_migrations[i].fill(st) != 0)) {
 			store_exec(st, "ROLLBACK");
 			goto fail;
 		}
-		free(sql);
-		if (store_exec(st, "COMMIT") != 0)
-			goto fail;
-		log_info("event=store_migrated path=%s version=%d", path,
-		    i + 1);
 	}
+	xasprintf(&sql, "PRAGMA user_version = %d", STORE_VERSION);
+	if (store_exec(st, sql) != 0 || store_exec(st, "COMMIT") != 0) {
+		free(sql);
+		store_exec(st, "ROLLBACK");
+		goto fail;
+	}
+	free(sql);
+	if (version > 0)
+		log_info("event=store_migrated path=%s from=%lld to=%d", path,
+		    (long long)version, STORE_VERSION);
 	return (0);
 fail:
-	xasprintf(cause, "%s: migration to version %d failed: %s", path,
-	    i + 1, sqlite3_errmsg(st->db));
+	xasprintf(cause, "%s: upgrade from schema version %lld to %d failed "
+	    "(%s); the file is unchanged", path, (long long)version,
+	    STORE_VERSION, sqlite3_errmsg(st->db));
 	return (-1);
 }
 
@@ -192,7 +391,8 @@ store_open(const char *path, char **cause)
 		    sqlite3_errstr(rc));
 		goto fail;
 	}
-	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
+	/* Opening and upgrading may wait for another process a while. */
+	sqlite3_busy_timeout(st->db, 5000);
 	sqlite3_extended_result_codes(st->db, 1);
 	if (store_query_int(st, "SELECT count(*) FROM sqlite_master") < 0) {
 		rc = sqlite3_errcode(st->db);
@@ -227,6 +427,7 @@ store_open(const char *path, char **cause)
 		    sqlite3_errmsg(st->db));
 		goto fail;
 	}
+	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
 	return (st);
 fail:
 	store_close(st);
@@ -263,9 +464,18 @@ store_close(struct store *st)
 int
 store_begin(struct store *st)
 {
+	double	now;
+
 	if (st->depth++ == 0) {
 		st->broken = 0;
+		now = now_mono();
+		if (now < st->busy_until) {
+			st->depth = 0;
+			return (-1);
+		}
 		if (store_step_done(st, st->stmts.tx_begin) != 0) {
+			if ((sqlite3_errcode(st->db) & 0xff) == SQLITE_BUSY)
+				st->busy_until = now + STORE_BUSY_BACKOFF;
 			st->depth = 0;
 			return (-1);
 		}
@@ -277,13 +487,6 @@ store_begin(struct store *st)
 		return (-1);
 	}
 	return (0);
-}
-
-/* Commit: the same as store_end(st, 0). */
-int
-store_commit(struct store *st)
-{
-	return (store_end(st, 0));
 }
 
 /*
@@ -318,21 +521,11 @@ store_end(struct store *st, int rc)
 	return (-1);
 }
 
-/* 1 if PRAGMA quick_check passes. */
+/* 1 while a transaction is open. */
 int
-store_integrity_ok(struct store *st)
+store_in_transaction(struct store *st)
 {
-	sqlite3_stmt	*stmt;
-	int		 ok = 0;
-
-	if (sqlite3_prepare_v2(st->db, "PRAGMA quick_check", -1, &stmt,
-	    NULL) != SQLITE_OK)
-		return (0);
-	if (sqlite3_step(stmt) == SQLITE_ROW)
-		ok = strcmp((const char *)sqlite3_column_text(stmt, 0),
-		    "ok") == 0;
-	sqlite3_finalize(stmt);
-	return (ok);
+	return (st->depth > 0);
 }
 
 /* Bind text or NULL. */

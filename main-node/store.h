@@ -13,6 +13,7 @@ struct store {
 	sqlite3		*db;
 	int		 depth;		/* store_begin nesting */
 	int		 broken;	/* the open transaction is lost */
+	double		 busy_until;	/* refuse writes until (monotonic) */
 	struct {
 		sqlite3_stmt	*tx_begin;
 		sqlite3_stmt	*tx_commit;
@@ -25,13 +26,19 @@ struct store {
 		sqlite3_stmt	*dev_delete;
 		sqlite3_stmt	*task_insert;
 		sqlite3_stmt	*task_get;
-		sqlite3_stmt	*task_next;
 		sqlite3_stmt	*task_update;
 		sqlite3_stmt	*attempt_upsert;
 		sqlite3_stmt	*output_insert;
 		sqlite3_stmt	*output_trim;
 		sqlite3_stmt	*output_bytes;
 		sqlite3_stmt	*output_bytes_get;
+		sqlite3_stmt	*output_seq;
+		sqlite3_stmt	*task_delete;
+		sqlite3_stmt	*attempts_delete;
+		sqlite3_stmt	*output_delete;
+		sqlite3_stmt	*deps_delete;
+		sqlite3_stmt	*element_get;
+		sqlite3_stmt	*dep_add;
 		sqlite3_stmt	*count_state;
 	} stmts;
 };

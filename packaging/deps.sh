@@ -23,11 +23,16 @@ set -e
 mode=${1:-build}
 
 BUILD_PKGS="build-essential pkg-config libevent-dev libjson-c-dev
-libsqlite3-dev libproc2-dev libncurses-dev"
+libsqlite3-dev libproc2-dev libncurses-dev libssl-dev"
 DEMO_PKGS="netcat-openbsd podman runc busybox-static uidmap"
 DEB_PKGS="dpkg-dev debhelper lintian"
 TEST_PKGS="libcmocka-dev python3-pytest tmux sqlite3 procps iproute2
 clang libclang-rt-14-dev mandoc groff-base man-db bash-completion stress-ng"
+# tests/integration/test_http.py and test_web.py run a real Prometheus
+# server and promtool (prometheus), and load the web dashboard in headless
+# Chromium driven by Selenium (chromium, chromium-driver,
+# python3-selenium).  Nothing of encore needs them to build or run.
+TEST_PKGS="$TEST_PKGS prometheus chromium chromium-driver python3-selenium"
 
 # Cross builds (make CROSS=...), tests/integration/test_cross.py and the
 # cross package test: Debian's cross compilers, qemu-user, and apt's

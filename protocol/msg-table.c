@@ -20,7 +20,6 @@
 #define ATTEMPT_MAX	1000000
 #define REFS_MAX	1024			/* running/active task refs */
 #define HOSTNAME_MAX	255
-#define IMAGE_MAX	255
 
 /* Row builders, to keep the table readable. */
 #define F_OBJ(p, fl, off) \
@@ -65,8 +64,11 @@ static int	msg_check_task(struct msg *, struct json_object *,
 		    struct proto_err *);
 
 static const struct msg_field register_fields[] = {
-	F_STR("token", 0, 1, PROTO_TOKEN_MAX, reg.token),
-	F_STR("device_key", 0, 1, PROTO_TOKEN_MAX, reg.device_key),
+	F_STR("token", MF_SECRET, 1, PROTO_TOKEN_MAX, reg.token),
+	F_STR("device_key", MF_SECRET, 1, PROTO_TOKEN_MAX,
+	    reg.device_key),
+	F_STR("join_secret", MF_SECRET, 16, PROTO_TOKEN_MAX,
+	    reg.join_secret),
 	F_OBJ("device_info", MF_REQUIRED, MF_NO_OFF),
 	F_STR("device_info.hostname", MF_REQUIRED, 1, HOSTNAME_MAX,
 	    reg.info.hostname),
@@ -166,7 +168,8 @@ static const struct msg_field bye_fields[] = {
 static const struct msg_field ack_fields[] = {
 	F_STR("device_id", MF_REQUIRED, 1, PROTO_ID_MAX, ack.device_id),
 	F_NAMES("state", MF_REQUIRED, ack_state_names, ack.state),
-	F_STR("device_key", 0, 1, PROTO_TOKEN_MAX, ack.device_key),
+	F_STR("device_key", MF_SECRET, 1, PROTO_TOKEN_MAX,
+	    ack.device_key),
 	F_INT("heartbeat_interval", MF_REQUIRED, 1, 3600, 0,
 	    ack.heartbeat_interval),
 };
@@ -177,20 +180,24 @@ static const struct msg_field ack_fields[] = {
 	F_ENUM("task.task_type", 0, proto_task_type_names,		\
 	    TASK_TYPE_COMMAND, TASK_TYPE_CONTAINER, TASK_TYPE_COMMAND,	\
 	    task.type),							\
-	F_STR("task.image", 0, 1, IMAGE_MAX, task.image),		\
+	F_STR("task.image", 0, 1, PROTO_IMAGE_MAX, task.image),		\
 	F_LIST("task.command", MF_REQUIRED, 1, PROTO_LIST_MAX,		\
 	    PROTO_ARG_MAX, task.argv, task.argc),			\
 	F_MAP("task.env", MF_ENVKEYS, PROTO_ARG_MAX, task.env,		\
 	    task.n_env),						\
 	F_ENUM("task.priority", 0, proto_priority_names, PRIO_LOW,	\
 	    PRIO_URGENT, PRIO_NORMAL, task.priority),			\
-	F_INT("task.timeout", 0, 0, 604800, 0, task.timeout),		\
-	F_INT("task.retries", 0, 0, 100, 0, task.retries),		\
+	F_INT("task.timeout", 0, 0, PROTO_TIMEOUT_MAX, 0,		\
+	    task.timeout),						\
+	F_INT("task.retries", 0, 0, PROTO_RETRIES_MAX, 0,		\
+	    task.retries),						\
 	F_OBJ("task.limits", 0, MF_NO_OFF),				\
-	F_DBL("task.limits.cpus", 0, 0, 1024, 0, task.cpus),		\
-	F_INT("task.limits.memory_mb", 0, 0, 16777216, 0,		\
+	F_DBL("task.limits.cpus", 0, 0, PROTO_CPUS_MAX, 0,		\
+	    task.cpus),						\
+	F_INT("task.limits.memory_mb", 0, 0, PROTO_MEMORY_MB_MAX, 0,	\
 	    task.memory_mb),						\
-	F_INT("task.limits.pids", 0, 0, 1000000, 0, task.pids),		\
+	F_INT("task.limits.pids", 0, 0, PROTO_PIDS_MAX, 0,		\
+	    task.pids),						\
 	F_OBJ("task.requirements", 0, MF_NO_OFF),			\
 	F_STR("task.requirements.arch", 0, 1, PROTO_NAME_MAX,		\
 	    task.req_arch),						\
@@ -211,6 +218,20 @@ static const struct msg_field assign_fields[] = {
 static const struct msg_field submit_fields[] = {
 	F_OBJ("task", MF_REQUIRED, MF_NO_OFF),
 	TASK_FIELDS,
+	F_OBJ("array", 0, O(task.array_end)),
+	F_I64("array.start", 0, 0, PROTO_ARRAY_INDEX_MAX, 0,
+	    task.array_start),
+	F_I64("array.end", MF_REQUIRED, 0, PROTO_ARRAY_INDEX_MAX, -1,
+	    task.array_end),
+	F_I64("array.step", 0, 1, PROTO_ARRAY_INDEX_MAX, 1, task.array_step),
+	F_INT("array.limit", 0, 0, PROTO_ARRAY_MAX, 0, task.array_limit),
+	F_LIST("after", 0, 0, PROTO_LIST_MAX, PROTO_ID_MAX, task.after,
+	    task.n_after),
+	F_LIST("after_any", 0, 0, PROTO_LIST_MAX, PROTO_ID_MAX,
+	    task.after_any, task.n_after_any),
+	F_LIST("after_notok", 0, 0, PROTO_LIST_MAX, PROTO_ID_MAX,
+	    task.after_notok, task.n_after_notok),
+	F_BOOL("hold", 0, task.hold),
 };
 
 static const struct msg_field error_fields[] = {
@@ -220,17 +241,24 @@ static const struct msg_field error_fields[] = {
 };
 
 static const struct msg_field auth_fields[] = {
-	F_STR("token", MF_REQUIRED, 1, PROTO_TOKEN_MAX, token),
+	F_STR("token", MF_REQUIRED | MF_SECRET, 1, PROTO_TOKEN_MAX,
+	    token),
 };
 
 static const struct msg_field list_tasks_fields[] = {
 	F_BOOL("all", 0, target.all),
+	F_BOOL("expand", 0, target.expand),
 	F_INT("limit", 0, 0, 100000, 0, target.limit),
 	F_STR("after", 0, 1, PROTO_ID_MAX, target.after),
 };
 
 static const struct msg_field task_target_fields[] = {
 	F_TID("task_id", target.task_id),
+};
+
+static const struct msg_field hold_fields[] = {
+	F_TID("task_id", target.task_id),
+	F_STR("reason", 0, 0, PROTO_TEXT_MAX, target.reason),
 };
 
 static const struct msg_field logs_fields[] = {
@@ -285,6 +313,9 @@ static const struct msg_entry msg_table[MSG__COUNT] = {
 	[MSG_REMOVE] =		ROW("remove", OP, device_target_fields, NULL),
 	[MSG_SUBSCRIBE] =	ROW("subscribe", OP, subscribe_fields, NULL),
 	[MSG_STATUS] =		ROW0("status", OP),
+	[MSG_BACKUP] =		ROW0("backup", OP),
+	[MSG_HOLD] =		ROW("hold", OP, hold_fields, NULL),
+	[MSG_RELEASE] =		ROW("release", OP, task_target_fields, NULL),
 	[MSG_REPLY] =		ROW("reply", M, json_fields, NULL),
 	[MSG_EVENT] =		ROW("event", M, json_fields, NULL),
 };
@@ -328,6 +359,22 @@ msg_check_task(struct msg *m, struct json_object *data,
 		    "only valid for a container task: drop it, or use "
 		    "task_type \"container\"");
 		return (-1);
+	}
+	if (m->type == MSG_SUBMIT && t->array_end >= 0 &&
+	    t->array_step >= 1) {
+		if (t->array_start > t->array_end) {
+			proto_err_set(err, PROTO_BAD_FIELD, "data.array: start "
+			    "%lld is after end %lld", (long long)t->array_start,
+			    (long long)t->array_end);
+			return (-1);
+		}
+		if ((t->array_end - t->array_start) / t->array_step + 1 >
+		    PROTO_ARRAY_MAX) {
+			proto_err_set(err, PROTO_BAD_FIELD, "data.array: more "
+			    "than %d elements; split it into several arrays",
+			    PROTO_ARRAY_MAX);
+			return (-1);
+		}
 	}
 	return (0);
 }

@@ -45,6 +45,7 @@ enum msg_field_kind {
 #define MF_REQUIRED	0x1	/* must be present and not null */
 #define MF_NULL		0x2	/* def is "unknown" and travels as null */
 #define MF_ENVKEYS	0x4	/* map keys must match [A-Za-z_][A-Za-z0-9_]* */
+#define MF_SECRET	0x8	/* a token or key: never echoed in an error */
 
 #define MF_NO_OFF	((size_t)-1)
 

@@ -162,13 +162,26 @@ msg_bad(struct proto_err *err, const char *path, const char *what,
 	return (-1);
 }
 
-/* Fail with the field's own expectation. */
+/* Fail with the field's own expectation.  A secret's value is never
+ * shown, only its type and length (errors reach logs and peers). */
 static int
 msg_bad_field(struct proto_err *err, const struct msg_field *f,
     const char *path, struct json_object *v)
 {
 	char	what[512];
 
+	if (f->flags & MF_SECRET) {
+		msg_expect(f, what, sizeof what);
+		if (json_object_is_type(v, json_type_string))
+			proto_err_set(err, PROTO_BAD_FIELD, "%s: expected %s, "
+			    "got a string of %d bytes (not shown)", path, what,
+			    json_object_get_string_len(v));
+		else
+			proto_err_set(err, PROTO_BAD_FIELD, "%s: expected %s, "
+			    "got a %s (not shown)", path, what,
+			    json_type_to_name(json_object_get_type(v)));
+		return (-1);
+	}
 	return (msg_bad(err, path, msg_expect(f, what, sizeof what), v));
 }
 

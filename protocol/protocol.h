@@ -31,6 +31,19 @@ struct json_object;
 #define PROTO_ARG_MAX		4096		/* one argv/env entry */
 #define PROTO_OUTPUT_CHUNK	(16 * 1024)	/* task_output data, bytes */
 
+/* Task limits, checked on the wire (msg-table.c) and by the CLI. */
+#define PROTO_IMAGE_MAX		255		/* container image name */
+#define PROTO_TIMEOUT_MAX	604800		/* --timeout, seconds (7 d) */
+#define PROTO_RETRIES_MAX	100		/* --retries */
+#define PROTO_CPUS_MAX		1024		/* --cpus */
+#define PROTO_MEMORY_MB_MAX	16777216	/* --memory, MiB (16 TiB) */
+#define PROTO_PIDS_MAX		1000000		/* limits.pids */
+
+/* A worker that lost its main node retries at most this far apart, so a
+ * restarted main node waits at least this long (plus a heartbeat) for its
+ * devices before it re-queues their tasks. */
+#define PROTO_RECONNECT_MAX_S	10
+
 /* ---- xmalloc.c: allocation that dies loudly on failure ---- */
 void	*xmalloc(size_t);
 void	*xcalloc(size_t, size_t);
@@ -103,6 +116,18 @@ char	*proto_format_time(int64_t t, char *buf, size_t size);
 int	 proto_parse_hostport(const char *s, const char *defport,
 	    char **host, char **port, char **cause);
 
+/* ---- runtime.c: helpers every program needs the same way ---- */
+#include <sys/types.h>
+double	 proto_now_mono(void);		/* monotonic seconds */
+double	 proto_now_wall(void);		/* unix seconds with a fraction */
+/* mkdir -p; the last component gets mode.  0, or -1 with errno. */
+int	 proto_mkdirs(const char *path, mode_t mode);
+/* The first line of a secret file, trimmed; NULL with *cause. */
+char	*proto_read_secret(const char *path, char **cause);
+/* /var/lib/NAME (root: root_dir if given), $XDG_STATE_HOME/NAME or
+ * ~/.local/state/NAME.  Caller frees. */
+char	*proto_default_state_dir(const char *name, const char *root_dir);
+
 /* ---- message types ---- */
 enum msg_type {
 	MSG_UNKNOWN = 0,
@@ -134,6 +159,9 @@ enum msg_type {
 	MSG_REMOVE,
 	MSG_SUBSCRIBE,
 	MSG_STATUS,		/* cluster summary (the CLI's `status`) */
+	MSG_BACKUP,		/* a consistent copy of the database */
+	MSG_HOLD,		/* hold a queued or waiting task */
+	MSG_RELEASE,		/* release a held task */
 	/* main -> operator */
 	MSG_REPLY,
 	MSG_EVENT,
@@ -320,11 +348,27 @@ struct proto_task {
 	struct proto_kv		*req_labels;
 	size_t			 n_req_labels;
 	char			*req_device;
+
+	/* submit only (data.array, data.after..., data.hold): */
+	int64_t			 array_start;	/* first index */
+	int64_t			 array_end;	/* last index; -1: no array */
+	int64_t			 array_step;
+	int			 array_limit;	/* most running at once, 0 any */
+	char			**after;	/* ids that must complete OK */
+	size_t			 n_after;
+	char			**after_any;	/* ids that must end */
+	size_t			 n_after_any;
+	char			**after_notok;	/* ids that must end not OK */
+	size_t			 n_after_notok;
+	int			 hold;		/* queue it held */
 };
+#define PROTO_ARRAY_MAX		1000000		/* elements of one array */
+#define PROTO_ARRAY_INDEX_MAX	1000000000	/* largest index */
 
 struct msg_register {
 	char			*token;		/* join token, or */
 	char			*device_key;	/* the device's own key */
+	char			*join_secret;	/* the worker's own, with token */
 	struct proto_device_info info;
 	struct proto_hw_specs	 hw;
 	char			**capabilities;
@@ -390,6 +434,8 @@ struct msg_target {
 	int	 all;		/* list_tasks */
 	int	 limit;		/* list_tasks: rows per page, 0 default */
 	char	*after;		/* list_tasks: page after this task id */
+	int	 expand;	/* list_tasks: array elements too */
+	char	*reason;	/* hold */
 };
 
 struct msg_subscribe {

@@ -317,12 +317,13 @@ if want s7 || want s8; then
 	stop_main
 fi
 
-# s9: failover when the connection drops and the device does not return;
+# s9: failover when the connection drops and the device does not return
+# (--lost-after 1: the figure is the mechanism, not the default grace);
 # s10: when the device goes silent (offline-after = 3 x interval).
 for sc in "s9 drop failover_dropped_s" "s10 silent failover_silent_s"; do
 	set -- $sc
 	want "$1" || continue
-	start_main "$1"
+	start_main "$1" --lost-after 1
 	out=$SDIR/swarm.out
 	swarm -n 4 --slots 1 --failover "$2" --failover-rounds 3 \
 	    --duration 60 >"$out" 2>"$SDIR/swarm.err"
@@ -340,6 +341,68 @@ if want s11; then
 	pick "$out" tasks_per_s tasks_per_s_many_devices
 	check "$out" s11
 	stop_main
+fi
+
+
+# Main node CPU time so far, in nanoseconds (schedstat: finer than ticks).
+cpu_ns() { awk '{ print $1 }' "/proc/$1/schedstat"; }
+
+# Submit $2 tasks no device can run (arch riscv64) over one operator
+# connection to the main node on port $1; returns once all are queued.
+submit_unplaceable() {
+	python3 - "$1" "$2" "$OT" <<'PYEOF'
+import json, socket, sys
+port, n, tokfile = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+s = socket.create_connection(("127.0.0.1", port), 10)
+f = s.makefile("rwb")
+tok = open(tokfile).read().strip()
+f.write((json.dumps({"message_type": "auth", "message_id": "a",
+                     "data": {"token": tok}}) + "\n").encode())
+for i in range(n):
+    f.write((json.dumps({"message_type": "submit", "message_id": str(i),
+                         "data": {"task": {"command": ["true"],
+                                  "requirements": {"arch": "riscv64"}}}})
+             + "\n").encode())
+f.flush()
+got = 0
+while got < n + 1:
+    if not f.readline():
+        sys.exit("connection closed")
+    got += 1
+PYEOF
+}
+
+# s12: the cost of a long queue that cannot run: main node CPU for 30
+# runnable tasks run one after another, with 20,000 unplaceable tasks
+# queued, divided by the same with none (target <= 1.5).  The WAL the
+# submissions left is checkpointed first, and each figure is the least
+# of three runs, so neither is a checkpoint's or a neighbour's noise.
+if want s12; then
+	for q in 0 20000; do
+		start_main "s12-$q"
+		[ "$q" -eq 0 ] || submit_unplaceable "$PORT" "$q"
+		sqlite3 "$SDIR/state/encore.db" \
+		    "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null 2>&1
+		best=
+		for run in 1 2 3; do
+			sleep 1
+			c1=$(cpu_ns "$MAIN_PID")
+			out=$SDIR/swarm-$run.out
+			swarm -n 1 --slots 1 --tasks 30 --window 1 --task-ms 0 \
+			    --prefix "r$run-" --duration 60 >"$out" \
+			    2>"$SDIR/swarm.err"
+			c2=$(cpu_ns "$MAIN_PID")
+			d=$((c2 - c1))
+			[ -z "$best" ] || [ "$d" -lt "$best" ] && best=$d
+			check "$out" "s12-$q"
+		done
+		eval "CPU$q=\$best"
+		stop_main
+	done
+	awk -v a="$CPU0" -v b="$CPU20000" 'BEGIN {
+		printf "bench: queue_cpu_ms_empty %.1f ms\n", a / 1e6
+		printf "bench: queue_cpu_ms_blocked %.1f ms\n", b / 1e6
+		printf "bench: queue_blocked_overhead %.2f x\n", (a > 0 ? b / a : 0) }'
 fi
 
 exit "$FAILED"

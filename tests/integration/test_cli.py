@@ -11,13 +11,18 @@ must actually run need encore-worker and are skipped without it.
 import csv
 import io
 import os
+import pty
 import re
+import signal
 import subprocess
+import threading
 import time
+import unicodedata
 
 import pytest
 
 from conftest import binpath, free_port, wait_for
+from fake_main import FakeMain, Pager, fake_task
 
 DEVICE_COLUMNS = ("id,hostname,state,arch,platform,cores,mem_mb,cpu_pct,"
                   "mem_pct,load1,temp_c,battery_pct,running,slots,"
@@ -96,14 +101,16 @@ def test_help_lists_every_command_and_option():
     out = r.stdout
     for cmd in ("devices [--csv]", "approve ID", "reject ID", "drain ID",
                 "undrain ID", "remove ID", "submit [options] -- ARGV...",
-                "ps [--all] [--csv]", "show ID", "logs [-f] ID",
+                "ps [--all] [--csv]", "show ID", "logs [-f] [--raw] ID",
                 "cancel ID", "status"):
         assert cmd in out, cmd
     for opt in ("--main", "--token", "ENCORE_MAIN", "ENCORE_TOKEN",
-                "operator.token", "--image", "--name", "--priority",
-                "--cpus", "--memory", "--timeout", "--retries", "--arch",
-                "--platform", "--label", "--env", "--device", "--wait",
-                "--version"):
+                "--token-file", "ENCORE_TOKEN_FILE", "--request-timeout",
+                "ENCORE_REQUEST_TIMEOUT", "operator.token", "--image",
+                "--name", "--priority", "--cpus", "--memory", "--timeout",
+                "--retries", "--arch", "--platform", "--label", "--env",
+                "--device", "--wait", "--version", "--raw", "Ctrl-C",
+                "130"):
         assert opt in out, opt
     assert all(len(line) <= 80 for line in out.splitlines())
 
@@ -131,7 +138,9 @@ def test_command_help_exits_0():
     (["remove", "a", "b"], "remove ID"),
     (["ps", "--follow"], "ps [--all] [--csv]"),
     (["show"], "show ID"),
-    (["logs", "-x", "1"], "logs [-f] ID"),
+    (["logs", "-x", "1"], "logs [-f] [--raw] ID"),
+    (["--request-timeout", "0", "status"], "COMMAND"),
+    (["--token", "a", "--token-file", "b", "status"], "COMMAND"),
     (["cancel"], "cancel ID"),
     (["status", "now"], "status"),
     (["submit"], "submit [options] -- ARGV..."),
@@ -514,3 +523,398 @@ def test_logs_follow_streams_live_output(cluster):
                           check=True).stdout.strip()
     r = cluster.cli("logs", "-f", task_id, check=True, timeout=30)
     assert r.stdout == "start\nend\n"
+
+
+# ---- Ctrl-C on submit --wait ----
+
+class Waiter:
+    """`encore submit --wait` in the background, its stderr read as it
+    comes."""
+
+    def __init__(self, cluster, *argv):
+        e = dict(os.environ, ENCORE_MAIN="127.0.0.1:%d" % cluster.port,
+                 ENCORE_TOKEN=cluster.operator_token)
+        self.p = subprocess.Popen([binpath("encore"), "submit", "--wait",
+                                   "--"] + list(argv), env=e,
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+        self.err = b""
+        os.set_blocking(self.p.stderr.fileno(), False)
+
+    def stderr(self):
+        try:
+            chunk = self.p.stderr.read()
+        except (BlockingIOError, ValueError):
+            chunk = None
+        if chunk:
+            self.err += chunk
+        return self.err.decode(errors="replace")
+
+    def wait_err(self, text, timeout=15):
+        return wait_for(lambda: text in self.stderr() and self.stderr(),
+                        timeout, what="%r on stderr" % text)
+
+    def finish(self, timeout=15):
+        try:
+            self.p.wait(timeout=timeout)
+        finally:
+            if self.p.poll() is None:
+                self.p.kill()
+                self.p.wait()
+        self.p.stdout.close()
+        return self.p.returncode, self.stderr()
+
+
+def test_ctrl_c_on_submit_wait_detaches_and_says_how_to_cancel(cluster):
+    cluster.start_main()
+    w = Waiter(cluster, "sleep", "100")
+    err = w.wait_err("submitted task")
+    task_id = re.search(r"submitted task (\S+)", err).group(1)
+    w.p.send_signal(signal.SIGINT)
+    err = w.wait_err("keeps running")
+    assert "encore cancel %s" % task_id in err, err
+    assert "Ctrl-C again" in err
+    t0 = time.monotonic()
+    rc, err = w.finish()
+    # It waits the few seconds a second Ctrl-C has, then detaches.
+    assert rc == 130, err
+    assert 2 <= time.monotonic() - t0 < 10
+    assert "detached from task %s" % task_id in err, err
+    assert "encore logs -f %s" % task_id in err
+    assert cli_tasks(cluster)[task_id]["state"] == "queued"
+
+
+def test_second_ctrl_c_on_submit_wait_cancels(cluster):
+    cluster.start_main()
+    w = Waiter(cluster, "sleep", "100")
+    err = w.wait_err("submitted task")
+    task_id = re.search(r"submitted task (\S+)", err).group(1)
+    w.p.send_signal(signal.SIGINT)
+    w.wait_err("keeps running")
+    w.p.send_signal(signal.SIGINT)
+    rc, err = w.finish()
+    assert "cancelling task %s" % task_id in err, err
+    assert rc == 125, err
+    assert cli_tasks(cluster, "--all")[task_id]["state"] == "cancelled"
+
+
+# ---- paging (list_tasks limit/after; PROTOCOL.md section 7) ----
+
+def fake_cli(fake, *args, timeout=30, text=True):
+    e = dict(os.environ, ENCORE_MAIN=fake.addr, ENCORE_TOKEN=fake.token)
+    return subprocess.run([binpath("encore")] + list(args), env=e,
+                          capture_output=True, text=text, timeout=timeout)
+
+
+def test_ps_shows_the_first_page_and_counts_the_rest():
+    with FakeMain(Pager(2500)) as fake:
+        r = fake_cli(fake, "ps")
+        reqs = fake.seen("list_tasks")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split()[:3] == ["ID", "NAME", "STATE"]
+    assert len(lines) == 1 + 1000
+    assert lines[-1].split()[0] == "1000"
+    assert r.stderr == ("... and 1500 more (encore ps --all lists every "
+                        "task)\n")
+    assert len(reqs) == 1 and reqs[0]["data"]["limit"] == 1000
+
+
+def test_ps_all_and_csv_page_through_every_task():
+    with FakeMain(Pager(1500, finished=1200)) as fake:
+        r = fake_cli(fake, "ps", "--all")
+        reqs = fake.seen("list_tasks")
+        assert r.returncode == 0, r.stderr
+        assert r.stderr == ""
+        ids = [line.split()[0] for line in r.stdout.splitlines()[1:]]
+        assert ids == [str(i) for i in range(1, 2701)]
+        assert [q["data"].get("after") for q in reqs] == \
+            [None, "1000", "2000"]
+        # Columns stay aligned across pages (widths only grow).
+        starts = {line.index(" t") for line in r.stdout.splitlines()[1:]}
+        assert len(starts) == 1, starts
+
+        r = fake_cli(fake, "ps", "--csv", text=False)
+        assert r.returncode == 0, r.stderr
+        rows = parse_csv(r.stdout.decode(), TASK_COLUMNS)
+        assert [row["id"] for row in rows] == [str(i) for i in
+                                               range(1, 1501)]
+
+
+def test_ps_all_streams_rows_as_pages_arrive():
+    pager = Pager(2500)
+    pager.gate = threading.Event()
+    with FakeMain(pager) as fake:
+        e = dict(os.environ, ENCORE_MAIN=fake.addr, ENCORE_TOKEN=fake.token)
+        p = subprocess.Popen([binpath("encore"), "ps", "--all"], env=e,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        try:
+            # The first page is out while the second is still held back.
+            first = [p.stdout.readline() for _ in range(1001)]
+            assert first[-1].split()[0] == "1000", first[-1]
+            assert p.poll() is None
+            pager.gate.set()
+            rest, err = p.communicate(timeout=30)
+        finally:
+            pager.gate.set()
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert p.returncode == 0, err
+    assert len(rest.splitlines()) == 1500
+
+
+def test_ps_refuses_a_listing_that_does_not_move_on():
+    def stuck(conn, msg):
+        if msg["message_type"] == "list_tasks":
+            conn.reply(msg, {"ok": True, "tasks": [fake_task(1)],
+                             "total": 5, "next": "1"})
+    with FakeMain(stuck) as fake:
+        r = fake_cli(fake, "ps", "--all", timeout=30)
+    assert r.returncode == 1, r.stderr
+    assert "does not move on" in r.stderr
+
+
+def test_ps_pages_against_the_real_main_node(cluster):
+    cluster.start_main("--max-msg-rate", "0")
+    with cluster.operator() as op:
+        r = op.request("list_tasks", {"limit": 1})
+        if "next" not in r["data"]:
+            pytest.skip("this encore-main does not page list_tasks yet "
+                        "(limit/after/total/next: the main node's side)")
+        for i in range(1203):
+            op.send("submit", {"task": {"command": ["true"],
+                                        "name": "p%d" % i}})
+        wait_for(lambda: op.request("status")["data"]["status"]
+                 ["tasks_queued"] == 1203, 30, what="1203 tasks queued")
+    r = cluster.cli("ps", check=True)
+    assert len(r.stdout.splitlines()) == 1001
+    assert r.stderr == "... and 203 more (encore ps --all lists every task)\n"
+    r = cluster.cli("ps", "--all", check=True)
+    assert len(r.stdout.splitlines()) == 1204
+    assert r.stderr == ""
+
+
+# ---- output for people and for pipes ----
+
+def test_broken_pipe_is_silent_and_exits_0(cluster):
+    """encore ps | head -1: the reader going away is not an error."""
+    cluster.start_main()
+    for i in range(3):
+        cluster.cli("submit", "--name", "n%d" % i, "--", "true", check=True)
+    e = dict(os.environ, ENCORE_MAIN="127.0.0.1:%d" % cluster.port,
+             ENCORE_TOKEN=cluster.operator_token)
+    for args in (["ps"], ["ps", "--all", "--csv"], ["devices"], ["status"]):
+        r, w = os.pipe()
+        os.close(r)             # head has read its line and gone
+        try:
+            p = subprocess.run([binpath("encore")] + args, env=e, stdout=w,
+                               stderr=subprocess.PIPE, text=True,
+                               timeout=30)
+        finally:
+            os.close(w)
+        assert p.returncode == 0, (args, p.stderr)
+        assert p.stderr == "", (args, p.stderr)
+
+
+def test_show_is_aligned_and_says_none(cluster):
+    cluster.start_main()
+    tid = cluster.cli("submit", "--name", "al", "--env", "A=1", "--",
+                      "true", check=True).stdout.strip()
+    out = cluster.cli("show", tid, check=True).stdout
+    fields = {}
+    starts = set()
+    for line in out.splitlines():
+        m = re.match(r"^([a-z][a-z ]*:)( +)(\S.*)$", line)
+        if m:
+            fields[m.group(1)] = m.group(3)
+            starts.add(len(m.group(1)) + len(m.group(2)))
+    assert len(starts) == 1, out            # every value in one column
+    assert fields["timeout:"] == "none", out
+    assert fields["cpus:"] == "none" and fields["memory:"] == "none", out
+    assert "timeout:        0" not in out
+
+
+def test_error_hint_is_given_once(cluster):
+    cluster.start_main()
+    r = cluster.cli("show", "99999")
+    assert r.returncode == 1
+    assert r.stderr.count("encore ps --all") == 1, r.stderr
+    r = cluster.cli("approve", "nope")
+    assert r.returncode == 1
+    assert r.stderr.count("encore devices") == 1, r.stderr
+    r = cluster.cli("status", env={"ENCORE_TOKEN": "wrong"})
+    assert r.returncode == 1
+    assert r.stderr.count("ENCORE_TOKEN") == 1, r.stderr
+    # A message without a next step gets ours, naming the task.
+    tid = cluster.cli("submit", "--", "true", check=True).stdout.strip()
+    cluster.cli("cancel", tid, check=True)
+    r = cluster.cli("cancel", tid)
+    assert r.returncode == 1
+    assert "encore show %s" % tid in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("args,hint", [
+    (["sumbit", "--", "true"], "did you mean 'submit'?"),
+    (["devcies"], "did you mean 'devices'?"),
+    (["ps", "--alll"], "did you mean '--all'?"),
+    (["logs", "--follwo", "1"], "did you mean '--follow'?"),
+    (["submit", "--imgae", "x", "--", "true"], "did you mean '--image'?"),
+])
+def test_did_you_mean(args, hint):
+    r = run(*args, env={"ENCORE_MAIN": "127.0.0.1:%d" % free_port(),
+                        "ENCORE_TOKEN": "t"})
+    assert r.returncode == 2, r.stderr
+    assert hint in r.stderr, r.stderr
+
+
+def test_token_file(cluster, tmp_path):
+    cluster.start_main()
+    tf = tmp_path / "op.token"
+    tf.write_text(cluster.operator_token + "\n")
+    tf.chmod(0o600)
+    r = cluster.cli("--token-file", str(tf), "status",
+                    env={"ENCORE_TOKEN": ""})
+    assert r.returncode == 0, r.stderr
+    r = cluster.cli("status", env={"ENCORE_TOKEN": "",
+                                   "ENCORE_TOKEN_FILE": str(tf)})
+    assert r.returncode == 0, r.stderr
+    # The flag wins over the environment.
+    r = cluster.cli("--token-file", str(tf), "status",
+                    env={"ENCORE_TOKEN": "wrong"})
+    assert r.returncode == 0, r.stderr
+    r = cluster.cli("--token-file", str(tmp_path / "missing"), "status")
+    assert r.returncode == 2
+    assert str(tmp_path / "missing") in r.stderr
+    assert "No such file" in r.stderr
+    r = cluster.cli("--token", "x", "--token-file", str(tf), "status")
+    assert r.returncode == 2 and "not both" in r.stderr
+
+
+EVIL_DEVICES = [
+    {"id": "w\x1b[2J1", "hostname": "h\x1b]0;pwned\x07", "state": "online",
+     "arch": "x86_64", "platform": "linux", "cores": 2,
+     "mem_total": 1073741824, "reason": None},
+    {"id": "\u65e5\u672c", "hostname": "caf\u00e9", "state": "online",
+     "arch": "x86_64", "platform": "linux", "cores": 4,
+     "mem_total": 1073741824, "reason": None},
+    {"id": "ab", "hostname": "\u202eevil", "state": "paused",
+     "arch": "aarch64", "platform": "linux", "cores": 4,
+     "mem_total": 1073741824, "reason": "battery\x1b[5m low"},
+]
+
+
+def columns(text):
+    """Terminal columns of text (wide East Asian characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1
+               for c in text)
+
+
+def evil_main(conn, msg):
+    """A main node whose strings carry escape sequences and wide text."""
+    t = msg["message_type"]
+    if t == "list_devices":
+        conn.reply(msg, {"ok": True, "devices": EVIL_DEVICES})
+    elif t == "list_tasks":
+        t1 = fake_task(1)
+        t1["name"] = "n\x1b[31m\u65e5\u672c"
+        t2 = fake_task(2)
+        t2["name"] = "plain"
+        conn.reply(msg, {"ok": True, "tasks": [t1, t2]})
+    elif t == "get_task":
+        task = fake_task(1)
+        task.update({"name": "x\x1b]52;c;Zm9v\x07y", "command":
+                     ["sh", "-c", "echo \x1b[2J"], "env": {"K": "v\x07"},
+                     "timeout": 0, "attempts": []})
+        conn.reply(msg, {"ok": True, "task": task})
+    elif t == "cancel":
+        conn.reply(msg, {"ok": False, "error": {
+            "code": "conflict", "message": "no\x1b[2J way"}})
+
+
+def test_server_strings_are_escaped_and_aligned():
+    with FakeMain(evil_main) as fake:
+        outs = {}
+        for args in (["devices"], ["ps"], ["show", "1"], ["cancel", "1"]):
+            r = fake_cli(fake, *args)
+            outs[args[0]] = r
+            assert "\x1b" not in r.stdout + r.stderr, (args, r.stdout,
+                                                       r.stderr)
+            assert "\x07" not in r.stdout + r.stderr, args
+            assert "\u202e" not in r.stdout + r.stderr, args
+    dev = outs["devices"].stdout.splitlines()
+    assert dev[1].startswith("w\\x1b[2J1 "), dev
+    assert "h\\x1b]0;pwned\\x07" in dev[1]
+    assert "\\u202eevil" in dev[3]
+    assert "paused (battery\\x1b[5m low)" in dev[3]
+    # Columns line up by display width: 日本 takes 4 columns (6 bytes).
+    arch = [columns(line[:re.search(r"x86_64|aarch64", line).start()])
+            for line in dev[1:]]
+    assert len(set(arch)) == 1, (arch, dev)
+    ps = outs["ps"].stdout.splitlines()
+    assert "n\\x1b[31m\u65e5\u672c" in ps[1]
+    assert columns(ps[1][:ps[1].index("queued")]) == \
+        columns(ps[2][:ps[2].index("queued")]), ps
+    show = outs["show"].stdout
+    assert "x\\x1b]52;c;Zm9v\\x07y" in show
+    assert "K=v\\x07" in show
+    assert "no\\x1b[2J way (conflict)" in outs["cancel"].stderr
+
+
+def run_pty(args, env):
+    """Run encore with stdout and stderr on a terminal; (code, output)."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        try:
+            os.execve(binpath("encore"), ["encore"] + list(args), env)
+        finally:
+            os._exit(127)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), out
+
+
+def test_csv_is_raw_on_a_pipe_and_escaped_on_a_terminal():
+    with FakeMain(evil_main) as fake:
+        r = fake_cli(fake, "devices", "--csv", text=False)
+        assert r.returncode == 0
+        assert b"w\x1b[2J1," in r.stdout           # data for programs
+        e = dict(os.environ, ENCORE_MAIN=fake.addr, ENCORE_TOKEN=fake.token)
+        code, out = run_pty(["devices", "--csv"], e)
+    assert code == 0, out
+    assert b"\x1b" not in out, out
+    assert b"w\\x1b[2J1," in out
+
+
+@needs_worker
+def test_logs_on_a_terminal_pass_colour_only(cluster):
+    cluster.start_main()
+    start_worker(cluster)
+    script = ("printf '\\033[31mred\\033[0m \\033]0;title\\007 "
+              "\\033[2Jgone\\n'")
+    tid = cluster.cli("submit", "--", "sh", "-c", script,
+                      check=True).stdout.strip()
+    wait_for(lambda: cli_tasks(cluster, "--all")[tid]["state"]
+             == "completed", timeout=30, what="task completed")
+    raw = b"\x1b[31mred\x1b[0m \x1b]0;title\x07 \x1b[2Jgone\n"
+    # On a pipe: the task's own bytes.
+    assert cli_bytes(cluster, "logs", tid) == raw
+    e = dict(os.environ, ENCORE_MAIN="127.0.0.1:%d" % cluster.port,
+             ENCORE_TOKEN=cluster.operator_token)
+    code, out = run_pty(["logs", tid], e)
+    assert code == 0, out
+    assert out == (b"\x1b[31mred\x1b[0m \\x1b]0;title\\x07 "
+                   b"\\x1b[2Jgone\r\n"), out
+    code, out = run_pty(["logs", "--raw", tid], e)
+    assert code == 0, out
+    assert out == raw.replace(b"\n", b"\r\n"), out

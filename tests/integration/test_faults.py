@@ -150,8 +150,7 @@ def test_result_on_a_full_disk_is_kept_until_space_returns(cluster,
     wait_for(lambda: state() == "running", 30, what="the task to run")
     filler = fill(small_disk)
     open(flag, "w").close()
-    wait_for(lambda: "batch_not_saved" in cluster.main.output() or
-             "task_result_not_saved" in cluster.main.output(), 30,
+    wait_for(lambda: "commit_failed" in cluster.main.output(), 30,
              what="the result to arrive on the full disk")
     time.sleep(1)
     assert state() in ("assigned", "running", "queued")
@@ -216,9 +215,15 @@ def hold_write_lock(path, seconds, started):
         db.close()
 
 
-@pytest.mark.parametrize("hold,outcome", [(2.0, "waits"), (7.0, "fails")])
-def test_sqlite_busy(cluster, hold, outcome):
+@pytest.mark.parametrize("hold", [2.0, 7.0])
+def test_sqlite_busy(cluster, hold):
+    """Another process holding encore.db locked (a backup, an admin's
+    sqlite3) never stalls the loop: a write is refused at once with `busy`,
+    reads (status, the text export) are answered meanwhile, a worker's
+    heartbeats keep it online, and writes work again once the lock goes."""
     cluster.start_main()
+    cluster.start_worker("w1")
+    cluster.wait_state("w1", "online")
     op = cluster.operator()
     assert op.request("submit", {"task": {"command": ["true"]}})["data"]["ok"]
     started = threading.Event()
@@ -229,23 +234,20 @@ def test_sqlite_busy(cluster, hold, outcome):
     t0 = time.monotonic()
     r = op.request("submit", {"task": {"command": ["true"]}}, timeout=30)
     took = time.monotonic() - t0
-    if outcome == "waits":
-        # Within busy_timeout (5 s) the request waits for the lock.
-        assert r["data"]["ok"] is True, r
-        assert took >= hold - 0.5, took
-    else:
-        # Past it: a clear error, or (as long as tasks.c goes on after a
-        # failed store_begin and waits again in autocommit) success once
-        # the lock is gone; never a hang or a crash.
+    if r["data"].get("ok") is not True:
         err = error_of(r)
-        if r.get("data", {}).get("ok") is not True:
-            assert err.get("code") == "internal", (took, r)
-            assert err.get("message"), r
-        assert took < 11.0, took
+        assert err.get("code") == "busy", (took, r)
+        assert "retry" in err.get("message", ""), r
+    # Answered well before the lock is gone, whatever the answer.
+    assert took < 1.0, took
+    t0 = time.monotonic()
+    assert op.request("status")["data"]["ok"]
+    assert "devices_total:" in cluster.text("status")
+    assert time.monotonic() - t0 < 1.0
     th.join(timeout=15)
     assert cluster.main.alive()
     recovered_submit(op)
-    assert "devices_total:" in cluster.text("status")
+    assert cluster.device_state("w1") in ("online", "busy")
 
 
 def rst_close(s):

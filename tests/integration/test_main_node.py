@@ -140,8 +140,10 @@ def test_heartbeat_metrics_in_csv(cluster):
                    cluster.devices_csv()["nas"])
     out = cluster.text("devices csv")
     header = out.splitlines()[0]
+    # The columns of the contract, in order, and `reason` at the end.
     assert header == ("id,hostname,state,arch,platform,cores,mem_mb,cpu_pct,"
-                      "mem_pct,load1,temp_c,battery_pct,running,slots,last_seen_s")
+                      "mem_pct,load1,temp_c,battery_pct,running,slots,last_seen_s,"
+                      "reason")
     assert out.endswith("\r\n")
     assert row["state"] == "online"
     assert row["hostname"] == "nas-host"

@@ -130,8 +130,11 @@ def test_tokens_never_logged_or_echoed(cluster):
 def test_text_export_local_refuses_other_hosts(cluster, lan):
     a, b = lan
     cluster.port = free_port()
+    # --plaintext on: this test is about the text export only (plaintext
+    # JSON from the LAN is refused by default; test_tls.py covers that).
     cluster.start_main("--listen", "%s:%d" % (a, cluster.port),
-                       "--text-export", "local", wait=False)
+                       "--text-export", "local", "--plaintext", "on",
+                       wait=False)
     def up():
         assert cluster.main.alive(), cluster.main.output()
         try:

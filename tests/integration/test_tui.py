@@ -11,6 +11,7 @@ out (q, SIGTERM) leaves the terminal as it found it.  The tmux server is
 always killed, and every wait is bounded.
 """
 
+import json
 import os
 import re
 import shutil
@@ -22,6 +23,7 @@ import uuid
 import pytest
 
 from conftest import binpath, wait_for
+from fake_main import FakeMain, Pager
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("tmux") is None,
@@ -31,6 +33,7 @@ pytestmark = [
 ]
 
 EXIT_MARK = "encore-top-exited="
+ASAN = bool(os.environ.get("ENCORE_ASAN"))
 
 
 class Tmux:
@@ -51,8 +54,13 @@ class Tmux:
     def start(self, cluster, cols=100, lines=30, env=None, args=""):
         """Start encore-top; after it exits the pane prints its status and
         whether the tty settings came back as they were."""
-        e = {"ENCORE_MAIN": "127.0.0.1:%d" % cluster.port,
-             "ENCORE_TOKEN": cluster.operator_token,
+        self.start_at("127.0.0.1:%d" % cluster.port, cluster.operator_token,
+                      cols, lines, env, args)
+
+    def start_at(self, addr, token, cols=100, lines=30, env=None, args=""):
+        """start() against any main node (a fake one too)."""
+        e = {"ENCORE_MAIN": addr,
+             "ENCORE_TOKEN": token,
              "LANG": "C.UTF-8"}
         if os.environ.get("ENCORE_ASAN"):
             # Sanitizer reports go to files the fixture checks, not to
@@ -430,3 +438,189 @@ def proc_cpu(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_80x24_shows_task_names_under_a_header(cluster, top):
+    cluster.start_main()
+    cluster.start_worker("w1")
+    cluster.wait_state("w1", "online")
+    with cluster.operator() as op:
+        for name in ("nightly-job", "backup-home"):
+            r = op.request("submit", {"task": {
+                "name": name, "command": ["sleep", "30"]}})
+            assert r["data"]["ok"], r
+    top.start(cluster, cols=80, lines=24)
+    top.wait_text("devices 1/1 online")
+    s = top.wait_text("nightly-job", "backup-home", timeout=15)
+    lines = s.splitlines()
+    head = [line for line in lines if re.search(r"ID +STATE .*NAME", line)]
+    assert head, s
+    # The names start where the NAME header does.
+    col = head[0].index("NAME")
+    assert any(line[col:].startswith("nightly-job") for line in lines), s
+    assert all(len(line) <= 80 for line in lines)
+
+
+def test_token_file(cluster, top, tmp_path):
+    cluster.start_main()
+    tf = tmp_path / "op.token"
+    tf.write_text(cluster.operator_token + "\n")
+    top.start_at("127.0.0.1:%d" % cluster.port, "",
+                 args="--token-file %s" % tf)
+    top.wait_text("connected to")
+    r = subprocess.run([binpath("encore-top"), "--main",
+                        "127.0.0.1:%d" % cluster.port, "--token-file",
+                        str(tmp_path / "missing")], capture_output=True,
+                       text=True, timeout=20, stdin=subprocess.DEVNULL)
+    assert r.returncode == 2, r.stderr
+    assert str(tmp_path / "missing") in r.stderr
+
+
+# ---- against a main node that misbehaves (fake_main.py) ----
+
+EVIL_DEVICE = {"id": "w\x1b[2J1", "hostname": "h", "state": "online",
+               "arch": "x86_64", "platform": "linux", "cores": 2,
+               "slots": 2, "running": 0}
+
+
+def polite(conn, msg, devices=(EVIL_DEVICE,), tasks=()):
+    """Answer what encore-top asks as a main node would."""
+    t = msg["message_type"]
+    if t == "subscribe":
+        conn.reply(msg, {"ok": True})
+    elif t == "list_devices":
+        conn.reply(msg, {"ok": True, "devices": list(devices)})
+    elif t == "list_tasks":
+        conn.reply(msg, {"ok": True, "tasks": list(tasks)})
+    elif t == "status":
+        conn.reply(msg, {"ok": True, "status": {}})
+    elif t == "logs":
+        conn.reply(msg, {"ok": True, "task_id": msg["data"]["task_id"],
+                         "state": "running", "output": "", "chunks": []})
+
+
+def top_rss_mib(top):
+    pid = top.top_pid()
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+def test_names_are_escaped_on_screen(top):
+    with FakeMain(polite) as fake:
+        top.start_at(fake.addr, fake.token)
+        s = top.wait_text("w\\x1b[2J1", "devices 1/1 online")
+        assert "\x1b" not in s
+
+
+def test_huge_line_is_refused_and_retried(top):
+    pad = b"x" * (70 * 1024 * 1024)
+
+    def handler(conn, msg):
+        if msg["message_type"] == "list_devices":
+            try:
+                conn.send_raw(b'{"message_type":"reply","reply_to":"%s",'
+                              b'"data":{"ok":true,"devices":[],"pad":"'
+                              % msg["message_id"].encode() + pad + b'"}}\n')
+            except OSError:
+                pass
+        else:
+            polite(conn, msg)
+    with FakeMain(handler) as fake:
+        top.start_at(fake.addr, fake.token)
+        top.wait_text("disconnected, retrying", "longer than 64 MiB",
+                      timeout=30)
+        rss = top_rss_mib(top)
+        print("encore-top peak RSS after a 70 MB line: %.0f MiB" % rss)
+        assert ASAN or rss < 256, rss     # ASan keeps freed memory
+
+
+def test_endless_events_stay_bounded_and_time_out(top):
+    """New tasks without end and never a reply: the model stops at its cap,
+    the unanswered request times out, encore-top reconnects."""
+    def handler(conn, msg):
+        if msg["message_type"] != "list_tasks":
+            polite(conn, msg)
+            return
+        i = 0
+        try:
+            while not conn.closed.is_set():
+                batch = b"".join(
+                    (json.dumps({"message_type": "event", "data": {
+                        "topic": "tasks", "task": {
+                            "id": str(i + k), "name": "flood",
+                            "state": "queued", "priority": "normal"}}})
+                     + "\n").encode() for k in range(1000))
+                conn.send_raw(batch)
+                i += 1000
+        except OSError:
+            pass
+    with FakeMain(handler) as fake:
+        top.start_at(fake.addr, fake.token, args="--request-timeout 3")
+        s = top.wait_text("no answer from the main node within 3 s",
+                          timeout=30)
+        assert "disconnected" in s
+        rss = top_rss_mib(top)
+        print("encore-top peak RSS under an event flood: %.0f MiB" % rss)
+        assert ASAN or rss < 128, rss
+
+
+def test_dribbling_reply_times_out(top):
+    def handler(conn, msg):
+        if msg["message_type"] != "list_devices":
+            polite(conn, msg)
+            return
+        try:
+            for _ in range(600):
+                if conn.closed.is_set():
+                    return
+                conn.send_raw(b" ")
+                time.sleep(0.1)
+        except OSError:
+            pass
+    with FakeMain(handler) as fake:
+        top.start_at(fake.addr, fake.token, args="--request-timeout 2")
+        top.wait_text("no answer from the main node within 2 s",
+                      "only part of a line came", timeout=20)
+
+
+def test_silent_main_node_is_asked_and_left(top):
+    """Nothing to say is fine; not answering the check is not."""
+    state = {"mute": False, "probes": 0}
+
+    def handler(conn, msg):
+        if msg["message_type"] == "status":
+            state["probes"] += 1
+            if state["mute"]:
+                return
+        polite(conn, msg)
+    with FakeMain(handler) as fake:
+        top.start_at(fake.addr, fake.token, args="--request-timeout 2")
+        top.wait_text("devices 1/1 online")
+        wait_for(lambda: state["probes"] >= 3, 15, what="3 checks")
+        assert "DISCONNECTED" not in top.screen()
+        state["mute"] = True
+        top.wait_text("no answer from the main node within 2 s",
+                      timeout=15)
+
+
+def test_task_list_is_paged(top):
+    """The tasks not yet ended come page by page (limit/after) until the
+    main node says there are no more (a fake: the real main node pages
+    once its side lands)."""
+    pager = Pager(2500, finished=300)
+
+    def handler(conn, msg):
+        if msg["message_type"] == "list_tasks":
+            pager(conn, msg)
+        else:
+            polite(conn, msg)
+    with FakeMain(handler) as fake:
+        top.start_at(fake.addr, fake.token)
+        top.wait_text("tasks 2500 queued")
+        reqs = fake.seen("list_tasks")
+    assert [r["data"].get("after") for r in reqs] == [None, "1000", "2000"]
+    assert all(r["data"]["limit"] == 1000 and not r["data"].get("all")
+               for r in reqs)

@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <getopt.h>
+
 #include <cmocka.h>
 #include <json-c/json.h>
 
@@ -420,44 +422,180 @@ test_main_address(void **state)
 	unsetenv("ENCORE_MAIN");
 }
 
-/* --token beats ENCORE_TOKEN beats operator.token in the state dir. */
+/* Write text to path. */
+static void
+write_file(const char *path, const char *text)
+{
+	FILE	*f;
+
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* --token, --token-file, ENCORE_TOKEN, ENCORE_TOKEN_FILE, then
+ * operator.token in the state dir, in that order. */
 static void
 test_find_token(void **state)
 {
-	char	 dir[] = "/tmp/test-cli-XXXXXX", path[256];
-	char	*t;
-	FILE	*f;
+	char	 dir[] = "/tmp/test-cli-XXXXXX", path[256], tf[256];
+	char	 empty[256], *t, *cause;
 
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof path, "%s/encore", dir);
 	assert_int_equal(mkdir(path, 0700), 0);
 	snprintf(path, sizeof path, "%s/encore/operator.token", dir);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs("filetoken\n", f);
-	fclose(f);
+	write_file(path, "filetoken\n");
+	snprintf(tf, sizeof tf, "%s/op.token", dir);
+	write_file(tf, "  \n");
+	write_file(tf, "from-token-file\r\nsecond line\n");
+	snprintf(empty, sizeof empty, "%s/empty.token", dir);
+	write_file(empty, "\n");
 
 	setenv("XDG_STATE_HOME", dir, 1);
 	setenv("HOME", dir, 1);
 	unsetenv("ENCORE_TOKEN");
-	t = client_find_token("flag");
+	unsetenv("ENCORE_TOKEN_FILE");
+	t = client_find_token("flag", tf, &cause);
 	assert_string_equal(t, "flag");
 	free(t);
+	t = client_find_token(NULL, tf, &cause);
+	assert_string_equal(t, "from-token-file");
+	free(t);
 	setenv("ENCORE_TOKEN", "envtoken", 1);
-	t = client_find_token(NULL);
+	t = client_find_token(NULL, tf, &cause);
+	assert_string_equal(t, "from-token-file");
+	free(t);
+	t = client_find_token(NULL, NULL, &cause);
+	assert_string_equal(t, "envtoken");
+	free(t);
+	setenv("ENCORE_TOKEN_FILE", tf, 1);
+	t = client_find_token(NULL, NULL, &cause);
 	assert_string_equal(t, "envtoken");
 	free(t);
 	setenv("ENCORE_TOKEN", "", 1);
-	t = client_find_token(NULL);
+	t = client_find_token(NULL, NULL, &cause);
+	assert_string_equal(t, "from-token-file");
+	free(t);
+
+	/* A named file that cannot be used is an error, not a fallback. */
+	t = client_find_token(NULL, "/nonexistent/op.token", &cause);
+	assert_null(t);
+	assert_non_null(strstr(cause, "/nonexistent/op.token"));
+	assert_non_null(strstr(cause, "No such file"));
+	free(cause);
+	t = client_find_token(NULL, empty, &cause);
+	assert_null(t);
+	assert_non_null(strstr(cause, "no token"));
+	free(cause);
+	setenv("ENCORE_TOKEN_FILE", "/nonexistent/env.token", 1);
+	t = client_find_token(NULL, NULL, &cause);
+	assert_null(t);
+	assert_non_null(strstr(cause, "/nonexistent/env.token"));
+	free(cause);
+
+	unsetenv("ENCORE_TOKEN_FILE");
+	t = client_find_token(NULL, NULL, &cause);
+	assert_null(cause);
 	/* As root /var/lib/encore comes first; it may hold a real token. */
 	if (access("/var/lib/encore/operator.token", R_OK) != 0)
 		assert_string_equal(t, "filetoken");
 	free(t);
 
 	unlink(path);
+	unlink(tf);
+	unlink(empty);
 	snprintf(path, sizeof path, "%s/encore", dir);
 	rmdir(path);
 	rmdir(dir);
+}
+
+/* "Did you mean": typos of commands and options, nothing for the rest. */
+static void
+test_suggest(void **state)
+{
+	static const char *cmds[] = { "devices", "approve", "reject", "drain",
+	    "undrain", "remove", "submit", "ps", "show", "logs", "cancel",
+	    "status" };
+	static const struct {
+		const char	*word;
+		const char	*want;
+	} cases[] = {
+		{ "sumbit", "submit" },		/* swapped letters */
+		{ "submt", "submit" },		/* one left out */
+		{ "devcies", "devices" },
+		{ "lgos", "logs" },
+		{ "sp", "ps" },
+		{ "stauts", "status" },
+		{ "cancle", "cancel" },
+		{ "frobnicate", NULL },
+		{ "bogus", NULL },		/* "logs" is 2 away: too far */
+		{ "x", NULL },
+		{ "", NULL },
+	};
+	static const struct option opts[] = {
+		{ "image", required_argument, NULL, 'i' },
+		{ "wait", no_argument, NULL, 'w' },
+		{ "all", no_argument, NULL, 'a' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*got;
+	char		 buf[80];
+	size_t		 i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		got = cli_suggest(cases[i].word, cmds, 12);
+		if ((got == NULL) != (cases[i].want == NULL) ||
+		    (got != NULL && strcmp(got, cases[i].want) != 0))
+			fail_msg("%s: got %s, expected %s", cases[i].word,
+			    got ? got : "nothing", cases[i].want ?
+			    cases[i].want : "nothing");
+	}
+	cli_suggest_option("--imgae=busybox", opts, buf, sizeof buf);
+	assert_string_equal(buf, "; did you mean '--image'?");
+	cli_suggest_option("--alll", opts, buf, sizeof buf);
+	assert_string_equal(buf, "; did you mean '--all'?");
+	cli_suggest_option("--zzzzzz", opts, buf, sizeof buf);
+	assert_string_equal(buf, "");
+	cli_suggest_option("-x", opts, buf, sizeof buf);
+	assert_string_equal(buf, "");
+}
+
+/* Tables pad by display width and escape what a terminal would obey. */
+static void
+test_table_width(void **state)
+{
+	static const char *rows[][3] = {
+		{ "ID", "NAME", "STATE" },
+		{ "1", "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", "queued" },
+		{ "2", "caf\xc3\xa9", "running" },
+		{ "3", "a\x1b[2Jb", "failed" },
+		{ "4", NULL, "\xe2\x80\xae" "evil" },
+	};
+	struct cli_table	 t;
+	char			*buf = NULL;
+	size_t			 len = 0, i;
+	FILE			*fp;
+
+	display_init();
+	fp = open_memstream(&buf, &len);
+	assert_non_null(fp);
+	cli_table_init(&t, 3);
+	for (i = 0; i < 5; i++)
+		cli_table_add(&t, rows[i]);
+	cli_table_print(fp, &t);
+	cli_table_free(&t);
+	fclose(fp);
+	/* The name column is 9 wide (a\x1b[2Jb escaped); 日本語 takes 6
+	 * columns (9 bytes), café 4 (5 bytes): STATE lines up. */
+	assert_string_equal(buf,
+	    "ID  NAME       STATE\n"
+	    "1   \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e     queued\n"
+	    "2   caf\xc3\xa9       running\n"
+	    "3   a\\x1b[2Jb  failed\n"
+	    "4   -          \\u202eevil\n");
+	free(buf);
 }
 
 int
@@ -473,6 +611,8 @@ main(void)
 		cmocka_unit_test(test_reply_result),
 		cmocka_unit_test(test_main_address),
 		cmocka_unit_test(test_find_token),
+		cmocka_unit_test(test_suggest),
+		cmocka_unit_test(test_table_width),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

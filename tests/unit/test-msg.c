@@ -217,6 +217,20 @@ fill_task(struct proto_task *t, int assign)
 	t->req_labels[0].key = xstrdup("room");
 	t->req_labels[0].value = xstrdup("kitchen");
 	t->req_device = xstrdup("pi-kitchen");
+	if (assign)
+		return;
+	t->array_start = 10;
+	t->array_end = 1000;
+	t->array_step = 10;
+	t->array_limit = 8;
+	t->n_after = 2;
+	t->after = xcalloc(2, sizeof *t->after);
+	t->after[0] = xstrdup("12");
+	t->after[1] = xstrdup("13.4");
+	t->n_after_notok = 1;
+	t->after_notok = xcalloc(1, sizeof *t->after_notok);
+	t->after_notok[0] = xstrdup("14");
+	t->hold = 1;
 }
 
 /* A reference list of n entries. */
@@ -348,10 +362,18 @@ build_full(struct msg *m, enum msg_type type)
 		break;
 	case MSG_LIST_TASKS:
 		m->u.target.all = 1;
+		m->u.target.expand = 1;
+		m->u.target.limit = 500;
+		m->u.target.after = xstrdup("1000");
 		break;
 	case MSG_GET_TASK:
 	case MSG_CANCEL:
+	case MSG_RELEASE:
 		m->u.target.task_id = xstrdup("t-1");
+		break;
+	case MSG_HOLD:
+		m->u.target.task_id = xstrdup("17.3");
+		m->u.target.reason = xstrdup("wait for the new data");
 		break;
 	case MSG_LOGS:
 		m->u.target.task_id = xstrdup("t-1");
@@ -430,6 +452,8 @@ build_minimal(struct msg *m, enum msg_type type)
 	case MSG_GET_TASK:
 	case MSG_CANCEL:
 	case MSG_LOGS:
+	case MSG_HOLD:
+	case MSG_RELEASE:
 		m->u.target.task_id = xstrdup("t");
 		break;
 	case MSG_APPROVE:

@@ -33,37 +33,20 @@ struct dev_spec {
 					   "x" not accepting */
 };
 
-/* Stubs for what registry.c calls outside the pure module. */
-void
-worker_offline(struct server *s, struct device *d, const char *why)
-{
-}
-
-void
-conn_close(struct conn *c, const char *why)
-{
-}
-
-void
-client_event_device(struct server *s, struct device *d)
-{
-}
-
 static struct conn fake_conn;
 
-/* Build a device list from a table. */
+/* Build the registry (and the scheduler's index) from a table. */
 static void
-build(struct device_list *list, const struct dev_spec *spec, size_t n)
+build(const struct dev_spec *spec, size_t n)
 {
 	size_t	i;
 
-	TAILQ_INIT(list);
+	registry_init();
 	for (i = 0; i < n; i++) {
 		const struct dev_spec	*s = &spec[i];
-		struct device		*d = calloc(1, sizeof *d);
+		struct device		*d = registry_add(s->id);
 		char			*eq;
 
-		d->id = strdup(s->id);
 		d->info.architecture = strdup(s->arch ? s->arch : "x86_64");
 		d->info.platform = strdup(s->platform ? s->platform : "linux");
 		d->hw.cpu_cores = s->cores ? s->cores : 4;
@@ -87,24 +70,24 @@ build(struct device_list *list, const struct dev_spec *spec, size_t n)
 			*eq = '\0';
 			d->labels[0].value = strdup(eq + 1);
 		}
-		d->approved = !(s->flags && strchr(s->flags, 'p'));
 		d->online = !(s->flags && strchr(s->flags, 'o'));
 		d->conn = d->online ? &fake_conn : NULL;
 		d->drained = s->flags && strchr(s->flags, 'd');
 		d->accepting = !(s->flags && strchr(s->flags, 'x'));
-		TAILQ_INSERT_TAIL(list, d, entry);
+		device_set_approved(d, !(s->flags && strchr(s->flags, 'p')));
+		device_changed(d);
 	}
 }
 
 static void
-destroy(struct device_list *list)
+destroy(void)
 {
 	struct device	*d;
 
-	while ((d = TAILQ_FIRST(list)) != NULL) {
-		TAILQ_REMOVE(list, d, entry);
-		device_free(d);
-	}
+	TAILQ_FOREACH(d, registry_list(), entry)
+		d->conn = NULL;
+	registry_free();
+	scheduler_reset();
 }
 
 /* A task for the table: fields as in proto_task. */
@@ -120,33 +103,41 @@ struct task_spec {
 	const char	*expect;	/* device id or NULL */
 };
 
+/*
+ * Place one task on a table of devices, by the index and by looking at
+ * every device: both must agree, and with the case's expectation.
+ */
 static void
 run_case(const struct dev_spec *devs, size_t ndev, const struct task_spec *t)
 {
-	struct device_list	 list;
-	struct proto_task	 task;
+	struct placement	 p;
 	struct proto_kv		 kv;
-	struct device		*got;
+	struct device		*got, *ref;
 	char			 lbuf[64], *eq;
 
-	memset(&task, 0, sizeof task);
-	task.type = t->container ? TASK_TYPE_CONTAINER : TASK_TYPE_COMMAND;
-	task.req_arch = (char *)t->arch;
-	task.req_platform = (char *)t->platform;
-	task.req_device = (char *)t->device;
-	task.cpus = t->cpus;
-	task.memory_mb = t->memory_mb;
+	memset(&p, 0, sizeof p);
+	p.type = t->container ? TASK_TYPE_CONTAINER : TASK_TYPE_COMMAND;
+	p.arch = (char *)t->arch;
+	p.platform = (char *)t->platform;
+	p.device = (char *)t->device;
+	p.cpus = t->cpus;
+	p.memory_mb = t->memory_mb;
 	if (t->label != NULL) {
 		snprintf(lbuf, sizeof lbuf, "%s", t->label);
 		eq = strchr(lbuf, '=');
 		*eq = '\0';
 		kv.key = lbuf;
 		kv.value = eq + 1;
-		task.req_labels = &kv;
-		task.n_req_labels = 1;
+		p.labels = &kv;
+		p.n_labels = 1;
 	}
-	build(&list, devs, ndev);
-	got = scheduler_pick(&list, &task);
+	build(devs, ndev);
+	got = scheduler_pick(&p);
+	ref = scheduler_pick_list(registry_list(), &p);
+	if (got != ref)
+		fail_msg("%s: the index picked %s, a full look %s", t->name,
+		    got != NULL ? got->id : "none",
+		    ref != NULL ? ref->id : "none");
 	if (t->expect == NULL) {
 		if (got != NULL)
 			fail_msg("%s: expected no device, got %s", t->name,
@@ -159,7 +150,7 @@ run_case(const struct dev_spec *devs, size_t ndev, const struct task_spec *t)
 			fail_msg("%s: expected %s, got %s", t->name,
 			    t->expect, got->id);
 	}
-	destroy(&list);
+	destroy();
 }
 
 static const struct dev_spec cluster[] = {
@@ -251,21 +242,93 @@ test_deterministic(void **state)
 static void
 test_can_ever_run(void **state)
 {
-	struct device_list	 list;
-	struct proto_task	 t;
+	struct placement	 p;
 	struct device		*d;
 	static const struct dev_spec busy[] = {
 		{ .id = "busy", .slots = 1, .running = 1 },
 	};
 
-	build(&list, busy, 1);
-	d = TAILQ_FIRST(&list);
-	memset(&t, 0, sizeof t);
-	assert_null(scheduler_pick(&list, &t));
-	assert_true(scheduler_can_ever_run(d, &t));
-	t.req_arch = (char *)"riscv64";
-	assert_false(scheduler_can_ever_run(d, &t));
-	destroy(&list);
+	build(busy, 1);
+	d = TAILQ_FIRST(registry_list());
+	memset(&p, 0, sizeof p);
+	assert_null(scheduler_pick(&p));
+	assert_true(scheduler_can_ever_run(d, &p));
+	p.arch = (char *)"riscv64";
+	assert_false(scheduler_can_ever_run(d, &p));
+	destroy();
+}
+
+/*
+ * The index against a full look, on random clusters that change under it:
+ * devices fill and empty, pause, drain and leave; every pick must be the
+ * same device a look at every device would choose.
+ */
+static void
+test_index_matches_full_look(void **state)
+{
+	struct dev_spec	 spec[64];
+	char		 ids[64][8];
+	struct placement p;
+	struct device	*d, *got, *ref;
+	unsigned	 seed = 12345;
+	int		 round, i, n = 64, k;
+
+	for (i = 0; i < n; i++) {
+		memset(&spec[i], 0, sizeof spec[i]);
+		snprintf(ids[i], sizeof ids[i], "d%02d", i);
+		spec[i].id = ids[i];
+		spec[i].cores = 1 + i % 8;
+		spec[i].slots = 1 + i % 4;
+		spec[i].mhz = 600 + 100 * (i % 5);
+		spec[i].arch = i % 3 == 0 ? "aarch64" : "x86_64";
+		spec[i].container = i % 2;
+	}
+	build(spec, (size_t)n);
+	for (round = 0; round < 5000; round++) {
+		seed = seed * 1103515245u + 12345u;
+		k = (int)(seed >> 16) % n;
+		i = 0;
+		TAILQ_FOREACH(d, registry_list(), entry) {
+			if (i++ == k)
+				break;
+		}
+		switch ((seed >> 8) % 6) {
+		case 0:
+			if (d->running < d->slots)
+				d->running++;
+			break;
+		case 1:
+			if (d->running > 0)
+				d->running--;
+			break;
+		case 2:
+			d->accepting = !d->accepting;
+			break;
+		case 3:
+			d->drained = !d->drained;
+			break;
+		case 4:
+			d->online = !d->online;
+			d->conn = d->online ? &fake_conn : NULL;
+			break;
+		default:
+			d->cpus_used = (double)((seed >> 4) % 4);
+			break;
+		}
+		device_changed(d);
+		memset(&p, 0, sizeof p);
+		p.type = (seed >> 3) % 2 ? TASK_TYPE_CONTAINER :
+		    TASK_TYPE_COMMAND;
+		p.arch = (seed >> 5) % 3 == 0 ? (char *)"arm64" : NULL;
+		p.cpus = (double)((seed >> 7) % 3);
+		got = scheduler_pick(&p);
+		ref = scheduler_pick_list(registry_list(), &p);
+		if (got != ref)
+			fail_msg("round %d: the index picked %s, a full look %s",
+			    round, got != NULL ? got->id : "none",
+			    ref != NULL ? ref->id : "none");
+	}
+	destroy();
 }
 
 int
@@ -276,6 +339,7 @@ main(void)
 		cmocka_unit_test(test_no_oversubscription),
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_can_ever_run),
+		cmocka_unit_test(test_index_matches_full_look),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

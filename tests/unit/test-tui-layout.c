@@ -155,6 +155,48 @@ test_compute(void **state)
 }
 
 /* Run every case. */
+/* The tasks pane's columns: ID and STATE always, NAME keeps its room,
+ * DEVICE, AGE and PRIO only while it does. */
+static void
+test_task_columns(void **state)
+{
+	struct tui_task_cols	c;
+
+	/* 80x24: a 36-column pane, 32 inside. */
+	tui_layout_task_columns(&c, 32, 2, 2);
+	assert_int_equal(c.id_x, 0);
+	assert_int_equal(c.id_w, 2);
+	assert_int_equal(c.state_x, 3);
+	assert_int_equal(c.state_w, 9);
+	assert_int_equal(c.dev_w, 3);
+	assert_int_equal(c.age_w, 0);
+	assert_int_equal(c.prio_w, 0);
+	assert_int_equal(c.dev_x, 13);
+	assert_int_equal(c.name_x, 17);
+	assert_int_equal(c.name_w, 15);
+	assert_true(c.name_w >= TUI_NAME_MIN);
+
+	/* 100 columns: 41 inside, everything fits. */
+	tui_layout_task_columns(&c, 41, 1, 2);
+	assert_int_equal(c.prio_w, 6);
+	assert_int_equal(c.age_w, 5);
+	assert_int_equal(c.dev_w, 3);
+	assert_int_equal(c.prio_x, 13);
+	assert_int_equal(c.age_x, 20);
+	assert_int_equal(c.dev_x, 26);
+	assert_int_equal(c.name_x, 30);
+	assert_int_equal(c.name_x + c.name_w, 41);
+
+	/* Long ids and device names are capped; a tiny pane keeps ID+STATE. */
+	tui_layout_task_columns(&c, 60, 20, 40);
+	assert_int_equal(c.id_w, 8);
+	assert_int_equal(c.dev_w, 12);
+	assert_true(c.name_w >= TUI_NAME_MIN);
+	tui_layout_task_columns(&c, 14, 3, 3);
+	assert_int_equal(c.dev_w + c.age_w + c.prio_w, 0);
+	assert_int_equal(c.name_w, 0);
+}
+
 int
 main(void)
 {
@@ -163,6 +205,7 @@ main(void)
 		cmocka_unit_test(test_rows_for),
 		cmocka_unit_test(test_scroll),
 		cmocka_unit_test(test_compute),
+		cmocka_unit_test(test_task_columns),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

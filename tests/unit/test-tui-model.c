@@ -384,7 +384,8 @@ test_output(void **state)
 	tui_model_free(m);
 }
 
-/* Finished tasks are capped at TUI_FINISHED_MAX; the oldest go first. */
+/* Finished tasks are capped near TUI_FINISHED_MAX (pruned in batches of
+ * a tenth); the oldest go first, tasks not ended stay. */
 static void
 test_finished_cap(void **state)
 {
@@ -393,16 +394,89 @@ test_finished_cap(void **state)
 	size_t			 i;
 
 	task(m, "{\"id\":\"1\",\"state\":\"queued\"}");
-	for (i = 2; i < TUI_FINISHED_MAX + 12; i++) {
+	for (i = 2; i < 2 * TUI_FINISHED_MAX + 2; i++) {
 		snprintf(buf, sizeof buf, "{\"id\":\"%zu\",\"state\":"
 		    "\"completed\"}", i);
 		task(m, buf);
+		assert_true(m->n_finished <= TUI_FINISHED_MAX +
+		    TUI_FINISHED_MAX / 10);
 	}
-	assert_int_equal(m->n_tasks, TUI_FINISHED_MAX + 1);
+	assert_int_equal(m->n_tasks, m->n_finished + 1);
+	assert_true(m->n_finished >= TUI_FINISHED_MAX);
 	assert_non_null(tui_model_find_task(m, "1"));
 	assert_null(tui_model_find_task(m, "2"));
-	snprintf(buf, sizeof buf, "%d", TUI_FINISHED_MAX + 11);
+	snprintf(buf, sizeof buf, "%d", 2 * TUI_FINISHED_MAX + 1);
 	assert_non_null(tui_model_find_task(m, buf));
+	tui_model_free(m);
+}
+
+/* A state the model does not know is not final (the protocol library's
+ * one definition): such tasks show with the queued ones, not as done. */
+static void
+test_unknown_states_not_final(void **state)
+{
+	struct tui_model	*m = tui_model_create();
+	static const char	*want[] = { "5", "1", "2", "3", "4" };
+	size_t			 i;
+
+	task(m, "{\"id\":\"1\",\"state\":\"waiting\"}");
+	task(m, "{\"id\":\"2\",\"state\":\"held\"}");
+	task(m, "{\"id\":\"3\",\"state\":\"frobnicating\"}");
+	task(m, "{\"id\":\"4\",\"state\":\"queued\"}");
+	task(m, "{\"id\":\"5\",\"state\":\"running\"}");
+	task(m, "{\"id\":\"6\",\"state\":\"completed\"}");
+	for (i = 0; i < 5; i++)
+		assert_false(tui_task_is_finished(tui_model_find_task(m,
+		    want[i])));
+	assert_true(tui_task_is_finished(tui_model_find_task(m, "6")));
+	assert_int_equal(m->n_finished, 1);
+	tui_model_refresh(m);
+	assert_int_equal(m->n_tview, 5);	/* finished hidden */
+	for (i = 0; i < 5; i++)
+		assert_string_equal(tui_model_view_task(m, i)->id, want[i]);
+	tui_model_free(m);
+}
+
+/* The model stops growing at its caps; known ids still update. */
+static void
+test_caps(void **state)
+{
+	struct tui_model	*m = tui_model_create();
+	struct json_object	*o;
+	char			 buf[96];
+	int			 i;
+
+	for (i = 0; i < TUI_ACTIVE_MAX; i++) {
+		snprintf(buf, sizeof buf, "{\"id\":\"%d\",\"state\":"
+		    "\"queued\"}", i);
+		task(m, buf);
+	}
+	o = J("{\"id\":\"999999\",\"state\":\"queued\"}");
+	assert_int_equal(tui_model_apply_task(m, o), -1);
+	json_object_put(o);
+	assert_true(m->dropped_tasks);
+	assert_int_equal(m->n_tasks, TUI_ACTIVE_MAX);
+	task(m, "{\"id\":\"7\",\"state\":\"running\"}");
+	task(m, "{\"id\":\"999998\",\"state\":\"completed\"}");
+	assert_int_equal(m->n_tasks, TUI_ACTIVE_MAX + 1);
+	/* A new listing starts over; finished tasks stay. */
+	o = J("[{\"id\":\"1\",\"state\":\"queued\"}]");
+	tui_model_set_tasks(m, o);
+	json_object_put(o);
+	assert_false(m->dropped_tasks);
+	assert_int_equal(m->n_tasks, 2);
+	assert_non_null(tui_model_find_task(m, "999998"));
+
+	for (i = 0; i < TUI_DEVICES_MAX; i++) {
+		snprintf(buf, sizeof buf, "{\"id\":\"d%d\"}", i);
+		dev(m, buf);
+	}
+	o = J("{\"id\":\"one-too-many\"}");
+	assert_int_equal(tui_model_apply_device(m, o, NOW), -1);
+	json_object_put(o);
+	assert_true(m->dropped_devices);
+	dev(m, "{\"id\":\"d7\",\"state\":\"busy\"}");
+	assert_int_equal(m->n_devices, TUI_DEVICES_MAX);
 	tui_model_free(m);
 }
 
@@ -433,6 +507,8 @@ main(void)
 		cmocka_unit_test(test_filter),
 		cmocka_unit_test(test_output),
 		cmocka_unit_test(test_finished_cap),
+		cmocka_unit_test(test_unknown_states_not_final),
+		cmocka_unit_test(test_caps),
 		cmocka_unit_test(test_parse_time),
 	};
 

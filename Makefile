@@ -40,6 +40,8 @@ PKG_CONFIG	?= PKG_CONFIG_SYSROOT_DIR=$(SYSROOT) \
 		   pkg-config
 PKGS		:= libevent json-c libproc2
 CROSS_LDFLAGS	:= -Wl,-rpath-link,$(SYSROOT)/usr/lib/$(CROSS):$(SYSROOT)/lib/$(CROSS)
+# Headers Debian puts under the triplet (openssl/opensslconf.h).
+CROSS_INCLUDE	:= -I$(SYSROOT)/usr/include/$(CROSS)
 .DEFAULT_GOAL	:= cross
 cross:
 	@[ "$(SYSROOT)" = / ] || sh packaging/cross-sysroot.sh $(CROSS) $(SYSROOT)
@@ -69,7 +71,8 @@ WARN	:= -Wall -Wextra $(WERROR) -Wformat=2 -Wmissing-prototypes \
 	   -Wstrict-prototypes -Wmissing-declarations -Wwrite-strings \
 	   -Wshadow -Wpointer-arith -Wno-unused-parameter
 CFLAGS	?= -O2 -g
-ENCORE_CPPFLAGS := $(NO_PROC2_CPPFLAGS) -D_GNU_SOURCE -Iprotocol -Iprofiler -Iconfig $(PKG_CFLAGS)
+ENCORE_CPPFLAGS := $(NO_PROC2_CPPFLAGS) -D_GNU_SOURCE -Iprotocol -Iprofiler -Iconfig \
+	   $(PKG_CFLAGS) $(CROSS_INCLUDE)
 ENCORE_CFLAGS := -std=gnu11 $(WARN) -MMD -MP
 ENCORE_LDFLAGS := $(CROSS_LDFLAGS)
 ifneq ($(SAN),)
@@ -159,8 +162,9 @@ $(BIN)/encore-main: $(O)/main-node/main-node.o $(LIBMAIN) $(LIBCONF) $(LIBPROTO)
 $(BIN)/encore-worker: $(O)/worker-node/worker-node.o $(LIBWORKER) $(LIBPROF) \
 		$(LIBCONF) $(LIBPROTO)
 	$(call link,$(PROC2) $(LIBEVENT) $(JSONC) -lm)
+# encore backup checks the copy's SHA-256 with OpenSSL's libcrypto.
 $(BIN)/encore: $(O)/dashboard-tui/cli.o $(LIBCLIENT) $(LIBCONF) $(LIBPROTO)
-	$(call link,$(LIBEVENT) $(JSONC) -lm)
+	$(call link,$(LIBEVENT) $(JSONC) -lcrypto -lm)
 $(BIN)/encore-top: $(O)/dashboard-tui/dashboard.o $(LIBTUI) $(LIBCLIENT) \
 		$(O)/profiler/prof-format.o $(LIBCONF) $(LIBPROTO)
 	$(call link,$(CURSES) $(LIBEVENT) $(JSONC) -lm)
@@ -249,6 +253,15 @@ $(FUZZ_O)/fuzz-msg-decode: tests/fuzz/fuzz-msg-decode.c $(PROTO_SRCS) \
 		-fno-sanitize-recover=undefined -Iprotocol $(PKG_CFLAGS) \
 		-o $@ $< $(PROTO_SRCS) $(LIBEVENT) $(JSONC) -lm
 
+# fuzz-frames: a session's lines and raw file frames (protocol only).
+$(FUZZ_O)/fuzz-frames: tests/fuzz/fuzz-frames.c $(PROTO_SRCS) \
+		protocol/protocol.h protocol/msg-table.h
+	@mkdir -p $(dir $@)
+	$(Q)clang -g -O1 -std=gnu11 -D_GNU_SOURCE \
+		-fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Iprotocol $(PKG_CFLAGS) \
+		-o $@ $< $(PROTO_SRCS) $(LIBEVENT) $(JSONC) -lm
+
 # fuzz-text-command: the text-export parser alone (main-node/export-parse.c
 # is a pure function; nothing else of the main node is linked).
 $(FUZZ_O)/fuzz-text-command: tests/fuzz/fuzz-text-command.c \
@@ -289,6 +302,18 @@ $(FUZZ_O)/fuzz-http: tests/fuzz/fuzz-http.c main-node/http-parse.c \
 		-fno-sanitize-recover=undefined -Iprotocol -Imain-node \
 		$(PKG_CFLAGS) -o $@ $< main-node/http-parse.c $(PROTO_SRCS) \
 		$(LIBEVENT) $(JSONC) -lm
+
+# fuzz-cli-spec: submit's --array and --after parsers
+# (dashboard-tui/cli-spec.c, pure) with the protocol library.
+$(FUZZ_O)/fuzz-cli-spec: tests/fuzz/fuzz-cli-spec.c \
+		dashboard-tui/cli-spec.c dashboard-tui/cli.h \
+		$(PROTO_SRCS) protocol/protocol.h
+	@mkdir -p $(dir $@)
+	$(Q)clang -g -O1 -std=gnu11 -D_GNU_SOURCE \
+		-fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Iprotocol $(PKG_CFLAGS) \
+		-o $@ $< dashboard-tui/cli-spec.c \
+		$(PROTO_SRCS) $(LIBEVENT) $(JSONC) -lm
 
 fuzz-build: $(FUZZ_BINS)
 fuzz: $(FUZZ_BINS)

@@ -198,6 +198,23 @@ const struct cfg_option cfg_main_options[] = {
 	  .help = "seconds a finished task and its output are kept, 0 for "
 	      "ever (default: 7 days)"
 	},
+	{ .name = "max-files-mb",
+	  .type = CFG_INT,
+	  .min = 1,
+	  .max = 1073741824,
+	  .def = "10240",
+	  .metavar = "MIB",
+	  .help = "room for task files (inputs, outputs, checkpoints) in "
+	      "STATE-DIR/files, MiB; an upload beyond it is refused (busy)"
+	},
+	{ .name = "max-input-mb",
+	  .type = CFG_INT,
+	  .min = 1,
+	  .max = 1073741824,
+	  .def = "4096",
+	  .metavar = "MIB",
+	  .help = "most input bytes of one task, all its files together, MiB"
+	},
 	{ .name = "snapshot-interval",
 	  .type = CFG_INT,
 	  .min = 0,

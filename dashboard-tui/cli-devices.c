@@ -199,7 +199,8 @@ cli_devices_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
 {
 	struct json_object	*data, *devices;
 	struct msg		 m;
-	int			 flags, rc;
+	struct cli_flags	 flags;
+	int			 rc;
 
 	if ((rc = cli_parse_flags(cmd, argc, argv, CLI_OPT_CSV, &flags, 0,
 	    NULL)) != 0)
@@ -214,7 +215,7 @@ cli_devices_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
 	devices = client_json_get(data, "devices");
 	if (devices != NULL && !json_object_is_type(devices, json_type_array))
 		devices = NULL;
-	if (flags & CLI_OPT_CSV)
+	if (flags.set & CLI_OPT_CSV)
 		cli_devices_csv(stdout, devices);
 	else
 		cli_devices_table(stdout, devices);
@@ -252,7 +253,8 @@ cli_device_admin_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx,
 	enum msg_type		 type;
 	const char		*state, *id;
 	char			**ops, *shown, *st;
-	int			 flags, rc;
+	struct cli_flags	 flags;
+	int			 rc;
 
 	if ((rc = cli_parse_flags(cmd, argc, argv, 0, &flags, 1, &ops)) != 0)
 		return (rc < 0 ? CLI_EXIT_OK : rc);
@@ -310,7 +312,8 @@ cli_status_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
 	struct json_object_iterator it, end;
 	const char		*key, *s;
 	size_t			 i;
-	int			 flags, rc, known;
+	struct cli_flags	 flags;
+	int			 rc, known;
 
 	if ((rc = cli_parse_flags(cmd, argc, argv, 0, &flags, 0, NULL)) != 0)
 		return (rc < 0 ? CLI_EXIT_OK : rc);

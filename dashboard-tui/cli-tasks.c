@@ -25,6 +25,15 @@
 #define CLI_MAX_MEMORY_MB	(16 * 1024 * 1024)
 #define CLI_PAGE		1000	/* tasks asked for per list_tasks */
 
+/* submit's long options that have no letter. */
+enum {
+	CLI_SUBMIT_ARRAY = 256,
+	CLI_SUBMIT_AFTER,
+	CLI_SUBMIT_AFTER_ANY,
+	CLI_SUBMIT_AFTER_NOTOK,
+	CLI_SUBMIT_HOLD,
+};
+
 /* Parse a whole decimal integer in [min, max]. */
 static int
 cli_parse_long(const char *s, long min, long max, long *out)
@@ -111,6 +120,12 @@ cli_submit_parse(int argc, char **argv, struct proto_task *t, int *wait,
 		{ "env", required_argument, NULL, 'e' },
 		{ "device", required_argument, NULL, 'd' },
 		{ "wait", no_argument, NULL, 'w' },
+		{ "array", required_argument, NULL, CLI_SUBMIT_ARRAY },
+		{ "after", required_argument, NULL, CLI_SUBMIT_AFTER },
+		{ "after-any", required_argument, NULL, CLI_SUBMIT_AFTER_ANY },
+		{ "after-notok", required_argument, NULL,
+		    CLI_SUBMIT_AFTER_NOTOK },
+		{ "hold", no_argument, NULL, CLI_SUBMIT_HOLD },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -222,6 +237,28 @@ cli_submit_parse(int argc, char **argv, struct proto_task *t, int *wait,
 			break;
 		case 'w':
 			*wait = 1;
+			break;
+		case CLI_SUBMIT_ARRAY:
+			if (cli_array_parse(optarg, t, cause) != 0)
+				return (-1);
+			break;
+		case CLI_SUBMIT_AFTER:
+			if (cli_deps_parse(opt, optarg, &t->after, &t->n_after,
+			    cause) != 0)
+				return (-1);
+			break;
+		case CLI_SUBMIT_AFTER_ANY:
+			if (cli_deps_parse(opt, optarg, &t->after_any,
+			    &t->n_after_any, cause) != 0)
+				return (-1);
+			break;
+		case CLI_SUBMIT_AFTER_NOTOK:
+			if (cli_deps_parse(opt, optarg, &t->after_notok,
+			    &t->n_after_notok, cause) != 0)
+				return (-1);
+			break;
+		case CLI_SUBMIT_HOLD:
+			t->hold = 1;
 			break;
 		case 'h':
 			return (1);
@@ -368,7 +405,7 @@ cli_intr_handler(int sig)
 }
 
 /* Catch SIGINT into the self-pipe, watched by the session. */
-static void
+void
 cli_intr_start(struct cli_ctx *ctx)
 {
 	struct sigaction	sa;
@@ -383,13 +420,25 @@ cli_intr_start(struct cli_ctx *ctx)
 }
 
 /* Take the pending interrupts out of the self-pipe. */
-static void
+void
 cli_intr_drain(void)
 {
 	char	buf[64];
 
 	while (read(cli_intr_pipe[0], buf, sizeof buf) > 0)
 		;
+}
+
+/* While a followed task has not started, the main node is asked about
+ * it this often (ms). */
+#define CLI_FOLLOW_START_MS	1000
+
+/* Whether a task in this state has not started yet. */
+static int
+cli_state_unstarted(const char *state)
+{
+	return (strcmp(state, "queued") == 0 ||
+	    strcmp(state, "waiting") == 0 || strcmp(state, "held") == 0);
 }
 
 /* What a follow is doing about Ctrl-C. */
@@ -428,8 +477,8 @@ cli_follow(struct cli_ctx *ctx, const char *task_id, int submit,
 	char			*logs_id, *probe_id = NULL, *cancel_id = NULL;
 	char			*shown;
 	int64_t			 now, last, probe_at = 0, armed_until = 0;
-	int64_t			 idle, wait;
-	int			 rc = -1;
+	int64_t			 idle, wait, gap;
+	int			 rc = -1, ours, unstarted = 0, heard = 0;
 
 	shown = display_escape(task_id);
 	idle = c->timeout_ms / 2 > 500 ? c->timeout_ms / 2 : 500;
@@ -448,7 +497,11 @@ cli_follow(struct cli_ctx *ctx, const char *task_id, int submit,
 			rc = CLI_EXIT_DETACHED;
 			break;
 		}
-		if (probe_id == NULL && now - last >= idle) {
+		/* Not started yet: look more often, so a follow the main
+		 * node could not attach (an element not made yet) is asked
+		 * again as soon as it runs. */
+		gap = unstarted ? CLI_FOLLOW_START_MS : idle;
+		if (probe_id == NULL && now - last >= gap) {
 			if ((probe_id = cli_send_task(ctx, MSG_GET_TASK,
 			    task_id, 0)) == NULL) {
 				cli_follow_lost(shown);
@@ -466,7 +519,7 @@ cli_follow(struct cli_ctx *ctx, const char *task_id, int submit,
 			break;
 		}
 		wait = probe_id != NULL ? probe_at + c->timeout_ms - now :
-		    last + idle - now;
+		    last + gap - now;
 		if (phase == CLI_ARMED && armed_until - now < wait)
 			wait = armed_until - now;
 		r = client_next(c, &m, (int)(wait > 0 ? wait : 0), &err);
@@ -515,6 +568,24 @@ cli_follow(struct cli_ctx *ctx, const char *task_id, int submit,
 			    strcmp(id, probe_id) == 0) {
 				free(probe_id);
 				probe_id = NULL;
+				r = client_reply_result(&m, &data, &err);
+				state = client_json_str(client_json_get(data,
+				    "task"), "state");
+				if (r == CLIENT_OK && unstarted && !heard &&
+				    state != NULL && !cli_state_unstarted(state)) {
+					/* It started and we heard nothing: follow
+					 * it again (nothing was printed). */
+					free(logs_id);
+					if ((logs_id = cli_send_task(ctx, MSG_LOGS,
+					    task_id, 1)) == NULL) {
+						json_object_put(data);
+						rc = CLI_EXIT_UNREACHABLE;
+						break;
+					}
+				}
+				if (r == CLIENT_OK && state != NULL)
+					unstarted = cli_state_unstarted(state);
+				json_object_put(data);
 				break;
 			}
 			r = client_reply_result(&m, &data, &err);
@@ -533,6 +604,11 @@ cli_follow(struct cli_ctx *ctx, const char *task_id, int submit,
 				rc = cli_fail(r, &err, CLI_ABOUT_TASK, task_id);
 				break;
 			}
+			state = client_json_str(data, "state");
+			unstarted = state != NULL && cli_state_unstarted(state);
+			if (client_json_str(data, "output") != NULL &&
+			    *client_json_str(data, "output") != '\0')
+				heard = 1;
 			if (cli_logs_print(o, data) != 0)
 				rc = CLI_EXIT_OK;	/* reader gone */
 			else if (proto_task_state_name_is_final(
@@ -554,8 +630,16 @@ cli_follow(struct cli_ctx *ctx, const char *task_id, int submit,
 			ev = m.u.json;
 			topic = client_json_str(ev, "topic");
 			id = client_json_str(ev, "task_id");
+			/* Ours by the request it answers (an element's
+			 * output may name its row by another id), else by
+			 * the task's id. */
+			if (m.reply_to != NULL)
+				ours = strcmp(m.reply_to, logs_id) == 0;
+			else
+				ours = id == NULL || strcmp(id, task_id) == 0;
 			if (topic != NULL && strcmp(topic, "output") == 0 &&
-			    (id == NULL || strcmp(id, task_id) == 0)) {
+			    ours) {
+				heard = 1;
 				if (cli_output_write(o, client_json_str(ev,
 				    "stream"), client_json_get(ev, "data")) != 0)
 					rc = CLI_EXIT_OK;	/* reader gone */
@@ -567,7 +651,9 @@ cli_follow(struct cli_ctx *ctx, const char *task_id, int submit,
 			task = client_json_get(ev, "task");
 			id = client_json_str(task, "id");
 			state = client_json_str(task, "state");
-			if (id != NULL && strcmp(id, task_id) == 0 &&
+			if (((ours && strcmp(topic, "task") == 0) ||
+			    (m.reply_to == NULL && id != NULL &&
+			    strcmp(id, task_id) == 0)) &&
 			    proto_task_state_name_is_final(state)) {
 				final = json_object_get(task);
 				rc = CLI_EXIT_OK;
@@ -615,9 +701,9 @@ cli_submit_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
 	struct json_object	*data;
 	struct cli_output	 o;
 	struct msg		 m;
-	const char		*id;
+	const char		*id, *warning;
 	char			*cause = NULL, *task_id, *shown;
-	int			 wait, rc;
+	int			 wait, rc, array;
 
 	msg_init(&m, MSG_SUBMIT);
 	rc = cli_submit_parse(argc, argv, &m.u.task, &wait, &cause);
@@ -631,6 +717,7 @@ cli_submit_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
 		free(cause);
 		return (rc);
 	}
+	array = m.u.task.array_end >= 0;
 	if ((rc = cli_session(ctx)) != 0) {
 		msg_free(&m);
 		return (rc);
@@ -647,14 +734,28 @@ cli_submit_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
 		return (CLI_EXIT_REMOTE);
 	}
 	task_id = xstrdup(id);
-	json_object_put(data);
 	shown = display_escape(task_id);
+	/* Queued all the same: say why nothing may ever run it. */
+	if ((warning = client_json_str(data, "warning")) != NULL) {
+		cause = display_escape(warning);
+		fprintf(stderr, "warning: %s\n", cause);
+		free(cause);
+	}
+	json_object_put(data);
 
-	if (!wait) {
+	if (!wait || array) {
+		/* An array's id goes to stdout even with --wait: there is
+		 * no one output to stream. */
 		printf("%s\n", shown);
 		free(shown);
+		rc = CLI_EXIT_OK;
+		if (wait) {
+			fflush(stdout);
+			cli_intr_start(ctx);
+			rc = cli_array_wait(ctx, task_id);
+		}
 		free(task_id);
-		return (CLI_EXIT_OK);
+		return (rc);
 	}
 	/* stdout carries the task's output; say which task on stderr (once
 	 * Ctrl-C is ours: the line tells a script it may send one). */
@@ -711,28 +812,54 @@ cli_tasks_csv(FILE *f, struct json_object *tasks)
 	cli_tasks_csv_rows(f, tasks);
 }
 
-/* Add tasks to a table for people. */
-static void
-cli_tasks_table_add(struct cli_table *t, struct json_object *tasks)
+/* Columns of ps's table; an array's counts span those from DEVICE on. */
+#define CLI_PS_COLS	9
+#define CLI_PS_SPAN	4
+
+/*
+ * Add tasks to a table for people.  An array is one row: its id, name,
+ * state and priority, then "array of N: counts" (a get_task each) in
+ * place of the other columns.  Returns 0, or the exit code after a lost
+ * connection.
+ */
+static int
+cli_tasks_table_add(struct cli_ctx *ctx, struct cli_table *t,
+    struct json_object *tasks)
 {
 	static const char *keys[] = { "id", "name", "state", "priority",
 	    "device", "attempt", "exit_code", "submitted_at", "finished_at" };
-	struct json_object	*task;
-	const char		*row[9];
+	struct json_object	*task, *full;
+	struct client_error	 err;
+	enum client_result	 r;
+	const char		*row[CLI_PS_COLS];
+	char			 sum[320];
 	size_t			 i, n, c;
 
 	n = tasks != NULL ? json_object_array_length(tasks) : 0;
 	for (i = 0; i < n; i++) {
 		task = json_object_array_get_idx(tasks, i);
-		for (c = 0; c < 9; c++)
+		for (c = 0; c < CLI_PS_COLS; c++)
 			row[c] = client_json_str(task, keys[c]);
-		cli_table_add(t, row);
+		if (client_json_get(task, "array") == NULL) {
+			cli_table_add(t, row);
+			continue;
+		}
+		/* Its counts come with get_task only. */
+		r = cli_task_detail(ctx, client_json_str(task, "id"), &full,
+		    &err);
+		if (r != CLIENT_OK && r != CLIENT_REMOTE)
+			return (cli_fail(r, &err, CLI_ABOUT_NONE, NULL));
+		cli_array_summary(full != NULL ? full : task, sum, sizeof sum);
+		json_object_put(full);
+		row[CLI_PS_SPAN] = sum;
+		cli_table_add_span(t, row, CLI_PS_SPAN);
 	}
+	return (0);
 }
 
 /* Ask for one page of tasks; *data gets the reply data. */
 static int
-cli_tasks_page(struct cli_ctx *ctx, int all, const char *after,
+cli_tasks_page(struct cli_ctx *ctx, int all, int expand, const char *after,
     struct json_object **data)
 {
 	struct msg	m;
@@ -740,6 +867,7 @@ cli_tasks_page(struct cli_ctx *ctx, int all, const char *after,
 
 	client_msg_init(&m, MSG_LIST_TASKS, &ctx->client.next_id);
 	m.u.target.all = all;
+	m.u.target.expand = expand;
 	m.u.target.limit = CLI_PAGE;
 	m.u.target.after = after != NULL ? xstrdup(after) : NULL;
 	rc = cli_call(ctx, &m, data, CLI_ABOUT_NONE);
@@ -748,9 +876,11 @@ cli_tasks_page(struct cli_ctx *ctx, int all, const char *after,
 }
 
 /*
- * encore ps [--all] [--csv]: the first page of tasks and how many more
- * there are; with --all or --csv every page, each printed as it comes.  A
- * main node that does not page (no "next" in its reply) sends one page.
+ * encore ps [--all] [--expand] [--csv]: the first page of tasks and how
+ * many more there are; with --all or --csv every page, each printed as it
+ * comes.  A main node that does not page (no "next" in its reply) sends
+ * one page.  An array is one entry; --expand lists its elements made so
+ * far too.
  */
 int
 cli_ps_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
@@ -759,28 +889,29 @@ cli_ps_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
 	static const char *head[] = { "ID", "NAME", "STATE", "PRIORITY",
 	    "DEVICE", "ATTEMPT", "EXIT", "SUBMITTED", "FINISHED" };
 	struct json_object	*data, *tasks;
+	struct cli_flags	 flags;
 	struct cli_table	 t;
 	const char		*next;
 	char			*after = NULL, *shown;
 	int64_t			 total, count = 0;
 	size_t			 n;
-	int			 flags, rc, csv, every;
+	int			 rc, csv, every;
 
-	if ((rc = cli_parse_flags(cmd, argc, argv, CLI_OPT_CSV | CLI_OPT_ALL,
-	    &flags, 0, NULL)) != 0)
+	if ((rc = cli_parse_flags(cmd, argc, argv, CLI_OPT_CSV | CLI_OPT_ALL |
+	    CLI_OPT_EXPAND, &flags, 0, NULL)) != 0)
 		return (rc < 0 ? CLI_EXIT_OK : rc);
 	if ((rc = cli_session(ctx)) != 0)
 		return (rc);
-	csv = (flags & CLI_OPT_CSV) != 0;
-	every = csv || (flags & CLI_OPT_ALL);
-	cli_table_init(&t, 9);
+	csv = (flags.set & CLI_OPT_CSV) != 0;
+	every = csv || (flags.set & CLI_OPT_ALL);
+	cli_table_init(&t, CLI_PS_COLS);
 	if (csv)
 		cli_tasks_csv_header(stdout);
 	else
 		cli_table_add(&t, head);
 	for (;;) {
-		if ((rc = cli_tasks_page(ctx, (flags & CLI_OPT_ALL) != 0, after,
-		    &data)) != 0)
+		if ((rc = cli_tasks_page(ctx, (flags.set & CLI_OPT_ALL) != 0,
+		    (flags.set & CLI_OPT_EXPAND) != 0, after, &data)) != 0)
 			break;
 		tasks = client_json_get(data, "tasks");
 		if (tasks != NULL && !json_object_is_type(tasks,
@@ -791,8 +922,12 @@ cli_ps_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
 		if (csv)
 			cli_tasks_csv_rows(stdout, tasks);
 		else {
-			cli_tasks_table_add(&t, tasks);
+			rc = cli_tasks_table_add(ctx, &t, tasks);
 			cli_table_print(stdout, &t);
+			if (rc != 0) {
+				json_object_put(data);
+				break;
+			}
 		}
 		next = client_json_str(data, "next");
 		if (next == NULL || (fflush(stdout) != 0 &&
@@ -923,6 +1058,82 @@ cli_show_kv(struct json_object *o, const char *label)
 	}
 }
 
+/* For an array: its indexes and limit, and its elements by state; for
+ * an element: its array. */
+static void
+cli_show_array(struct json_object *task)
+{
+	struct json_object	*a = client_json_get(task, "array");
+	const char		*aid = client_json_str(task, "array_id");
+	const char		*idx = client_json_str(task, "array_index");
+	char			 buf[320], lim[64];
+	int64_t			 size, start, end, step, limit;
+
+	if (aid != NULL) {
+		snprintf(buf, sizeof buf, "%s, index %s", aid,
+		    idx != NULL ? idx : "?");
+		cli_show_line("array:", buf);
+	}
+	if (a == NULL)
+		return;
+	if (client_json_int(a, "size", &size) != 0)
+		size = 0;
+	if (client_json_int(a, "start", &start) != 0)
+		start = 0;
+	if (client_json_int(a, "end", &end) != 0)
+		end = size > 0 ? size - 1 : 0;
+	if (client_json_int(a, "step", &step) != 0)
+		step = 1;
+	if (client_json_int(a, "limit", &limit) != 0)
+		limit = 0;
+	lim[0] = '\0';
+	if (limit > 0)
+		snprintf(lim, sizeof lim, ", at most %lld running",
+		    (long long)limit);
+	snprintf(buf, sizeof buf, "%lld elements, indexes %lld-%lld step "
+	    "%lld%s", (long long)size, (long long)start, (long long)end,
+	    (long long)step, lim);
+	cli_show_line("array:", buf);
+	cli_array_counts(client_json_get(a, "counts"), buf, sizeof buf);
+	cli_show_line("elements:", buf[0] != '\0' ? buf : "none");
+}
+
+/* The dependencies, one line per kind: "after:  12, 13". */
+static void
+cli_show_deps(struct json_object *deps)
+{
+	static const char	*kinds[] = { "after", "after_any",
+	    "after_notok" };
+	static const char	*labels[] = { "after:", "after-any:",
+	    "after-notok:" };
+	struct json_object	*d;
+	const char		*kind, *id;
+	char			*line, *t;
+	size_t			 i, k, n;
+
+	if (deps == NULL || !json_object_is_type(deps, json_type_array))
+		return;
+	n = json_object_array_length(deps);
+	for (k = 0; k < 3; k++) {
+		line = NULL;
+		for (i = 0; i < n; i++) {
+			d = json_object_array_get_idx(deps, i);
+			kind = client_json_str(d, "kind");
+			id = client_json_str(d, "task_id");
+			if (id == NULL || strcmp(kind != NULL ? kind : "after",
+			    kinds[k]) != 0)
+				continue;
+			xasprintf(&t, "%s%s%s", line != NULL ? line : "",
+			    line != NULL ? ", " : "", id);
+			free(line);
+			line = t;
+		}
+		if (line != NULL)
+			cli_show_line(labels[k], line);
+		free(line);
+	}
+}
+
 /* encore show ID */
 int
 cli_show_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
@@ -937,7 +1148,8 @@ cli_show_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
 	const char		*row[7];
 	char			**ops;
 	size_t			 i, n, c;
-	int			 flags, rc;
+	struct cli_flags	 flags;
+	int			 rc;
 
 	if ((rc = cli_parse_flags(cmd, argc, argv, 0, &flags, 1, &ops)) != 0)
 		return (rc < 0 ? CLI_EXIT_OK : rc);
@@ -953,7 +1165,10 @@ cli_show_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
 	cli_show_field(task, "name", "name:");
 	cli_show_field(task, "state", "state:");
 	cli_show_field(task, "why", "why:");
+	cli_show_field(task, "reason", "reason:");
 	cli_show_field(task, "error", "error:");
+	cli_show_array(task);
+	cli_show_deps(client_json_get(task, "dependencies"));
 	cli_show_field(task, "task_type", "type:");
 	cli_show_field(task, "image", "image:");
 	a = client_json_get(task, "command");
@@ -991,6 +1206,11 @@ cli_show_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
 	a = client_json_get(task, "attempts");
 	n = a != NULL && json_object_is_type(a, json_type_array) ?
 	    json_object_array_length(a) : 0;
+	if (n == 0 && client_json_get(task, "array") != NULL) {
+		/* An array runs as its elements. */
+		json_object_put(data);
+		return (CLI_EXIT_OK);
+	}
 	if (n == 0) {
 		cli_show_line("attempts:", "none yet");
 		json_object_put(data);
@@ -1020,8 +1240,9 @@ cli_logs_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
 	struct json_object	*data;
 	struct cli_output	 o;
 	struct msg		 m;
+	struct cli_flags	 flags;
 	char			**ops;
-	int			 flags, rc;
+	int			 rc;
 
 	if ((rc = cli_parse_flags(cmd, argc, argv, CLI_OPT_FOLLOW |
 	    CLI_OPT_RAW, &flags, 1, &ops)) != 0)
@@ -1030,8 +1251,8 @@ cli_logs_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
 		return (rc);
 	if ((rc = cli_session(ctx)) != 0)
 		return (rc);
-	cli_output_init(&o, (flags & CLI_OPT_RAW) != 0);
-	if (flags & CLI_OPT_FOLLOW)
+	cli_output_init(&o, (flags.set & CLI_OPT_RAW) != 0);
+	if (flags.set & CLI_OPT_FOLLOW)
 		return (cli_follow(ctx, ops[0], 0, &o));
 	client_msg_init(&m, MSG_LOGS, &ctx->client.next_id);
 	m.u.target.task_id = xstrdup(ops[0]);
@@ -1050,11 +1271,12 @@ int
 cli_cancel_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
     char **argv)
 {
-	struct json_object	*data;
+	struct json_object	*data, *task;
 	struct msg		 m;
 	const char		*state;
 	char			**ops, *shown, *st;
-	int			 flags, rc;
+	struct cli_flags	 flags;
+	int			 rc;
 
 	if ((rc = cli_parse_flags(cmd, argc, argv, 0, &flags, 1, &ops)) != 0)
 		return (rc < 0 ? CLI_EXIT_OK : rc);
@@ -1068,9 +1290,17 @@ cli_cancel_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
 	msg_free(&m);
 	if (rc != 0)
 		return (rc);
-	state = client_json_str(client_json_get(data, "task"), "state");
+	task = client_json_get(data, "task");
+	state = client_json_str(task, "state");
 	shown = display_escape(ops[0]);
-	if (state == NULL || strcmp(state, "cancelled") == 0)
+	if (client_json_get(task, "array") != NULL) {
+		/* The main node cancels every element itself. */
+		st = display_escape(state != NULL ? state : "?");
+		printf("%s: cancelling the whole array: the main node cancels "
+		    "every element not yet ended (array now %s; 'encore show "
+		    "%s' counts them)\n", shown, st, shown);
+		free(st);
+	} else if (state == NULL || strcmp(state, "cancelled") == 0)
 		printf("%s: cancelled\n", shown);
 	else {
 		st = display_escape(state);

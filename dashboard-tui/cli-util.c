@@ -110,18 +110,22 @@ cli_suggest_option(const char *arg, const struct option *longopts,
 /* Parse a simple command's flags and operands. */
 int
 cli_parse_flags(const struct cli_cmd *cmd, int argc, char **argv,
-    int allowed, int *set, int nargs, char ***operands)
+    int allowed, struct cli_flags *flags, int nargs, char ***operands)
 {
 	static const struct option longopts[] = {
 		{ "csv", no_argument, NULL, 'c' },
 		{ "all", no_argument, NULL, 'a' },
 		{ "follow", no_argument, NULL, 'f' },
 		{ "raw", no_argument, NULL, 'r' },
+		{ "expand", no_argument, NULL, 'e' },
+		{ "force", no_argument, NULL, 'F' },
+		{ "reason", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	static const int	 bits[] = { CLI_OPT_CSV, CLI_OPT_ALL,
-	    CLI_OPT_FOLLOW, CLI_OPT_RAW, -1 };
+	    CLI_OPT_FOLLOW, CLI_OPT_RAW, CLI_OPT_EXPAND, CLI_OPT_FORCE,
+	    CLI_OPT_REASON, -1 };
 	struct option		 mine[sizeof longopts / sizeof longopts[0]];
 	char			 hint[80];
 	size_t			 i, n = 0;
@@ -134,7 +138,8 @@ cli_parse_flags(const struct cli_cmd *cmd, int argc, char **argv,
 	}
 	memset(&mine[n], 0, sizeof mine[n]);
 
-	*set = 0;
+	flags->set = 0;
+	flags->reason = NULL;
 	optind = 0;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, ":afh", longopts, NULL)) != -1) {
@@ -151,9 +156,25 @@ cli_parse_flags(const struct cli_cmd *cmd, int argc, char **argv,
 		case 'r':
 			flag = CLI_OPT_RAW;
 			break;
+		case 'e':
+			flag = CLI_OPT_EXPAND;
+			break;
+		case 'F':
+			flag = CLI_OPT_FORCE;
+			break;
+		case 'R':
+			flag = CLI_OPT_REASON;
+			break;
 		case 'h':
 			cli_cmd_help(stdout, cmd);
 			return (-1);
+		case ':':
+			if ((allowed & CLI_OPT_REASON) &&
+			    strncmp(argv[optind - 1], "--reason", 8) == 0)
+				return (cli_usage_error(cmd, "%s needs a "
+				    "value", argv[optind - 1]));
+			flag = 0;
+			break;
 		default:
 			flag = 0;
 			break;
@@ -168,7 +189,9 @@ cli_parse_flags(const struct cli_cmd *cmd, int argc, char **argv,
 			return (cli_usage_error(cmd, "unknown option '%s'%s",
 			    argv[optind - 1], hint));
 		}
-		*set |= flag;
+		if (flag == CLI_OPT_REASON)
+			flags->reason = optarg;
+		flags->set |= flag;
 	}
 	if (argc - optind < nargs) {
 		/* The operand is the usage's first upper-case word. */
@@ -449,6 +472,7 @@ cli_table_init(struct cli_table *t, size_t ncols)
 	t->ncols = ncols;
 	t->nrows = 0;
 	t->cells = NULL;
+	t->span = NULL;
 	t->width = NULL;
 	t->indent = NULL;
 }
@@ -457,19 +481,33 @@ cli_table_init(struct cli_table *t, size_t ncols)
 void
 cli_table_add(struct cli_table *t, const char * const *row)
 {
+	cli_table_add_span(t, row, t->ncols);
+}
+
+/* Add one row whose cells from column from on are one text, row[from]. */
+void
+cli_table_add_span(struct cli_table *t, const char * const *row,
+    size_t from)
+{
 	size_t	i;
 
+	if (from > t->ncols)
+		from = t->ncols;
 	t->cells = xreallocarray(t->cells, (t->nrows + 1) * t->ncols,
 	    sizeof *t->cells);
+	t->span = xreallocarray(t->span, t->nrows + 1, sizeof *t->span);
+	t->span[t->nrows] = from;
 	for (i = 0; i < t->ncols; i++) {
-		t->cells[t->nrows * t->ncols + i] = display_escape(
-		    row[i] != NULL && *row[i] != '\0' ? row[i] : "-");
+		t->cells[t->nrows * t->ncols + i] = i > from ? NULL :
+		    display_escape(row[i] != NULL && *row[i] != '\0' ?
+		    row[i] : "-");
 	}
 	t->nrows++;
 }
 
 /* Print the rows so far and free them; column widths never shrink, so a
- * table printed page by page stays aligned unless a later page is wider. */
+ * table printed page by page stays aligned unless a later page is wider.
+ * A spanning row's text is not measured: it runs to the end of its line. */
 void
 cli_table_print(FILE *f, struct cli_table *t)
 {
@@ -480,7 +518,7 @@ cli_table_print(FILE *f, struct cli_table *t)
 	if (t->width == NULL)
 		t->width = xcalloc(t->ncols, sizeof *t->width);
 	for (r = 0; r < t->nrows; r++) {
-		for (i = 0; i < t->ncols; i++) {
+		for (i = 0; i < t->ncols && i < t->span[r]; i++) {
 			w = display_width(t->cells[r * t->ncols + i]);
 			if (w > t->width[i])
 				t->width[i] = w;
@@ -491,15 +529,19 @@ cli_table_print(FILE *f, struct cli_table *t)
 			fputs(t->indent, f);
 		for (i = 0; i < t->ncols; i++) {
 			cell = t->cells[r * t->ncols + i];
-			if (i + 1 == t->ncols)
+			if (i + 1 == t->ncols || i == t->span[r]) {
 				fprintf(f, "%s\n", cell);
-			else
-				display_pad(f, cell, t->width[i] + 2);
-			free(cell);
+				break;
+			}
+			display_pad(f, cell, t->width[i] + 2);
 		}
+		for (i = 0; i < t->ncols; i++)
+			free(t->cells[r * t->ncols + i]);
 	}
 	free(t->cells);
+	free(t->span);
 	t->cells = NULL;
+	t->span = NULL;
 	t->nrows = 0;
 }
 
@@ -512,8 +554,10 @@ cli_table_free(struct cli_table *t)
 	for (i = 0; i < t->nrows * t->ncols; i++)
 		free(t->cells[i]);
 	free(t->cells);
+	free(t->span);
 	free(t->width);
 	t->cells = NULL;
+	t->span = NULL;
 	t->width = NULL;
 	t->nrows = 0;
 }

@@ -3,10 +3,12 @@
  * cli.c -- `encore`, the operator CLI: global options, the command table and
  * --help.  Each command's code is in cli-devices.c or cli-tasks.c.
  *
- * Exit codes: 0 ok, 1 error reported by the main node, 2 usage error, 3
- * cannot reach the main node (or it stopped answering, or sent more than a
+ * Exit codes: 0 ok, 1 error reported by the main node (or a backup that
+ * could not be written or did not check out), 2 usage error, 3 cannot
+ * reach the main node (or it stopped answering, or sent more than a
  * client accepts); `submit --wait` exits with the task's code, 124 timed
- * out, 125 cancelled or failed to start, 130 left with Ctrl-C.
+ * out, 125 cancelled or failed to start, 130 left with Ctrl-C; of an
+ * array, 0 if every element completed, else 1.
  */
 #include <errno.h>
 #include <signal.h>
@@ -55,33 +57,73 @@ const struct cli_cmd cli_cmds[] = {
 	  "  --label K=V      only on devices with this label (repeatable)\n"
 	  "  --env K=V        set an environment variable (repeatable)\n"
 	  "  --device ID      only on this device\n"
+	  "  --array SPEC     an array of tasks, one per index: SPEC is N\n"
+	  "                   (0..N-1), A-B or A-B:STEP, then optionally %K\n"
+	  "                   (at most K running at once), e.g. 100%8;\n"
+	  "                   {index} in ARGV and --env values becomes the\n"
+	  "                   index, also in $ENCORE_ARRAY_INDEX; prints the\n"
+	  "                   array's id (its elements are ID.INDEX)\n"
+	  "  --after ID       start once ID completed (exit 0); an array:\n"
+	  "                   every element (repeatable, or IDs comma\n"
+	  "                   separated); if ID fails it is cancelled\n"
+	  "  --after-any ID   start once ID ended, however\n"
+	  "  --after-notok ID start once ID ended and did not complete\n"
+	  "  --hold           queue it held until 'encore release ID'\n"
 	  "  --wait           stream its stdout and stderr, then exit with\n"
 	  "                   its exit code: 124 timed out, 125 cancelled\n"
 	  "                   or failed to start (the id goes to stderr).\n"
 	  "                   Ctrl-C leaves the task running (exit 130);\n"
-	  "                   a second Ctrl-C within 3 s cancels it\n",
+	  "                   a second Ctrl-C within 3 s cancels it.  For\n"
+	  "                   an array: wait until it ends, its counts on\n"
+	  "                   stderr; exit 0 if every element completed,\n"
+	  "                   else 1\n"
+	  "A task no known device could ever run is queued all the same,\n"
+	  "with 'warning: why' on stderr.\n",
 	  cli_submit_exec },
-	{ "ps", "ps [--all] [--csv]",
-	  "List queued and running tasks: the first 1000, and on stderr how\n"
-	  "many more there are.\n"
+	{ "ps", "ps [--all] [--expand] [--csv]",
+	  "List the tasks not ended (queued, waiting, held, running): the\n"
+	  "first 1000, and on stderr how many more there are.  An array is\n"
+	  "one line, with its counts.\n"
 	  "  -a, --all   every task, finished ones too, page by page\n"
+	  "  --expand    the elements of arrays made so far too\n"
+	  "              (ARRAY.INDEX)\n"
 	  "  --csv       CSV (RFC 4180), every page, with the columns id,\n"
 	  "              name,state,priority,device,attempt,exit_code,\n"
 	  "              submitted_at,started_at,finished_at\n",
 	  cli_ps_exec },
 	{ "show", "show ID",
-	  "Show one task in full, its attempts included.\n",
+	  "Show one task in full: why it is not running yet (why:), its\n"
+	  "dependencies and attempts; for an array its indexes, limit and\n"
+	  "elements per state.  ID may be ARRAY.INDEX.\n",
 	  cli_show_exec },
 	{ "logs", "logs [-f] [--raw] ID",
 	  "Print a task's stored output: its own bytes to a pipe or a file;\n"
 	  "on a terminal colours pass and other control characters show as\n"
-	  "\\x1b and the like.\n"
+	  "\\x1b and the like.  ID may be ARRAY.INDEX.\n"
 	  "  -f, --follow   keep printing new output until the task ends\n"
 	  "  --raw          pass everything to the terminal too\n",
 	  cli_logs_exec },
 	{ "cancel", "cancel ID",
-	  "Cancel a queued or running task.\n",
+	  "Cancel a queued, waiting, held or running task; ARRAY cancels\n"
+	  "every element of the array not yet ended, ARRAY.INDEX one.\n",
 	  cli_cancel_exec },
+	{ "hold", "hold ID [--reason TEXT]",
+	  "Keep a queued or waiting task (or array) from starting until\n"
+	  "'encore release ID'.\n"
+	  "  --reason TEXT  why, shown by ps and show\n",
+	  cli_hold_exec },
+	{ "release", "release ID",
+	  "Let a held task start: it is queued again (or waits for its\n"
+	  "dependencies).\n",
+	  cli_hold_exec },
+	{ "backup", "backup [--force] FILE",
+	  "Write a consistent copy of the main node's live database to FILE\n"
+	  "(via FILE.tmp; checked against the main node's size and SHA-256,\n"
+	  "then renamed).  Placed as encore.db in a state dir holding the\n"
+	  "cluster's tokens, it is the whole cluster.  Progress on stderr\n"
+	  "when it is a terminal.\n"
+	  "  --force   replace FILE if it exists\n",
+	  cli_backup_exec },
 	{ "status", "status",
 	  "Print a cluster summary as key: value lines.\n",
 	  cli_status_exec },
@@ -137,11 +179,13 @@ cli_help(FILE *f)
 	fprintf(f, "\nText from the main node (names, states, errors) is "
 	    "shown with control\ncharacters escaped (\\x1b, \\u202e); CSV "
 	    "goes raw to a pipe or a file.\n"
-	    "\nExit status: 0 ok, 1 error reported by the main node, 2 usage "
-	    "error,\n3 cannot reach the main node, or it stopped answering or "
-	    "sent more than\na client accepts; submit --wait: the task's exit "
-	    "code, 124 timed out,\n125 cancelled or failed to start, 130 left "
-	    "with Ctrl-C.\n");
+	    "\nExit status: 0 ok, 1 error reported by the main node (backup: "
+	    "the copy\ncould not be written or did not check out), 2 usage "
+	    "error, 3 cannot reach\nthe main node, or it stopped answering or "
+	    "sent more than a client accepts;\nsubmit --wait: the task's exit "
+	    "code, 124 timed out, 125 cancelled or failed\nto start, 130 left "
+	    "with Ctrl-C; of an array: 0 if every element completed,\nelse "
+	    "1.\n");
 }
 
 /* Print the short usage after a global usage error. */

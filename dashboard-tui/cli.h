@@ -93,15 +93,26 @@ int	 cli_call(struct cli_ctx *, struct msg *, struct json_object **data,
 #define CLI_OPT_ALL	0x2	/* --all, -a */
 #define CLI_OPT_FOLLOW	0x4	/* --follow, -f */
 #define CLI_OPT_RAW	0x8	/* --raw */
+#define CLI_OPT_EXPAND	0x10	/* --expand */
+#define CLI_OPT_FORCE	0x20	/* --force */
+#define CLI_OPT_REASON	0x40	/* --reason TEXT */
+
+/* The flags given to a simple command: set has the CLI_OPT_* bits;
+ * reason is --reason's value (borrowed from argv), NULL if not given. */
+struct cli_flags {
+	int		 set;
+	const char	*reason;
+};
 
 /*
  * Parse a command's flags (those in allowed; any order, GNU style) and
  * exactly nargs operands, which *operands then points to (inside argv).
- * *set gets the flags given.  Returns 0; -1 after printing --help (exit
+ * *flags gets the flags given.  Returns 0; -1 after printing --help (exit
  * 0); or CLI_EXIT_USAGE after printing the usage error.
  */
 int	 cli_parse_flags(const struct cli_cmd *, int argc, char **argv,
-	    int allowed, int *set, int nargs, char ***operands);
+	    int allowed, struct cli_flags *flags, int nargs,
+	    char ***operands);
 /* The candidate closest to word if it looks like a typo of it (edit
  * distance up to a third of its length, at least 1, at most
  * CLI_SUGGEST_MAX), else NULL. */
@@ -149,7 +160,8 @@ void	 cli_csv_end(FILE *);
 struct cli_table {
 	size_t	  ncols;
 	size_t	  nrows;
-	char	**cells;	/* nrows * ncols */
+	char	**cells;	/* nrows * ncols (NULL past a row's span) */
+	size_t	 *span;		/* nrows: where a row's last cell starts */
 	int	 *width;	/* ncols */
 	const char *indent;	/* before each row (static), or NULL */
 };
@@ -157,6 +169,10 @@ void	 cli_table_init(struct cli_table *, size_t ncols);
 /* Add a row of ncols strings (NULL shows as "-"); copies them escaped
  * (display_escape). */
 void	 cli_table_add(struct cli_table *, const char * const *row);
+/* Add a row whose columns from `from` on hold one text, row[from],
+ * printed unpadded to the end of the line (an array's counts in ps). */
+void	 cli_table_add_span(struct cli_table *, const char * const *row,
+	    size_t from);
 /* Print the rows added so far and free them (the widths stay). */
 void	 cli_table_print(FILE *, struct cli_table *);
 /* Free what the table still holds. */
@@ -202,5 +218,37 @@ int	 cli_cancel_exec(const struct cli_cmd *, struct cli_ctx *, int,
 	    char **);
 /* Print tasks (list_tasks reply data) as the SPEC's CSV. */
 void	 cli_tasks_csv(FILE *, struct json_object *tasks);
+/* submit --wait: catch SIGINT into a self-pipe the session watches, and
+ * take pending interrupts out of it. */
+void	 cli_intr_start(struct cli_ctx *);
+void	 cli_intr_drain(void);
+
+/* ---- cli-work.c ---- */
+/* Parse an --array SPEC (N, A-B or A-B:STEP, then optionally %K) into
+ * t's array fields; -1 with *cause (caller frees). */
+int	 cli_array_parse(const char *spec, struct proto_task *t,
+	    char **cause);
+/* Append an --OPT value's comma-separated task ids to *list (*n of
+ * them, heap strings); -1 with *cause. */
+int	 cli_deps_parse(const char *opt, const char *value, char ***list,
+	    size_t *n, char **cause);
+/* get_task's array.counts as "3 running, 12 completed" into buf. */
+char	*cli_array_counts(struct json_object *counts, char *buf,
+	    size_t size);
+/* "array of 50: 3 running, ..." for an array's TASK into buf. */
+char	*cli_array_summary(struct json_object *task, char *buf,
+	    size_t size);
+/* get_task without reporting a failure: *task gets the TASK+DETAIL
+ * (caller puts) or NULL; err is filled unless CLIENT_OK. */
+enum client_result cli_task_detail(struct cli_ctx *, const char *id,
+	    struct json_object **task, struct client_error *err);
+/* submit --wait of an array: wait for it to end; the exit code. */
+int	 cli_array_wait(struct cli_ctx *, const char *id);
+int	 cli_hold_exec(const struct cli_cmd *, struct cli_ctx *, int,
+	    char **);
+
+/* ---- cli-backup.c ---- */
+int	 cli_backup_exec(const struct cli_cmd *, struct cli_ctx *, int,
+	    char **);
 
 #endif /* CLI_H */

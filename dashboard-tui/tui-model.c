@@ -154,7 +154,22 @@ model_task_free(struct tui_task *t)
 	free(t->device);
 	free(t->image);
 	free(t->error);
+	free(t->reason);
+	free(t->array_id);
 	free(t);
+}
+
+/* Forget the detail's info. */
+void
+tui_model_clear_info(struct tui_model *m)
+{
+	free(m->info.task);
+	free(m->info.why);
+	free(m->info.deps);
+	free(m->info.array);
+	free(m->info.counts);
+	memset(&m->info, 0, sizeof m->info);
+	m->dirty = 1;
 }
 
 /* Create an empty model. */
@@ -189,20 +204,53 @@ tui_model_free(struct tui_model *m)
 	free(m->tsel_id);
 	free(m->detail_task);
 	free(m->output);
+	tui_model_clear_info(m);
 	free(m);
 }
 
-/* Compare ids: numeric ids by value, then bytewise. */
+/* Compare one dot-separated part of two ids (la and lb bytes): numbers
+ * by value and before any other text, other text bytewise. */
+static int
+model_partcmp(const char *a, size_t la, const char *b, size_t lb)
+{
+	static const char	*digits = "0123456789";
+	int			 da, db, c;
+
+	da = la > 0 && strspn(a, digits) >= la;
+	db = lb > 0 && strspn(b, digits) >= lb;
+	if (da != db)
+		return (da ? -1 : 1);
+	if (da && la != lb)
+		return (la < lb ? -1 : 1);
+	if ((c = memcmp(a, b, la < lb ? la : lb)) != 0)
+		return (c);
+	return (la == lb ? 0 : la < lb ? -1 : 1);
+}
+
+/*
+ * Compare ids part by part ("17.3" is 17 then 3), a shorter id first
+ * when one is the start of the other: "5" < "17" < "17.3" < "17.10" <
+ * "18".  A total order, which the sorted arrays and their binary search
+ * need (tasks, array elements and device names all mix here).
+ */
 static int
 model_idcmp(const char *a, const char *b)
 {
 	size_t	la, lb;
+	int	c;
 
-	if (isdigit((unsigned char)*a) && isdigit((unsigned char)*b) &&
-	    strspn(a, "0123456789") == (la = strlen(a)) &&
-	    strspn(b, "0123456789") == (lb = strlen(b)) && la != lb)
-		return (la < lb ? -1 : 1);
-	return (strcmp(a, b));
+	for (;;) {
+		la = strcspn(a, ".");
+		lb = strcspn(b, ".");
+		if ((c = model_partcmp(a, la, b, lb)) != 0)
+			return (c);
+		a += la;
+		b += lb;
+		if (*a == '\0' || *b == '\0')
+			return (*a == *b ? 0 : *a == '\0' ? -1 : 1);
+		a++;
+		b++;
+	}
 }
 
 /* Binary search an id among n sorted owned objects whose first member is
@@ -429,6 +477,27 @@ tui_model_apply_task(struct tui_model *m, struct json_object *o)
 		return (-1);
 	}
 	i = model_search((void **)m->tasks, m->n_tasks, id, &found);
+	if ((e = client_json_get(o, "array_id")) != NULL) {
+		/* An element: its array's counts in the detail change. */
+		if (m->info.task != NULL && strcmp(m->info.task,
+		    json_object_get_string(e)) == 0)
+			m->info.stale = 1;
+		if (proto_task_state_name_is_final(client_json_str(o,
+		    "state"))) {
+			/* Ended: its array stands for it from now on. */
+			if (found && !tui_task_is_finished(m->tasks[i])) {
+				model_task_free(m->tasks[i]);
+				memmove(m->tasks + i, m->tasks + i + 1,
+				    (m->n_tasks - i - 1) * sizeof *m->tasks);
+				m->n_tasks--;
+				model_changed(m);
+			}
+			free(id);
+			return (0);
+		}
+	}
+	if (m->info.task != NULL && strcmp(m->info.task, id) == 0)
+		m->info.stale = 1;
 	if (found) {
 		t = m->tasks[i];
 		free(id);
@@ -457,6 +526,11 @@ tui_model_apply_task(struct tui_model *m, struct json_object *o)
 	model_str(&t->device, o, "device");
 	model_str(&t->image, o, "image");
 	model_str(&t->error, o, "error");
+	model_str(&t->reason, o, "reason");
+	model_str(&t->array_id, o, "array_id");
+	t->array_size = model_int(client_json_get(o, "array"), "size", 0);
+	if (client_json_get(o, "array") != NULL && t->array_size < 1)
+		t->array_size = 1;
 	t->attempt = (int)model_int(o, "attempt", 0);
 	t->exit_code = (int)model_int(o, "exit_code", -1);
 	model_str(&ts, o, "submitted_at");
@@ -532,6 +606,8 @@ model_task_visible(struct tui_model *m, const struct tui_task *t)
 
 	if (!m->show_finished && tui_task_is_finished(t))
 		return (0);
+	if (t->array_id != NULL)
+		return (0);	/* its array's line stands for it */
 	return (model_match(t->id, f) || model_match(t->name, f) ||
 	    model_match(t->state, f) || model_match(t->device, f) ||
 	    model_match(t->priority, f));
@@ -796,6 +872,10 @@ tui_model_totals(struct tui_model *m, struct tui_totals *tot)
 	}
 	for (i = 0; i < m->n_tasks; i++) {
 		s = m->tasks[i]->state != NULL ? m->tasks[i]->state : "";
+		/* An array counts as one line of the list while it waits to
+		 * run; once running, its elements count. */
+		if (m->tasks[i]->array_size > 0 && strcmp(s, "queued") != 0)
+			continue;
 		if (strcmp(s, "queued") == 0)
 			tot->queued++;
 		else if (strcmp(s, "running") == 0 ||
@@ -807,6 +887,76 @@ tui_model_totals(struct tui_model *m, struct tui_totals *tot)
 		else if (strcmp(s, "completed") == 0)
 			tot->completed++;
 	}
+}
+
+/* "k: v" members of an object joined as "v k, v k" (array counts: "3
+ * running, 12 completed"), leaving out zeros; NULL if none. */
+static char *
+model_counts(struct json_object *counts)
+{
+	static const char	*order[] = { "running", "assigned", "queued",
+	    "waiting", "held", "completed", "failed", "timed_out",
+	    "cancelled", NULL };
+	char			*s = NULL, *t;
+	int64_t			 v;
+	size_t			 i;
+
+	for (i = 0; order[i] != NULL; i++) {
+		if ((v = model_int(counts, order[i], 0)) <= 0)
+			continue;
+		xasprintf(&t, "%s%s%lld %s", s != NULL ? s : "",
+		    s != NULL ? ", " : "", (long long)v, order[i]);
+		free(s);
+		s = t;
+	}
+	return (s);
+}
+
+/* Keep what get_task says about the detail task. */
+void
+tui_model_set_info(struct tui_model *m, const char *id,
+    struct json_object *task)
+{
+	struct json_object	*a, *deps, *d;
+	const char		*kind;
+	char			*t, lim[48];
+	size_t			 i, n;
+
+	if (id == NULL || task == NULL)
+		return;
+	tui_model_clear_info(m);
+	m->info.task = xstrdup(id);
+	model_str(&m->info.why, task, "why");
+	if ((a = client_json_get(task, "array")) != NULL) {
+		lim[0] = '\0';
+		if (model_int(a, "limit", 0) > 0)
+			snprintf(lim, sizeof lim, ", at most %lld running",
+			    (long long)model_int(a, "limit", 0));
+		xasprintf(&m->info.array, "%lld elements, %lld-%lld step %lld%s",
+		    (long long)model_int(a, "size", 0),
+		    (long long)model_int(a, "start", 0),
+		    (long long)model_int(a, "end", 0),
+		    (long long)model_int(a, "step", 1), lim);
+		m->info.counts = model_counts(client_json_get(a, "counts"));
+		if (m->info.counts == NULL)
+			m->info.counts = xstrdup("none");
+	}
+	deps = client_json_get(task, "dependencies");
+	n = deps != NULL && json_object_is_type(deps, json_type_array) ?
+	    json_object_array_length(deps) : 0;
+	for (i = 0; i < n; i++) {
+		d = json_object_array_get_idx(deps, i);
+		if (client_json_str(d, "task_id") == NULL)
+			continue;
+		kind = client_json_str(d, "kind");
+		xasprintf(&t, "%s%s%s %s", m->info.deps != NULL ?
+		    m->info.deps : "", m->info.deps != NULL ? ", " : "",
+		    kind != NULL ? kind : "after", client_json_str(d,
+		    "task_id"));
+		free(m->info.deps);
+		m->info.deps = t;
+	}
+	m->dirty = 1;
 }
 
 /* The task whose output the detail pane wants. */

@@ -100,15 +100,49 @@ net_send(struct tui_net *n, struct msg *m, enum tui_req_kind kind,
 	msg_free(m);
 }
 
-/* Send a logs follow request for n->follow. */
+/* Whether a request of kind is waiting for its reply. */
+static int
+net_req_pending(struct tui_net *n, enum tui_req_kind kind)
+{
+	size_t	i;
+
+	for (i = 0; i < n->n_reqs; i++) {
+		if (n->reqs[i].kind == kind)
+			return (1);
+	}
+	return (0);
+}
+
+/* Ask for get_task of n->follow: why it waits, its dependencies, an
+ * array's counts. */
+static void
+net_send_info(struct tui_net *n)
+{
+	struct msg	m;
+
+	if (n->follow == NULL || n->state != TUI_NET_UP)
+		return;
+	n->tui->model->info.stale = 0;
+	client_msg_init(&m, MSG_GET_TASK, &n->next_id);
+	m.u.target.task_id = xstrdup(n->follow);
+	net_send(n, &m, TUI_REQ_INFO, n->follow);
+}
+
+/* Send a logs follow request for n->follow (not for an array: its
+ * output is its elements'), and ask for its info. */
 static void
 net_send_follow(struct tui_net *n)
 {
-	struct msg	m;
+	struct tui_task	*t;
+	struct msg	 m;
 
 	free(n->follow_req);
 	n->follow_req = NULL;
 	if (n->follow == NULL || n->state != TUI_NET_UP)
+		return;
+	net_send_info(n);
+	t = tui_model_find_task(n->tui->model, n->follow);
+	if (t != NULL && t->array_size > 0)
 		return;
 	client_msg_init(&m, MSG_LOGS, &n->next_id);
 	m.u.target.task_id = xstrdup(n->follow);
@@ -146,6 +180,10 @@ net_send_tasks(struct tui_net *n, const char *after)
 
 	client_msg_init(&m, MSG_LIST_TASKS, &n->next_id);
 	m.u.target.limit = TUI_PAGE;
+	/* Elements too (those made and not ended: about to run or
+	 * running), which count as running though their arrays stand for
+	 * them in the list. */
+	m.u.target.expand = 1;
 	m.u.target.after = after != NULL ? xstrdup(after) : NULL;
 	net_send(n, &m, after == NULL ? TUI_REQ_TASKS : TUI_REQ_TASKS_MORE,
 	    after);
@@ -327,6 +365,12 @@ net_reply(struct tui_net *n, struct msg *m)
 		tui_model_output_reset(tui->model, r.what, s,
 		    o != NULL ? (size_t)json_object_get_string_len(o) : 0);
 		break;
+	case TUI_REQ_INFO:
+		if (res == CLIENT_OK && n->follow != NULL &&
+		    strcmp(n->follow, r.what) == 0)
+			tui_model_set_info(tui->model, r.what,
+			    client_json_get(data, "task"));
+		break;
 	case TUI_REQ_ACTION:
 		if (res != CLIENT_OK) {
 			tui_set_status(tui, 1, "%s: %s: %s", r.what,
@@ -357,6 +401,9 @@ net_event(struct tui_net *n, struct msg *m)
 	if ((topic = client_json_str(d, "topic")) == NULL)
 		return;
 	if (strcmp(topic, "devices") == 0) {
+		/* Why a task waits may be about devices. */
+		if (model->info.why != NULL)
+			model->info.stale = 1;
 		if ((o = client_json_get(d, "device")) != NULL)
 			tui_model_apply_device(model, o, time(NULL));
 		else if ((s = client_json_str(d, "removed")) != NULL)
@@ -510,6 +557,11 @@ tui_net_tick(struct tui_net *n)
 		net_lost(n, why);
 		return;
 	}
+	/* The detail task changed since its info came: ask again (at
+	 * most once a tick, however fast its events come). */
+	if (n->state == TUI_NET_UP && n->tui->model->info.stale &&
+	    !net_req_pending(n, TUI_REQ_INFO))
+		net_send_info(n);
 	if (n->state == TUI_NET_UP && n->n_reqs == 0 &&
 	    now - n->last_rx >= n->timeout_ms / 2) {
 		client_msg_init(&m, MSG_STATUS, &n->next_id);
@@ -593,5 +645,6 @@ tui_net_follow(struct tui_net *n, const char *id)
 		return;
 	free(n->follow);
 	n->follow = xstrdup(id);
+	tui_model_clear_info(n->tui->model);
 	net_send_follow(n);
 }

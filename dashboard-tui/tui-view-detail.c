@@ -13,6 +13,7 @@
 
 #include "protocol.h"
 #include "profiler.h"
+#include "client.h"
 #include "tui.h"
 
 /* Where the next detail line goes. */
@@ -36,6 +37,64 @@ detail_kv(struct detail_pen *p, const char *key, const char *value)
 	attrset(A_NORMAL);
 	tui_screen_put(p->y, p->x + kw + 1, p->w - kw - 1, value);
 	p->y++;
+}
+
+/* Display columns of a UTF-8 byte (continuation bytes take none). */
+static int
+detail_cols(unsigned char ch)
+{
+	return ((ch & 0xc0) == 0x80 ? 0 : 1);
+}
+
+/* A "key value" line whose value wraps at spaces onto at most
+ * DETAIL_WRAP_MAX lines under itself (why a task waits is long). */
+#define DETAIL_WRAP_MAX	4
+static void
+detail_kv_wrap(struct detail_pen *p, const char *key, const char *value)
+{
+	const char	*v, *brk;
+	char		 line[1024], *esc;
+	size_t		 k, fit;
+	int		 kw, w, cols, n;
+
+	if (value == NULL || *value == '\0' || p->y >= p->end)
+		return;
+	/* Wrapped as it shows: escaped (escaping it again changes
+	 * nothing). */
+	v = esc = display_escape(value);
+	attrset(A_BOLD);
+	kw = tui_screen_put(p->y, p->x, p->w, key);
+	attrset(A_NORMAL);
+	if ((w = p->w - kw - 1) < 8) {
+		tui_screen_put(p->y, p->x + kw + 1, w, esc);
+		p->y++;
+		free(esc);
+		return;
+	}
+	for (n = 0; *v != '\0' && p->y < p->end; n++) {
+		/* The bytes that fit in w columns. */
+		for (k = 0, cols = 0; v[k] != '\0' && k < sizeof line - 1 &&
+		    (cols < w || detail_cols((unsigned char)v[k]) == 0); k++)
+			cols += detail_cols((unsigned char)v[k]);
+		fit = k;
+		if (v[k] != '\0' && n + 1 < DETAIL_WRAP_MAX) {
+			/* Break at the last space, if there is one. */
+			for (brk = v + k; brk > v && *brk != ' '; brk--)
+				;
+			if (brk > v)
+				fit = (size_t)(brk - v);
+		}
+		memcpy(line, v, fit);
+		line[fit] = '\0';
+		tui_screen_put(p->y, p->x + kw + 1, w, line);
+		p->y++;
+		v += fit;
+		while (*v == ' ')
+			v++;
+		if (n + 1 >= DETAIL_WRAP_MAX)
+			break;
+	}
+	free(esc);
 }
 
 /* Format a number or "-" for unknown. */
@@ -144,13 +203,6 @@ detail_when(struct tui *tui, time_t t, char *buf, size_t size)
 	return (buf);
 }
 
-/* Display columns of a UTF-8 byte (continuation bytes take none). */
-static int
-detail_cols(unsigned char ch)
-{
-	return ((ch & 0xc0) == 0x80 ? 0 : 1);
-}
-
 /*
  * Draw the tail of the output in rows rows from y, wrapped at w columns,
  * skipping back lines from the end.
@@ -256,8 +308,35 @@ detail_task(struct tui *tui, struct tui_task *t, struct detail_pen *p)
 		detail_kv(p, "error", t->error);
 		attrset(A_NORMAL);
 	}
+	if (t->reason != NULL && (t->error == NULL ||
+	    strcmp(t->reason, t->error) != 0))
+		detail_kv(p, "reason", t->reason);
+	if (m->info.task != NULL && strcmp(m->info.task, t->id) == 0) {
+		/* What get_task adds: why it does not run, and so on. */
+		if (m->info.why != NULL && !tui_task_is_finished(t)) {
+			attrset(tui_screen_attr(TUI_C_PAUSED));
+			detail_kv_wrap(p, "why:", m->info.why);
+			attrset(A_NORMAL);
+		}
+		detail_kv(p, "after", m->info.deps);
+		detail_kv(p, "array", m->info.array);
+		detail_kv(p, "elements", m->info.counts);
+	} else if (t->array_size > 0) {
+		snprintf(buf, sizeof buf, "%lld elements",
+		    (long long)t->array_size);
+		detail_kv(p, "array", buf);
+	}
 	if (p->y >= p->end)
 		return;
+	if (t->array_size > 0) {
+		/* An array's output is its elements'. */
+		attrset(tui_screen_attr(TUI_C_DIM));
+		snprintf(buf, sizeof buf, "output: encore logs %s.INDEX; "
+		    "elements: encore ps --expand", t->id);
+		tui_screen_put(p->y, p->x, p->w, buf);
+		attrset(A_NORMAL);
+		return;
+	}
 
 	if (m->detail_task == NULL || strcmp(m->detail_task, t->id) != 0)
 		how = "loading";

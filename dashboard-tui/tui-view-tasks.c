@@ -51,7 +51,7 @@ tui_view_tasks(struct tui *tui)
 	struct tui_rect		*r = &tui->layout.tasks;
 	struct tui_task		*t;
 	struct tui_task_cols	 c;
-	char			 age[16], title[64], esc[256];
+	char			 age[16], title[64], esc[256], name[256];
 	int			 rows, i, idx, focus, idw = 2, dw = 1, attr;
 	int			 y, x, w;
 	size_t			 k;
@@ -118,8 +118,15 @@ tui_view_tasks(struct tui *tui)
 		tasks_cell(y, x + c.age_x + (c.age_w - (int)strlen(age) > 0 ?
 		    c.age_w - (int)strlen(age) : 0), c.age_w, age);
 		tasks_cell(y, x + c.dev_x, c.dev_w, t->device);
-		tasks_cell(y, x + c.name_x, c.name_w, t->name != NULL ?
-		    t->name : "");
+		if (t->array_size > 0) {
+			snprintf(name, sizeof name, "%s%s[array of %lld]",
+			    t->name != NULL ? t->name : "",
+			    t->name != NULL ? " " : "",
+			    (long long)t->array_size);
+			tasks_cell(y, x + c.name_x, c.name_w, name);
+		} else
+			tasks_cell(y, x + c.name_x, c.name_w, t->name != NULL ?
+			    t->name : "");
 		if (attr == 0)
 			attrset(tui_screen_attr(tui_screen_task_color(
 			    t->state)));

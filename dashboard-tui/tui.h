@@ -72,20 +72,43 @@ struct tui_device {
 	time_t	 seen_at;	/* local time of the last heartbeat, 0 unknown */
 };
 
-/* One task.  Strings owned by the task; times are 0 when unknown. */
+/*
+ * One task.  Strings owned by the task; times are 0 when unknown.  An
+ * array is one task with array_size > 0; an element ("17.3") has its
+ * array's id in array_id, and is kept only while it has not ended, out
+ * of the task list (its array stands for it there).
+ */
 struct tui_task {
 	char	*id;
 	char	*name;
-	char	*state;		/* queued assigned running completed ... */
+	char	*state;		/* queued waiting held assigned running ... */
 	char	*priority;	/* low normal high urgent */
 	char	*device;
 	char	*image;
 	char	*error;
+	char	*reason;	/* why it is held or waits */
+	char	*array_id;	/* an element's array, else NULL */
+	int64_t	 array_size;	/* elements of an array, else 0 */
 	int	 attempt;
 	int	 exit_code;	/* -1 unknown */
 	time_t	 submitted_at;
 	time_t	 started_at;
 	time_t	 finished_at;
+};
+
+/*
+ * What get_task adds about the detail task (info_task, owned), as text
+ * for the detail pane (each owned, NULL when there is none): why it is
+ * not running, its dependencies, for an array its indexes and its
+ * elements per state.  info_stale asks for it again (the task changed).
+ */
+struct tui_info {
+	char	*task;
+	char	*why;
+	char	*deps;
+	char	*array;
+	char	*counts;
+	int	 stale;
 };
 
 enum tui_pane {
@@ -138,6 +161,7 @@ struct tui_model {
 	char			 *output;
 	size_t			  output_len;
 	int			  output_done;	/* the task has ended */
+	struct tui_info		  info;		/* get_task of the detail */
 
 	int			  dropped_tasks;	/* over TUI_ACTIVE_MAX */
 	int			  dropped_devices; /* over TUI_DEVICES_MAX */
@@ -196,6 +220,12 @@ void		 tui_model_output_append(struct tui_model *, const char *id,
 		    const char *data, size_t len);
 /* The detail task ended: its output is complete. */
 void		 tui_model_output_end(struct tui_model *, const char *id);
+/* Keep get_task's TASK+DETAIL of task id as the detail's info (only if
+ * id is still the task the detail pane wants). */
+void		 tui_model_set_info(struct tui_model *, const char *id,
+		    struct json_object *task);
+/* Forget the info (another task is wanted). */
+void		 tui_model_clear_info(struct tui_model *);
 /* "2026-11-22T10:31:00Z" -> Unix time; 0 if unparseable. */
 time_t		 tui_parse_time(const char *);
 
@@ -367,6 +397,7 @@ enum tui_req_kind {
 	TUI_REQ_TASKS,		/* the first page of the task list */
 	TUI_REQ_TASKS_MORE,	/* a later page */
 	TUI_REQ_LOGS,
+	TUI_REQ_INFO,		/* get_task of the detail task */
 	TUI_REQ_ACTION,
 	TUI_REQ_PROBE,		/* a status after a silence: still there? */
 };

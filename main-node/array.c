@@ -281,6 +281,7 @@ array_enqueue(struct array *a, const struct task_row *r)
 	q.seq = r->seq;
 	q.place = r->place;
 	q.is_array = 1;
+	q.inputs = r->inputs;
 	queue_add(&q);
 }
 
@@ -513,7 +514,9 @@ array_materialize(struct server *s, int64_t array_id, struct device *d)
 	el.exit_code = -1;
 	el.submitted_at = r.submitted_at;
 	el.seq = r.seq;
+	el.spec = xstrdup("");		/* NOT NULL: its array's is used */
 	el.place = r.place;		/* borrowed for the insert */
+	el.inputs = r.inputs != NULL ? xstrdup(r.inputs) : NULL;
 	/* The array goes to the back of its priority: fair to the rest. */
 	r.seq = task_next_seq();
 	rc = store_task_insert(s->store, &el) < 0 ||
@@ -904,8 +907,14 @@ handle_hold(struct request *rq)
 				    0 };
 	char			*why, ref[48];
 
-	if (r->id == 0 || (r->state != TASK_QUEUED &&
-	    r->state != TASK_WAITING)) {
+	if (r->id == 0) {
+		request_fail(rq, PROTO_CONFLICT, "element %s has not been "
+		    "made yet: hold its array (encore hold %lld) to keep its "
+		    "elements from starting", m->u.target.task_id,
+		    (long long)r->array_id);
+		return;
+	}
+	if (r->state != TASK_QUEUED && r->state != TASK_WAITING) {
 		request_fail(rq, PROTO_CONFLICT, "task %s "
 		    "is %s: only a queued or waiting task can be held",
 		    m->u.target.task_id, proto_task_status_name(r->state));

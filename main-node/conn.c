@@ -499,6 +499,22 @@ conn_bad_line(struct conn *c)
 	}
 }
 
+/* A file_data line was read: its len raw bytes come next, for the file
+ * store (on_raw) or, with discard, for nobody. */
+void
+conn_expect_raw(struct conn *c, int64_t len, int discard)
+{
+	frame_expect_raw(&c->fr, len);
+	c->raw_discard = discard;
+}
+
+/* The connection's stream of output, or NULL. */
+conn_producer_cb
+conn_producer(const struct conn *c)
+{
+	return (c->producer);
+}
+
 /* Note the outcome of one line (dispatch calls it): bad lines in a row
  * close the connection. */
 void
@@ -692,6 +708,7 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	struct conn		*c = arg;
 	struct evbuffer		*in = bufferevent_get_input(bev);
 	enum frame_result	 fr;
+	enum frame_kind		 fk;
 	char			*line;
 	size_t			 len;
 
@@ -721,11 +738,22 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 		if (!c->eof && c->rate_ev != NULL &&
 		    evtimer_pending(c->rate_ev, NULL))
 			break;	/* paused; conn_rate_cb carries on */
-		fr = frame_read_line(in, c->server->opt->max_line, &line,
+		fk = frame_next(&c->fr, in, c->server->opt->max_line, &line,
 		    &len);
-		if (fr == FRAME_AGAIN)
+		if (fk == FRAME_K_AGAIN)
 			break;
-		if (fr == FRAME_TOO_LONG) {
+		if (fk == FRAME_K_RAW) {
+			/* Bytes of a file frame: to the file store. */
+			if (c->raw_discard)
+				evbuffer_drain(in, len);
+			else
+				c->server->on_raw(c, in, len);
+			frame_raw_done(&c->fr, len);
+			if (c->fr.raw_left == 0 && !c->raw_discard)
+				c->server->on_raw_end(c);
+			continue;
+		}
+		if (fk == FRAME_K_TOO_LONG) {
 			c->server->msgs_bad++;
 			conn_send_error(c, NULL, PROTO_LINE_TOO_LONG,
 			    "line longer than %zu bytes; split task output "

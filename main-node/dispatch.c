@@ -105,6 +105,15 @@ static const struct dispatch_row dispatch_table[MSG__COUNT] = {
 	[MSG_HOLD] =		{ handle_hold, ROLE_OPERATOR, D_COMMIT, DT_TASK },
 	[MSG_RELEASE] =		{ handle_release, ROLE_OPERATOR, D_COMMIT,
 				  DT_TASK },
+	/* files, from either */
+	[MSG_FILE_STAT] =	{ handle_file_stat, ROLE_WORKER | ROLE_OPERATOR,
+				  0, DT_NONE },
+	[MSG_FILE_DATA] =	{ handle_file_data, ROLE_WORKER | ROLE_OPERATOR,
+				  0, DT_NONE },
+	[MSG_FILE_GET] =	{ handle_file_get, ROLE_WORKER | ROLE_OPERATOR,
+				  0, DT_NONE },
+	[MSG_TASK_CHECKPOINT] =	{ handle_task_checkpoint, ROLE_WORKER,
+				  D_COMMIT, DT_NONE },
 };
 
 /*
@@ -179,6 +188,9 @@ dispatch_refuse(struct conn *c, struct msg *m)
 		    c->role == ROLE_OPERATOR ? "n" : "",
 		    dispatch_role_name(c->role));
 	}
+	/* A refused frame's bytes follow all the same: drop them. */
+	if (m->type == MSG_FILE_DATA)
+		conn_expect_raw(c, m->u.file.len, 1);
 	conn_line_result(c, 1);
 }
 
@@ -434,6 +446,12 @@ dispatch_line(struct conn *c, const char *line, size_t len)
 		log_debug("event=bad_line addr=%s code=%s msg=\"%s\"", c->addr,
 		    proto_code_name(err.code), err.message);
 		conn_send_error(c, NULL, err.code, "%s", err.message);
+		/* A file_data line we cannot read says nothing trustworthy
+		 * about how many raw bytes follow it: the stream is lost. */
+		if (err.type == MSG_FILE_DATA) {
+			conn_close(c, "unreadable file_data");
+			return;
+		}
 		conn_line_result(c, 1);
 		return;
 	}
@@ -460,6 +478,7 @@ dispatch_closed(struct conn *c)
 {
 	commit_forget(c);
 	backup_forget(c);
+	files_conn_closed(c);
 	dispatch_defer_free(c);
 	if (c->role == ROLE_HTTP)
 		http_conn_closed(c);

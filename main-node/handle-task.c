@@ -77,6 +77,79 @@ submit_deps(struct request *rq, struct submit_dep **out)
 	return (n);
 }
 
+/*
+ * A task's files at submit: every input whole in the file store (the
+ * client uploads them first), within --max-input-mb together, and room
+ * in the store for what the task will send back.  Returns -1 (answered)
+ * if not.
+ */
+static int
+submit_files_check(struct request *rq, const struct proto_task *t)
+{
+	struct options	*opt = rq->s->opt;
+	int64_t		 total = 0;
+	size_t		 i;
+
+	for (i = 0; i < t->n_inputs; i++) {
+		if (!files_complete(t->inputs[i].sha256, t->inputs[i].size)) {
+			request_fail(rq, PROTO_BAD_FIELD, "input %s (%.12s..., "
+			    "%lld bytes) is not on the main node: upload it "
+			    "first (encore submit --input does)",
+			    t->inputs[i].name, t->inputs[i].sha256,
+			    (long long)t->inputs[i].size);
+			return (-1);
+		}
+		total += t->inputs[i].size;
+	}
+	if (total > opt->max_input) {
+		request_fail(rq, PROTO_BAD_FIELD, "the task's inputs come to "
+		    "%lld MiB; a task may have at most %lld MiB "
+		    "(--max-input-mb on the main node)", (long long)(total >> 20),
+		    (long long)(opt->max_input >> 20));
+		return (-1);
+	}
+	if ((t->n_inputs > 0 || t->n_outputs > 0 || t->n_checkpoints > 0) &&
+	    files_full()) {
+		request_fail(rq, PROTO_BUSY, "the main node's file store is "
+		    "full (--max-files-mb %lld): wait until finished tasks are "
+		    "pruned (--keep-finished), or raise --max-files-mb",
+		    (long long)(opt->max_files >> 20));
+		return (-1);
+	}
+	for (i = 0; i < t->n_inputs; i++)
+		files_touch(t->inputs[i].sha256);
+	return (0);
+}
+
+/* The hashes of a task's largest inputs, one a line (the scheduler
+ * prefers a device that has them), or NULL. */
+static char *
+submit_input_hints(const struct proto_task *t)
+{
+	char	*out = NULL, *tmp;
+	int	 used[TASK_INPUT_HINTS], n, k;
+	size_t	 i, best;
+
+	for (n = 0; n < TASK_INPUT_HINTS && (size_t)n < t->n_inputs; n++) {
+		best = t->n_inputs;
+		for (i = 0; i < t->n_inputs; i++) {
+			for (k = 0; k < n && used[k] != (int)i; k++)
+				;
+			if (k < n)
+				continue;
+			if (best == t->n_inputs ||
+			    t->inputs[i].size > t->inputs[best].size)
+				best = i;
+		}
+		used[n] = (int)best;
+		xasprintf(&tmp, "%s%s%s", out != NULL ? out : "",
+		    out != NULL ? "\n" : "", t->inputs[best].sha256);
+		free(out);
+		out = tmp;
+	}
+	return (out);
+}
+
 /* submit: store the task (or array) as the wire carries it, reply with
  * its id. */
 void
@@ -104,6 +177,8 @@ handle_submit(struct request *rq)
 		    "or cancel some", s->opt->max_queued);
 		return;
 	}
+	if (submit_files_check(rq, t) != 0)
+		return;
 	if ((ndeps = submit_deps(rq, &deps)) < 0)
 		return;
 	/* Only the task itself is stored as its spec. */
@@ -130,6 +205,7 @@ handle_submit(struct request *rq)
 	r.submitted_at = now_wall();
 	r.seq = task_next_seq();
 	task_placement_from_spec(t, &r.place);
+	r.inputs = submit_input_hints(t);
 	if (t->array_end >= 0) {
 		r.kind = TASK_KIND_ARRAY;
 		r.array_start = t->array_start;
@@ -144,6 +220,9 @@ handle_submit(struct request *rq)
 	for (i = 0; rc == 0 && i < ndeps; i++)
 		rc = store_dep_add(s->store, r.id, deps[i].id, deps[i].index,
 		    deps[i].kind);
+	if (rc == 0 && t->n_inputs > 0)
+		rc = store_files_put(s->store, r.id, FILE_KIND_INPUT,
+		    t->inputs, t->n_inputs);
 	free(deps);
 	if (store_end(s->store, rc) != 0) {
 		request_fail(rq, PROTO_INTERNAL, "cannot "
@@ -186,6 +265,7 @@ handle_submit(struct request *rq)
 
 /* A page of a listing being collected. */
 struct list_page {
+	struct server		*s;
 	struct json_object	*tasks;
 	int64_t			 last;		/* internal id of the last row */
 	int64_t			 prev;		/* and of the one before */
@@ -197,8 +277,13 @@ static int
 list_page_cb(const struct task_row *r, void *arg)
 {
 	struct list_page	*p = arg;
+	struct json_object	*o = view_task(r);
 
-	json_object_array_add(p->tasks, view_task(r));
+	/* An array's line says how its elements stand. */
+	if (r->kind == TASK_KIND_ARRAY)
+		json_object_object_add(json_object_object_get(o, "array"),
+		    "counts", view_array_counts(p->s, r));
+	json_object_array_add(p->tasks, o);
 	p->prev = p->last;
 	p->last = r->id;
 	p->n++;
@@ -233,6 +318,7 @@ handle_list_tasks(struct request *rq)
 		return;
 	}
 	memset(&p, 0, sizeof p);
+	p.s = c->server;
 	p.tasks = json_object_new_array();
 	/* One more row than asked tells whether another page follows. */
 	if (store_task_page(c->server->store, &cur, limit + 1, list_page_cb,
@@ -309,15 +395,16 @@ handle_logs(struct request *rq)
 	struct task_row		*r = &tg->task;
 	struct json_object	*o;
 	struct outbuf		 out;
-	char			 ids[32];
+	char			 ids[48];
 	size_t			 len;
 
 	out.chunks = json_object_new_array();
 	out.text = evbuffer_new();
-	store_output_get(c->server->store, r->id, r->attempt, logs_chunk_cb,
-	    &out);
-	snprintf(ids, sizeof ids, "%lld", (long long)r->id);
-	o = view_ok("task_id", json_object_new_string(ids));
+	if (r->id > 0)
+		store_output_get(c->server->store, r->id, r->attempt,
+		    logs_chunk_cb, &out);
+	o = view_ok("task_id", json_object_new_string(task_ref_format(r, ids,
+	    sizeof ids)));
 	json_object_object_add(o, "state",
 	    json_object_new_string(proto_task_status_name(r->state)));
 	len = evbuffer_get_length(out.text);
@@ -333,6 +420,8 @@ handle_logs(struct request *rq)
 	c->follow_reply = m->message_id != NULL ? xstrdup(m->message_id) :
 	    NULL;
 	c->follow_task = r->id;
+	c->follow_array = r->id == 0 ? r->array_id : 0;
+	c->follow_index = r->array_index;
 	conn_watch(c);
 	if (proto_task_status_is_final(r->state)) {
 		/* Already over: the end event comes at once. */
@@ -342,6 +431,7 @@ handle_logs(struct request *rq)
 		json_object_object_add(o, "task", view_task(r));
 		conn_send_json(c, MSG_EVENT, c->follow_reply, o);
 		c->follow_task = 0;
+		c->follow_array = 0;
 	}
 }
 

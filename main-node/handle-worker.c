@@ -13,6 +13,7 @@
  * as a hash and no one else knows; it then gets its key.
  */
 #include <ctype.h>
+#include <fnmatch.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,7 +203,7 @@ handle_register(struct request *rq)
 	if (by_key)
 		d->key_delivered = 1;
 	device_set_profile(d, r);
-	d->accepting = 1;
+	device_set_accepting(d, 1);
 	free(d->reason);
 	d->reason = NULL;
 	d->have_metrics = 0;
@@ -255,7 +256,7 @@ handle_heartbeat(struct request *rq)
 	changed = d->accepting != hb->accepting || !d->have_metrics;
 	d->metrics = hb->metrics;
 	d->have_metrics = 1;
-	d->accepting = hb->accepting;
+	device_set_accepting(d, hb->accepting);
 	free(d->reason);
 	d->reason = hb->reason;
 	hb->reason = NULL;
@@ -381,7 +382,7 @@ handle_task_output(struct request *rq)
 		    (long long)(o->seq - t->next_seq));
 	t->output_bytes = stored;
 	t->next_seq = o->seq + 1;
-	watch_output(s, t->id, o->stream, o->data, o->data_len);
+	watch_output(s, t, o->stream, o->data, o->data_len);
 }
 
 /* Send result_ack. */
@@ -562,6 +563,75 @@ worker_late_result(struct conn *c, const struct msg_task_result *res)
 	return (ok);
 }
 
+/* Set a result's outcome to failed with this error. */
+static void
+worker_result_fail(struct msg_task_result *res, const char *fmt, ...)
+{
+	va_list	ap;
+
+	free(res->error);
+	va_start(ap, fmt);
+	xvasprintf(&res->error, fmt, ap);
+	va_end(ap);
+	res->status = TASK_FAILED;
+}
+
+/*
+ * The files a result names: each must be whole in the file store, and
+ * each output pattern the task declared must have matched one (the
+ * worker checks that too).  Else the task failed.  The outputs are
+ * recorded with the task either way.
+ */
+static int
+worker_result_outputs(struct server *s, const struct task_row *r,
+    struct msg_task_result *res)
+{
+	struct task_row	 arr;
+	struct msg	 spec;
+	const char	*text = r->spec;
+	size_t		 i, j;
+	int		 found;
+
+	for (i = 0; i < res->n_outputs; i++) {
+		if (!files_complete(res->outputs[i].sha256,
+		    res->outputs[i].size)) {
+			worker_result_fail(res, "output %s was not received "
+			    "whole by the main node (disk full, or the worker "
+			    "lost its connection while sending it)",
+			    res->outputs[i].name);
+			break;
+		}
+	}
+	memset(&arr, 0, sizeof arr);
+	if (res->status == TASK_COMPLETED && !res->start_failed &&
+	    !res->vacated) {
+		if (r->array_id > 0 && store_task_get(s->store, r->array_id,
+		    &arr) == 0)
+			text = arr.spec;
+		if (text != NULL && strstr(text, "\"outputs\"") != NULL &&
+		    task_spec_decode(text, &spec) == 0) {
+			for (j = 0; j < spec.u.task.n_outputs; j++) {
+				found = 0;
+				for (i = 0; i < res->n_outputs && !found; i++)
+					found = fnmatch(spec.u.task.outputs[j],
+					    res->outputs[i].name,
+					    FNM_PATHNAME | FNM_PERIOD) == 0;
+				if (!found) {
+					worker_result_fail(res, "missing output "
+					    "%s", spec.u.task.outputs[j]);
+					break;
+				}
+			}
+			msg_free(&spec);
+		}
+		task_row_free(&arr);
+	}
+	if (res->n_outputs > 0 && store_files_put(s->store, r->id,
+	    FILE_KIND_OUTPUT, res->outputs, res->n_outputs) != 0)
+		return (-1);
+	return (0);
+}
+
 /* task_result: record it, then acknowledge (after the commit). */
 void
 handle_task_result(struct request *rq)
@@ -584,6 +654,10 @@ handle_task_result(struct request *rq)
 	}
 	if (store_task_get(s->store, t->id, &r) != 0)
 		return;
+	if (worker_result_outputs(s, &r, res) != 0) {
+		task_row_free(&r);
+		return;		/* not durable: no ack; it comes again */
+	}
 	memset(&ch, 0, sizeof ch);
 	worker_result_change(&r, t, res, &ch, c->device->id, &why);
 	ch.device = c->device;
@@ -594,4 +668,32 @@ handle_task_result(struct request *rq)
 	/* else not durable: no ack; the worker re-sends it. */
 	free(why);
 	task_row_free(&r);
+}
+
+/* task_checkpoint: the task's last checkpoint, for every later attempt. */
+void
+handle_task_checkpoint(struct request *rq)
+{
+	struct conn		*c = rq->c;
+	struct msg_checkpoint	*ck = &rq->m->u.ckpt;
+	struct task		*t;
+	size_t			 i;
+
+	t = worker_task(c, ck->task_id, ck->attempt, "task_checkpoint");
+	if (t == NULL)
+		return;
+	for (i = 0; i < ck->n_files; i++) {
+		if (!files_complete(ck->files[i].sha256, ck->files[i].size)) {
+			log_warn("event=checkpoint_refused task=%s attempt=%d "
+			    "device=%s msg=\"file %s is not here whole; the "
+			    "last checkpoint stays\"", t->ref, ck->attempt,
+			    c->device->id, ck->files[i].name);
+			return;
+		}
+	}
+	if (store_files_put(c->server->store, t->id, FILE_KIND_CHECKPOINT,
+	    ck->files, ck->n_files) != 0)
+		return;
+	log_info("event=task_checkpoint task=%s attempt=%d device=%s "
+	    "files=%zu", t->ref, ck->attempt, c->device->id, ck->n_files);
 }

@@ -88,6 +88,7 @@ device_offline(struct server *s, struct device *d, const char *why)
 	if (!d->online)
 		return;
 	d->online = 0;
+	device_set_accepting(d, d->accepting);	/* stop counting paused */
 	d->have_metrics = 0;
 	device_changed(d);
 	log_info("event=device_offline device=%s reason=\"%s\" tasks=%d",

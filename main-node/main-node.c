@@ -180,6 +180,8 @@ parse_options(int argc, char **argv, struct options *opt)
 	opt->max_queued = (int)cfg_get_int(&cfg, "max-queued");
 	opt->max_pending = (int)cfg_get_int(&cfg, "max-pending");
 	opt->keep_finished = cfg_get_int(&cfg, "keep-finished");
+	opt->max_files = cfg_get_int(&cfg, "max-files-mb") * 1024 * 1024;
+	opt->max_input = cfg_get_int(&cfg, "max-input-mb") * 1024 * 1024;
 	opt->snapshot_interval = (int)cfg_get_int(&cfg, "snapshot-interval");
 	opt->snapshot_keep = (int)cfg_get_int(&cfg, "snapshot-keep");
 	v = cfg_get(&cfg, "plaintext");
@@ -283,6 +285,10 @@ main(int argc, char **argv)
 	s.on_json_line = dispatch_line;
 	s.on_text_line = export_text;
 	s.on_closed = dispatch_closed;
+	s.on_raw = files_raw;
+	s.on_raw_end = files_raw_end;
+	if (files_start(&s, &cause) != 0)
+		fatalx("%s", cause);
 	commit_start(&s);
 	queue_init();
 	if (task_start(&s) != 0)
@@ -317,6 +323,7 @@ main(int argc, char **argv)
 	server_stop(&s);
 	tls_stop();
 	task_stop(&s);
+	files_stop();
 	queue_pass_free();
 	commit_stop(&s);
 	scheduler_reset();

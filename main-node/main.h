@@ -73,6 +73,8 @@ struct options {
 	int64_t	 keep_finished;		/* seconds a finished task is kept */
 	int	 snapshot_interval;	/* seconds, 0 = none */
 	int	 snapshot_keep;
+	int64_t	 max_files;		/* bytes of STATE/files */
+	int64_t	 max_input;		/* input bytes of one task */
 	int	 plaintext;		/* PLAINTEXT_*: JSON sessions */
 	int	 rotate_cert;		/* --rotate-server-cert, then exit */
 };
@@ -87,6 +89,8 @@ struct options {
 #define TASK_REQUEUE_MAX	3	/* device-lost re-queues per task */
 #define TASK_START_FAILS_MAX	3	/* failed starts before it is held */
 #define DEVICE_FAILS_MAX	5	/* failures in a row: quarantine */
+#define DEVICE_HELD_MAX		256	/* files remembered per device */
+#define TASK_INPUT_HINTS	8	/* input hashes kept for placement */
 
 /* What a task needs of a device (the scheduler's inputs), as stored in
  * the task's placement columns.  Strings are owned by whoever embeds it. */
@@ -134,6 +138,8 @@ struct device {
 	int			 have_metrics;
 	int			 accepting;
 	char			*reason;	/* why not accepting */
+	double			 paused_since;	/* mono, while not accepting */
+	double			 suspended_total; /* s paused, this run */
 	int			 running;	/* tasks assigned or running */
 	double			 cpus_used;	/* sum of running tasks' cpus */
 	int64_t			 mem_used_mb;	/* sum of their memory_mb */
@@ -143,6 +149,11 @@ struct device {
 	int			 online;	/* counts as connected/live */
 	int			 dirty;		/* needs a store flush */
 	int			 event_pending;	/* metrics changed, not sent */
+	char			*held[DEVICE_HELD_MAX]; /* files it fetched or
+						   sent lately (a ring of
+						   SHA-256 hex), for placing
+						   tasks where inputs are */
+	int			 held_next;
 
 	TAILQ_HEAD(, task)	 tasks;		/* active tasks placed here */
 	int			 avail_idx;	/* in the scheduler's index, -1 */
@@ -187,6 +198,9 @@ struct conn {
 	int			 sub_devices;	/* subscribe topics */
 	int			 sub_tasks;
 	int64_t			 follow_task;	/* logs -f, 0 = none */
+	int64_t			 follow_array;	/* logs -f of an element not
+						   made yet: its array ... */
+	int64_t			 follow_index;	/* ... and index */
 	char			*follow_reply;	/* message_id of the logs */
 	double			 created;	/* monotonic */
 	struct event		*idle_ev;	/* unregistered timeout */
@@ -200,6 +214,9 @@ struct conn {
 	int			 holding;	/* on the held list */
 	struct deferred_list	*deferred;	/* dispatch's: lines waiting
 						   for the database */
+	struct frame_reader	 fr;		/* raw bytes of a file frame */
+	int			 raw_discard;	/* that frame is dropped */
+	void			*files;		/* files.c's state, or NULL */
 	conn_producer_cb	 producer;	/* streams a long reply */
 	void			*producer_arg;	/* owned by the producer */
 	void			(*producer_free)(void *);
@@ -240,6 +257,8 @@ struct server {
 	void	(*on_text_line)(struct conn *, const char *);
 	void	(*on_closed)(struct conn *);
 	void	(*on_http)(struct conn *, struct evbuffer *);
+	void	(*on_raw)(struct conn *, struct evbuffer *, size_t);
+	void	(*on_raw_end)(struct conn *);
 };
 
 /* ---- runtime shorthands ---- */
@@ -276,6 +295,8 @@ void		 conn_hold_start(void);
 void		 conn_hold_end(int release);
 int		 conn_is_holding(const struct conn *);
 void		 conn_line_result(struct conn *, int bad);
+void		 conn_expect_raw(struct conn *, int64_t len, int discard);
+conn_producer_cb conn_producer(const struct conn *);
 
 /* commit.c: one transaction per loop pass */
 void		 commit_start(struct server *);
@@ -323,6 +344,23 @@ void		 handle_get_task(struct request *);
 void		 handle_logs(struct request *);
 void		 handle_cancel(struct request *);
 
+/* files.c: the file store and file transfers (PROTOCOL.md "Files") */
+int		 files_start(struct server *, char **cause);
+void		 files_stop(void);
+void		 files_tick(struct server *);
+void		 files_conn_closed(struct conn *);
+void		 files_raw(struct conn *, struct evbuffer *, size_t);
+void		 files_raw_end(struct conn *);
+int		 files_complete(const char *sha256, int64_t size);
+void		 files_touch(const char *sha256);
+int		 files_full(void);
+int64_t		 files_used(void);
+int64_t		 files_count(void);
+void		 handle_file_stat(struct request *);
+void		 handle_file_data(struct request *);
+void		 handle_file_get(struct request *);
+void		 handle_task_checkpoint(struct request *);
+
 /* backup.c: `encore backup` and rotating snapshots */
 void		 handle_backup(struct request *);
 void		 backup_forget(struct conn *);
@@ -347,6 +385,10 @@ int		 device_is_available(const struct device *);
 void		 device_set_approved(struct device *, int);
 const char	*device_reason(const struct device *);
 void		 device_changed(struct device *);
+void		 device_set_accepting(struct device *, int);
+double		 device_suspended_seconds(const struct device *);
+void		 device_note_file(struct device *, const char *sha256);
+int		 device_holds(const struct device *, const char *hashes);
 
 /* liveness.c: a device's connection and its life */
 void		 device_attach(struct server *, struct device *, struct conn *);
@@ -369,6 +411,8 @@ int		 scheduler_compare(const struct device *, const struct device *);
 struct device	*scheduler_pick(const struct placement *);
 struct device	*scheduler_pick_avoiding(const struct placement *,
 		    const char *);
+struct device	*scheduler_prefer_holding(const struct placement *,
+		    struct device *, const char *hashes, const char *avoid);
 int		 scheduler_avoids(const char *, const char *);
 struct device	*scheduler_pick_list(struct device_list *,
 		    const struct placement *);
@@ -384,6 +428,7 @@ struct queue_entry_spec {
 	int64_t			 seq;
 	struct placement	 place;		/* borrowed */
 	int			 is_array;	/* an array's next element */
+	const char		*inputs;	/* borrowed: task_row.inputs */
 };
 void		 queue_init(void);
 void		 queue_free(void);
@@ -457,6 +502,9 @@ struct task_row {
 	int64_t			 array_cancelled; /* ended before being made */
 	char			*reason;	/* why held or waiting */
 	char			*avoid;		/* devices it failed on */
+	char			*inputs;	/* hashes of its largest inputs,
+						   one a line (placement
+						   preference), or NULL */
 };
 #define TASK_KIND_TASK		0
 #define TASK_KIND_ARRAY		1
@@ -588,6 +636,8 @@ char		*why_text(struct server *, const struct task_row *);
 /* view.c: the JSON that replies, events and exports show */
 struct json_object *view_task(const struct task_row *);
 struct json_object *view_task_full(struct server *, const struct task_row *);
+struct json_object *view_array_counts(struct server *,
+		    const struct task_row *);
 struct json_object *view_device(struct device *);
 struct json_object *view_status(struct server *);
 struct json_object *view_ok(const char *key, struct json_object *val);
@@ -596,8 +646,8 @@ struct json_object *view_ok(const char *key, struct json_object *val);
 void		 watch_device(struct server *, struct device *);
 void		 watch_device_removed(struct server *, const char *);
 void		 watch_task(struct server *, const struct task_row *);
-void		 watch_output(struct server *, int64_t, const char *,
-		    const char *, size_t);
+void		 watch_output(struct server *, const struct task *,
+		    const char *, const char *, size_t);
 void		 watch_tick(struct server *);
 
 /* store.c (only store*.c include sqlite3.h) */
@@ -607,6 +657,18 @@ int		 store_begin(struct store *);
 int		 store_end(struct store *, int);
 int		 store_in_transaction(struct store *);
 int		 store_schema_version(void);
+
+/* store-file.c: which files tasks name */
+#define FILE_KIND_INPUT		0
+#define FILE_KIND_OUTPUT	1
+#define FILE_KIND_CHECKPOINT	2
+int		 store_files_put(struct store *, int64_t, int,
+		    const struct proto_file *, size_t);
+struct proto_file *store_files_get(struct store *, int64_t, int, size_t *);
+int		 store_file_used(struct store *, const char *);
+int		 store_array_outputs(struct store *, int64_t, int,
+		    void (*)(int64_t, const struct proto_file *, void *),
+		    void *);
 
 /* store-backup.c */
 struct store_backup;

@@ -261,6 +261,13 @@ metrics_devices(struct evbuffer *out)
 	    "Tasks each device runs at once at most.");
 	TAILQ_FOREACH(d, registry_list(), entry)
 		metrics_device_value(out, "encore_device_slots", d, d->slots);
+	metrics_head(out, "encore_device_suspended_seconds_total", "counter",
+	    "Seconds each device spent paused by its own policy (battery, "
+	    "heat, load, hours) since the main node started.");
+	TAILQ_FOREACH(d, registry_list(), entry)
+		metrics_device_value(out,
+		    "encore_device_suspended_seconds_total", d,
+		    device_suspended_seconds(d));
 	metrics_head(out, "encore_device_last_seen_seconds", "gauge",
 	    "Seconds since each device was last heard from.");
 	TAILQ_FOREACH(d, registry_list(), entry) {

@@ -37,6 +37,7 @@ struct qent {
 	int			 prio;
 	int			 idx;		/* in its shape's heap */
 	int			 is_array;	/* makes an element when placed */
+	char			*inputs;	/* input hashes, or NULL */
 	struct shape		*shape;
 	struct qent		*hnext;		/* id hash chain */
 };
@@ -63,6 +64,8 @@ static struct {
 	int			  dirty;
 	int			  in_pass;	/* keep emptied shapes */
 	uint64_t		  device_gen;	/* bumped when devices change */
+	double			  retry_at;	/* mono: no pass before, after
+						   the database refused one */
 	struct event		 *more_ev;	/* another pass after I/O */
 } queue;
 
@@ -271,6 +274,7 @@ queue_add(const struct queue_entry_spec *q)
 	e->seq = q->seq;
 	e->prio = q->priority;
 	e->is_array = q->is_array;
+	e->inputs = q->inputs != NULL ? xstrdup(q->inputs) : NULL;
 	e->shape = sh;
 	b = queue_bucket(e->id);
 	e->hnext = queue.hash[b];
@@ -312,6 +316,7 @@ queue_remove(int64_t id)
 		shape_up(sh, i);
 		shape_down(sh, sh->heap[i]->idx);
 	}
+	free(e->inputs);
 	free(e);
 	queue.n--;
 	if (sh->n == 0 && !queue.in_pass)
@@ -337,6 +342,7 @@ queue_load_cb(const struct task_row *r, void *arg)
 	q.seq = r->seq;
 	q.place = r->place;
 	q.is_array = 0;
+	q.inputs = r->inputs;
 	queue_add(&q);
 	return (0);
 }
@@ -479,6 +485,10 @@ queue_place(struct server *s, struct shape *sh, struct device *d)
 	struct device		*other;
 	int			 rc;
 
+	/* Where its input files are already, if that is as good. */
+	d = scheduler_prefer_holding(&sh->place, d, sh->heap[0]->inputs,
+	    NULL);
+	ch.device = d;
 	if (sh->heap[0]->is_array)
 		return (array_materialize(s, id, d));
 	if ((rc = store_task_get(s->store, id, &r)) != 0 ||
@@ -518,6 +528,8 @@ queue_pass(struct server *s)
 	double		 t0 = now_mono();
 	int		 placed = 0, failed = 0;
 
+	if (now_mono() < queue.retry_at)
+		return (0);	/* stays dirty: the tick tries again */
 	queue.dirty = 0;
 	if (scheduler_available() == 0 || queue.n == 0)
 		return (0);
@@ -562,8 +574,10 @@ queue_pass(struct server *s)
 			shape_free(sh);
 	}
 	if (failed) {
-		/* The database is busy or full: try again on the tick. */
+		/* The database is busy or full: try again in a second, not
+		 * at every message meanwhile. */
 		queue.dirty = 1;
+		queue.retry_at = now_mono() + 1;
 		log_warn("event=dispatch_deferred placed=%d msg=\"the "
 		    "database refused a write; trying again in a second\"",
 		    placed);

@@ -294,6 +294,10 @@ device_label(const struct device *d, const char *key)
 void
 device_free(struct device *d)
 {
+	int	i;
+
+	for (i = 0; i < DEVICE_HELD_MAX; i++)
+		free(d->held[i]);
 	device_free_profile(d);
 	free(d->id);
 	free(d->key);
@@ -301,4 +305,70 @@ device_free(struct device *d)
 	free(d->quarantined);
 	free(d->reason);
 	free(d);
+}
+
+/* The device fetched or sent this file: it is likely in its cache. */
+void
+device_note_file(struct device *d, const char *sha256)
+{
+	int	i;
+
+	for (i = 0; i < DEVICE_HELD_MAX; i++) {
+		if (d->held[i] != NULL && strcmp(d->held[i], sha256) == 0)
+			return;
+	}
+	free(d->held[d->held_next]);
+	d->held[d->held_next] = xstrdup(sha256);
+	d->held_next = (d->held_next + 1) % DEVICE_HELD_MAX;
+}
+
+/* 1 if the device is thought to hold every file of a list of hashes
+ * (one a line). */
+int
+device_holds(const struct device *d, const char *hashes)
+{
+	const char	*p, *e;
+	size_t		 n;
+	int		 i, found;
+
+	for (p = hashes; p != NULL && *p != '\0'; p = *e ? e + 1 : e) {
+		e = strchr(p, '\n');
+		if (e == NULL)
+			e = p + strlen(p);
+		n = (size_t)(e - p);
+		found = 0;
+		for (i = 0; i < DEVICE_HELD_MAX && !found; i++) {
+			found = d->held[i] != NULL &&
+			    strlen(d->held[i]) == n &&
+			    memcmp(d->held[i], p, n) == 0;
+		}
+		if (!found)
+			return (0);
+	}
+	return (1);
+}
+
+/* The device says whether it takes work; the time it spends paused (its
+ * owner's policy: battery, heat, hours) is added up.  0 while connected
+ * only: a device that goes away stops counting. */
+void
+device_set_accepting(struct device *d, int accepting)
+{
+	double	now = now_mono();
+
+	if (d->paused_since > 0 && (accepting || !d->online)) {
+		d->suspended_total += now - d->paused_since;
+		d->paused_since = 0;
+	}
+	if (!accepting && d->online && d->paused_since == 0)
+		d->paused_since = now;
+	d->accepting = accepting;
+}
+
+/* Seconds the device has spent paused since the main node started. */
+double
+device_suspended_seconds(const struct device *d)
+{
+	return (d->suspended_total + (d->paused_since > 0 ?
+	    now_mono() - d->paused_since : 0));
 }

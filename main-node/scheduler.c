@@ -18,6 +18,10 @@
  * walks the heap best-first and stops at the first device the task fits:
  * on a cluster of like devices that is the root, so placing a task costs
  * O(log devices), not O(devices).
+ *
+ * A task with input files prefers, among devices as lightly loaded as the
+ * best one, a device that fetched those files lately (it has them in its
+ * cache), so they are not sent again.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -285,18 +289,33 @@ scheduler_avoids(const char *avoid, const char *id)
 	return (0);
 }
 
-/* The best device that fits and is not on the avoid list (NULL: none is
- * avoided), from the index. */
-struct device *
-scheduler_pick_avoiding(const struct placement *p, const char *avoid)
+/* A device's load: the share of its slots in use. */
+static double
+scheduler_load(const struct device *d)
 {
-	struct device	*d, *found = NULL;
+	return ((double)d->running / (d->slots > 0 ? d->slots : 1));
+}
+
+/* What a walk of the index wants of the next device: take it, pass it
+ * by, or stop looking. */
+enum sched_want {
+	WANT_SKIP,
+	WANT_TAKE,
+	WANT_STOP,
+};
+typedef enum sched_want (*sched_want_fn)(const struct device *, void *);
+
+/*
+ * Walk the index best-first (a small frontier heap of slots ordered the
+ * same way) and return the first device that fits and that want() takes.
+ */
+static struct device *
+sched_walk(const struct placement *p, sched_want_fn want, void *arg)
+{
+	struct device	*found = NULL;
+	enum sched_want	 w;
 	int		*front, nf = 0, capf = 64, i, best, j, tmp, k;
 
-	if (p->device != NULL) {
-		d = registry_find(p->device);
-		return (d != NULL && scheduler_fits(d, p) ? d : NULL);
-	}
 	if (sched_n == 0)
 		return (NULL);
 	front = xreallocarray(NULL, (size_t)capf, sizeof *front);
@@ -320,8 +339,10 @@ scheduler_pick_avoiding(const struct placement *p, const char *avoid)
 			front[j] = tmp;
 			i = j;
 		}
-		if (scheduler_fits(sched_heap[best], p) && (avoid == NULL ||
-		    !scheduler_avoids(avoid, sched_heap[best]->id))) {
+		w = want(sched_heap[best], arg);
+		if (w == WANT_STOP)
+			break;
+		if (w == WANT_TAKE && scheduler_fits(sched_heap[best], p)) {
 			found = sched_heap[best];
 			break;
 		}
@@ -346,4 +367,69 @@ scheduler_pick_avoiding(const struct placement *p, const char *avoid)
 	}
 	free(front);
 	return (found);
+}
+
+/* Any device not on the avoid list. */
+static enum sched_want
+sched_want_not_avoided(const struct device *d, void *arg)
+{
+	const char	*avoid = arg;
+
+	return (avoid == NULL || !scheduler_avoids(avoid, d->id) ?
+	    WANT_TAKE : WANT_SKIP);
+}
+
+/* The best device that fits and is not on the avoid list (NULL: none is
+ * avoided), from the index. */
+struct device *
+scheduler_pick_avoiding(const struct placement *p, const char *avoid)
+{
+	struct device	*d;
+
+	if (p->device != NULL) {
+		d = registry_find(p->device);
+		return (d != NULL && scheduler_fits(d, p) ? d : NULL);
+	}
+	return (sched_walk(p, sched_want_not_avoided, (void *)avoid));
+}
+
+struct sched_holding {
+	double		 load;		/* of the device picked first */
+	const char	*hashes;
+	const char	*avoid;
+};
+
+/* A device as lightly loaded as the one picked that holds the files. */
+static enum sched_want
+sched_want_holding(const struct device *d, void *arg)
+{
+	struct sched_holding	*h = arg;
+
+	if (scheduler_load(d) > h->load)
+		return (WANT_STOP);	/* the rest are busier still */
+	if (h->avoid != NULL && scheduler_avoids(h->avoid, d->id))
+		return (WANT_SKIP);
+	return (device_holds(d, h->hashes) ? WANT_TAKE : WANT_SKIP);
+}
+
+/*
+ * Among the devices as good as d (as lightly loaded), one that already
+ * holds the task's input files (hashes, one a line), so they are not sent
+ * again; d itself if it holds them or none does.
+ */
+struct device *
+scheduler_prefer_holding(const struct placement *p, struct device *d,
+    const char *hashes, const char *avoid)
+{
+	struct sched_holding	 h;
+	struct device		*other;
+
+	if (hashes == NULL || *hashes == '\0' || p->device != NULL ||
+	    device_holds(d, hashes))
+		return (d);
+	h.load = scheduler_load(d);
+	h.hashes = hashes;
+	h.avoid = avoid;
+	other = sched_walk(p, sched_want_holding, &h);
+	return (other != NULL ? other : d);
 }

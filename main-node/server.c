@@ -168,6 +168,7 @@ server_tick_cb(evutil_socket_t fd, short events, void *arg)
 		    "times not saved; check the state dir's disk\"");
 	if (ticks % SERVER_PRUNE_TICKS == 0)
 		task_prune(s, SERVER_PRUNE_MAX);
+	files_tick(s);
 	/* A pass the database refused (busy, full) is tried again. */
 	if (queue_is_dirty())
 		commit_kick(s);

@@ -21,7 +21,7 @@
 	"image, seq, last_attempt, start_fails, task_type, cpus, memory_mb, " \
 	"req_arch, req_platform, req_device, req_labels, kind, array_id, " \
 	"array_index, array_start, array_end, array_step, array_limit, " \
-	"array_next, array_cancelled, reason, avoid"
+	"array_next, array_cancelled, reason, avoid, inputs"
 
 /* Rows the range of final states covers (the schema's partial indexes
  * use the same expressions). */
@@ -37,9 +37,10 @@ store_task_prepare(struct store *st)
 	    "submitted_at, image, seq, task_type, cpus, memory_mb, req_arch, "
 	    "req_platform, req_device, req_labels, kind, array_id, "
 	    "array_index, array_start, array_end, array_step, array_limit, "
-	    "array_next, array_cancelled, reason, avoid) VALUES (?1, ?2, ?3, "
-	    "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
-	    "?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)") != 0)
+	    "array_next, array_cancelled, reason, avoid, inputs) VALUES (?1, "
+	    "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
+	    "?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)")
+	    != 0)
 		return (-1);
 	if (store_prepare(st, &st->stmts.task_get,
 	    "SELECT " TASK_COLUMNS " FROM tasks WHERE id = ?1") != 0)
@@ -112,6 +113,7 @@ task_row_free(struct task_row *r)
 	free(r->spec);
 	free(r->reason);
 	free(r->avoid);
+	free(r->inputs);
 	placement_free(&r->place);
 	memset(r, 0, sizeof *r);
 }
@@ -183,6 +185,7 @@ task_row_read(sqlite3_stmt *s, struct task_row *r)
 	r->array_cancelled = sqlite3_column_int64(s, 33);
 	r->reason = store_column_text(s, 34);
 	r->avoid = store_column_text(s, 35);
+	r->inputs = store_column_text(s, 36);
 }
 
 /* Store a new task from its row (id is set on return); -1 on error. */
@@ -226,6 +229,7 @@ store_task_insert(struct store *st, struct task_row *r)
 	}
 	store_bind_text(s, 25, r->reason);
 	store_bind_text(s, 26, r->avoid);
+	store_bind_text(s, 27, r->inputs);
 	if (store_step_done(st, s) != 0)
 		return (-1);
 	r->id = sqlite3_last_insert_rowid(st->db);
@@ -598,12 +602,12 @@ store_output_next_seq(struct store *st, int64_t id, int attempt)
 static int
 store_task_delete_one(struct store *st, int64_t id)
 {
-	sqlite3_stmt	*stmts[4] = { st->stmts.output_delete,
+	sqlite3_stmt	*stmts[5] = { st->stmts.output_delete,
 			    st->stmts.attempts_delete, st->stmts.deps_delete,
-			    st->stmts.task_delete };
+			    st->stmts.files_delete, st->stmts.task_delete };
 	int		 i;
 
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < 5; i++) {
 		sqlite3_bind_int64(stmts[i], 1, id);
 		if (store_step_done(st, stmts[i]) != 0)
 			return (-1);
@@ -613,7 +617,7 @@ store_task_delete_one(struct store *st, int64_t id)
 
 /*
  * Delete up to max tasks that finished before `before`, with their
- * attempts and output; removed[state] counts them.
+ * attempts, output and file records; removed[state] counts them.
  */
 int
 store_task_prune(struct store *st, double before, int max,

@@ -155,6 +155,21 @@ static const struct {
 	"ALTER TABLE devices ADD COLUMN fail_streak INTEGER NOT NULL "
 	"  DEFAULT 0;"
 	"ALTER TABLE devices ADD COLUMN quarantined TEXT;", NULL },
+	/* 3 -> 4: a task's files (kind 0 inputs, 1 outputs, 2 its last
+	 * checkpoint), by content hash; the file store keeps a file while
+	 * a row names it.  tasks.inputs: the hashes of a task's largest
+	 * inputs, so the scheduler can prefer a device that holds them. */
+	{ "CREATE TABLE task_files ("
+	"  task_id INTEGER NOT NULL,"
+	"  kind INTEGER NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  sha256 TEXT NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  mode INTEGER NOT NULL,"
+	"  PRIMARY KEY (task_id, kind, name)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX task_files_sha ON task_files(sha256);"
+	"ALTER TABLE tasks ADD COLUMN inputs TEXT;", NULL },
 };
 #define STORE_VERSION \
 	((int)(sizeof store_migrations / sizeof store_migrations[0]))
@@ -422,7 +437,8 @@ store_open(const char *path, char **cause)
 	    store_prepare(st, &st->stmts.sp_begin, "SAVEPOINT s") != 0 ||
 	    store_prepare(st, &st->stmts.sp_release, "RELEASE s") != 0 ||
 	    store_prepare(st, &st->stmts.sp_rollback, "ROLLBACK TO s") != 0 ||
-	    store_device_prepare(st) != 0 || store_task_prepare(st) != 0) {
+	    store_device_prepare(st) != 0 || store_task_prepare(st) != 0 ||
+	    store_file_prepare(st) != 0) {
 		xasprintf(cause, "%s: cannot prepare statements: %s", path,
 		    sqlite3_errmsg(st->db));
 		goto fail;

@@ -40,6 +40,11 @@ struct store {
 		sqlite3_stmt	*element_get;
 		sqlite3_stmt	*dep_add;
 		sqlite3_stmt	*count_state;
+		sqlite3_stmt	*files_clear;
+		sqlite3_stmt	*files_put;
+		sqlite3_stmt	*files_get;
+		sqlite3_stmt	*files_delete;
+		sqlite3_stmt	*file_used;
 	} stmts;
 };
 
@@ -52,5 +57,6 @@ void	 store_bind_double_or_null(sqlite3_stmt *, int, double);
 char	*store_column_text(sqlite3_stmt *, int);
 int	 store_device_prepare(struct store *);
 int	 store_task_prepare(struct store *);
+int	 store_file_prepare(struct store *);
 
 #endif /* STORE_H */

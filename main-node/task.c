@@ -358,6 +358,7 @@ task_enqueue(const struct task_row *r)
 	q.seq = r->seq;
 	q.place = r->place;
 	q.is_array = 0;
+	q.inputs = r->inputs;
 	queue_add(&q);
 }
 
@@ -375,6 +376,13 @@ task_send_assign(struct server *s, struct task *t, const struct task_row *r)
 	m.type = MSG_TASK_ASSIGN;
 	m.u.task.task_id = xstrdup(t->ref);
 	m.u.task.attempt = r->attempt;
+	/* A new attempt starts from the task's last checkpoint. */
+	if (m.u.task.n_checkpoints > 0) {
+		m.u.task.checkpoint = store_files_get(s->store, r->id,
+		    FILE_KIND_CHECKPOINT, &m.u.task.n_checkpoint);
+		if (m.u.task.n_checkpoint == (size_t)-1)
+			m.u.task.n_checkpoint = 0;
+	}
 	conn_send(t->dev->conn, &m);
 	msg_free(&m);
 }

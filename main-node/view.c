@@ -111,7 +111,7 @@ view_task(const struct task_row *r)
 
 /* An array's elements by state: those made, by their rows; those not
  * made yet, in the array's state (or cancelled). */
-static struct json_object *
+struct json_object *
 view_array_counts(struct server *s, const struct task_row *r)
 {
 	struct json_object	*o = json_object_new_object();
@@ -179,6 +179,81 @@ view_attempt_cb(const struct attempt_row *a, void *arg)
 	json_object_array_add(arg, o);
 }
 
+/* [{name, sha256, size, mode}] */
+static struct json_object *
+view_files(const struct proto_file *f, size_t n)
+{
+	struct json_object	*a = json_object_new_array(), *o;
+	size_t			 i;
+
+	for (i = 0; f != NULL && i < n && n != (size_t)-1; i++) {
+		o = json_object_new_object();
+		json_object_object_add(o, "name",
+		    json_object_new_string(f[i].name));
+		json_object_object_add(o, "sha256",
+		    json_object_new_string(f[i].sha256));
+		json_object_object_add(o, "size",
+		    json_object_new_int64(f[i].size));
+		json_object_object_add(o, "mode",
+		    json_object_new_int(f[i].mode));
+		json_object_array_add(a, o);
+	}
+	return (a);
+}
+
+/* One output of an array's element, with its index. */
+static void
+view_array_output_cb(int64_t index, const struct proto_file *f, void *arg)
+{
+	struct json_object	*a = arg, *o = view_files(f, 1), *one;
+
+	one = json_object_get(json_object_array_get_idx(o, 0));
+	json_object_put(o);
+	json_object_object_add(one, "index", json_object_new_int64(index));
+	json_object_array_add(a, one);
+}
+
+/* A task's files: inputs as submitted, outputs sent back, the last
+ * checkpoint; an array's outputs are its elements', each with its index
+ * (at most VIEW_ARRAY_OUTPUTS of them). */
+#define VIEW_ARRAY_OUTPUTS	100000
+static void
+view_task_files(struct server *s, const struct task_row *r,
+    const struct proto_task *t, struct json_object *o)
+{
+	struct proto_file	*f;
+	struct json_object	*a;
+	size_t			 n;
+	int			 got;
+
+	json_object_object_add(o, "inputs", view_files(t->inputs,
+	    t->n_inputs));
+	json_object_object_add(o, "output_patterns",
+	    json_from_strv(t->outputs, t->n_outputs));
+	json_object_object_add(o, "checkpoint_patterns",
+	    json_from_strv(t->checkpoints, t->n_checkpoints));
+	if (r->kind == TASK_KIND_ARRAY) {
+		a = json_object_new_array();
+		got = store_array_outputs(s->store, r->id,
+		    VIEW_ARRAY_OUTPUTS + 1, view_array_output_cb, a);
+		if (got > VIEW_ARRAY_OUTPUTS) {
+			json_object_array_del_idx(a, VIEW_ARRAY_OUTPUTS, 1);
+			json_object_object_add(o, "outputs_truncated",
+			    json_object_new_boolean(1));
+		}
+		json_object_object_add(o, "outputs", a);
+		return;
+	}
+	f = store_files_get(s->store, r->id, FILE_KIND_OUTPUT, &n);
+	json_object_object_add(o, "outputs", view_files(f, n));
+	if (n != (size_t)-1)
+		proto_files_free(f, n);
+	f = store_files_get(s->store, r->id, FILE_KIND_CHECKPOINT, &n);
+	json_object_object_add(o, "checkpoint", view_files(f, n));
+	if (n != (size_t)-1)
+		proto_files_free(f, n);
+}
+
 /* The full TASK of get_task: spec fields and attempts. */
 struct json_object *
 view_task_full(struct server *s, const struct task_row *r)
@@ -224,6 +299,7 @@ view_task_full(struct server *s, const struct task_row *r)
 		json_object_object_add(req, "labels",
 		    json_from_kv(t->req_labels, t->n_req_labels));
 		json_object_object_add(o, "requirements", req);
+		view_task_files(s, r, t, o);
 		msg_free(&m);
 	}
 	json_object_object_add(o, "retries_left",

@@ -73,6 +73,18 @@ watch_device_removed(struct server *s, const char *id)
 		json_object_put(ev);
 }
 
+/* 1 if a `logs -f` session follows this task (an element it asked for
+ * before it was made is followed by its array and index). */
+static int
+watch_follows(const struct conn *c, int64_t id, int64_t array_id,
+    int64_t index)
+{
+	if (c->follow_task != 0)
+		return (c->follow_task == id);
+	return (c->follow_array != 0 && c->follow_array == array_id &&
+	    c->follow_index == index);
+}
+
 /* A task changed: tell subscribers, and its followers when it ended. */
 void
 watch_task(struct server *s, const struct task_row *r)
@@ -91,7 +103,7 @@ watch_task(struct server *s, const struct task_row *r)
 	if (!proto_task_status_is_final(r->state))
 		return;
 	TAILQ_FOREACH_SAFE(c, &s->watchers, watch_entry, next) {
-		if (c->follow_task != r->id)
+		if (!watch_follows(c, r->id, r->array_id, r->array_index))
 			continue;
 		ev = json_object_new_object();
 		json_object_object_add(ev, "topic",
@@ -99,22 +111,24 @@ watch_task(struct server *s, const struct task_row *r)
 		json_object_object_add(ev, "task", view_task(r));
 		conn_send_json(c, MSG_EVENT, c->follow_reply, ev);
 		c->follow_task = 0;
+		c->follow_array = 0;
 	}
 }
 
 /* Stream an output chunk to `logs -f` followers. */
 void
-watch_output(struct server *s, int64_t id, const char *stream,
+watch_output(struct server *s, const struct task *t, const char *stream,
     const char *data, size_t len)
 {
 	struct conn		*c, *next;
 	struct json_object	*ev;
-	char			 ids[32];
+	const char		*ids = t->ref;
 
-	snprintf(ids, sizeof ids, "%lld", (long long)id);
 	TAILQ_FOREACH_SAFE(c, &s->watchers, watch_entry, next) {
-		if (c->follow_task != id)
+		if (!watch_follows(c, t->id, t->array_id, t->array_index))
 			continue;
+		if (c->follow_task == 0)
+			c->follow_task = t->id;	/* made now */
 		ev = json_object_new_object();
 		json_object_object_add(ev, "topic",
 		    json_object_new_string("output"));

@@ -16,7 +16,7 @@
 #
 # The sysroot also holds the target's libc and loader, so the binaries run
 # with `qemu-aarch64-static -L DIR` (or qemu-arm-static) alone.
-# Idempotent: does nothing when DIR/.complete exists.
+# Idempotent: does nothing when DIR/.complete lists the same packages.
 set -e
 
 triplet=$1
@@ -32,18 +32,23 @@ arm-linux-gnueabihf)	arch=armhf ;;
 	    "(aarch64-linux-gnu or arm-linux-gnueabihf)" >&2
 	exit 2 ;;
 esac
-[ -e "$dir/.complete" ] && exit 0
-mkdir -p "$dir" && dir=$(cd "$dir" && pwd)
 
-# The packages whose files the build and the run need: the three -dev
-# packages, the shared libraries they link, and what libproc2 needs at
-# link time (the linker follows DT_NEEDED) and at run time.
+# The packages whose files the build and the run need: the -dev packages
+# (libcrypto's for the CLI's `encore backup`), the shared libraries they
+# link, and what libproc2 needs at link time (the linker follows
+# DT_NEEDED) and at run time.
 PKGS="libc6 libgcc-s1
 libevent-dev libevent-2.1-7 libevent-core-2.1-7 libevent-extra-2.1-7
 libevent-pthreads-2.1-7 libevent-openssl-2.1-7
 libjson-c-dev libjson-c5
 libproc2-dev libproc2-0
+libssl-dev libssl3
 libsystemd0 libcap2 libgcrypt20 libgpg-error0 liblz4-1 liblzma5 libzstd1"
+
+# Done already, from this very list (a sysroot made from an older list is
+# made again).
+[ -e "$dir/.complete" ] && [ "$(cat "$dir/.complete")" = "$PKGS" ] && exit 0
+mkdir -p "$dir" && dir=$(cd "$dir" && pwd)
 
 if ! apt-cache show "libevent-dev:$arch" >/dev/null 2>&1; then
 	echo "cross-sysroot: no $arch package index; run" \
@@ -77,5 +82,5 @@ rm -rf "$debs"
 # Nothing in it may be named *.d: the Makefile includes every *.d under
 # build/ as a dependency file.  Only etc/ld.so.conf.d is, and it is unused.
 find "$dir" -name '*.d' -prune -exec rm -rf {} +
-touch "$dir/.complete"
+printf '%s\n' "$PKGS" >"$dir/.complete"
 echo "cross-sysroot: $arch sysroot ready in $dir"

@@ -68,3 +68,53 @@ frame_read_line(struct evbuffer *evb, size_t max, char **line, size_t *len)
 	*len = n;
 	return (FRAME_OK);
 }
+
+/*
+ * The next item of a session: a line, or raw bytes of the file frame
+ * being received.  While a frame has bytes left, nothing is read as a
+ * line: the bytes at the buffer's front (at most raw_left) are the
+ * frame's, and the caller drains them and calls frame_raw_done().
+ */
+enum frame_kind
+frame_next(struct frame_reader *fr, struct evbuffer *evb, size_t max,
+    char **line, size_t *len)
+{
+	size_t	n;
+
+	*line = NULL;
+	*len = 0;
+	if (fr->raw_left > 0) {
+		n = evbuffer_get_length(evb);
+		if (n == 0)
+			return (FRAME_K_AGAIN);
+		if ((int64_t)n > fr->raw_left)
+			n = (size_t)fr->raw_left;
+		*len = n;
+		return (FRAME_K_RAW);
+	}
+	switch (frame_read_line(evb, max, line, len)) {
+	case FRAME_OK:
+		return (FRAME_K_LINE);
+	case FRAME_TOO_LONG:
+		return (FRAME_K_TOO_LONG);
+	default:
+		return (FRAME_K_AGAIN);
+	}
+}
+
+/* n raw bytes of the current frame were used. */
+void
+frame_raw_done(struct frame_reader *fr, size_t n)
+{
+	if ((int64_t)n >= fr->raw_left)
+		fr->raw_left = 0;
+	else
+		fr->raw_left -= (int64_t)n;
+}
+
+/* A file_data line promised len raw bytes. */
+void
+frame_expect_raw(struct frame_reader *fr, int64_t len)
+{
+	fr->raw_left = len > 0 ? len : 0;
+}

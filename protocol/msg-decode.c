@@ -306,10 +306,14 @@ msg_decode(const char *line, size_t len, struct msg *m,
 
 	memset(m, 0, sizeof *m);
 	proto_err_set(err, PROTO_OK, "ok");
+	if (err != NULL)
+		err->type = MSG_UNKNOWN;
 	if ((root = msg_decode_parse(line, len, err)) == NULL)
 		return (-1);
 	if ((type = msg_decode_type(root, err)) == MSG_UNKNOWN)
 		goto fail;
+	if (err != NULL)
+		err->type = type;
 	msg_init(m, type);
 	if (msg_decode_envelope(root, m, err) != 0)
 		goto fail;

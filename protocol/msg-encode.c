@@ -79,6 +79,7 @@ msg_encode_field(const struct msg_field *f, const struct msg *m, int *skip)
 	struct json_object		*v;
 	const struct proto_kv		*kv;
 	const struct proto_task_ref	*refs;
+	const struct proto_file		*files;
 	const struct msg_subscribe	*sub;
 	char *const			*list;
 	const char			*s;
@@ -157,6 +158,28 @@ msg_encode_field(const struct msg_field *f, const struct msg *m, int *skip)
 			    refs[i].task_id : ""));
 			json_object_object_add(o, "attempt",
 			    json_object_new_int(refs[i].attempt));
+			json_object_array_add(v, o);
+		}
+		return (v);
+	case MF_FILELIST:
+		n = *CCOUNT(m, f);
+		if (n == 0 && !(f->flags & MF_REQUIRED))
+			break;
+		files = *CFIELD(m, f, struct proto_file *);
+		v = json_object_new_array_ext(n > 0 ? (int)n : 1);
+		for (i = 0; i < n; i++) {
+			struct json_object	*o = json_object_new_object();
+
+			json_object_object_add(o, "name",
+			    json_object_new_string(files[i].name != NULL ?
+			    files[i].name : ""));
+			json_object_object_add(o, "sha256",
+			    json_object_new_string(files[i].sha256 != NULL ?
+			    files[i].sha256 : ""));
+			json_object_object_add(o, "size",
+			    json_object_new_int64(files[i].size));
+			json_object_object_add(o, "mode",
+			    json_object_new_int(files[i].mode));
 			json_object_array_add(v, o);
 		}
 		return (v);

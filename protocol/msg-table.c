@@ -46,6 +46,10 @@
 	{ p, MF_KVMAP, fl, 0, PROTO_LIST_MAX, len, O(f), O(n), 0, NULL }
 #define F_REFS(p, fl, f, n) \
 	{ p, MF_REFLIST, fl, 0, REFS_MAX, 0, O(f), O(n), 0, NULL }
+#define F_FILES(p, fl, max, f, n) \
+	{ p, MF_FILELIST, fl, 0, max, 0, O(f), O(n), 0, NULL }
+#define F_SHA(p, f) \
+	{ p, MF_STRING, MF_REQUIRED | MF_SHA256, 64, 64, 0, O(f), 0, 0, NULL }
 #define F_ATTEMPT(p, f) \
 	F_INT(p, MF_REQUIRED, 1, ATTEMPT_MAX, 0, f)
 
@@ -61,6 +65,8 @@ static const char *const topic_names[] = { "devices", "tasks", NULL };
 static int	msg_check_register(struct msg *, struct json_object *,
 		    struct proto_err *);
 static int	msg_check_task(struct msg *, struct json_object *,
+		    struct proto_err *);
+static int	msg_check_file_data(struct msg *, struct json_object *,
 		    struct proto_err *);
 
 static const struct msg_field register_fields[] = {
@@ -159,6 +165,8 @@ static const struct msg_field result_fields[] = {
 	    result.memory_peak),
 	F_BOOL("start_failed", 0, result.start_failed),
 	F_BOOL("vacated", 0, result.vacated),
+	F_FILES("outputs", 0, PROTO_INPUTS_MAX, result.outputs,
+	    result.n_outputs),
 };
 
 static const struct msg_field bye_fields[] = {
@@ -206,13 +214,21 @@ static const struct msg_field ack_fields[] = {
 	F_MAP("task.requirements.labels", 0, PROTO_NAME_MAX,		\
 	    task.req_labels, task.n_req_labels),			\
 	F_STR("task.requirements.device", 0, 1, PROTO_ID_MAX,		\
-	    task.req_device)
+	    task.req_device),						\
+	F_FILES("task.inputs", 0, PROTO_INPUTS_MAX, task.inputs,	\
+	    task.n_inputs),						\
+	F_LIST("task.outputs", 0, 0, PROTO_GLOBS_MAX,			\
+	    PROTO_FILE_NAME_MAX, task.outputs, task.n_outputs),	\
+	F_LIST("task.checkpoints", 0, 0, PROTO_GLOBS_MAX,		\
+	    PROTO_FILE_NAME_MAX, task.checkpoints, task.n_checkpoints)
 
 static const struct msg_field assign_fields[] = {
 	F_OBJ("task", MF_REQUIRED, MF_NO_OFF),
 	F_TID("task.task_id", task.task_id),
 	F_ATTEMPT("task.attempt", task.attempt),
 	TASK_FIELDS,
+	F_FILES("task.checkpoint", 0, PROTO_INPUTS_MAX, task.checkpoint,
+	    task.n_checkpoint),
 };
 
 static const struct msg_field submit_fields[] = {
@@ -275,6 +291,37 @@ static const struct msg_field subscribe_fields[] = {
 	    0, topic_names },
 };
 
+static const struct msg_field file_stat_fields[] = {
+	F_SHA("sha256", file.sha256),
+};
+
+static const struct msg_field file_data_fields[] = {
+	F_SHA("sha256", file.sha256),
+	F_I64("size", MF_REQUIRED, 0, INT64_WIRE_MAX, -1, file.size),
+	F_I64("offset", MF_REQUIRED, 0, INT64_WIRE_MAX, 0, file.offset),
+	F_I64("len", MF_REQUIRED, 0, PROTO_FILE_FRAME_MAX, 0, file.len),
+};
+
+static const struct msg_field file_get_fields[] = {
+	F_SHA("sha256", file.sha256),
+	F_I64("offset", 0, 0, INT64_WIRE_MAX, 0, file.offset),
+};
+
+static const struct msg_field file_ack_fields[] = {
+	F_SHA("sha256", file.sha256),
+	F_I64("size", MF_NULL, 0, INT64_WIRE_MAX, -1, file.size),
+	F_I64("have", MF_REQUIRED, 0, INT64_WIRE_MAX, 0, file.have),
+	F_BOOL("complete", 0, file.complete),
+	F_STR("error", 0, 0, PROTO_TEXT_MAX, file.error),
+};
+
+static const struct msg_field checkpoint_fields[] = {
+	F_TID("task_id", ckpt.task_id),
+	F_ATTEMPT("attempt", ckpt.attempt),
+	F_FILES("files", MF_REQUIRED, PROTO_INPUTS_MAX, ckpt.files,
+	    ckpt.n_files),
+};
+
 static const struct msg_field json_fields[] = {
 	{ "", MF_JSON, 0, 0, 0, 0, O(json), 0, 0, NULL },
 };
@@ -316,6 +363,13 @@ static const struct msg_entry msg_table[MSG__COUNT] = {
 	[MSG_BACKUP] =		ROW0("backup", OP),
 	[MSG_HOLD] =		ROW("hold", OP, hold_fields, NULL),
 	[MSG_RELEASE] =		ROW("release", OP, task_target_fields, NULL),
+	[MSG_FILE_STAT] =	ROW("file_stat", W|OP, file_stat_fields, NULL),
+	[MSG_FILE_DATA] =	ROW("file_data", W|OP|M, file_data_fields,
+				    msg_check_file_data),
+	[MSG_FILE_GET] =	ROW("file_get", W|OP, file_get_fields, NULL),
+	[MSG_FILE_ACK] =	ROW("file_ack", M, file_ack_fields, NULL),
+	[MSG_TASK_CHECKPOINT] =	ROW("task_checkpoint", W, checkpoint_fields,
+				    NULL),
 	[MSG_REPLY] =		ROW("reply", M, json_fields, NULL),
 	[MSG_EVENT] =		ROW("event", M, json_fields, NULL),
 };
@@ -329,6 +383,44 @@ msg_check_register(struct msg *m, struct json_object *data,
 		proto_err_set(err, PROTO_BAD_FIELD, "data.token or "
 		    "data.device_key is required: send the join token on "
 		    "first registration, the device key after that");
+		return (-1);
+	}
+	return (0);
+}
+
+/* Output and checkpoint patterns name files inside the working
+ * directory. */
+static int
+msg_check_globs(const char *path, char **globs, size_t n,
+    struct proto_err *err)
+{
+	const char	*why;
+	size_t		 i;
+
+	for (i = 0; i < n; i++) {
+		if (!proto_file_name_ok(globs[i], &why)) {
+			proto_err_set(err, PROTO_BAD_FIELD, "data.%s[%zu]: the "
+			    "pattern %s (patterns are relative to the task's "
+			    "working directory, e.g. \"out/*.png\")", path, i,
+			    why);
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+/* A frame's bytes lie inside the file. */
+static int
+msg_check_file_data(struct msg *m, struct json_object *data,
+    struct proto_err *err)
+{
+	struct msg_file	*f = &m->u.file;
+
+	if (f->offset > f->size || f->len > f->size - f->offset) {
+		proto_err_set(err, PROTO_BAD_FIELD, "data: offset %lld + len "
+		    "%lld is past the end of a file of %lld bytes",
+		    (long long)f->offset, (long long)f->len,
+		    (long long)f->size);
 		return (-1);
 	}
 	return (0);
@@ -354,6 +446,10 @@ msg_check_task(struct msg *m, struct json_object *data,
 		    "use task_type \"command\"");
 		return (-1);
 	}
+	if (msg_check_globs("task.outputs", t->outputs, t->n_outputs,
+	    err) != 0 || msg_check_globs("task.checkpoints", t->checkpoints,
+	    t->n_checkpoints, err) != 0)
+		return (-1);
 	if (t->type == TASK_TYPE_COMMAND && t->image != NULL) {
 		proto_err_set(err, PROTO_BAD_FIELD, "data.task.image is "
 		    "only valid for a container task: drop it, or use "

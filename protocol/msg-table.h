@@ -37,6 +37,7 @@ enum msg_field_kind {
 	MF_KVMAP,	/* struct proto_kv * + size_t count; object of
 			   string values of at most len bytes */
 	MF_REFLIST,	/* struct proto_task_ref * + size_t count */
+	MF_FILELIST,	/* struct proto_file * + size_t count; max items */
 	MF_LOAD3,	/* double[3], each in min..max or null */
 	MF_TOPICS,	/* struct msg_subscribe from ["devices","tasks"] */
 	MF_JSON,	/* struct json_object * (a reference): all of data */
@@ -46,6 +47,7 @@ enum msg_field_kind {
 #define MF_NULL		0x2	/* def is "unknown" and travels as null */
 #define MF_ENVKEYS	0x4	/* map keys must match [A-Za-z_][A-Za-z0-9_]* */
 #define MF_SECRET	0x8	/* a token or key: never echoed in an error */
+#define MF_SHA256	0x10	/* a string of 64 lowercase hex digits */
 
 #define MF_NO_OFF	((size_t)-1)
 

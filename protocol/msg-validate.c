@@ -91,7 +91,10 @@ msg_expect(const struct msg_field *f, char *buf, size_t size)
 		snprintf(buf, size, "%s", "an object");
 		break;
 	case MF_STRING:
-		if (f->names != NULL) {
+		if (f->flags & MF_SHA256)
+			snprintf(buf, size, "%s", "a SHA-256: 64 lowercase hex "
+			    "digits");
+		else if (f->names != NULL) {
 			for (n = 0; f->names[n] != NULL; n++)
 				;
 			msg_expect_names(f->names, 0, n - 1, buf, size);
@@ -137,6 +140,11 @@ msg_expect(const struct msg_field *f, char *buf, size_t size)
 	case MF_REFLIST:
 		snprintf(buf, size, "an array of at most %.0f "
 		    "{\"task_id\", \"attempt\"} objects", f->max);
+		break;
+	case MF_FILELIST:
+		snprintf(buf, size, "an array of at most %.0f "
+		    "{\"name\", \"sha256\", \"size\", \"mode\"} objects",
+		    f->max);
 		break;
 	case MF_LOAD3:
 		snprintf(buf, size, "an array of 3 numbers %g..%g (1, 5 and "
@@ -438,6 +446,83 @@ msg_decode_reflist(const struct msg_field *f, struct json_object *v,
 	return (0);
 }
 
+/* Decode a list of files: [{name, sha256, size, mode}]. */
+static int
+msg_decode_filelist(const struct msg_field *f, struct json_object *v,
+    struct msg *m, const char *path, struct proto_err *err)
+{
+	struct proto_file	*files;
+	struct json_object	*item, *name, *sha, *size, *mode;
+	char			 ipath[192];
+	const char		*why;
+	size_t			 n, i, j;
+	int64_t			 x;
+
+	if (!json_object_is_type(v, json_type_array))
+		return (msg_bad_field(err, f, path, v));
+	n = json_object_array_length(v);
+	if ((double)n > f->max)
+		return (msg_bad_field(err, f, path, v));
+	if (n == 0)
+		return (0);
+	files = xcalloc(n, sizeof *files);
+	*FIELD(m, f, struct proto_file *) = files;
+	*COUNT(m, f) = n;
+	for (i = 0; i < n; i++) {
+		item = json_object_array_get_idx(v, i);
+		snprintf(ipath, sizeof ipath, "%s[%zu]", path, i);
+		if (!json_object_is_type(item, json_type_object))
+			return (msg_bad(err, ipath, "an object with name, "
+			    "sha256 and size", item));
+		name = sha = size = mode = NULL;
+		json_object_object_get_ex(item, "name", &name);
+		json_object_object_get_ex(item, "sha256", &sha);
+		json_object_object_get_ex(item, "size", &size);
+		json_object_object_get_ex(item, "mode", &mode);
+		snprintf(ipath, sizeof ipath, "%s[%zu].name", path, i);
+		if (!json_object_is_type(name, json_type_string))
+			return (msg_bad(err, ipath, "a relative path", name));
+		if (!proto_file_name_ok(json_object_get_string(name), &why)) {
+			char	got[48];
+
+			proto_err_set(err, PROTO_BAD_FIELD, "%s: the name %s, "
+			    "got %s", ipath, why, msg_describe(name, got,
+			    sizeof got));
+			return (-1);
+		}
+		files[i].name = xstrdup(json_object_get_string(name));
+		snprintf(ipath, sizeof ipath, "%s[%zu].sha256", path, i);
+		if (!json_object_is_type(sha, json_type_string) ||
+		    !proto_sha256_ok(json_object_get_string(sha)))
+			return (msg_bad(err, ipath, "64 lowercase hex digits",
+			    sha));
+		files[i].sha256 = xstrdup(json_object_get_string(sha));
+		snprintf(ipath, sizeof ipath, "%s[%zu].size", path, i);
+		if (!msg_int_ok(size, 0, WIRE_INT_BIG, &x))
+			return (msg_bad(err, ipath, "an integer >= 0", size));
+		files[i].size = x;
+		files[i].mode = 0644;
+		if (mode != NULL && !json_object_is_type(mode,
+		    json_type_null)) {
+			snprintf(ipath, sizeof ipath, "%s[%zu].mode", path, i);
+			if (!msg_int_ok(mode, 0, 07777, &x))
+				return (msg_bad(err, ipath, "permission bits, "
+				    "an integer 0..4095 (e.g. 420 for 0644)",
+				    mode));
+			files[i].mode = (int)x;
+		}
+		for (j = 0; j < i; j++) {
+			if (strcmp(files[j].name, files[i].name) == 0) {
+				snprintf(ipath, sizeof ipath, "%s[%zu].name",
+				    path, i);
+				return (msg_bad(err, ipath, "a name not given "
+				    "twice", name));
+			}
+		}
+	}
+	return (0);
+}
+
 /* Decode the three load averages; null entries are unknown. */
 static int
 msg_decode_load3(const struct msg_field *f, struct json_object *v,
@@ -543,6 +628,8 @@ msg_field_decode(const struct msg_field *f, struct json_object *v,
 			return (msg_bad_field(err, f, path, v));
 		if (f->names != NULL && msg_name_index(f, s) == -1)
 			return (msg_bad_field(err, f, path, v));
+		if ((f->flags & MF_SHA256) && !proto_sha256_ok(s))
+			return (msg_bad_field(err, f, path, v));
 		*FIELD(m, f, char *) = xstrdup(s);
 		return (0);
 	case MF_BYTES:
@@ -594,6 +681,8 @@ msg_field_decode(const struct msg_field *f, struct json_object *v,
 		return (msg_decode_kvmap(f, v, m, path, err));
 	case MF_REFLIST:
 		return (msg_decode_reflist(f, v, m, path, err));
+	case MF_FILELIST:
+		return (msg_decode_filelist(f, v, m, path, err));
 	case MF_LOAD3:
 		return (msg_decode_load3(f, v, m, path, err));
 	case MF_TOPICS:
@@ -653,6 +742,7 @@ msg_field_free(const struct msg_field *f, struct msg *m)
 {
 	struct proto_kv		*kv;
 	struct proto_task_ref	*refs;
+	struct proto_file	*files;
 	char			**list;
 	size_t			  i, n;
 
@@ -692,6 +782,17 @@ msg_field_free(const struct msg_field *f, struct msg *m)
 		*FIELD(m, f, struct proto_task_ref *) = NULL;
 		*COUNT(m, f) = 0;
 		break;
+	case MF_FILELIST:
+		files = *FIELD(m, f, struct proto_file *);
+		n = *COUNT(m, f);
+		for (i = 0; files != NULL && i < n; i++) {
+			free(files[i].name);
+			free(files[i].sha256);
+		}
+		free(files);
+		*FIELD(m, f, struct proto_file *) = NULL;
+		*COUNT(m, f) = 0;
+		break;
 	case MF_JSON:
 		json_object_put(*FIELD(m, f, struct json_object *));
 		*FIELD(m, f, struct json_object *) = NULL;
@@ -726,6 +827,7 @@ msg_field_equal(const struct msg_field *f, const struct msg *a,
 {
 	const struct proto_kv		*ka, *kb;
 	const struct proto_task_ref	*ra, *rb;
+	const struct proto_file		*fa, *fb;
 	char *const			*la, *const *lb;
 	const double			*da, *db;
 	size_t				 i, n;
@@ -807,6 +909,19 @@ msg_field_equal(const struct msg_field *f, const struct msg *a,
 		for (i = 0; i < n; i++) {
 			if (!msg_streq(ra[i].task_id, rb[i].task_id) ||
 			    ra[i].attempt != rb[i].attempt)
+				return (0);
+		}
+		return (1);
+	case MF_FILELIST:
+		if ((n = *CCOUNT(a, f)) != *CCOUNT(b, f))
+			return (0);
+		fa = *CFIELD(a, f, struct proto_file *);
+		fb = *CFIELD(b, f, struct proto_file *);
+		for (i = 0; i < n; i++) {
+			if (!msg_streq(fa[i].name, fb[i].name) ||
+			    !msg_streq(fa[i].sha256, fb[i].sha256) ||
+			    fa[i].size != fb[i].size ||
+			    fa[i].mode != fb[i].mode)
 				return (0);
 		}
 		return (1);

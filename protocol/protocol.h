@@ -39,6 +39,14 @@ struct json_object;
 #define PROTO_MEMORY_MB_MAX	16777216	/* --memory, MiB (16 TiB) */
 #define PROTO_PIDS_MAX		1000000		/* limits.pids */
 
+/* Files (PROTOCOL.md "Files"). */
+#define PROTO_FILE_FRAME_MAX	(1024 * 1024)	/* raw bytes after file_data */
+#define PROTO_FILE_NAME_MAX	1024		/* a file's relative path */
+#define PROTO_INPUTS_MAX	4096		/* files of one task */
+#define PROTO_GLOBS_MAX		64		/* outputs, checkpoints */
+#define PROTO_SHA256_HEX	64
+#define PROTO_CHECKPOINT_EXIT	85		/* "checkpoint taken" */
+
 /* A worker that lost its main node retries at most this far apart, so a
  * restarted main node waits at least this long (plus a heartbeat) for its
  * devices before it re-queues their tasks. */
@@ -104,7 +112,34 @@ enum frame_result {
 enum frame_result frame_read_line(struct evbuffer *evb, size_t max,
 	    char **line, size_t *len);
 
+/* ---- framing.c: a session's stream of lines and raw file frames ----
+ * After a file_data line, exactly its len raw bytes follow before the
+ * next line.  The reader hands out lines, or runs of those bytes as they
+ * arrive (never more than the frame has left). */
+struct frame_reader {
+	int64_t	 raw_left;		/* bytes of a frame still to come */
+};
+enum frame_kind {
+	FRAME_K_LINE,			/* *line as frame_read_line */
+	FRAME_K_RAW,			/* *raw_len bytes at the buffer's
+					   front belong to the frame */
+	FRAME_K_AGAIN,
+	FRAME_K_TOO_LONG,
+};
+enum frame_kind	 frame_next(struct frame_reader *, struct evbuffer *,
+		    size_t max, char **line, size_t *len);
+/* The caller used (drained) n raw bytes of the frame. */
+void		 frame_raw_done(struct frame_reader *, size_t n);
+/* A file_data line was read: its len bytes come next. */
+void		 frame_expect_raw(struct frame_reader *, int64_t len);
+
 /* ---- util.c ---- */
+/* 1 if s is 64 lowercase hex digits. */
+int	 proto_sha256_ok(const char *s);
+/* 1 if name is a safe relative path for a task's file: not empty, at most
+ * PROTO_FILE_NAME_MAX bytes, no leading '/', no "." or ".." or empty
+ * component, no control characters.  *why (may be NULL) says what. */
+int	 proto_file_name_ok(const char *name, const char **why);
 /* Constant-time string comparison for tokens; 1 if equal. */
 int	 proto_token_equal(const char *a, const char *b);
 /* Current time as ISO 8601 UTC ("2026-11-22T10:31:00Z") into buf[32]. */
@@ -162,6 +197,11 @@ enum msg_type {
 	MSG_BACKUP,		/* a consistent copy of the database */
 	MSG_HOLD,		/* hold a queued or waiting task */
 	MSG_RELEASE,		/* release a held task */
+	MSG_FILE_STAT,		/* how much of a file the main node has */
+	MSG_FILE_DATA,		/* a frame of a file: raw bytes follow */
+	MSG_FILE_GET,		/* send me a file from an offset */
+	MSG_FILE_ACK,		/* main -> worker: an upload's outcome */
+	MSG_TASK_CHECKPOINT,	/* worker: a task took a checkpoint */
 	/* main -> operator */
 	MSG_REPLY,
 	MSG_EVENT,
@@ -202,6 +242,8 @@ enum proto_code	 proto_code_from_name(const char *);	/* PROTO_INTERNAL if unknow
 struct proto_err {
 	enum proto_code	 code;
 	char		 message[PROTO_TEXT_MAX];
+	enum msg_type	 type;		/* msg_decode: the line's type when
+					   known, even if it failed */
 };
 void	 proto_err_set(struct proto_err *, enum proto_code, const char *fmt,
 	    ...) __attribute__((format(printf, 3, 4)));
@@ -218,6 +260,17 @@ struct proto_kv {
 	char	*key;
 	char	*value;
 };
+
+/* A file of a task: where it goes (a relative path), what it is. */
+struct proto_file {
+	char	*name;
+	char	*sha256;		/* 64 lowercase hex */
+	int64_t	 size;
+	int	 mode;			/* permission bits, default 0644 */
+};
+
+void	 proto_files_free(struct proto_file *, size_t);
+struct proto_file *proto_files_copy(const struct proto_file *, size_t);
 
 /* A (task_id, attempt) reference. */
 struct proto_task_ref {
@@ -361,6 +414,16 @@ struct proto_task {
 	char			**after_notok;	/* ids that must end not OK */
 	size_t			 n_after_notok;
 	int			 hold;		/* queue it held */
+
+	/* files (submit and assign; checkpoint only on assign): */
+	struct proto_file	*inputs;
+	size_t			 n_inputs;
+	char			**outputs;	/* glob patterns */
+	size_t			 n_outputs;
+	char			**checkpoints;	/* glob patterns */
+	size_t			 n_checkpoints;
+	struct proto_file	*checkpoint;	/* the last one taken */
+	size_t			 n_checkpoint;
 };
 #define PROTO_ARRAY_MAX		1000000		/* elements of one array */
 #define PROTO_ARRAY_INDEX_MAX	1000000000	/* largest index */
@@ -415,6 +478,27 @@ struct msg_task_result {
 	int64_t			 memory_peak;	/* bytes, -1 absent */
 	int			 start_failed;	/* never started on this device */
 	int			 vacated;	/* stopped by the device's policy */
+	struct proto_file	*outputs;	/* uploaded before the result */
+	size_t			 n_outputs;
+};
+
+/* file_stat, file_data, file_get, file_ack */
+struct msg_file {
+	char	*sha256;
+	int64_t	 size;			/* the whole file; -1 absent */
+	int64_t	 offset;		/* file_data, file_get */
+	int64_t	 len;			/* file_data: raw bytes that follow */
+	int64_t	 have;			/* file_ack */
+	int	 complete;		/* file_ack */
+	char	*error;			/* file_ack: why it failed, or NULL */
+};
+
+/* task_checkpoint */
+struct msg_checkpoint {
+	char			*task_id;
+	int			 attempt;
+	struct proto_file	*files;
+	size_t			 n_files;
 };
 
 struct msg_error {
@@ -468,6 +552,8 @@ struct msg {
 		struct msg_target	 target;	/* get_task ... remove,
 							   list_tasks */
 		struct msg_subscribe	 sub;		/* subscribe */
+		struct msg_file		 file;		/* file_* */
+		struct msg_checkpoint	 ckpt;		/* task_checkpoint */
 		struct json_object	*json;		/* reply, event: data,
 							   owned (a ref) */
 	} u;

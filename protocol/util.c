@@ -295,3 +295,97 @@ proto_task_status_from_name(const char *s)
 {
 	return (util_find_name(proto_task_status_names, s));
 }
+
+/* 1 if s is a SHA-256 in 64 lowercase hex digits. */
+int
+proto_sha256_ok(const char *s)
+{
+	size_t	i;
+
+	if (s == NULL)
+		return (0);
+	for (i = 0; i < PROTO_SHA256_HEX; i++) {
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f')))
+			return (0);
+	}
+	return (s[i] == '\0');
+}
+
+/*
+ * 1 if name can be a task's file: a relative path that stays inside the
+ * working directory whatever it is joined to.
+ */
+int
+proto_file_name_ok(const char *name, const char **why)
+{
+	const char	*p, *seg;
+	size_t		 n;
+	const char	*dummy;
+
+	if (why == NULL)
+		why = &dummy;
+	if (name == NULL || *name == '\0') {
+		*why = "is empty";
+		return (0);
+	}
+	if (strlen(name) > PROTO_FILE_NAME_MAX) {
+		*why = "is longer than 1024 bytes";
+		return (0);
+	}
+	if (*name == '/') {
+		*why = "is absolute (names are relative to the task's "
+		    "working directory)";
+		return (0);
+	}
+	for (p = name; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			*why = "has a control character";
+			return (0);
+		}
+	}
+	for (seg = name; ; seg = p + 1) {
+		p = strchr(seg, '/');
+		n = p != NULL ? (size_t)(p - seg) : strlen(seg);
+		if (n == 0 || (n == 1 && seg[0] == '.') ||
+		    (n == 2 && seg[0] == '.' && seg[1] == '.')) {
+			*why = "has an empty, \".\" or \"..\" component";
+			return (0);
+		}
+		if (p == NULL)
+			break;
+	}
+	return (1);
+}
+
+/* Free a list of files. */
+void
+proto_files_free(struct proto_file *f, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; f != NULL && i < n; i++) {
+		free(f[i].name);
+		free(f[i].sha256);
+	}
+	free(f);
+}
+
+/* A deep copy of a list of files (NULL for none). */
+struct proto_file *
+proto_files_copy(const struct proto_file *f, size_t n)
+{
+	struct proto_file	*c;
+	size_t			 i;
+
+	if (n == 0)
+		return (NULL);
+	c = xcalloc(n, sizeof *c);
+	for (i = 0; i < n; i++) {
+		c[i].name = xstrdup(f[i].name);
+		c[i].sha256 = xstrdup(f[i].sha256);
+		c[i].size = f[i].size;
+		c[i].mode = f[i].mode;
+	}
+	return (c);
+}

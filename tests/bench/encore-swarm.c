@@ -137,6 +137,7 @@ struct swarm_opt {
 	int		 window;	/* submits without reply */
 	char		*command;	/* argv[0] of submitted tasks */
 	int		 done_by_status; /* count completions via `status` */
+	int		 array;		/* the M tasks are one array */
 	int		 measure_ingest;
 	enum failover_mode failover;
 	int		 fo_rounds;
@@ -538,6 +539,24 @@ task_seq(struct swarm *sw, const char *name)
 	return (v);
 }
 
+static void	bench(const char *, double, const char *);
+
+/* With --array: our submit number is the element's index ("A.I"). */
+static int64_t
+array_seq(struct swarm *sw, const char *task_id)
+{
+	const char	*dot = strchr(task_id, '.');
+	char		*end;
+	long long	 v;
+
+	if (dot == NULL)
+		return (-1);
+	v = strtoll(dot + 1, &end, 10);
+	if (*end != '\0' || v < 0 || v >= sw->o.tasks)
+		return (-1);
+	return (v);
+}
+
 /* Report a task: a line of output, then the result. */
 static void
 dev_task_report(struct sim_task *t, enum proto_task_status status)
@@ -667,7 +686,8 @@ dev_task_assign(struct sim_dev *d, struct msg *m)
 	struct sim_task	*t;
 	struct msg	 sm;
 	struct timeval	 tv;
-	int64_t		 seq = task_seq(sw, m->u.task.name);
+	int64_t		 seq = sw->o.array ? array_seq(sw, m->u.task.task_id) :
+			    task_seq(sw, m->u.task.name);
 	double		 now = mono();
 
 	if (dev_task_find(d, m->u.task.task_id, m->u.task.attempt) != NULL) {
@@ -934,7 +954,7 @@ op_submit(struct swarm *sw)
 	struct msg	 m;
 	char		 name[96];
 	char		*argv[2];
-	int64_t		 seq = sw->submitted;
+	int64_t		 seq = sw->submitted, i;
 
 	snprintf(name, sizeof name, "%s-t-%lld", sw->o.prefix,
 	    (long long)seq);
@@ -947,6 +967,18 @@ op_submit(struct swarm *sw)
 	m.u.task.argc = 1;
 	if (sw->submitted == 0)
 		sw->submit_t0 = mono();
+	if (sw->o.array) {
+		/* One submit stands for all M: elements 0..M-1. */
+		m.u.task.array_start = 0;
+		m.u.task.array_end = sw->o.tasks - 1;
+		m.u.task.array_step = 1;
+		for (i = 0; i < sw->o.tasks; i++)
+			sw->recs[i].submit_t = sw->submit_t0;
+		op_send(sw, &m);
+		sw->submitted = sw->o.tasks;
+		sw->outstanding++;
+		return;
+	}
 	sw->recs[seq].submit_t = mono();
 	op_send(sw, &m);
 	sw->submitted++;
@@ -1004,6 +1036,8 @@ op_reply(struct swarm *sw, struct msg *m)
 		    sw->rejected <= SWARM_ERRORS_SHOWN)
 			log_warn("swarm: submit refused: %s",
 			    json_object_get_string(msgo));
+	} else if (sw->o.array) {
+		bench("array_submit_ms", (mono() - sw->submit_t0) * 1e3, "ms");
 	} else if (mid >= 2 && mid - 2 < sw->o.tasks &&
 	    json_object_object_get_ex(m->u.json, "task_id", &id)) {
 		struct task_rec *r = &sw->recs[mid - 2];
@@ -1013,7 +1047,7 @@ op_reply(struct swarm *sw, struct msg *m)
 			r->task_id = xstrdup(json_object_get_string(id));
 	}
 	if (sw->o.n == 0 && !sw->o.done_by_status &&
-	    sw->replies >= sw->o.tasks)
+	    (sw->replies >= sw->o.tasks || sw->o.array))
 		swarm_finish(sw, "all tasks queued");
 	else
 		op_pump(sw);
@@ -1514,6 +1548,7 @@ usage(FILE *f)
 "  --rate R                 submits per second (default: no pacing)\n"
 "  --window W               submits in flight without a reply (default 64)\n"
 "  --command ARG0           argv of the submitted tasks (default /bin/true)\n"
+"  --array                  submit the M tasks as one array of M elements\n"
 "  --done-by-status         count completions from `status` (real workers)\n"
 "  --measure-ingest         messages/s the main node reads (socket queues)\n"
 "  --failover drop|silent   lose the device running a task, time the move\n"
@@ -1562,6 +1597,7 @@ swarm_options(struct swarm *sw, int argc, char **argv)
 		{ "window", required_argument, NULL, 'w' },
 		{ "command", required_argument, NULL, 'c' },
 		{ "done-by-status", no_argument, NULL, 'S' },
+		{ "array", no_argument, NULL, 'y' },
 		{ "measure-ingest", no_argument, NULL, 'I' },
 		{ "failover", required_argument, NULL, 'f' },
 		{ "failover-rounds", required_argument, NULL, 'F' },
@@ -1627,6 +1663,7 @@ swarm_options(struct swarm *sw, int argc, char **argv)
 		case 'w': o->window = (int)opt_int("window", optarg, 1,
 			    100000);
 			break;
+		case 'y': o->array = 1; break;
 		case 'c': free(o->command); o->command = xstrdup(optarg);
 			break;
 		case 'S': o->done_by_status = 1; break;

@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: ISC
-# run.sh -- `make bench`: every scenario of issue 6, each against a fresh
+# run.sh -- `make bench`: every scenario, each against a fresh
 # encore-main (its own temp state dir, a free loopback port), printing one
 # "bench: NAME VALUE UNIT" line per figure.  Everything is bounded: each
 # swarm has a --duration, each wait a deadline; the whole run takes a few
@@ -343,6 +343,31 @@ if want s11; then
 	stop_main
 fi
 
+# s13: arrays.  The submit of a 1,000,000-element array (one row until
+# its elements run: time to the reply, and the main node's RSS growth),
+# then 20,000 elements of one array through 100 devices x 4 slots, to
+# compare with s3's plain tasks.
+if want s13; then
+	start_main s13a
+	sleep 1
+	rss0=$(rss_kb "$MAIN_PID")
+	out=$SDIR/swarm.out
+	swarm -n 0 --tasks 1000000 --array --duration 60 >"$out" \
+	    2>"$SDIR/swarm.err"
+	sleep 1
+	rss1=$(rss_kb "$MAIN_PID")
+	pick "$out" array_submit_ms
+	awk -v a="$rss0" -v b="$rss1" \
+	    'BEGIN { printf "bench: array_rss_mb %.1f MB\n", (b - a) / 1024 }'
+	stop_main
+	start_main s13b
+	out=$SDIR/swarm.out
+	swarm -n 100 --slots 4 --tasks 20000 --array --task-ms 0 \
+	    --duration 150 >"$out" 2>"$SDIR/swarm.err"
+	pick "$out" tasks_per_s array_tasks_per_s
+	check "$out" s13
+	stop_main
+fi
 
 # Main node CPU time so far, in nanoseconds (schedstat: finer than ticks).
 cpu_ns() { awk '{ print $1 }' "/proc/$1/schedstat"; }

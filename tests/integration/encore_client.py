@@ -6,6 +6,7 @@ code of encore's own is imported, so the tests see exactly what any other
 program would.
 """
 
+import hashlib
 import itertools
 import json
 import socket
@@ -92,6 +93,64 @@ class Conn:
             lambda m: m.get("reply_to") == mid or
             (m.get("message_type") == "error" and m.get("reply_to") in (None, mid)),
             timeout)
+
+    def recv_bytes(self, n, timeout=None):
+        """Exactly n raw bytes (a file frame's, after its file_data line)."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while len(self.buf) < n:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout("no frame bytes within timeout")
+            self.sock.settimeout(left)
+            chunk = self.sock.recv(max(65536, n - len(self.buf)))
+            if not chunk:
+                raise Closed("connection closed by peer")
+            self.buf += chunk
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def send_frame(self, sha, size, offset, data, **envelope):
+        """One file_data line and its raw bytes; returns its message_id."""
+        mid = str(next(_ids))
+        msg = {"message_type": "file_data", "message_id": mid,
+               "data": {"sha256": sha, "size": size, "offset": offset,
+                        "len": len(data)}}
+        msg.update(envelope)
+        self.send_raw(json.dumps(msg).encode() + b"\n" + data)
+        return mid
+
+    def upload(self, data, frame=1 << 20, start=None):
+        """Upload bytes as a file (from where the main node has it);
+        returns the final reply or error."""
+        sha = hashlib.sha256(data).hexdigest()
+        if start is None:
+            st = self.request("file_stat", {"sha256": sha})
+            if st.get("data", {}).get("complete"):
+                return st
+            start = st["data"]["have"]
+        off = start
+        mids = set()
+        if off == len(data):
+            mids.add(self.send_frame(sha, len(data), off, b""))
+        while off < len(data):
+            chunk = data[off:off + frame]
+            mids.add(self.send_frame(sha, len(data), off, chunk))
+            off += len(chunk)
+        # The answer: to the last frame, or an error about any of them.
+        return self.recv_until(lambda m: m.get("reply_to") in mids or
+                               m.get("message_type") == "error")
+
+    def download(self, sha, offset=0, timeout=None):
+        """Fetch a file; returns (bytes, final message)."""
+        mid = self.send("file_get", {"sha256": sha, "offset": offset})
+        out = []
+        while True:
+            m = self.recv(timeout)
+            if m.get("message_type") == "file_data":
+                out.append(self.recv_bytes(m["data"]["len"], timeout))
+                continue
+            if m.get("reply_to") == mid or m.get("message_type") == "error":
+                return b"".join(out), m
 
     def is_closed(self, timeout=15.0):
         """True if the peer closes within timeout (skipping any messages)."""

@@ -101,8 +101,10 @@ def test_help_lists_every_command_and_option():
     out = r.stdout
     for cmd in ("devices [--csv]", "approve ID", "reject ID", "drain ID",
                 "undrain ID", "remove ID", "submit [options] -- ARGV...",
-                "ps [--all] [--csv]", "show ID", "logs [-f] [--raw] ID",
-                "cancel ID", "status"):
+                "ps [--all] [--expand] [--csv]", "show ID",
+                "logs [-f] [--raw] ID", "cancel ID", "status",
+                "hold ID [--reason TEXT]", "release ID",
+                "backup [--force] FILE"):
         assert cmd in out, cmd
     for opt in ("--main", "--token", "ENCORE_MAIN", "ENCORE_TOKEN",
                 "--token-file", "ENCORE_TOKEN_FILE", "--request-timeout",
@@ -110,7 +112,10 @@ def test_help_lists_every_command_and_option():
                 "--name", "--priority", "--cpus", "--memory", "--timeout",
                 "--retries", "--arch", "--platform", "--label", "--env",
                 "--device", "--wait", "--version", "--raw", "Ctrl-C",
-                "130"):
+                "130", "--array SPEC", "{index}", "ENCORE_ARRAY_INDEX",
+                "--after ID", "--after-any ID", "--after-notok ID",
+                "--hold", "--expand", "--force", "--reason TEXT",
+                "ARRAY.INDEX", "warning:"):
         assert opt in out, opt
     assert all(len(line) <= 80 for line in out.splitlines())
 
@@ -136,7 +141,27 @@ def test_command_help_exits_0():
     (["devices", "extra"], "devices [--csv]"),
     (["approve"], "approve ID"),
     (["remove", "a", "b"], "remove ID"),
-    (["ps", "--follow"], "ps [--all] [--csv]"),
+    (["ps", "--follow"], "ps [--all] [--expand] [--csv]"),
+    (["ps", "--reason", "x"], "ps [--all] [--expand] [--csv]"),
+    (["hold"], "hold ID [--reason TEXT]"),
+    (["hold", "1", "--reason"], "hold ID [--reason TEXT]"),
+    (["hold", "1", "--force"], "hold ID [--reason TEXT]"),
+    (["release", "1", "--reason", "x"], "release ID"),
+    (["release"], "release ID"),
+    (["backup"], "backup [--force] FILE"),
+    (["backup", "a", "b"], "backup [--force] FILE"),
+    (["backup", "--expand", "x"], "backup [--force] FILE"),
+    (["backup", "/"], "backup [--force] FILE"),
+    (["submit", "--array", "0", "--", "true"], "submit [options]"),
+    (["submit", "--array", "5-3", "--", "true"], "submit [options]"),
+    (["submit", "--array", "1-9:0", "--", "true"], "submit [options]"),
+    (["submit", "--array", "10%0", "--", "true"], "submit [options]"),
+    (["submit", "--array", "2000000", "--", "true"], "submit [options]"),
+    (["submit", "--array", "x", "--", "true"], "submit [options]"),
+    (["submit", "--array"], "submit [options]"),
+    (["submit", "--after", "1,,2", "--", "true"], "submit [options]"),
+    (["submit", "--after-any", "", "--", "true"], "submit [options]"),
+    (["submit", "--after-notok", "a b", "--", "true"], "submit [options]"),
     (["show"], "show ID"),
     (["logs", "-x", "1"], "logs [-f] [--raw] ID"),
     (["--request-timeout", "0", "status"], "COMMAND"),
@@ -918,3 +943,87 @@ def test_logs_on_a_terminal_pass_colour_only(cluster):
     code, out = run_pty(["logs", "--raw", tid], e)
     assert code == 0, out
     assert out == raw.replace(b"\n", b"\r\n"), out
+
+
+# ---- backup (README "Upgrades and backups"; PROTOCOL.md `backup`) ----
+
+@needs_worker
+def test_backup_of_a_live_cluster_starts_a_main_node_with_its_tasks(
+        cluster, tmp_path):
+    """`encore backup FILE` while the cluster runs: FILE is the checked
+    copy (its SHA-256 as printed, mode 0600, no FILE.tmp left), and a
+    second main node started on it with the same tokens has every task:
+    finished, queued, held, an array and a dependent."""
+    import hashlib
+    import shutil
+    import sqlite3
+    from conftest import Cluster
+    cluster.start_main()
+    start_worker(cluster)
+    done = cluster.cli("submit", "--name", "done", "--", "echo", "hi",
+                       check=True).stdout.strip()
+    wait_for(lambda: cli_tasks(cluster, "--all")[done]["state"] ==
+             "completed", 30, what="a task to complete")
+    queued = [cluster.cli("submit", "--arch", "none", "--name", "q%d" % i,
+                          "--", "true", check=True).stdout.strip()
+              for i in range(20)]
+    held = cluster.cli("submit", "--hold", "--", "true",
+                       check=True).stdout.strip()
+    array = cluster.cli("submit", "--array", "100", "--arch", "none", "--",
+                        "true", check=True).stdout.strip()
+    dep = cluster.cli("submit", "--after", array, "--", "true",
+                      check=True).stdout.strip()
+    before = cli_tasks(cluster, "--all")
+    f = tmp_path / "copy.db"
+    r = cluster.cli("backup", str(f), check=True)
+    m = re.fullmatch(r"(.*): (\d+) bytes, sha256 ([0-9a-f]{64}), schema "
+                     r"version \d+\n", r.stdout)
+    assert m, r.stdout
+    assert m.group(1) == str(f)
+    data = f.read_bytes()
+    assert len(data) == int(m.group(2))
+    assert hashlib.sha256(data).hexdigest() == m.group(3)
+    assert oct(os.stat(f).st_mode & 0o777) == "0o600"
+    assert not os.path.exists(str(f) + ".tmp")
+    db = sqlite3.connect(str(f))
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    db.close()
+    # A second main node on the copy, with the cluster's tokens.
+    second = Cluster(tmp_path / "second")
+    os.makedirs(second.state, mode=0o700)
+    shutil.copy(str(f), os.path.join(second.state, "encore.db"))
+    for name in ("join.token", "operator.token"):
+        shutil.copy(os.path.join(cluster.state, name),
+                    os.path.join(second.state, name))
+    try:
+        second.start_main()
+        after = cli_tasks(second, "--all")
+        for tid in [done, held, array, dep] + queued:
+            assert tid in after, tid
+            assert after[tid]["state"] == before[tid]["state"], (
+                tid, before[tid], after[tid])
+        assert after[done]["state"] == "completed"
+        assert after[held]["state"] == "held"
+        assert after[dep]["state"] == "waiting"
+        out = second.cli("show", array, check=True).stdout
+        assert re.search(r"^elements:\s+100 queued$", out, re.M), out
+        assert "w1" in second.devices_csv()
+    finally:
+        second.stop_all()
+
+
+def test_backup_never_replaces_a_file_unless_forced(cluster, tmp_path):
+    cluster.start_main()
+    f = tmp_path / "keep.db"
+    f.write_bytes(b"precious")
+    r = cluster.cli("backup", str(f))
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "exists" in r.stderr and "--force" in r.stderr, r.stderr
+    assert f.read_bytes() == b"precious"
+    assert not os.path.exists(str(f) + ".tmp")
+    r = cluster.cli("backup", "--force", str(f), check=True)
+    assert f.read_bytes()[:16] == b"SQLite format 3\x00"
+    # A directory nobody may write: no file, no FILE.tmp, exit 1.
+    r = cluster.cli("backup", str(tmp_path / "no" / "such" / "x.db"))
+    assert r.returncode == 1, r.stderr
+    assert "cannot write" in r.stderr, r.stderr

@@ -255,3 +255,90 @@ def test_follow_keeps_waiting_while_the_main_node_answers():
                 p.wait()
     assert p.returncode == 0, err
     assert out == b"hello\nbye\n"
+
+
+# ---- backup: a copy that does not check out is never kept ----
+
+def backup_stream(data, chunk=48 * 1024, sha=None, size=None, offsets=None,
+                  cut_after=None, bad_b64=False, error=None):
+    """A handler streaming `data` as the answer to `backup` (PROTOCOL.md
+    section 7), with one thing wrong as asked."""
+    import base64
+    import hashlib
+
+    def handler(conn, msg):
+        if msg["message_type"] != "backup":
+            return
+        mid = msg["message_id"]
+        if error is not None:
+            conn.reply(msg, {"ok": False, "error": error})
+            return
+        pieces = [data[i:i + chunk] for i in range(0, len(data), chunk)]
+        off = 0
+        for n, piece in enumerate(pieces):
+            if cut_after is not None and n == cut_after:
+                conn.close()
+                return
+            b64 = base64.b64encode(piece).decode()
+            if bad_b64 and n == 1:
+                b64 = "!!!!" + b64[4:]
+            at = offsets[n] if offsets is not None else off
+            conn.send({"message_type": "event", "reply_to": mid,
+                       "data": {"topic": "backup", "offset": at,
+                                "size": len(data), "data": b64}})
+            off += len(piece)
+        conn.reply(msg, {"ok": True, "size": size if size is not None
+                         else len(data),
+                         "sha256": sha or hashlib.sha256(data).hexdigest(),
+                         "schema_version": 3})
+    return handler
+
+
+BACKUP_DATA = bytes(range(256)) * 1000 + b"tail"      # 256004 bytes
+
+
+@pytest.mark.parametrize("how,kw,code,says", [
+    ("sha256 mismatch", {"sha": "0" * 64}, 1, "SHA-256"),
+    ("size mismatch", {"size": len(BACKUP_DATA) + 1}, 1, "bytes"),
+    ("chunk out of order", {"offsets": [0, 100, 200, 300, 400, 500]}, 1,
+     "stream broke"),
+    ("not base64", {"bad_b64": True}, 1, "not base64"),
+    ("connection lost midway", {"cut_after": 2}, 3, "lost the connection"),
+    ("main node refuses", {"error": {"code": "internal",
+                                     "message": "disk on fire"}}, 1,
+     "disk on fire"),
+])
+def test_backup_that_does_not_check_out_leaves_no_file(tmp_path, how, kw,
+                                                       code, says):
+    f = tmp_path / "copy.db"
+    with FakeMain(backup_stream(BACKUP_DATA, **kw)) as fake:
+        rc, out, err, secs, rss = run_cli(fake, "backup", str(f))
+    assert rc == code, (how, rc, err)
+    assert says in err, (how, err)
+    assert "no backup was written" in err and "encore backup" in err, err
+    assert not f.exists(), how
+    assert not os.path.exists(str(f) + ".tmp"), how
+    assert out == b"", out
+
+
+def test_backup_that_checks_out_is_kept(tmp_path):
+    f = tmp_path / "copy.db"
+    with FakeMain(backup_stream(BACKUP_DATA)) as fake:
+        rc, out, err, secs, rss = run_cli(fake, "backup", str(f))
+    assert rc == 0, err
+    assert f.read_bytes() == BACKUP_DATA
+    assert out.startswith(b"%s: 256004 bytes, sha256 " % str(f).encode())
+
+
+def test_backup_waits_for_a_silent_main_node_no_longer_than_the_timeout(
+        tmp_path):
+    """A main node that takes the request and sends nothing: given up
+    after the request timeout, nothing left behind."""
+    f = tmp_path / "copy.db"
+    with FakeMain(lambda conn, msg: None) as fake:
+        rc, out, err, secs, rss = run_cli(fake, "--request-timeout", "2",
+                                          "backup", str(f))
+    assert rc == 3, err
+    assert "sent nothing for 2 s" in err, err
+    assert not f.exists() and not os.path.exists(str(f) + ".tmp")
+    assert secs < 10, secs

@@ -316,3 +316,37 @@ def test_newer_database_is_refused(cluster):
     db = sqlite3.connect(os.path.join(cluster.state, "encore.db"))
     assert db.execute("PRAGMA user_version").fetchone()[0] == 99
     db.close()
+
+
+def test_array_elements_are_made_and_named_by_index(cluster):
+    """Array elements are made as they start (their rows insert), are
+    named ARRAY.INDEX in logs and in the output events of `logs -f` --
+    also when it was asked for before the element existed -- and a hold
+    of an element not made yet says what to hold instead."""
+    cluster.start_main()
+    cluster.start_worker("w1", "--slots", "1")
+    cluster.wait_state("w1", "online")
+    op = cluster.operator()
+    aid = op.request("submit", {"task": {"command": [
+        "sh", "-c", "sleep 1; echo out-{index}"]},
+        "array": {"start": 0, "end": 2}, "hold": True})["data"]["task_id"]
+    r = op.request("hold", {"task_id": "%s.2" % aid})
+    assert r["data"]["ok"] is False
+    assert "hold its array" in r["data"]["error"]["message"], r
+    follower = cluster.operator()
+    mid = follower.send("logs", {"task_id": "%s.2" % aid, "follow": True})
+    first = follower.recv_until(lambda m: m.get("reply_to") == mid)
+    assert first["data"]["task_id"] == "%s.2" % aid, first
+    assert op.request("release", {"task_id": aid})["data"]["ok"] is True
+    out = follower.recv_until(lambda m: m.get("reply_to") == mid and
+                              m["data"].get("topic") == "output", 30)
+    assert out["data"]["task_id"] == "%s.2" % aid, out
+    assert "out-2" in out["data"]["data"]
+    end = follower.recv_until(lambda m: m.get("reply_to") == mid and
+                              m["data"].get("topic") == "task", 30)
+    assert end["data"]["task"]["state"] == "completed"
+    wait_for(lambda: task_of(op, aid)["state"] == "completed", 30,
+             what="the array to complete")
+    r = op.request("logs", {"task_id": "%s.1" % aid})["data"]
+    assert r["task_id"] == "%s.1" % aid and "out-1" in r["output"]
+    assert "NOT NULL" not in cluster.main.output()

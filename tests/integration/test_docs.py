@@ -196,6 +196,8 @@ def test_completion_ids_from_the_main_node(cluster, helpers):
              what="task %s to complete" % done)
     wait_for(lambda: "running" in cluster.cli("show", tid).stdout, 30,
              what="task %s to run" % tid)
+    held = cluster.cli("submit", "--hold", "--", "true",
+                       check=True).stdout.strip()
     enc = binpath("encore")
     main = "127.0.0.1:%d" % cluster.port
     token = {"ENCORE_TOKEN": cluster.operator_token}
@@ -206,8 +208,11 @@ def test_completion_ids_from_the_main_node(cluster, helpers):
         assert complete(line + "approve ", env, helpers) == ["w-new"]
         assert complete(line + "remove w-", env, helpers) == sorted(
             ["w-new", "w-pending"])
-        assert complete(line + "cancel ", env, helpers) == [tid]
-        assert set(complete(line + "logs ", env, helpers)) == {tid, done}
+        assert sorted(complete(line + "cancel ", env, helpers)) == sorted(
+            [tid, held])
+        assert complete(line + "release ", env, helpers) == [held]
+        assert set(complete(line + "logs ", env, helpers)) == {tid, done,
+                                                              held}
         assert complete(line + "submit --device w-p", env,
                         helpers) == ["w-pending"]
         # One id per command.

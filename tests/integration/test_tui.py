@@ -258,6 +258,73 @@ def test_task_output_in_detail_pane(cluster, top):
     top.wait(lambda s: "tasks" in s and "w1" in s, what="panes back")
 
 
+def select_task(top, tid):
+    """Move the task pane's selection (it has the focus) onto task tid:
+    from the first row down, until the detail pane's title names it."""
+    top.keys("Home")
+    for _ in range(20):
+        screen = top.wait_text("tasks *")
+        if re.search(r"─ task %s " % tid, screen):
+            return
+        was = re.search(r"─ task \S+ ", screen)
+        top.keys("Down")
+        top.wait(lambda s: was is None or was.group(0) not in s,
+                 what="the selection to move")
+    raise AssertionError("task %s never selected:\n%s" % (tid, top.screen()))
+
+
+def test_why_waiting_held_and_arrays(cluster, top):
+    """The detail pane says why a queued task does not run (get_task's
+    why, wrapped); waiting and held tasks show their state as text; an
+    array is one line of the task list, its counts in the detail pane."""
+    cluster.start_main()
+    cluster.start_worker("w1", "--slots", "2")
+    cluster.wait_state("w1", "online")
+    with cluster.operator() as op:
+        never = op.request("submit", {"task": {
+            "name": "never", "command": ["true"],
+            "requirements": {"arch": "riscv64"}}})["data"]["task_id"]
+        held = op.request("submit", {"task": {
+            "name": "parked", "command": ["true"]},
+            "hold": True})["data"]["task_id"]
+        waits = op.request("submit", {"task": {
+            "name": "merge", "command": ["true"]},
+            "after": [never]})["data"]["task_id"]
+        arr = op.request("submit", {"task": {
+            "name": "sweep", "command": ["sleep", "30"]},
+            "array": {"end": 9, "limit": 2}})["data"]["task_id"]
+    top.start(cluster, cols=100, lines=30)
+    top.wait_text("devices 1/1 online")
+    top.keys("Tab")
+    s = top.wait(lambda s: re.search(r"%s +held .*parked" % held, s) and
+                 re.search(r"%s +waiting .*merge" % waits, s) and
+                 re.search(r"%s +queued .*sweep \[arr" % arr, s) and
+                 "2 running" in s,
+                 timeout=20, what="held, waiting and the array listed")
+    # The array is one line: none of its elements is listed.
+    assert not re.search(r"│ %s\.\d" % arr, s), s     # (not "ld 4.23")
+    # Select the task no device can run: why, in words, with counts.
+    select_task(top, never)
+    s = top.wait_text("task %s never" % never, "why: no device can run it",
+                      timeout=15)
+    # The detail pane's lines (right of the task list), joined.
+    flat = " ".join(line.split("││", 1)[1].strip("│ ")
+                    for line in s.splitlines() if "││" in line)
+    assert ("why: no device can run it: 1 device excluded by arch=riscv64 "
+            "(%s 1)" % os.uname().machine) in re.sub(r" +", " ", flat), s
+    # The array's detail: its counts per state.
+    select_task(top, arr)
+    s = top.wait(lambda s: re.search(r"task %s sweep" % arr, s) and
+                 "elements 2 running, 8 queued" in s, timeout=20,
+                 what="the array's counts in the detail pane")
+    assert "10 elements, 0-9 step 1, at most 2 running" in s, s
+    assert all(len(line) <= 100 for line in s.splitlines())
+    # Cancelled, it ends: gone from the list of tasks not ended.
+    cluster.cli("cancel", arr, check=True)
+    top.wait(lambda s: not re.search(r"│ %s +\w+ .*sweep" % arr, s),
+             timeout=20, what="the cancelled array to leave the list")
+
+
 def test_cancel_asks_first(cluster, top):
     cluster.start_main()
     cluster.start_worker("w1")

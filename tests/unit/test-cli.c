@@ -90,6 +90,39 @@ static const struct submit_ok submit_ok_cases[] = {
 	    "--priority", "high", "--", "x", NULL }, 0, {
 		{ "data.task.priority", "\"high\"" },
 		{ NULL, NULL } } },
+	{ "no array, no dependencies", { "submit", "--", "x", NULL }, 0, {
+		{ "data.array", NULL },
+		{ "data.after", NULL },
+		{ "data.hold", "false" },
+		{ NULL, NULL } } },
+	{ "--array N with %K", { "submit", "--array", "50%3", "--", "echo",
+	    "{index}", NULL }, 0, {
+		{ "data.array.start", "0" },
+		{ "data.array.end", "49" },
+		{ "data.array.step", "1" },
+		{ "data.array.limit", "3" },
+		{ "data.task.command", "[\"echo\",\"{index}\"]" },
+		{ NULL, NULL } } },
+	{ "--array A-B:STEP", { "submit", "--array=10-1000000000:1000", "--",
+	    "x", NULL }, 0, {
+		{ "data.array.start", "10" },
+		{ "data.array.end", "1000000000" },
+		{ "data.array.step", "1000" },
+		{ NULL, NULL } } },
+	{ "--array A-B, one element", { "submit", "--array", "7-7", "--wait",
+	    "--", "x", NULL }, 1, {
+		{ "data.array.start", "7" },
+		{ "data.array.end", "7" },
+		{ NULL, NULL } } },
+	{ "dependencies and --hold", { "submit", "--after", "3",
+	    "--after", "4, 5.2", "--after-any", "7", "--after-notok=8,9",
+	    "--hold", "--", "merge", NULL }, 0, {
+		{ "data.after", "[\"3\",\"4\",\"5.2\"]" },
+		{ "data.after_any", "[\"7\"]" },
+		{ "data.after_notok", "[\"8\",\"9\"]" },
+		{ "data.hold", "true" },
+		{ "data.task.command", "[\"merge\"]" },
+		{ NULL, NULL } } },
 };
 
 static const struct submit_bad submit_bad_cases[] = {
@@ -121,6 +154,38 @@ static const struct submit_bad submit_bad_cases[] = {
 	  "needs a value" },
 	{ "empty name", { "submit", "--name", "", "--", "x", NULL },
 	  "--name" },
+	{ "array of none", { "submit", "--array", "0", "--", "x", NULL },
+	  "N elements must be 1 to 1000000" },
+	{ "array not a number", { "submit", "--array", "ten", "--", "x",
+	    NULL }, "expected N, A-B or A-B:STEP" },
+	{ "array negative", { "submit", "--array", "-5", "--", "x", NULL },
+	  "expected N, A-B or A-B:STEP" },
+	{ "array backwards", { "submit", "--array", "5-3", "--", "x", NULL },
+	  "the first index 5 is after the last 3" },
+	{ "array step 0", { "submit", "--array", "1-5:0", "--", "x", NULL },
+	  "expected N, A-B or A-B:STEP" },
+	{ "array open range", { "submit", "--array", "1-", "--", "x", NULL },
+	  "expected N, A-B or A-B:STEP" },
+	{ "array limit 0", { "submit", "--array", "10%0", "--", "x", NULL },
+	  "%K must be 1 to 1000000" },
+	{ "array limit missing", { "submit", "--array", "10%", "--", "x",
+	    NULL }, "%K must be 1 to 1000000" },
+	{ "array too big", { "submit", "--array", "2000000", "--", "x",
+	    NULL }, "N elements must be 1 to 1000000" },
+	{ "array range too big", { "submit", "--array", "0-1999999", "--",
+	    "x", NULL }, "2000000 elements; at most 1000000" },
+	{ "array index too big", { "submit", "--array", "0-1000000001:1000",
+	    "--", "x", NULL }, "expected N, A-B or A-B:STEP" },
+	{ "array junk after", { "submit", "--array", "10x", "--", "x",
+	    NULL }, "expected N, A-B or A-B:STEP" },
+	{ "array with spaces", { "submit", "--array", " 10", "--", "x",
+	    NULL }, "expected N, A-B or A-B:STEP" },
+	{ "after empty", { "submit", "--after", "", "--", "x", NULL },
+	  "--after '': an empty id" },
+	{ "after empty in a list", { "submit", "--after-any", "1,,2", "--",
+	    "x", NULL }, "--after-any '1,,2': an empty id" },
+	{ "after not an id", { "submit", "--after-notok", "1,a b", "--",
+	    "x", NULL }, "'a b' is not a task id" },
 };
 
 /* Count a NULL-terminated argv. */
@@ -598,6 +663,60 @@ test_table_width(void **state)
 	free(buf);
 }
 
+/* A spanning row (an array in ps) is not measured past its span, and
+ * its text runs to the end of the line. */
+static void
+test_table_span(void **state)
+{
+	static const char *rows[][4] = {
+		{ "ID", "STATE", "DEVICE", "EXIT" },
+		{ "1", "running", "w1", "-" },
+		{ "17", "queued", "array of 50: 3 running, 47 queued", NULL },
+		{ "2", "failed", "w2", "1" },
+	};
+	struct cli_table	 t;
+	char			*buf = NULL;
+	size_t			 len = 0;
+	FILE			*fp;
+
+	fp = open_memstream(&buf, &len);
+	assert_non_null(fp);
+	cli_table_init(&t, 4);
+	cli_table_add(&t, rows[0]);
+	cli_table_add(&t, rows[1]);
+	cli_table_add_span(&t, rows[2], 2);
+	cli_table_add(&t, rows[3]);
+	cli_table_print(fp, &t);
+	cli_table_free(&t);
+	fclose(fp);
+	assert_string_equal(buf,
+	    "ID  STATE    DEVICE  EXIT\n"
+	    "1   running  w1      -\n"
+	    "17  queued   array of 50: 3 running, 47 queued\n"
+	    "2   failed   w2      1\n");
+	free(buf);
+}
+
+/* An array's counts in words: zeros left out, in a fixed order. */
+static void
+test_array_counts(void **state)
+{
+	struct json_object	*o;
+	char			 buf[256];
+
+	o = json_tokener_parse("{\"id\":\"17\",\"array\":{\"size\":50,"
+	    "\"counts\":{\"queued\":35,\"assigned\":0,\"running\":3,"
+	    "\"completed\":12,\"failed\":0,\"held\":0}}}");
+	assert_non_null(o);
+	assert_string_equal(cli_array_summary(o, buf, sizeof buf),
+	    "array of 50: 3 running, 35 queued, 12 completed");
+	json_object_put(o);
+	o = json_tokener_parse("{\"array\":{\"size\":4}}");
+	assert_string_equal(cli_array_summary(o, buf, sizeof buf),
+	    "array of 4");
+	json_object_put(o);
+}
+
 int
 main(void)
 {
@@ -613,6 +732,8 @@ main(void)
 		cmocka_unit_test(test_find_token),
 		cmocka_unit_test(test_suggest),
 		cmocka_unit_test(test_table_width),
+		cmocka_unit_test(test_table_span),
+		cmocka_unit_test(test_array_counts),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

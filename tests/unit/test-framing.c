@@ -193,6 +193,76 @@ test_embedded_nul(void **state)
 }
 
 /* Run the framing tests. */
+/* Lines and raw frame bytes interleave: a frame's bytes are never read
+ * as a line, however they arrive. */
+static void
+test_raw_frames(void **state)
+{
+	struct evbuffer		*in = evbuffer_new();
+	struct frame_reader	 fr = { 0 };
+	char			*line;
+	size_t			 len;
+
+	evbuffer_add_printf(in, "head\nab\ncd");
+	assert_int_equal(frame_next(&fr, in, 100, &line, &len), FRAME_K_LINE);
+	assert_string_equal(line, "head");
+	free(line);
+	frame_expect_raw(&fr, 4);
+	/* "ab\nc": four raw bytes, the LF inside is data. */
+	assert_int_equal(frame_next(&fr, in, 100, &line, &len), FRAME_K_RAW);
+	assert_int_equal(len, 4);
+	evbuffer_drain(in, 3);
+	frame_raw_done(&fr, 3);
+	assert_int_equal(frame_next(&fr, in, 100, &line, &len), FRAME_K_RAW);
+	assert_int_equal(len, 1);
+	evbuffer_drain(in, 1);
+	frame_raw_done(&fr, 1);
+	/* "d" is the start of the next line. */
+	assert_int_equal(frame_next(&fr, in, 100, &line, &len), FRAME_K_AGAIN);
+	evbuffer_add_printf(in, "\n");
+	assert_int_equal(frame_next(&fr, in, 100, &line, &len), FRAME_K_LINE);
+	assert_string_equal(line, "d");
+	free(line);
+	/* A frame waits for its bytes; an empty frame takes none. */
+	frame_expect_raw(&fr, 2);
+	assert_int_equal(frame_next(&fr, in, 100, &line, &len), FRAME_K_AGAIN);
+	frame_expect_raw(&fr, 0);
+	assert_int_equal(frame_next(&fr, in, 100, &line, &len), FRAME_K_AGAIN);
+	evbuffer_free(in);
+}
+
+/* Names of task files stay inside the working directory. */
+static void
+test_file_names(void **state)
+{
+	static const char *good[] = { "a", "data/in.csv", "a b/c", ".hidden",
+	    "..x", "x..", "é/ü", NULL };
+	static const char *bad[] = { "", "/etc/passwd", "..", "../x", "a/..",
+	    "a/../b", "./a", "a//b", "a/", "a\nb", "a\tb", NULL };
+	const char	*why;
+	char		 long_name[PROTO_FILE_NAME_MAX + 2];
+	int		 i;
+
+	for (i = 0; good[i] != NULL; i++)
+		assert_true(proto_file_name_ok(good[i], NULL));
+	for (i = 0; bad[i] != NULL; i++) {
+		why = NULL;
+		assert_false(proto_file_name_ok(bad[i], &why));
+		assert_non_null(why);
+	}
+	memset(long_name, 'a', sizeof long_name - 1);
+	long_name[sizeof long_name - 1] = '\0';
+	assert_false(proto_file_name_ok(long_name, NULL));
+	long_name[PROTO_FILE_NAME_MAX] = '\0';
+	assert_true(proto_file_name_ok(long_name, NULL));
+	assert_true(proto_sha256_ok("0123456789abcdef0123456789abcdef"
+	    "0123456789abcdef0123456789abcdef"));
+	assert_false(proto_sha256_ok("0123456789ABCDEF0123456789abcdef"
+	    "0123456789abcdef0123456789abcdef"));
+	assert_false(proto_sha256_ok("0123456789abcdef"));
+	assert_false(proto_sha256_ok(NULL));
+}
+
 int
 main(void)
 {
@@ -204,6 +274,8 @@ main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_line_max),
 		cmocka_unit_test(test_embedded_nul),
+		cmocka_unit_test(test_raw_frames),
+		cmocka_unit_test(test_file_names),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -22,6 +22,9 @@
 
 #define FIXED_TIME	"2026-11-22T10:31:00Z"
 
+#define SHA_A	"0123456789abcdef0123456789abcdef" \
+		"0123456789abcdef0123456789abcdef"
+
 /* Where the fixtures are. */
 static const char *
 fixture_root(void)
@@ -182,6 +185,22 @@ test_fixtures_invalid(void **state)
 	print_message("    %d invalid fixtures\n", n);
 }
 
+/* A file list of n entries. */
+static struct proto_file *
+fill_files(size_t n)
+{
+	struct proto_file	*f = xcalloc(n, sizeof *f);
+	size_t			 i;
+
+	for (i = 0; i < n; i++) {
+		xasprintf(&f[i].name, "dir/file-%zu", i);
+		f[i].sha256 = xstrdup(SHA_A);
+		f[i].size = (int64_t)i * 9007199254740991LL / 4;
+		f[i].mode = i == 0 ? 0755 : 0600;
+	}
+	return (f);
+}
+
 /* A task with every field set. */
 static void
 fill_task(struct proto_task *t, int assign)
@@ -217,8 +236,19 @@ fill_task(struct proto_task *t, int assign)
 	t->req_labels[0].key = xstrdup("room");
 	t->req_labels[0].value = xstrdup("kitchen");
 	t->req_device = xstrdup("pi-kitchen");
-	if (assign)
+	t->n_inputs = 2;
+	t->inputs = fill_files(2);
+	t->n_outputs = 1;
+	t->outputs = xcalloc(1, sizeof *t->outputs);
+	t->outputs[0] = xstrdup("frames/*.png");
+	t->n_checkpoints = 1;
+	t->checkpoints = xcalloc(1, sizeof *t->checkpoints);
+	t->checkpoints[0] = xstrdup("state/*");
+	if (assign) {
+		t->n_checkpoint = 1;
+		t->checkpoint = fill_files(1);
 		return;
+	}
 	t->array_start = 10;
 	t->array_end = 1000;
 	t->array_step = 10;
@@ -337,6 +367,30 @@ build_full(struct msg *m, enum msg_type type)
 		m->u.result.error = xstrdup("killed after 3600 s");
 		m->u.result.cpu_time = 12.5;
 		m->u.result.memory_peak = 1048576;
+		m->u.result.n_outputs = 3;
+		m->u.result.outputs = fill_files(3);
+		break;
+	case MSG_FILE_STAT:
+	case MSG_FILE_GET:
+	case MSG_FILE_DATA:
+	case MSG_FILE_ACK:
+		m->u.file.sha256 = xstrdup(SHA_A);
+		m->u.file.size = 9007199254740992LL;
+		m->u.file.offset = type == MSG_FILE_GET ||
+		    type == MSG_FILE_DATA ? 9007199254740992LL - 1048576 : 0;
+		m->u.file.len = type == MSG_FILE_DATA ? 1048576 : 0;
+		m->u.file.have = type == MSG_FILE_ACK ? 77 : 0;
+		m->u.file.complete = type == MSG_FILE_ACK;
+		if (type == MSG_FILE_ACK)
+			m->u.file.error = xstrdup("disk full");
+		if (type == MSG_FILE_STAT || type == MSG_FILE_GET)
+			m->u.file.size = -1;
+		break;
+	case MSG_TASK_CHECKPOINT:
+		m->u.ckpt.task_id = xstrdup("5.7");
+		m->u.ckpt.attempt = 3;
+		m->u.ckpt.n_files = 2;
+		m->u.ckpt.files = fill_files(2);
 		break;
 	case MSG_BYE:
 		m->u.reason = xstrdup("shutting down");
@@ -465,6 +519,21 @@ build_minimal(struct msg *m, enum msg_type type)
 		break;
 	case MSG_SUBSCRIBE:
 		m->u.sub.tasks = 1;
+		break;
+	case MSG_FILE_STAT:
+	case MSG_FILE_GET:
+	case MSG_FILE_ACK:
+		m->u.file.sha256 = xstrdup(SHA_A);
+		break;
+	case MSG_FILE_DATA:
+		m->u.file.sha256 = xstrdup(SHA_A);
+		m->u.file.size = 0;
+		break;
+	case MSG_TASK_CHECKPOINT:
+		m->u.ckpt.task_id = xstrdup("1");
+		m->u.ckpt.attempt = 1;
+		m->u.ckpt.n_files = 1;
+		m->u.ckpt.files = fill_files(1);
 		break;
 	default:
 		break;

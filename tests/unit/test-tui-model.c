@@ -181,6 +181,95 @@ test_task_ids_numeric(void **state)
 	tui_model_free(m);
 }
 
+/* Ids of arrays and elements ("40.3") mix with plain ones in one sorted
+ * array: every id is found again whatever the order they came in. */
+static void
+test_task_ids_with_elements(void **state)
+{
+	struct tui_model	*m = tui_model_create();
+	static const char	*in[] = { "40.1", "5", "41", "40", "40.10",
+	    "40.9", "400", "4", "40.2", "39", "x", "40.x", "100" };
+	static const char	*want[] = { "4", "5", "39", "40", "40.1",
+	    "40.2", "40.9", "40.10", "40.x", "41", "100", "400", "x" };
+	char			 buf[128];
+	size_t			 i, n = sizeof in / sizeof in[0];
+
+	for (i = 0; i < n; i++) {
+		snprintf(buf, sizeof buf, "{\"id\":\"%s\",\"state\":"
+		    "\"running\"}", in[i]);
+		task(m, buf);
+	}
+	assert_int_equal(m->n_tasks, n);
+	for (i = 0; i < n; i++) {
+		assert_string_equal(m->tasks[i]->id, want[i]);
+		assert_non_null(tui_model_find_task(m, in[i]));
+	}
+	/* An update finds its task instead of adding another. */
+	task(m, "{\"id\":\"40\",\"state\":\"completed\"}");
+	assert_int_equal(m->n_tasks, n);
+	assert_string_equal(tui_model_find_task(m, "40")->state, "completed");
+	tui_model_free(m);
+}
+
+/* An array is one line; its elements count while they run, stay out of
+ * the list, and are forgotten once they end; get_task's counts and why
+ * are kept for the detail pane. */
+static void
+test_arrays(void **state)
+{
+	struct tui_model	*m = tui_model_create();
+	struct tui_totals	 t;
+	struct json_object	*o;
+
+	task(m, "{\"id\":\"17\",\"name\":\"sweep\",\"state\":\"queued\","
+	    "\"array\":{\"size\":50,\"start\":0,\"end\":49,\"step\":1,"
+	    "\"limit\":3}}");
+	task(m, "{\"id\":\"17.0\",\"state\":\"running\",\"array_id\":\"17\","
+	    "\"array_index\":0}");
+	task(m, "{\"id\":\"17.1\",\"state\":\"assigned\",\"array_id\":\"17\","
+	    "\"array_index\":1}");
+	task(m, "{\"id\":\"18\",\"state\":\"waiting\"}");
+	task(m, "{\"id\":\"19\",\"state\":\"held\",\"reason\":\"by an "
+	    "operator\"}");
+	tui_model_refresh(m);
+	assert_int_equal(m->n_tview, 3);
+	assert_string_equal(tui_model_view_task(m, 0)->id, "17");
+	assert_int_equal(tui_model_find_task(m, "17")->array_size, 50);
+	assert_string_equal(tui_model_find_task(m, "19")->reason,
+	    "by an operator");
+	tui_model_totals(m, &t);
+	assert_int_equal(t.queued, 1);
+	assert_int_equal(t.running, 2);
+	/* An element that ended is gone (its array's counts say it). */
+	task(m, "{\"id\":\"17.0\",\"state\":\"completed\",\"array_id\":"
+	    "\"17\"}");
+	assert_null(tui_model_find_task(m, "17.0"));
+	task(m, "{\"id\":\"17.2\",\"state\":\"failed\",\"array_id\":"
+	    "\"17\"}");
+	assert_null(tui_model_find_task(m, "17.2"));
+	assert_int_equal(m->n_finished, 0);
+	/* The detail's info, and an element's change makes it stale. */
+	o = J("{\"id\":\"17\",\"state\":\"queued\",\"why\":\"the array "
+	    "has its limit of 3 elements running\",\"array\":{\"size\":50,"
+	    "\"start\":0,\"end\":49,\"step\":1,\"limit\":3,\"counts\":"
+	    "{\"queued\":47,\"running\":2,\"completed\":1,\"failed\":0}},"
+	    "\"dependencies\":[{\"task_id\":\"12\",\"kind\":\"after\"}]}");
+	tui_model_set_info(m, "17", o);
+	json_object_put(o);
+	assert_string_equal(m->info.why, "the array has its limit of 3 "
+	    "elements running");
+	assert_string_equal(m->info.counts, "2 running, 47 queued, 1 "
+	    "completed");
+	assert_string_equal(m->info.array, "50 elements, 0-49 step 1, at "
+	    "most 3 running");
+	assert_string_equal(m->info.deps, "after 12");
+	assert_int_equal(m->info.stale, 0);
+	task(m, "{\"id\":\"17.1\",\"state\":\"running\",\"array_id\":"
+	    "\"17\"}");
+	assert_int_equal(m->info.stale, 1);
+	tui_model_free(m);
+}
+
 /* View order: running, then queued by priority then id; finished only
  * with the toggle, newest first. */
 static void
@@ -500,6 +589,8 @@ main(void)
 		cmocka_unit_test(test_bad_objects),
 		cmocka_unit_test(test_keyed_updates),
 		cmocka_unit_test(test_task_ids_numeric),
+		cmocka_unit_test(test_task_ids_with_elements),
+		cmocka_unit_test(test_arrays),
 		cmocka_unit_test(test_task_view_order),
 		cmocka_unit_test(test_totals),
 		cmocka_unit_test(test_selection_follows_id),

@@ -272,6 +272,17 @@ $(FUZZ_O)/fuzz-text-command: tests/fuzz/fuzz-text-command.c \
 		-fno-sanitize-recover=undefined -Iprotocol -Imain-node \
 		$(PKG_CFLAGS) -o $@ $< main-node/export-parse.c
 
+# fuzz-journal: the worker's run journal format alone (worker-node/journal.c
+# is pure but for the protocol library's allocators).
+$(FUZZ_O)/fuzz-journal: tests/fuzz/fuzz-journal.c worker-node/journal.c \
+		worker-node/worker.h $(PROTO_SRCS) protocol/protocol.h
+	@mkdir -p $(dir $@)
+	$(Q)clang -g -O1 -std=gnu11 -D_GNU_SOURCE \
+		-fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Iprotocol -Iprofiler \
+		$(PKG_CFLAGS) -o $@ $< worker-node/journal.c $(PROTO_SRCS) \
+		$(LIBEVENT) $(JSONC) -lm
+
 # fuzz-client-display: what the clients make of a main node's bytes
 # (dashboard-tui/display.c, client.c) with the protocol library.
 $(FUZZ_O)/fuzz-client-display: tests/fuzz/fuzz-client-display.c \
@@ -331,8 +342,11 @@ fuzz-smoke:
 # The swarm simulator is built for bench and test, not by `all`.
 $(BIN)/encore-swarm: $(O)/tests/bench/encore-swarm.o $(LIBPROTO)
 	$(call link,$(LIBEVENT) $(JSONC) -lm)
+# The spawn limit of this machine (tests/bench/spawn-limit.c).
+$(BIN)/encore-spawn-limit: $(O)/tests/bench/spawn-limit.o
+	$(call link,-lpthread)
 
-bench: all $(BIN)/encore-swarm
+bench: all $(BIN)/encore-swarm $(BIN)/encore-spawn-limit
 	@ENCORE_BIN=$(CURDIR)/$(BIN) sh tests/bench/run.sh
 
 demo: deps-demo

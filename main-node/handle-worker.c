@@ -413,6 +413,35 @@ worker_start_fails(const char *avoid)
 	return (n);
 }
 
+/* 1 if an approved device that could run the task has not failed to
+ * start it yet (it may be offline now: it may come back). */
+static int
+worker_start_elsewhere(const struct task_row *r)
+{
+	struct device	*d;
+	const char	*p;
+	size_t		 n;
+	int		 failed;
+
+	TAILQ_FOREACH(d, registry_list(), entry) {
+		if (!d->approved || d->quarantined != NULL ||
+		    !scheduler_can_ever_run(d, &r->place))
+			continue;
+		n = strlen(d->id);
+		failed = 0;
+		for (p = r->avoid; p != NULL && *p != '\0' && !failed; ) {
+			failed = p[0] == 's' && p[1] == ':' &&
+			    strncmp(p + 2, d->id, n) == 0 &&
+			    (p[2 + n] == '\n' || p[2 + n] == '\0');
+			if ((p = strchr(p, '\n')) != NULL)
+				p++;
+		}
+		if (!failed)
+			return (1);
+	}
+	return (0);
+}
+
 /* Remember that a task should rather not go back to a device:
  * kind 's' (it failed to start there) or 'a' (it failed or was vacated
  * there). */
@@ -453,8 +482,11 @@ worker_health(struct server *s, struct device *d, const struct task_row *r,
 	size_t		 n;
 
 	if (res->start_failed) {
-		device_task_failed(s, d, res->error != NULL ? res->error :
-		    "failed to start");
+		/* Counted against the device only when the task may start
+		 * elsewhere: a task no device can start is its own fault. */
+		if (r->state != TASK_FAILED)
+			device_task_failed(s, d, res->error != NULL ?
+			    res->error : "failed to start");
 		return;
 	}
 	if (r->state != TASK_COMPLETED)
@@ -494,9 +526,20 @@ worker_result_change(struct task_row *r, const struct task *t,
 		return;
 	}
 	if (res->start_failed && res->status != TASK_CANCELLED) {
+		worker_avoid(r, 's', device);
+		if (!worker_start_elsewhere(r)) {
+			/* Every device that could run it failed to start it:
+			 * the task is at fault (a missing program or image),
+			 * not the devices.  It ends with their error. */
+			ch->to = TASK_FAILED;
+			xasprintf(why, "failed to start on every device that "
+			    "could run it: %s", res->error != NULL ?
+			    res->error : "no reason given");
+			ch->why = *why;
+			return;
+		}
 		ch->cause = CAUSE_START_FAILED;
 		ch->to = TASK_QUEUED;
-		worker_avoid(r, 's', device);
 		if (worker_start_fails(r->avoid) >= TASK_START_FAILS_MAX) {
 			ch->to = TASK_HELD;
 			xasprintf(why, "failed to start on %d devices: %s",

@@ -6,11 +6,21 @@
  * --cpus C --pids-limit P [--env K=V]... IMAGE ARGV...` runs as a job like
  * any command.  Stopping one is `RUNTIME kill NAME` then `RUNTIME rm -f
  * NAME`, run as helpers so the loop never waits.
+ *
+ * NAME is encore-TAG-TASK-ATTEMPT, TAG being this worker's (its device id
+ * and a hash of its state dir, sandbox.c), so two workers on one host (two
+ * clusters, two test runs) never share a name, and a worker that starts
+ * removes the containers an earlier run of itself left, and only those:
+ * each with `rm -f`, then any conmon still running for such a name, with
+ * the processes under it (a `runc init` waiting for a start that never
+ * comes), which `rm -f` does not reach when the runtime's own state was
+ * lost with the killed `RUNTIME run`.
  */
 #include <sys/types.h>
 #include <sys/wait.h>
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -24,7 +34,7 @@
 #include "worker.h"
 
 #define EXEC_PIDS_DEFAULT	256
-#define EXEC_SYNC_WAIT		20	/* s per synchronous runtime call */
+#define EXEC_SYNC_WAIT		60	/* s per synchronous runtime call */
 
 extern char **environ;
 
@@ -34,7 +44,19 @@ struct exec_stop {
 	char	*name;
 };
 
-/* The container name of a task attempt: encore-<task_id>-<attempt>, with
+/* The name prefix of this worker's containers: encore-TAG- (static). */
+static const char *
+exec_container_prefix(void)
+{
+	static char	prefix[96];
+
+	if (*prefix == '\0')
+		snprintf(prefix, sizeof prefix, "encore-%s-",
+		    sandbox_worker_tag());
+	return (prefix);
+}
+
+/* The container name of a task attempt: encore-TAG-TASK_ID-ATTEMPT, with
  * characters a runtime refuses replaced by '_'. */
 char *
 exec_container_name(const char *task_id, int attempt, char *buf,
@@ -42,7 +64,8 @@ exec_container_name(const char *task_id, int attempt, char *buf,
 {
 	char	*p;
 
-	snprintf(buf, size, "encore-%s-%d", task_id, attempt);
+	snprintf(buf, size, "%s%s-%d", exec_container_prefix(), task_id,
+	    attempt);
 	for (p = buf; *p != '\0'; p++) {
 		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '.' &&
 		    *p != '-')
@@ -86,7 +109,7 @@ exec_container_spec(const struct proto_task *t, const char *workdir,
 	char	**argv = NULL, *s;
 	size_t	  n = 0, cap = 0, i;
 
-	memset(spec, 0, sizeof *spec);
+	job_spec_init(spec);
 	if (wconf.runtime == NULL) {
 		*cause = xstrdup("no container runtime on this device (start "
 		    "the worker with --runtime podman or docker)");
@@ -140,17 +163,28 @@ exec_container_spec(const struct proto_task *t, const char *workdir,
 	return (0);
 }
 
+/* Free a kill-then-remove request. */
+static void
+exec_stop_free(struct exec_stop *st)
+{
+	free(st->runtime);
+	free(st->name);
+	free(st);
+}
+
 /* `rm -f` finished: free the request. */
 static void
 exec_stop_rm_done(int status, void *arg)
 {
 	struct exec_stop	*st = arg;
 
+	if (status == JOB_ABANDONED) {
+		exec_stop_free(st);
+		return;
+	}
 	log_debug("event=container_removed name=%s status=%d", st->name,
 	    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-	free(st->runtime);
-	free(st->name);
-	free(st);
+	exec_stop_free(st);
 }
 
 /* `kill` finished: now `rm -f`. */
@@ -161,6 +195,10 @@ exec_stop_kill_done(int status, void *arg)
 	char			*argv[] = { st->runtime, (char *)"rm",
 				    (char *)"-f", st->name, NULL };
 
+	if (status == JOB_ABANDONED) {
+		exec_stop_free(st);
+		return;
+	}
 	job_spawn_helper(argv, exec_stop_rm_done, st);
 }
 
@@ -182,61 +220,120 @@ exec_container_kill(const char *runtime, const char *name)
 	job_spawn_helper(argv, exec_stop_kill_done, st);
 }
 
-/* Run argv and wait for it, at most EXEC_SYNC_WAIT seconds. */
-static void
-exec_run_sync(char **argv)
-{
-	struct timespec	 ts = { 0, 50 * 1000 * 1000 };
-	char		*path, *cause;
-	pid_t		 pid, r;
-	int		 status, i, fd;
-
-	if ((path = exec_resolve(argv[0], getenv("PATH"), &cause)) == NULL) {
-		log_warn("event=runtime_missing error=\"%s\"", cause);
-		free(cause);
-		return;
-	}
-	if ((pid = fork()) == -1) {
-		free(path);
-		return;
-	}
-	if (pid == 0) {
-		setsid();
-		if ((fd = open("/dev/null", O_RDWR)) != -1) {
-			dup2(fd, 0);
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		signal(SIGPIPE, SIG_DFL);
-		execve(path, argv, environ);
-		_exit(127);
-	}
-	free(path);
-	for (i = 0; i < EXEC_SYNC_WAIT * 20; i++) {
-		r = waitpid(pid, &status, WNOHANG);
-		if (r == pid || (r == -1 && errno != EINTR))
-			return;
-		nanosleep(&ts, NULL);
-	}
-	kill(-pid, SIGKILL);
-	waitpid(pid, &status, 0);
-}
-
 /* Kill and remove a container, waiting (startup and shutdown only). */
 void
 exec_container_remove_sync(const char *runtime, const char *name)
 {
-	char	*argv[5];
+	char	*argv[7];
+	int	 n = 0;
 
-	argv[0] = (char *)runtime;
-	argv[1] = (char *)"kill";
-	argv[2] = (char *)name;
-	argv[3] = NULL;
-	exec_run_sync(argv);
-	argv[1] = (char *)"rm";
-	argv[2] = (char *)"-f";
-	argv[3] = (char *)name;
-	argv[4] = NULL;
-	exec_run_sync(argv);
+	argv[n++] = (char *)runtime;
+	argv[n++] = (char *)"rm";
+	argv[n++] = (char *)"-f";
+	if (strcmp(runtime, "podman") == 0) {
+		argv[n++] = (char *)"-t";	/* no grace: kill at once */
+		argv[n++] = (char *)"0";
+	}
+	argv[n++] = (char *)name;
+	argv[n] = NULL;
+	job_run_sync(argv, EXEC_SYNC_WAIT, NULL);
 	log_info("event=container_removed name=%s", name);
+}
+
+/* The value of conmon's -n (container name) in a NUL-separated cmdline;
+ * NULL when absent. */
+static const char *
+exec_conmon_name(const char *cmd, size_t len)
+{
+	const char	*p, *end = cmd + len;
+
+	for (p = cmd; p < end; p += strlen(p) + 1) {
+		if ((strcmp(p, "-n") == 0 || strcmp(p, "--name") == 0) &&
+		    p + strlen(p) + 1 < end)
+			return (p + strlen(p) + 1);
+	}
+	return (NULL);
+}
+
+/* Kill every conmon (and what runs under it) of a container named with
+ * our prefix; returns how many conmons. */
+static int
+exec_conmon_kill(void)
+{
+	DIR		*d;
+	struct dirent	*de;
+	char		 path[64], cmd[8192], comm[64];
+	const char	*name, *prefix = exec_container_prefix();
+	pid_t		 roots[64];
+	size_t		 n = 0;
+	ssize_t		 len;
+	long		 pid;
+	char		*end;
+	int		 fd;
+
+	if ((d = opendir("/proc")) == NULL)
+		return (0);
+	while (n < sizeof roots / sizeof roots[0] &&
+	    (de = readdir(d)) != NULL) {
+		pid = strtol(de->d_name, &end, 10);
+		if (*end != '\0' || pid <= 1)
+			continue;
+		snprintf(path, sizeof path, "/proc/%ld/comm", pid);
+		if ((fd = open(path, O_RDONLY|O_CLOEXEC)) == -1)
+			continue;
+		len = read(fd, comm, sizeof comm - 1);
+		close(fd);
+		if (len <= 0 || strncmp(comm, "conmon\n", 7) != 0)
+			continue;
+		snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
+		if ((fd = open(path, O_RDONLY|O_CLOEXEC)) == -1)
+			continue;
+		len = read(fd, cmd, sizeof cmd - 1);
+		close(fd);
+		if (len <= 0)
+			continue;
+		cmd[len] = '\0';
+		name = exec_conmon_name(cmd, (size_t)len);
+		if (name != NULL && strncmp(name, prefix, strlen(prefix)) == 0)
+			roots[n++] = (pid_t)pid;
+	}
+	closedir(d);
+	if (n > 0)
+		sandbox_kill_trees(roots, n);
+	return ((int)n);
+}
+
+/*
+ * Startup: remove every container an earlier run of this worker left
+ * (named with its prefix), then any conmon still running for one.  The
+ * markers name the containers of tasks that ran; this also catches one
+ * created while the worker died.
+ */
+void
+exec_container_cleanup(const char *runtime)
+{
+	char	*argv[9], *out = NULL, *line, *save, filter[160];
+	int	 n = 0, conmons;
+
+	snprintf(filter, sizeof filter, "name=^%s", exec_container_prefix());
+	argv[n++] = (char *)runtime;
+	argv[n++] = (char *)"ps";
+	argv[n++] = (char *)"-a";
+	argv[n++] = (char *)"--format";
+	argv[n++] = (char *)"{{.Names}}";
+	argv[n++] = (char *)"--filter";
+	argv[n++] = filter;
+	argv[n] = NULL;
+	if (job_run_sync(argv, EXEC_SYNC_WAIT, &out) == 0 && out != NULL) {
+		for (line = strtok_r(out, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save)) {
+			if (strncmp(line, exec_container_prefix(),
+			    strlen(exec_container_prefix())) == 0)
+				exec_container_remove_sync(runtime, line);
+		}
+	}
+	free(out);
+	if ((conmons = exec_conmon_kill()) > 0)
+		log_info("event=leftovers_killed conmon=%d msg=\"container "
+		    "monitors of an earlier run\"", conmons);
 }

@@ -3,8 +3,11 @@
  * executor-process.c -- a `command` task as a plain sandboxed process: the
  * executable is found on PATH by the worker itself (no shell unless argv
  * names one), and runs in a fresh working directory, in its own session,
- * with the task's environment plus a few defaults and rlimits for core
- * dumps, address space (limits.memory_mb) and CPU time (the timeout).
+ * with the task's environment plus a few defaults (HOME and TMPDIR: the
+ * work dir; ENCORE_TASK_ID, ENCORE_ATTEMPT, ENCORE_WORK_DIR), no core
+ * dumps, and limits.memory_mb as RLIMIT_DATA where no cgroup takes it
+ * (sandbox.c).  The timeout is wall time, kept by task.c; there is no
+ * CPU-time rlimit, which would cut a multithreaded task short.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -20,7 +23,6 @@
 
 #define EXEC_DEFAULT_PATH \
 	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-#define EXEC_CPU_SLACK	5	/* s of CPU beyond the timeout */
 
 /* 1 if path is an executable regular file. */
 static int
@@ -93,10 +95,10 @@ exec_build_env(const struct proto_task *t, const char *workdir)
 	const char	*path;
 	size_t		  n = 0, i;
 
-	envp = xcalloc(t->n_env + 6, sizeof *envp);
+	envp = xcalloc(t->n_env + 8, sizeof *envp);
 	for (i = 0; i < t->n_env; i++) {
 		if (*t->env[i].key == '\0' || strchr(t->env[i].key, '=') !=
-		    NULL)
+		    NULL || strcmp(t->env[i].key, "ENCORE_WORK_DIR") == 0)
 			continue;
 		xasprintf(&envp[n++], "%s=%s", t->env[i].key,
 		    t->env[i].value != NULL ? t->env[i].value : "");
@@ -108,6 +110,10 @@ exec_build_env(const struct proto_task *t, const char *workdir)
 	}
 	if (exec_task_env(t, "HOME") == NULL)
 		xasprintf(&envp[n++], "HOME=%s", workdir);
+	if (exec_task_env(t, "TMPDIR") == NULL)
+		xasprintf(&envp[n++], "TMPDIR=%s", workdir);
+	/* Always ours: it tells the task's processes apart (sandbox.c). */
+	xasprintf(&envp[n++], "ENCORE_WORK_DIR=%s", workdir);
 	if (exec_task_env(t, "LANG") == NULL)
 		envp[n++] = xstrdup("LANG=C.UTF-8");
 	if (exec_task_env(t, "ENCORE_TASK_ID") == NULL)
@@ -126,7 +132,7 @@ exec_process_spec(const struct proto_task *t, const char *workdir,
 	const char	*pathenv;
 	size_t		 i;
 
-	memset(spec, 0, sizeof *spec);
+	job_spec_init(spec);
 	if (t->argc == 0 || t->argv == NULL) {
 		*cause = xstrdup("the task has no command");
 		return (-1);
@@ -141,9 +147,7 @@ exec_process_spec(const struct proto_task *t, const char *workdir,
 	spec->envp = exec_build_env(t, workdir);
 	spec->cwd = xstrdup(workdir);
 	spec->capture = 1;
-	if (t->memory_mb > 0)
-		spec->rlimit_as = (rlim_t)t->memory_mb * 1024 * 1024;
-	if (t->timeout > 0)
-		spec->rlimit_cpu = (rlim_t)t->timeout + EXEC_CPU_SLACK;
+	if (t->memory_mb > 0 && !sandbox_has_memory_cgroup())
+		spec->rlimit_data = (rlim_t)t->memory_mb * 1024 * 1024;
 	return (0);
 }

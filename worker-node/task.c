@@ -1,10 +1,29 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * task.c -- the life of an assigned task on this device: assigned ->
- * running (task_started, task_output chunks) -> exited -> result spooled
- * and sent.  A task is keyed by (task_id, attempt).  Cancel and timeout
- * take the kill path (SIGTERM to the group, SIGKILL 5 s later; `RUNTIME
- * kill` + `rm -f` for containers) and record cancelled or timed_out.
+ * task.c -- the life of an assigned task attempt on this device, keyed by
+ * (task_id, attempt):
+ *
+ *   task_assign ─┬─ cannot start (no free slot, not accepting, another
+ *                │  attempt of it runs here, no such program, no work
+ *                │  dir, no cgroup): refused, a failed task_result with
+ *                │  start_failed; no task is kept
+ *                └─ spawned ─▶ STARTING ──execve ok──▶ RUNNING ──exit──▶ DONE
+ *                                │    └──start failed (start_failed)──▶ DONE
+ *                                │                       │
+ *                      cancel/timeout           cancel/timeout
+ *                                ▼                       ▼
+ *                             STOPPING ─────────exit──────────────────▶ DONE
+ *   STARTING/RUNNING/STOPPING ──shutdown──▶ ABANDONED ──exit──▶ freed, no result
+ *
+ * task_started goes out when execve succeeded; output and the result are
+ * kept in the spool first and sent when the main node can have them (see
+ * spooler.c); a DONE task is freed from a
+ * deferred event, never inside the job's callback.  The kill path
+ * (STOPPING) is SIGTERM to the group, then after 5 s SIGKILL to
+ * everything of the task (its cgroup, or its inherited orphans: see
+ * sandbox.c); for containers `RUNTIME kill` + `rm -f`.  A task's
+ * container name carries this worker's tag, so two workers on one host
+ * never touch each other's containers.
  */
 #include <sys/queue.h>
 #include <sys/resource.h>
@@ -18,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -25,28 +45,42 @@
 #include "worker.h"
 
 #define TASK_KILL_GRACE		5	/* s from SIGTERM to SIGKILL */
-#define TASK_NAME_MAX		(PROTO_ID_MAX * 3 + 32)
+#define TASK_NAME_MAX		(PROTO_ID_MAX * 3 + 64)
+
+/* Where an attempt is (see the diagram above). */
+enum task_state {
+	TS_STARTING,	/* spawned; exec status not yet known */
+	TS_RUNNING,	/* execve succeeded; task_started sent */
+	TS_STOPPING,	/* kill path taken; outcome fixed in final */
+	TS_ABANDONED,	/* shutdown: killed, no result will be sent */
+	TS_DONE,	/* result spooled and sent; freed soon */
+};
+
+static const char *task_state_names[] = {
+	"starting", "running", "stopping", "abandoned", "done",
+};
 
 /*
- * A task attempt on this device.  All pointers are owned.  job is NULL
- * only between creation and a successful start.  A task stays in the list
- * until its result is spooled (or it is abandoned at shutdown); it is then
- * freed from a deferred event, never inside the job's callback.
+ * A task attempt on this device.  All pointers are owned; log_id is the
+ * task id made safe for the log.  job is set from a successful spawn
+ * until the task is freed; sb only for command tasks.
  */
 struct task {
 	char			*task_id;
+	char			*log_id;
 	int			 attempt;
 	enum proto_task_type	 type;
+	enum task_state		 state;
+	enum proto_task_status	 final;		/* STOPPING: to record */
 	char			 container[TASK_NAME_MAX];
 	char			*workdir;
 	struct job		*job;
+	struct sandbox		*sb;
+	struct spool_rec	*spool;		/* its output, borrowed */
+	int			 memory_mb;
 	int64_t			 seq;		/* next task_output seq */
-	int64_t			 dropped;	/* chunks lost offline */
+	double			 assigned;	/* monotonic */
 	double			 started;	/* monotonic */
-	int			 stopping;	/* kill path taken */
-	int			 final;		/* -1, or the status the kill
-						   path records */
-	int			 abandoned;	/* shutdown: no result */
 	struct event		*timeout_ev;
 	struct event		*kill_ev;
 	TAILQ_ENTRY(task)	 entry;
@@ -59,7 +93,27 @@ static size_t			 task_n;
 static struct proto_task_ref	*task_refs_buf;
 static int			 task_paused;
 
-/* Find a task attempt. */
+static void	task_job_started(struct job *, const char *, void *);
+static void	task_job_output(struct job *, const char *, const char *,
+		    size_t, void *);
+static void	task_job_exited(struct job *, void *);
+static void	task_job_done(struct job *, void *);
+
+static const struct job_cb task_job_cb = {
+	task_job_started, task_job_output, task_job_exited, task_job_done
+};
+
+/* Move a task to state, logged at debug level. */
+static void
+task_set_state(struct task *t, enum task_state state)
+{
+	log_debug("event=task_state task=%s attempt=%d from=%s to=%s",
+	    t->log_id, t->attempt, task_state_names[t->state],
+	    task_state_names[state]);
+	t->state = state;
+}
+
+/* Find a task attempt still on the list. */
 static struct task *
 task_find(const char *task_id, int attempt)
 {
@@ -72,14 +126,44 @@ task_find(const char *task_id, int attempt)
 	return (NULL);
 }
 
+/* Slots in use: tasks not over (a task whose start failed waits only for
+ * its process to be reaped). */
+static size_t
+task_busy(void)
+{
+	struct task	*t;
+	size_t		 n = 0;
+
+	TAILQ_FOREACH(t, &task_list, entry) {
+		if (t->state != TS_DONE)
+			n++;
+	}
+	return (n);
+}
+
+/* Another attempt of task_id that is not over, or NULL. */
+static struct task *
+task_find_other(const char *task_id, int attempt)
+{
+	struct task	*t;
+
+	TAILQ_FOREACH(t, &task_list, entry) {
+		if (t->attempt != attempt && t->state != TS_ABANDONED &&
+		    t->state != TS_DONE && strcmp(t->task_id, task_id) == 0)
+			return (t);
+	}
+	return (NULL);
+}
+
 /* Free a task and everything it owns. */
 static void
 task_free(struct task *t)
 {
 	if (t->job != NULL)
 		job_free(t->job);
+	sandbox_free(t->sb);
 	if (t->workdir != NULL) {
-		worker_rmtree(t->workdir);
+		spool_work_done(t->workdir);
 		free(t->workdir);
 	}
 	if (t->timeout_ev != NULL)
@@ -87,6 +171,7 @@ task_free(struct task *t)
 	if (t->kill_ev != NULL)
 		event_free(t->kill_ev);
 	free(t->task_id);
+	free(t->log_id);
 	free(t);
 }
 
@@ -116,15 +201,23 @@ task_remove(struct task *t)
 	event_active(task_reap_ev, EV_TIMEOUT, 0);
 }
 
+/* What a result says besides status and exit code. */
+struct task_outcome {
+	double			 exec_time;	/* s, NAN: unknown */
+	const char		*error;
+	double			 cpu_time;	/* s, NAN: unknown */
+	int64_t			 memory_peak;	/* bytes, -1: unknown */
+	int			 start_failed;
+};
+
 /* Spool and send a result; the spool makes it survive everything. */
 static void
 task_send_result(const char *task_id, int attempt,
-    enum proto_task_status status, int exit_code, double exec_time,
-    const char *error, const struct rusage *ru)
+    enum proto_task_status status, int exit_code,
+    const struct task_outcome *o)
 {
 	struct msg	 m;
-	char		*line, text[PROTO_TEXT_MAX];
-	size_t		 len;
+	char		 text[PROTO_TEXT_MAX], id[PROTO_ID_MAX * 4 + 1];
 
 	msg_init(&m, MSG_TASK_RESULT);
 	m.sender_id = wconf.id;
@@ -133,26 +226,49 @@ task_send_result(const char *task_id, int attempt,
 	m.u.result.attempt = attempt;
 	m.u.result.status = status;
 	m.u.result.exit_code = exit_code;
-	m.u.result.execution_time = exec_time;
-	if (error != NULL) {
-		snprintf(text, sizeof text, "%s", error);
+	m.u.result.execution_time = o->exec_time;
+	m.u.result.start_failed = o->start_failed;
+	if (o->error != NULL) {
+		snprintf(text, sizeof text, "%s", o->error);
 		m.u.result.error = text;
 	}
-	if (ru != NULL) {
-		m.u.result.cpu_time = (double)ru->ru_utime.tv_sec +
-		    ru->ru_utime.tv_usec / 1e6 + (double)ru->ru_stime.tv_sec +
-		    ru->ru_stime.tv_usec / 1e6;
-		m.u.result.memory_peak = (int64_t)ru->ru_maxrss * 1024;
-	}
-	log_info("event=task_result task=%s attempt=%d status=%s exit_code=%d",
-	    task_id, attempt, proto_task_status_name(status), exit_code);
-	if ((line = spool_put(&m, &len)) == NULL)
-		return;
+	if (!isnan(o->cpu_time))
+		m.u.result.cpu_time = o->cpu_time;
+	if (o->memory_peak >= 0)
+		m.u.result.memory_peak = o->memory_peak;
+	log_sanitize(task_id, id, sizeof id);
+	log_info("event=task_result task=%s attempt=%d status=%s exit_code=%d%s",
+	    id, attempt, proto_task_status_name(status), exit_code,
+	    o->start_failed ? " start_failed=true" : "");
 	spool_unmark(task_id, attempt);
-	if (upstream_send_line(line, len) != 0)
+	if (spool_result(&m) == 0)
 		log_info("event=result_spooled task=%s attempt=%d msg=\"sent "
-		    "when the main node is back\"", task_id, attempt);
-	free(line);
+		    "when the main node is back\"", id, attempt);
+}
+
+/* An outcome with nothing known but the error. */
+static void
+task_outcome_init(struct task_outcome *o, const char *error)
+{
+	o->exec_time = NAN;
+	o->error = error;
+	o->cpu_time = NAN;
+	o->memory_peak = -1;
+	o->start_failed = 0;
+}
+
+/* Answer an assignment that cannot start here: failed, start_failed. */
+static void
+task_refuse(const char *task_id, int attempt, const char *why)
+{
+	struct task_outcome	o;
+	char			id[PROTO_ID_MAX * 4 + 1];
+
+	log_warn("event=task_refused task=%s attempt=%d reason=\"%s\"",
+	    log_sanitize(task_id, id, sizeof id), attempt, why);
+	task_outcome_init(&o, why);
+	o.start_failed = 1;
+	task_send_result(task_id, attempt, TASK_FAILED, -1, &o);
 }
 
 /* Last line of a runtime's stderr, for an error text (into buf). */
@@ -172,17 +288,86 @@ task_tail_line(const char *tail, char *buf, size_t size)
 	return (buf);
 }
 
+/* The job's exec status is known: task_started, or a failed start. */
+static void
+task_job_started(struct job *job, const char *error, void *arg)
+{
+	struct task		*t = arg;
+	struct task_outcome	 o;
+	struct msg		 m;
+	char			*why;
+
+	if (error != NULL) {
+		log_warn("event=task_start_failed task=%s attempt=%d "
+		    "error=\"%s\"", t->log_id, t->attempt, error);
+		t->spool = NULL;	/* the result completes it */
+		if (t->state == TS_STARTING) {
+			xasprintf(&why, "cannot start the task: %s", error);
+			task_outcome_init(&o, why);
+			o.start_failed = 1;
+			task_send_result(t->task_id, t->attempt, TASK_FAILED,
+			    -1, &o);
+			free(why);
+			task_set_state(t, TS_DONE);
+		} else if (t->state == TS_STOPPING) {
+			task_outcome_init(&o, NULL);
+			task_send_result(t->task_id, t->attempt, t->final, -1,
+			    &o);
+			task_set_state(t, TS_DONE);
+		}
+		return;
+	}
+	if (t->state != TS_STARTING)
+		return;
+	task_set_state(t, TS_RUNNING);
+	log_info("event=task_started task=%s attempt=%d type=%s pid=%ld "
+	    "start_ms=%.3f%s%s", t->log_id, t->attempt,
+	    proto_task_type_name(t->type), (long)job_pid(job),
+	    (worker_now() - t->assigned) * 1e3, *t->container != '\0' ?
+	    " container=" : "", t->container);
+	msg_init(&m, MSG_TASK_STARTED);
+	m.u.ref.task_id = t->task_id;
+	m.u.ref.attempt = t->attempt;
+	if (upstream_send(&m) == 0)
+		upstream_flush();
+}
+
+/* The main process is gone: nothing it started may outlive it. */
+static void
+task_job_exited(struct job *job, void *arg)
+{
+	struct task	*t = arg;
+
+	if (t->sb != NULL)
+		sandbox_kill(t->sb);
+}
+
+/* Container tasks: did the runtime fail before the container ran?  Its
+ * own errors exit 125 (126, 127: the command could not be run in it)
+ * with an "Error: " (podman) or "docker: " line. */
+static int
+task_runtime_failed(struct task *t, int code, char *line, size_t size)
+{
+	if (t->type != TASK_TYPE_CONTAINER || code < 125 || code > 127 ||
+	    *job_stderr_tail(t->job) == '\0')
+		return (0);
+	task_tail_line(job_stderr_tail(t->job), line, size);
+	return (strncmp(line, "Error: ", 7) == 0 ||
+	    strncmp(line, "docker: ", 8) == 0);
+}
+
 /* The job is over: work out the status and report it. */
 static void
 task_job_done(struct job *job, void *arg)
 {
-	struct task	*t = arg;
-	int		 ws = job_status(job), code = -1, sig;
-	int		 status;
-	char		*error = NULL, line[512];
-	double		 elapsed = worker_now() - t->started;
+	struct task		*t = arg;
+	struct task_outcome	 o;
+	enum proto_task_status	 status;
+	int			 ws = job_status(job), code = -1, sig, oom;
+	char			*error = NULL, line[512];
+	const struct rusage	*ru = job_rusage(job);
 
-	if (t->abandoned) {
+	if (t->state == TS_ABANDONED || t->state == TS_DONE) {
 		task_remove(t);
 		return;
 	}
@@ -191,17 +376,40 @@ task_job_done(struct job *job, void *arg)
 	else if (WIFSIGNALED(ws))
 		code = 128 + WTERMSIG(ws);
 
-	if (t->final != -1)
+	task_outcome_init(&o, NULL);
+	o.exec_time = worker_now() - t->started;
+	o.cpu_time = (double)ru->ru_utime.tv_sec + ru->ru_utime.tv_usec / 1e6 +
+	    (double)ru->ru_stime.tv_sec + ru->ru_stime.tv_usec / 1e6;
+	o.memory_peak = (int64_t)ru->ru_maxrss * 1024;
+	oom = 0;
+	if (t->sb != NULL) {
+		double	cpu;
+		int64_t	peak;
+
+		sandbox_usage(t->sb, &cpu, &peak, &oom);
+		if (cpu >= 0)
+			o.cpu_time = cpu;
+		if (peak >= 0)
+			o.memory_peak = peak;
+	}
+
+	if (t->state == TS_STOPPING)
 		status = t->final;
 	else if (WIFEXITED(ws) && code == 0)
 		status = TASK_COMPLETED;
 	else {
 		status = TASK_FAILED;
-		if (WIFSIGNALED(ws)) {
+		if (oom)
+			xasprintf(&error, "out of memory: the task went over "
+			    "its limit of %d MB and was killed", t->memory_mb);
+		else if (WIFSIGNALED(ws)) {
 			sig = WTERMSIG(ws);
-			xasprintf(&error, "killed by signal %d (%s)%s", sig,
-			    strsignal(sig), sig == SIGXCPU ?
-			    ": CPU time limit" : "");
+			xasprintf(&error, "killed by signal %d (%s)", sig,
+			    strsignal(sig));
+		} else if (task_runtime_failed(t, code, line, sizeof line)) {
+			xasprintf(&error, "container runtime failed (exit %d): "
+			    "%s", code, line);
+			o.start_failed = 1;
 		} else if (t->type == TASK_TYPE_CONTAINER && code >= 125 &&
 		    code <= 127 && *job_stderr_tail(job) != '\0')
 			xasprintf(&error, "container runtime failed (exit %d): "
@@ -213,13 +421,11 @@ task_job_done(struct job *job, void *arg)
 		else
 			xasprintf(&error, "exit code %d", code);
 	}
-	if (t->dropped > 0)
-		log_warn("event=output_dropped task=%s attempt=%d chunks=%lld "
-		    "msg=\"the main node was unreachable\"", t->task_id,
-		    t->attempt, (long long)t->dropped);
-	task_send_result(t->task_id, t->attempt, status, code, elapsed, error,
-	    job_rusage(job));
+	o.error = error;
+	t->spool = NULL;	/* the result completes it */
+	task_send_result(t->task_id, t->attempt, status, code, &o);
 	free(error);
+	task_set_state(t, TS_DONE);
 	task_remove(t);
 }
 
@@ -236,29 +442,37 @@ task_pause_all(int paused)
 	}
 }
 
-/* A chunk of output: send it as task_output. */
+/* A chunk of output: keep it in the spool, and send it as task_output
+ * when the attempt is live. */
 static void
 task_job_output(struct job *job, const char *stream, const char *data,
     size_t len, void *arg)
 {
 	struct task	*t = arg;
 	struct msg	 m;
+	char		*line;
+	size_t		 n;
 
-	if (t->abandoned)
+	if (t->state == TS_ABANDONED || t->spool == NULL)
 		return;
 	msg_init(&m, MSG_TASK_OUTPUT);
+	m.sender_id = wconf.id;
+	m.message_id = worker_next_id();
 	m.u.output.task_id = t->task_id;
 	m.u.output.attempt = t->attempt;
 	m.u.output.stream = (char *)stream;
 	m.u.output.seq = t->seq++;
 	m.u.output.data = (char *)data;
 	m.u.output.data_len = len;
-	if (upstream_send(&m) != 0) {
-		t->dropped++;
+	if ((line = msg_encode(&m, &n)) == NULL) {
+		log_error("event=encode_failed type=task_output task=%s",
+		    t->log_id);
 		return;
 	}
-	if (!upstream_can_write() && upstream_is_registered() && !task_paused)
+	if (spool_output(t->spool, line, n) && upstream_send_line(line,
+	    n) == 0 && !upstream_can_write() && !task_paused)
 		task_pause_all(1);
+	free(line);
 }
 
 /* Upstream drained (or went away): read task output again. */
@@ -269,29 +483,31 @@ task_output_resume(void)
 		task_pause_all(0);
 }
 
-/* Second stage of the kill path: SIGKILL. */
+/* Second stage of the kill path: SIGKILL to everything of the task. */
 static void
 task_kill_cb(evutil_socket_t fd, short events, void *arg)
 {
 	struct task	*t = arg;
 
-	log_info("event=task_kill task=%s attempt=%d signal=KILL", t->task_id,
+	log_info("event=task_kill task=%s attempt=%d signal=KILL", t->log_id,
 	    t->attempt);
 	if (t->job != NULL)
 		job_kill(t->job, SIGKILL);
+	if (t->sb != NULL)
+		sandbox_kill(t->sb);
 	if (t->type == TASK_TYPE_CONTAINER && wconf.runtime != NULL)
 		exec_container_kill(wconf.runtime, t->container);
 }
 
 /* Take the kill path, recording final as the outcome. */
 static void
-task_terminate(struct task *t, int final)
+task_terminate(struct task *t, enum proto_task_status final)
 {
 	struct timeval	tv = { TASK_KILL_GRACE, 0 };
 
-	if (t->stopping)
+	if (t->state != TS_STARTING && t->state != TS_RUNNING)
 		return;
-	t->stopping = 1;
+	task_set_state(t, TS_STOPPING);
 	t->final = final;
 	if (t->type == TASK_TYPE_CONTAINER && wconf.runtime != NULL)
 		exec_container_kill(wconf.runtime, t->container);
@@ -306,70 +522,102 @@ task_timeout_cb(evutil_socket_t fd, short events, void *arg)
 {
 	struct task	*t = arg;
 
-	log_info("event=task_timeout task=%s attempt=%d", t->task_id,
+	log_info("event=task_timeout task=%s attempt=%d", t->log_id,
 	    t->attempt);
 	task_terminate(t, TASK_TIMED_OUT);
 }
 
-/* Refuse an assignment with a failed result. */
-static void
-task_refuse(const struct proto_task *pt, const char *why)
+/* Prepare what a command task runs in: sandbox, spec, cgroup and
+ * Landlock fds.  0, or -1 with *cause. */
+static int
+task_prepare_command(struct task *t, const struct proto_task *pt,
+    struct job_spec *spec, char **cause)
 {
-	log_warn("event=task_refused task=%s attempt=%d reason=\"%s\"",
-	    pt->task_id, pt->attempt, why);
-	task_send_result(pt->task_id, pt->attempt, TASK_FAILED, -1, 0, why,
-	    NULL);
+	if (exec_process_spec(pt, t->workdir, spec, cause) != 0)
+		return (-1);
+	if ((t->sb = sandbox_new(t->workdir, pt->memory_mb, pt->pids,
+	    cause)) == NULL)
+		return (-1);
+	spec->cgroup_fd = sandbox_procs_fd(t->sb);
+	spec->cgroup_dirfd = sandbox_dir_fd(t->sb);
+	if ((spec->landlock_fd = sandbox_landlock_fd(t->sb, spec->path,
+	    cause)) == -2) {
+		spec->landlock_fd = -1;
+		return (-1);
+	}
+	return (0);
 }
 
-/* Start an assigned task, or refuse it. */
+/* Start an assigned task, or refuse it (see the diagram above). */
 void
 task_assign(const struct proto_task *pt)
 {
-	struct task	*t;
+	struct task	*t, *other;
 	struct job_spec	 spec;
 	struct msg	 m;
 	struct timeval	 tv;
-	char		*cause = NULL, *why;
+	char		*cause = NULL, *why, id[PROTO_ID_MAX * 4 + 1];
 
 	if (pt->task_id == NULL || pt->attempt < 1)
 		return;
-	if ((t = task_find(pt->task_id, pt->attempt)) != NULL) {
-		log_debug("event=task_duplicate task=%s attempt=%d",
-		    pt->task_id, pt->attempt);
-		msg_init(&m, MSG_TASK_STARTED);
-		m.u.ref.task_id = t->task_id;
-		m.u.ref.attempt = t->attempt;
-		upstream_send(&m);
+	log_sanitize(pt->task_id, id, sizeof id);
+	if ((t = task_find(pt->task_id, pt->attempt)) != NULL &&
+	    t->state != TS_ABANDONED) {
+		log_debug("event=task_duplicate task=%s attempt=%d state=%s",
+		    id, pt->attempt, task_state_names[t->state]);
+		if (t->state == TS_RUNNING) {
+			msg_init(&m, MSG_TASK_STARTED);
+			m.u.ref.task_id = t->task_id;
+			m.u.ref.attempt = t->attempt;
+			upstream_send(&m);
+		}
 		return;
 	}
 	if (spool_resend_one(pt->task_id, pt->attempt))
 		return;
 	if (worker_exiting) {
-		task_refuse(pt, "no free slot: the worker is shutting down");
+		task_refuse(pt->task_id, pt->attempt, "no free slot: the "
+		    "worker is shutting down");
+		return;
+	}
+	if ((other = task_find_other(pt->task_id, pt->attempt)) != NULL) {
+		xasprintf(&why, "attempt %d of this task is still %s on this "
+		    "device", other->attempt, other->state == TS_STOPPING ?
+		    "stopping" : "running");
+		task_refuse(pt->task_id, pt->attempt, why);
+		free(why);
 		return;
 	}
 	if (!sampler_is_accepting()) {
-		task_refuse(pt, "no free slot: not accepting tasks now");
+		task_refuse(pt->task_id, pt->attempt, "no free slot: the "
+		    "device is not accepting tasks now (see its heartbeat "
+		    "reason)");
 		return;
 	}
-	if (task_n >= (size_t)wconf.slots) {
-		task_refuse(pt, "no free slot");
+	if (task_busy() >= (size_t)wconf.slots) {
+		xasprintf(&why, "no free slot: all %d slots are busy",
+		    wconf.slots);
+		task_refuse(pt->task_id, pt->attempt, why);
+		free(why);
 		return;
 	}
 
 	t = xcalloc(1, sizeof *t);
 	t->task_id = xstrdup(pt->task_id);
+	t->log_id = xstrdup(id);
 	t->attempt = pt->attempt;
 	t->type = pt->type;
-	t->final = -1;
+	t->state = TS_STARTING;
+	t->assigned = worker_now();
+	t->memory_mb = pt->memory_mb;
 	t->workdir = spool_work_path(pt->task_id, pt->attempt);
 	t->timeout_ev = evtimer_new(worker_base, task_timeout_cb, t);
 	t->kill_ev = evtimer_new(worker_base, task_kill_cb, t);
 	TAILQ_INSERT_TAIL(&task_list, t, entry);
 	task_n++;
+	job_spec_init(&spec);
 
-	worker_rmtree(t->workdir);
-	if (mkdir(t->workdir, 0700) != 0) {
+	if (spool_work_make(t->workdir) != 0) {
 		xasprintf(&cause, "cannot create the work directory %s: %s",
 		    t->workdir, strerror(errno));
 		goto fail;
@@ -380,26 +628,26 @@ task_assign(const struct proto_task *pt)
 		if (exec_container_spec(pt, t->workdir, t->container, &spec,
 		    &cause) != 0)
 			goto fail;
-	} else if (exec_process_spec(pt, t->workdir, &spec, &cause) != 0)
+	} else if (task_prepare_command(t, pt, &spec, &cause) != 0)
 		goto fail;
 
 	t->started = worker_now();
-	t->job = job_run(&spec, task_job_output, task_job_done, t, &cause);
+	t->job = job_run(&spec, &task_job_cb, t, &cause);
+	if (spec.landlock_fd != -1)
+		close(spec.landlock_fd);
 	job_spec_free(&spec);
 	if (t->job == NULL)
 		goto fail;
+	if (t->sb != NULL)
+		sandbox_set_pgid(t->sb, job_pid(t->job));
+	t->spool = spool_open(t->task_id, t->attempt);
 	if (task_paused)
 		job_pause(t->job, 1);
 	spool_mark(t->task_id, t->attempt, job_pid(t->job),
-	    t->type == TASK_TYPE_CONTAINER ? t->container : NULL);
-	log_info("event=task_started task=%s attempt=%d type=%s pid=%ld "
-	    "timeout=%d", t->task_id, t->attempt, proto_task_type_name(t->type),
-	    (long)job_pid(t->job), pt->timeout);
-
-	msg_init(&m, MSG_TASK_STARTED);
-	m.u.ref.task_id = t->task_id;
-	m.u.ref.attempt = t->attempt;
-	upstream_send(&m);
+	    *t->container != '\0' ? t->container : NULL,
+	    t->sb != NULL ? sandbox_cgroup(t->sb) : NULL, t->workdir);
+	log_debug("event=task_spawned task=%s attempt=%d pid=%ld timeout=%d",
+	    t->log_id, t->attempt, (long)job_pid(t->job), pt->timeout);
 	if (pt->timeout > 0) {
 		tv.tv_sec = pt->timeout;
 		tv.tv_usec = 0;
@@ -408,33 +656,38 @@ task_assign(const struct proto_task *pt)
 	return;
 
 fail:
+	if (spec.landlock_fd != -1)
+		close(spec.landlock_fd);
+	job_spec_free(&spec);
 	xasprintf(&why, "cannot start the task: %s", cause);
-	log_warn("event=task_start_failed task=%s attempt=%d error=\"%s\"",
-	    pt->task_id, pt->attempt, cause);
-	task_send_result(pt->task_id, pt->attempt, TASK_FAILED, -1, 0, why,
-	    NULL);
+	task_refuse(pt->task_id, pt->attempt, why);
 	free(why);
 	free(cause);
+	task_set_state(t, TS_DONE);
 	task_remove(t);
 }
 
-/* Cancel a running task: the kill path, recorded as cancelled. */
+/* Cancel a task attempt: the kill path, recorded as cancelled. */
 void
 task_cancel(const char *task_id, int attempt)
 {
 	struct task	*t;
+	char		 id[PROTO_ID_MAX * 4 + 1];
 
-	if ((t = task_find(task_id, attempt)) == NULL) {
-		log_debug("event=cancel_unknown task=%s attempt=%d", task_id,
+	log_sanitize(task_id, id, sizeof id);
+	if ((t = task_find(task_id, attempt)) == NULL ||
+	    t->state == TS_ABANDONED || t->state == TS_DONE) {
+		log_debug("event=cancel_unknown task=%s attempt=%d", id,
 		    attempt);
 		spool_resend_one(task_id, attempt);
 		return;
 	}
-	log_info("event=task_cancel task=%s attempt=%d", task_id, attempt);
+	log_info("event=task_cancel task=%s attempt=%d state=%s", id, attempt,
+	    task_state_names[t->state]);
 	task_terminate(t, TASK_CANCELLED);
 }
 
-/* The running (task_id, attempt) pairs (borrowed). */
+/* The (task_id, attempt) pairs not over (borrowed). */
 size_t
 task_refs(struct proto_task_ref **refs)
 {
@@ -447,7 +700,7 @@ task_refs(struct proto_task_ref **refs)
 	task_refs_buf = xreallocarray(task_refs_buf, task_n,
 	    sizeof *task_refs_buf);
 	TAILQ_FOREACH(t, &task_list, entry) {
-		if (t->abandoned)
+		if (t->state == TS_ABANDONED || t->state == TS_DONE)
 			continue;
 		task_refs_buf[n].task_id = t->task_id;
 		task_refs_buf[n].attempt = t->attempt;
@@ -471,16 +724,20 @@ task_kill_all(void)
 	struct task	*t;
 
 	TAILQ_FOREACH(t, &task_list, entry) {
-		if (t->abandoned)
+		if (t->state == TS_ABANDONED || t->state == TS_DONE)
 			continue;
-		t->abandoned = 1;
+		task_set_state(t, TS_ABANDONED);
 		log_info("event=task_abandoned task=%s attempt=%d msg=\"killed "
-		    "at shutdown\"", t->task_id, t->attempt);
+		    "at shutdown\"", t->log_id, t->attempt);
 		if (t->job != NULL)
 			job_kill(t->job, SIGKILL);
+		if (t->sb != NULL)
+			sandbox_kill(t->sb);
 		if (t->type == TASK_TYPE_CONTAINER && wconf.runtime != NULL)
 			exec_container_remove_sync(wconf.runtime, t->container);
 		spool_unmark(t->task_id, t->attempt);
+		spool_drop(t->spool);
+		t->spool = NULL;
 	}
 }
 
@@ -502,6 +759,8 @@ task_stop(void)
 		TAILQ_REMOVE(&task_list, t, entry);
 		task_n--;
 		spool_unmark(t->task_id, t->attempt);
+		spool_drop(t->spool);
+		t->spool = NULL;
 		task_free(t);
 	}
 	task_reap_cb(-1, 0, NULL);

@@ -3,7 +3,16 @@
  * upstream.c -- the worker's link to the main node.  Connects (DNS names
  * too), registers with the join token or the device's own key, heartbeats,
  * hands task messages to task.c and reconnects after any failure with
- * exponential backoff and jitter.  One connection at a time.
+ * exponential backoff and jitter: the n-th retry in a row waits a random
+ * time between half and all of min(0.25 s x 2^(n-1), 10 s), so a main node
+ * that restarts sees its workers again within a second or two, and never
+ * more than 10 s after it is back.  One connection at a time.
+ *
+ * A main node is not trusted to behave: a line is at most PROTO_LINE_MAX
+ * bytes, at most UP_IN_MAX bytes are read ahead, a register_ack must come
+ * within UP_ACK_TIMEOUT of connecting, and a line once begun must end
+ * within UP_LINE_STALL; otherwise the worker logs why, closes and
+ * reconnects.  Its strings are sanitized before they reach the log.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -29,10 +38,13 @@
 #include "protocol.h"
 #include "worker.h"
 
-#define UP_BACKOFF_MIN		1000	/* ms */
-#define UP_BACKOFF_MAX		30000	/* ms */
+#define UP_BACKOFF_MIN		250	/* ms, first retry (base) */
+#define UP_BACKOFF_MAX		10000	/* ms, cap of the base */
 #define UP_REJECTED_DELAY	60000	/* ms, after an unauthorized */
 #define UP_CONNECT_TIMEOUT	10	/* s */
+#define UP_ACK_TIMEOUT		10	/* s from connected to register_ack */
+#define UP_LINE_STALL		15	/* s a begun line may take to end */
+#define UP_IN_MAX		(4 * PROTO_LINE_MAX)	/* read ahead, bytes */
 #define UP_WRITE_TIMEOUT	30	/* s without write progress */
 #define UP_LINES_PER_READ	64	/* then yield to the loop */
 #define UP_BAD_LINES_MAX	5	/* in a row, then reconnect */
@@ -61,10 +73,12 @@ static struct {
 	struct event		*hb_ev;
 	struct event		*more_ev;	/* continue reading lines */
 	struct event		*bye_ev;	/* bye flush grace */
+	struct event		*ack_ev;	/* register_ack deadline */
+	struct event		*stall_ev;	/* a begun line's deadline */
 	char			*key;
 	int			 used_key;	/* last register used key */
 	int			 key_rejected;	/* key refused: use token */
-	int			 backoff;	/* ms, next failure's delay */
+	int			 failures;	/* in a row, for the backoff */
 	int			 hb_interval;	/* s */
 	int			 bad_lines;
 	int			 pending_logged;
@@ -74,6 +88,7 @@ static struct {
 
 static void	upstream_connect(void);
 static void	upstream_read_cb(struct bufferevent *, void *);
+static void	upstream_watch_partial(void);
 
 /* Path of the device key file (static buffer). */
 static const char *
@@ -165,15 +180,27 @@ upstream_random(void)
 	return (x);
 }
 
-/* The next backoff delay with jitter (half to full); doubles the base. */
+/* The delay before the n-th retry in a row (n >= 1), given a random r:
+ * between half and all of min(UP_BACKOFF_MIN x 2^(n-1), UP_BACKOFF_MAX). */
+int
+upstream_backoff_ms(int n, uint32_t r)
+{
+	int	base = UP_BACKOFF_MIN;
+
+	while (--n > 0 && base < UP_BACKOFF_MAX)
+		base *= 2;
+	if (base > UP_BACKOFF_MAX)
+		base = UP_BACKOFF_MAX;
+	return (base / 2 + (int)(r % (uint32_t)(base / 2 + 1)));
+}
+
+/* The next backoff delay; counts the failure. */
 static int
 upstream_next_delay(void)
 {
-	int	d = up.backoff, j;
-
-	j = d / 2 + (int)(upstream_random() % (uint32_t)(d / 2 + 1));
-	up.backoff = d * 2 > UP_BACKOFF_MAX ? UP_BACKOFF_MAX : d * 2;
-	return (j);
+	if (up.failures < 64)
+		up.failures++;
+	return (upstream_backoff_ms(up.failures, upstream_random()));
 }
 
 /* Drop the connection; reconnect after delay_ms (< 0: backoff). */
@@ -191,9 +218,12 @@ upstream_close(const char *why, int delay_ms)
 		up.bev = NULL;
 	}
 	evtimer_del(up.hb_ev);
+	evtimer_del(up.ack_ev);
+	evtimer_del(up.stall_ev);
 	event_del(up.more_ev);
 	up.state = UP_IDLE;
 	up.bad_lines = 0;
+	spool_offline();
 	task_output_resume();
 	if (up.bye_done != NULL) {
 		void	(*done)(void) = up.bye_done;
@@ -240,6 +270,7 @@ static void
 upstream_register(void)
 {
 	struct msg	m;
+	struct timeval	ack_tv = { UP_ACK_TIMEOUT, 0 };
 
 	upstream_load_key();
 	worker_fill_register(&m);
@@ -251,11 +282,11 @@ upstream_register(void)
 		up.used_key = 0;
 	}
 	if (m.u.reg.device_key == NULL && m.u.reg.token == NULL) {
-		log_error("event=no_credentials msg=\"no device.key in %s and "
-		    "no join token: give --token or --token-file (the join "
-		    "token is in the main node's state dir, join.token)\"",
-		    wconf.state_dir);
-		upstream_close("no credentials", UP_REJECTED_DELAY);
+		/* device.key went away while we ran: nothing can register. */
+		worker_stop(WORKER_EXIT_CONFIG, "event=no_credentials msg=\"no "
+		    "device.key in %s and no join token: start the worker with "
+		    "--token-file FILE (a copy of the main node's join.token) "
+		    "or --token\"", wconf.state_dir);
 		return;
 	}
 	if (msg_write(bufferevent_get_output(up.bev), &m) != 0) {
@@ -263,6 +294,7 @@ upstream_register(void)
 		return;
 	}
 	up.state = UP_REGISTERING;
+	evtimer_add(up.ack_ev, &ack_tv);
 	log_debug("event=register_sent credential=%s running=%zu",
 	    up.used_key ? "device_key" : "token", m.u.reg.n_running);
 }
@@ -277,7 +309,8 @@ upstream_on_ack(const struct msg_register_ack *ack)
 		upstream_store_key(ack->device_key);
 	if (ack->heartbeat_interval > 0)
 		up.hb_interval = ack->heartbeat_interval;
-	up.backoff = UP_BACKOFF_MIN;
+	evtimer_del(up.ack_ev);
+	up.failures = 0;
 	free(up.last_reject);
 	up.last_reject = NULL;
 	log_sanitize(ack->state, state, sizeof state);
@@ -297,10 +330,10 @@ upstream_on_ack(const struct msg_register_ack *ack)
 		up.state = UP_APPROVED;
 	}
 	upstream_hb_arm();
-	/* Results first: they may settle tasks the heartbeat no longer
-	 * lists as active. */
+	/* Spooled output and results first: they may settle tasks the
+	 * heartbeat no longer lists as active. */
 	if (up.state == UP_APPROVED)
-		spool_resend();
+		spool_replay();
 	upstream_heartbeat();
 }
 
@@ -318,11 +351,20 @@ upstream_on_error(const struct msg_error *e)
 		return;
 	}
 	if (e->code == PROTO_UNAUTHORIZED && up.used_key &&
+	    wconf.token == NULL) {
+		worker_stop(WORKER_EXIT_CONFIG, "event=rejected "
+		    "credential=device_key reason=\"%s\" msg=\"the main node "
+		    "no longer knows this device's key and there is no join "
+		    "token: start the worker with --token-file FILE (a copy of "
+		    "the main node's join.token) to join again\"", text);
+		return;
+	}
+	if (e->code == PROTO_UNAUTHORIZED && up.used_key &&
 	    wconf.token != NULL) {
 		log_warn("event=rejected credential=device_key reason=\"%s\" "
 		    "msg=\"retrying with the join token\"", text);
 		up.key_rejected = 1;
-		upstream_close("device key rejected", UP_BACKOFF_MIN);
+		upstream_close("device key rejected", 0);
 		return;
 	}
 	if (up.last_reject == NULL || strcmp(up.last_reject, text) != 0) {
@@ -374,7 +416,7 @@ upstream_dispatch(struct msg *m)
 	case MSG_BYE:
 		log_sanitize(m->u.reason, reason, sizeof reason);
 		log_info("event=main_bye reason=\"%s\"", reason);
-		up.backoff = UP_BACKOFF_MIN;
+		up.failures = 0;
 		upstream_close("main node said bye", -1);
 		break;
 	default:
@@ -390,7 +432,7 @@ upstream_read_lines(void)
 	struct bufferevent	*bev = up.bev;
 	struct proto_err	 err;
 	struct msg		 m;
-	char			*line;
+	char			*line, text[PROTO_TEXT_MAX + 64];
 	size_t			 len;
 	int			 i;
 
@@ -400,17 +442,21 @@ upstream_read_lines(void)
 		switch (frame_read_line(bufferevent_get_input(bev),
 		    PROTO_LINE_MAX, &line, &len)) {
 		case FRAME_AGAIN:
+			upstream_watch_partial();
 			return;
 		case FRAME_TOO_LONG:
-			upstream_close("line too long from the main node", -1);
+			upstream_close("line too long from the main node (over "
+			    "64 KiB without a newline)", -1);
 			return;
 		case FRAME_OK:
 			break;
 		}
 		if (msg_decode(line, len, &m, &err) != 0) {
+			log_sanitize(err.message, text, sizeof text);
 			log_warn("event=bad_line code=%s msg=\"%s\"",
-			    proto_code_name(err.code), err.message);
+			    proto_code_name(err.code), text);
 			free(line);
+			evtimer_del(up.stall_ev);	/* a line ended */
 			if (++up.bad_lines >= UP_BAD_LINES_MAX) {
 				upstream_close("too many bad lines", -1);
 				return;
@@ -419,11 +465,51 @@ upstream_read_lines(void)
 		}
 		free(line);
 		up.bad_lines = 0;
+		evtimer_del(up.stall_ev);	/* a line ended */
 		upstream_dispatch(&m);
 		msg_free(&m);
 	}
 	if (up.bev == bev)
 		event_active(up.more_ev, EV_TIMEOUT, 0);
+}
+
+/* A line has begun but not ended: it must end within UP_LINE_STALL.
+ * Nothing buffered: no deadline. */
+static void
+upstream_watch_partial(void)
+{
+	struct timeval	tv = { UP_LINE_STALL, 0 };
+
+	if (up.bev == NULL ||
+	    evbuffer_get_length(bufferevent_get_input(up.bev)) == 0)
+		evtimer_del(up.stall_ev);
+	else if (!evtimer_pending(up.stall_ev, NULL))
+		evtimer_add(up.stall_ev, &tv);
+}
+
+/* A begun line did not end in time: a stuck or hostile main node. */
+static void
+upstream_stall_cb(evutil_socket_t fd, short events, void *arg)
+{
+	char	*why;
+
+	xasprintf(&why, "the main node began a line and did not end it "
+	    "within %d s", UP_LINE_STALL);
+	upstream_close(why, -1);
+	free(why);
+}
+
+/* No register_ack in time: not an encore main node, or a stuck one. */
+static void
+upstream_ack_cb(evutil_socket_t fd, short events, void *arg)
+{
+	char	*why;
+
+	xasprintf(&why, "no register_ack within %d s of connecting (is "
+	    "%s:%s an encore main node?)", UP_ACK_TIMEOUT, wconf.main_host,
+	    wconf.main_port);
+	upstream_close(why, -1);
+	free(why);
 }
 
 /* Continue with lines left after a yield. */
@@ -449,6 +535,7 @@ upstream_write_cb(struct bufferevent *bev, void *arg)
 			upstream_close("bye", 0);
 		return;
 	}
+	spool_pump();
 	task_output_resume();
 }
 
@@ -522,6 +609,7 @@ upstream_connect(void)
 	bufferevent_setcb(up.bev, upstream_read_cb, upstream_write_cb,
 	    upstream_event_cb, NULL);
 	bufferevent_setwatermark(up.bev, EV_WRITE, UP_OUT_LOW, 0);
+	bufferevent_setwatermark(up.bev, EV_READ, 0, UP_IN_MAX);
 	bufferevent_set_timeouts(up.bev, NULL, &tv);
 	bufferevent_enable(up.bev, EV_READ|EV_WRITE);
 	up.state = UP_CONNECTING;
@@ -571,7 +659,9 @@ upstream_start(void)
 	    NULL);
 	up.more_ev = event_new(worker_base, -1, 0, upstream_more_cb, NULL);
 	up.bye_ev = evtimer_new(worker_base, upstream_bye_cb, NULL);
-	up.backoff = UP_BACKOFF_MIN;
+	up.ack_ev = evtimer_new(worker_base, upstream_ack_cb, NULL);
+	up.stall_ev = evtimer_new(worker_base, upstream_stall_cb, NULL);
+	up.failures = 0;
 	up.hb_interval = 5;
 	upstream_connect();
 }
@@ -588,6 +678,8 @@ upstream_stop(void)
 	event_free(up.hb_ev);
 	event_free(up.more_ev);
 	event_free(up.bye_ev);
+	event_free(up.ack_ev);
+	event_free(up.stall_ev);
 	if (up.dns != NULL)
 		evdns_base_free(up.dns, 0);
 	free(up.key);
@@ -637,6 +729,21 @@ upstream_send_line(const char *line, size_t len)
 	if (up.bev == NULL || up.state != UP_APPROVED)
 		return (-1);
 	return (evbuffer_add(bufferevent_get_output(up.bev), line, len));
+}
+
+/* Write what is queued now instead of on the loop's next pass: a
+ * task_started or task_result the main node waits on goes out at once.
+ * A full socket leaves the rest to the bufferevent, as usual. */
+void
+upstream_flush(void)
+{
+	struct evbuffer	*out;
+
+	if (up.bev == NULL || up.state != UP_APPROVED)
+		return;
+	out = bufferevent_get_output(up.bev);
+	if (evbuffer_get_length(out) > 0)
+		evbuffer_write(out, bufferevent_getfd(up.bev));
 }
 
 /* Say bye, then call done once flushed or after a short grace. */

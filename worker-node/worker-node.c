@@ -38,11 +38,11 @@
 struct worker_conf	 wconf;
 struct event_base	*worker_base;
 int			 worker_exiting;
+static int		 worker_exit_code;
 
 static struct event	*worker_sigterm_ev;
 static struct event	*worker_sigint_ev;
 static struct event	*worker_sighup_ev;
-static unsigned long	 worker_msg_counter;
 
 /* Print a usage error that says what to do, and exit 2. */
 static void __attribute__((format(printf, 1, 2), noreturn))
@@ -56,121 +56,6 @@ worker_usage_error(const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\nTry 'encore-worker --help'.\n");
 	exit(WORKER_EXIT_USAGE);
-}
-
-/* Next message id (static buffer, valid until the next call). */
-char *
-worker_next_id(void)
-{
-	static char	buf[32];
-
-	snprintf(buf, sizeof buf, "%lu", ++worker_msg_counter);
-	return (buf);
-}
-
-/* Seconds from the monotonic clock. */
-double
-worker_now(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((double)ts.tv_sec + ts.tv_nsec / 1e9);
-}
-
-/* Remove a directory tree (best effort, no symlink following). */
-void
-worker_rmtree(const char *path)
-{
-	DIR		*d;
-	struct dirent	*de;
-	struct stat	 st;
-	char		*sub;
-
-	if (lstat(path, &st) != 0)
-		return;
-	if (!S_ISDIR(st.st_mode)) {
-		unlink(path);
-		return;
-	}
-	if ((d = opendir(path)) != NULL) {
-		while ((de = readdir(d)) != NULL) {
-			if (strcmp(de->d_name, ".") == 0 ||
-			    strcmp(de->d_name, "..") == 0)
-				continue;
-			xasprintf(&sub, "%s/%s", path, de->d_name);
-			worker_rmtree(sub);
-			free(sub);
-		}
-		closedir(d);
-	}
-	if (rmdir(path) != 0 && errno != ENOENT)
-		log_debug("event=rmtree_failed path=\"%s\" error=\"%s\"", path,
-		    strerror(errno));
-}
-
-/*
- * Write data to path atomically: temp file, rename.  With WF_SYNC the file
- * and its directory are fsync'ed too, so it survives a power cut; without,
- * it survives a crash of the worker (the kernel has it), which is all a
- * file that is useless after a reboot needs.
- */
-int
-worker_write_file(const char *path, const char *data, size_t len, int flags)
-{
-	char	*tmp, *dir, *slash;
-	int	 fd, saved;
-	ssize_t	 n;
-	size_t	 off = 0;
-
-	xasprintf(&tmp, "%s.tmp", path);
-	fd = open(tmp, O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC|O_NOFOLLOW, 0600);
-	if (fd == -1)
-		goto fail;
-	while (off < len) {
-		n = write(fd, data + off, len - off);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			goto fail_fd;
-		}
-		off += (size_t)n;
-	}
-	if ((flags & WF_SYNC) && fsync(fd) != 0)
-		goto fail_fd;
-	if (close(fd) != 0) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0)
-		goto fail;
-	free(tmp);
-	if (!(flags & WF_SYNC))
-		return (0);
-
-	dir = xstrdup(path);
-	if ((slash = strrchr(dir, '/')) != NULL) {
-		*slash = '\0';
-		if ((fd = open(*dir == '\0' ? "/" : dir,
-		    O_RDONLY|O_DIRECTORY|O_CLOEXEC)) != -1) {
-			fsync(fd);
-			close(fd);
-		}
-	}
-	free(dir);
-	return (0);
-
-fail_fd:
-	saved = errno;
-	close(fd);
-	errno = saved;
-fail:
-	saved = errno;
-	unlink(tmp);
-	free(tmp);
-	errno = saved;
-	return (-1);
 }
 
 /* Capabilities this device offers (static list). */
@@ -360,6 +245,24 @@ worker_read_token_file(const char *path)
 	return (xstrdup(t));
 }
 
+/* 1 if the state dir holds a non-empty device.key we can read. */
+static int
+worker_has_key(void)
+{
+	char	*path, buf[8];
+	int	 fd;
+	ssize_t	 n;
+
+	xasprintf(&path, "%s/device.key", wconf.state_dir);
+	fd = open(path, O_RDONLY|O_CLOEXEC);
+	free(path);
+	if (fd == -1)
+		return (0);
+	n = read(fd, buf, sizeof buf);
+	close(fd);
+	return (n > 0);
+}
+
 /* Validate and split the --label K=V entries. */
 static void
 worker_parse_labels(const struct cfg *cfg)
@@ -419,6 +322,26 @@ worker_check_id(const char *id)
 static void
 worker_done(void)
 {
+	event_base_loopexit(worker_base, NULL);
+}
+
+/* A configuration error found while running: say what to do, stop the
+ * tasks, leave the loop; main() exits with code. */
+void
+worker_stop(int code, const char *fmt, ...)
+{
+	char	msg[2048];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	log_error("%s", msg);
+	if (worker_exiting)
+		return;
+	worker_exiting = 1;
+	worker_exit_code = code;
+	task_kill_all();
 	event_base_loopexit(worker_base, NULL);
 }
 
@@ -515,6 +438,11 @@ worker_configure(struct cfg *cfg)
 	if (proto_parse_hostport(s, "7070", &wconf.main_host,
 	    &wconf.main_port, &cause) != 0)
 		worker_usage_error("bad --main '%s': %s", s, cause);
+	if (wconf.token == NULL && !worker_has_key())
+		worker_usage_error("no credentials: there is no device.key in "
+		    "%s and no join token was given; pass --token-file FILE "
+		    "(a copy of the main node's join.token, in its state "
+		    "directory) or --token TOKEN", wconf.state_dir);
 }
 
 /* Settle what depends on the device: profile, slots, runtime. */
@@ -561,11 +489,24 @@ worker_help(const struct cfg *cfg)
 {
 	cfg_usage(stdout, WORKER_SYNOPSIS, cfg);
 	printf("\nThe state directory (device.key, run/ markers, spool/ of "
-	    "unacknowledged\nresults) defaults to /var/lib/encore/worker for "
-	    "root, else\n$XDG_STATE_HOME/encore-worker or "
-	    "~/.local/state/encore-worker.\n"
+	    "unacknowledged\nresults and output, work/ of running tasks) "
+	    "defaults to\n/var/lib/encore/worker for root, else "
+	    "$XDG_STATE_HOME/encore-worker or\n~/.local/state/encore-worker.\n"
 	    "The join token is in the main node's state directory, file "
 	    "join.token.\n");
+}
+
+/* Descriptors 0-2 must be open, or a pipe or socket of ours could become
+ * a task's stdin, stdout or stderr. */
+static void
+worker_fix_stdio(void)
+{
+	int	fd;
+
+	while ((fd = open("/dev/null", O_RDWR)) != -1 && fd <= 2)
+		;
+	if (fd > 2)
+		close(fd);
 }
 
 /* Parse options, settle the device, run the loop until a signal. */
@@ -577,6 +518,7 @@ main(int argc, char **argv)
 	const char	*conffile;
 	int		 first = 1;
 
+	worker_fix_stdio();
 	log_init("encore-worker", LOG_INFO);
 	cfg_init(&cfg, cfg_worker_options, cfg_worker_options_n);
 	if (cfg_parse_args(&cfg, argc, argv, &first, &cause) != 0)
@@ -606,9 +548,10 @@ main(int argc, char **argv)
 		fatalx("cannot create the event loop");
 
 	log_info("event=start version=%s id=%s main=%s:%s state_dir=\"%s\" "
-	    "slots=%d runtime=%s", ENCORE_VERSION, wconf.id, wconf.main_host,
-	    wconf.main_port, wconf.state_dir, wconf.slots,
-	    wconf.runtime != NULL ? wconf.runtime : "none");
+	    "slots=%d runtime=%s tag=%s", ENCORE_VERSION, wconf.id,
+	    wconf.main_host, wconf.main_port, wconf.state_dir, wconf.slots,
+	    wconf.runtime != NULL ? wconf.runtime : "none",
+	    sandbox_worker_tag());
 	if (wconf.token == NULL)
 		log_info("event=no_token msg=\"no --token/--token-file: joining "
 		    "with device.key only\"");
@@ -624,8 +567,11 @@ main(int argc, char **argv)
 	evsignal_add(worker_sighup_ev, NULL);
 
 	executor_start();
+	sandbox_start();
 	spool_start();
 	spool_recover();
+	if (wconf.runtime != NULL)
+		exec_container_cleanup(wconf.runtime);
 	task_start();
 	sampler_start();
 	upstream_start();
@@ -635,12 +581,14 @@ main(int argc, char **argv)
 	upstream_stop();
 	sampler_stop();
 	task_stop();
+	spool_stop();
+	sandbox_stop();
 	executor_stop();
 	event_free(worker_sigterm_ev);
 	event_free(worker_sigint_ev);
 	event_free(worker_sighup_ev);
 	event_base_free(worker_base);
 	prof_device_free(&wconf.dev);
-	log_info("event=exit");
-	return (0);
+	log_info("event=exit code=%d", worker_exit_code);
+	return (worker_exit_code);
 }

@@ -4,9 +4,11 @@
  *
  * One event_base, one thread.  worker-node.c owns the options and the
  * base; upstream.c is the link to the main node; task.c runs assigned
- * tasks through executor.c (fork/exec, reaping, output pipes) using
- * executor-process.c (plain sandboxed command) or executor-container.c
- * (podman/docker); spooler.c keeps results on disk until acknowledged and
+ * tasks (a state machine, diagram there) through executor.c (spawning
+ * without blocking the loop, reaping, output pipes) using
+ * executor-process.c (plain command) or executor-container.c
+ * (podman/docker), confined by sandbox.c (cgroup or subreaper, memory
+ * limit, Landlock); spooler.c keeps results on disk until acknowledged and
  * the run markers that make a crash visible; sampler.c turns profiler
  * samples into heartbeat metrics.
  */
@@ -40,14 +42,20 @@ struct worker_conf {
 	struct prof_device	 dev;		/* profile read at start */
 };
 
-/* worker-node.c */
+/* worker-node.c (main: options, signals, the loop) */
 extern struct worker_conf	 wconf;
 extern struct event_base	*worker_base;
 /* 1 once a shutdown has begun: no new tasks, no reconnects. */
 extern int			 worker_exiting;
+/* Exit status of a configuration error (systemd does not restart it). */
+#define WORKER_EXIT_CONFIG	2
+/* Log fmt as an error, kill the tasks and leave the loop; main() then
+ * exits with code. */
+void	worker_stop(int code, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
 /* Build the register message of this device (strings borrowed). */
 void	worker_fill_register(struct msg *m);
-/* Next message id (static buffer, valid until the next call). */
+/* util.c: next message id (static buffer, valid until the next call) */
 char	*worker_next_id(void);
 /* Seconds from the monotonic clock. */
 double	worker_now(void);
@@ -61,6 +69,8 @@ int	worker_write_file(const char *path, const char *data, size_t len,
 
 /* upstream.c */
 void	upstream_start(void);
+/* The delay before the n-th reconnect in a row, for a random r (ms). */
+int	upstream_backoff_ms(int n, uint32_t r);
 void	upstream_stop(void);
 /* 1 when connected and acknowledged (approved or pending). */
 int	upstream_is_registered(void);
@@ -70,6 +80,8 @@ int	upstream_can_write(void);
 int	upstream_send(struct msg *m);
 /* Send an already encoded line ending in "\n"; 0 or -1. */
 int	upstream_send_line(const char *line, size_t len);
+/* Write what is queued now (a message the main node waits on). */
+void	upstream_flush(void);
 /* Say bye and call done when flushed (or after a short grace). */
 void	upstream_bye(const char *reason, void (*done)(void));
 
@@ -100,61 +112,113 @@ void	task_output_resume(void);
 void	task_kill_all(void);
 
 /* spooler.c */
+struct spool_rec;
 void	spool_start(void);
-/* Write a result to the spool; the encoded line is returned (caller
- * frees) so it can be sent.  NULL if it could not be written. */
-char	*spool_put(const struct msg *m, size_t *len);
-/* Forget a result the main node acknowledged. */
+/* Free what the spool holds in memory (its files stay). */
+void	spool_stop(void);
+/* A running attempt: its output is kept from now on (record borrowed,
+ * valid until spool_result or spool_drop). */
+struct spool_rec *spool_open(const char *task_id, int attempt);
+/* Keep an encoded task_output line; 1 if it should be sent now. */
+int	spool_output(struct spool_rec *, const char *line, size_t len);
+/* Keep a task_result after its output and send it if the attempt is
+ * live: 1 sent, 0 kept for the next replay, -1 not even encoded. */
+int	spool_result(const struct msg *m);
+/* Forget an attempt killed at shutdown (it will never report). */
+void	spool_drop(struct spool_rec *);
+/* Forget an attempt the main node acknowledged: result and output. */
 void	spool_ack(const char *task_id, int attempt);
 /* 1 if a result for (task_id, attempt) is spooled. */
 int	spool_has(const char *task_id, int attempt);
-/* Send a spooled result again (if any); 1 if one was sent. */
+/* Send a spooled result again (if any); 1 if there is one. */
 int	spool_resend_one(const char *task_id, int attempt);
 /* The (task_id, attempt) of every spooled result; borrowed, valid until
  * the next call. */
 size_t	spool_refs(struct proto_task_ref **refs);
-/* Send every spooled result (after a register_ack). */
-void	spool_resend(void);
+/* The link went away: nothing is live. */
+void	spool_offline(void);
+/* After an approving register_ack: replay each attempt's output, then
+ * its result. */
+void	spool_replay(void);
+/* The link drained: continue the replay. */
+void	spool_pump(void);
 /* Record a started task (so a crash is noticed at the next start). */
 void	spool_mark(const char *task_id, int attempt, pid_t pgid,
-	    const char *container);
+	    const char *container, const char *cgroup, const char *workdir);
 void	spool_unmark(const char *task_id, int attempt);
-/* Handle markers left by a previous run: kill leftovers, spool failures. */
+/* Handle markers left by a previous run: kill leftovers; nothing is
+ * reported for those attempts (the main node re-queues them).  Then load
+ * the spool. */
 void	spool_recover(void);
 /* STATE/work/<task>-<attempt>, the task's working directory (caller
  * frees). */
 char	*spool_work_path(const char *task_id, int attempt);
+/* Make a task's (empty) working directory: 0, or -1 with errno. */
+int	spool_work_make(const char *path);
+/* A task is over: its working directory goes (or is kept, if empty, for
+ * the next task under another name). */
+void	spool_work_done(const char *path);
+
+/* journal.c: the run journal's format (pure, fuzzed) */
+struct journal_entry {
+	char	*key;		/* owned */
+	char	*rec;		/* the whole "+" record, owned */
+};
+/* A value with '%', control bytes and DEL as %XX, into buf. */
+const char *journal_enc(const char *v, char *buf, size_t size);
+/* Decode a value in place. */
+void	journal_dec(char *v);
+/* The entries still open in a journal's text (len bytes); *n of them. */
+struct journal_entry *journal_parse(const char *data, size_t len,
+	    size_t *n);
+void	journal_free(struct journal_entry *, size_t);
 
 /* executor.c: children of the loop, with output pipes and reaping */
 struct job;
+/* What to start.  Strings are owned; the fds are borrowed (the caller
+ * closes them after job_run). */
 struct job_spec {
-	char		*path;		/* resolved executable (owned) */
-	char		**argv;		/* NULL-terminated (owned) */
-	char		**envp;		/* NULL-terminated (owned) */
-	char		*cwd;		/* chdir here, NULL = stay (owned) */
+	char		*path;		/* resolved executable */
+	char		**argv;		/* NULL-terminated */
+	char		**envp;		/* NULL-terminated */
+	char		*cwd;		/* chdir here, NULL = stay */
 	int		 capture;	/* pipes for stdout/stderr, else
 					   /dev/null */
-	rlim_t		 rlimit_as;	/* 0 = none */
-	rlim_t		 rlimit_cpu;	/* seconds, 0 = none */
+	rlim_t		 rlimit_data;	/* bytes, 0 = none */
+	int		 cgroup_fd;	/* cgroup.procs to enter, -1 = none */
+	int		 cgroup_dirfd;	/* the same cgroup's directory */
+	int		 landlock_fd;	/* ruleset to enforce, -1 = none */
 };
-/* Called with each output chunk (valid UTF-8, at most
- * PROTO_OUTPUT_CHUNK bytes); stream is "stdout" or "stderr". */
-typedef void (*job_output_cb)(struct job *, const char *stream,
-    const char *data, size_t len, void *arg);
-/* Called once the process exited and its pipes are drained. */
-typedef void (*job_done_cb)(struct job *, void *arg);
+/* A job's callbacks (a static table).  started: the exec status is known,
+ * error is NULL (execve succeeded) or why the start failed; output: a
+ * chunk (valid UTF-8, at most PROTO_OUTPUT_CHUNK bytes) of "stdout" or
+ * "stderr"; exited (may be NULL): the main process was reaped, its group
+ * killed; done: started, exited and the pipes drained.  Each runs once,
+ * in that order (output any time before done). */
+struct job_cb {
+	void	(*started)(struct job *, const char *error, void *arg);
+	void	(*output)(struct job *, const char *stream, const char *data,
+		    size_t len, void *arg);
+	void	(*exited)(struct job *, void *arg);
+	void	(*done)(struct job *, void *arg);
+};
 
 void	executor_start(void);
 void	executor_stop(void);
+/* 1 if pid is a job or helper of ours (not an inherited orphan). */
+int	executor_owns(pid_t);
+/* Zero a spec (fds -1) / free its strings. */
+void	job_spec_init(struct job_spec *);
 void	job_spec_free(struct job_spec *);
-/* Fork and exec spec in a new session.  Returns the job, or NULL with
- * *cause (caller frees). */
-struct job *job_run(struct job_spec *spec, job_output_cb, job_done_cb,
+/* Start spec in a new session; never waits for the child to exec.
+ * Returns the job (the spec may be freed at once), or NULL with *cause
+ * (caller frees). */
+struct job *job_run(const struct job_spec *spec, const struct job_cb *,
 	    void *arg, char **cause);
 /* Signal the job's whole process group. */
 void	job_kill(struct job *, int sig);
 pid_t	job_pid(struct job *);
-/* Wait status and resource usage, valid in the done callback. */
+/* Wait status and resource usage, valid once exited. */
 int	job_status(struct job *);
 const struct rusage *job_rusage(struct job *);
 /* Last bytes the job wrote to stderr (NUL-terminated). */
@@ -163,14 +227,57 @@ const char *job_stderr_tail(struct job *);
 void	job_pause(struct job *, int paused);
 void	job_free(struct job *);
 /* Run argv detached from the loop's concerns, output discarded; done (may
- * be NULL) is called with the wait status when it exits. */
+ * be NULL) is called with the wait status when it exits, or with
+ * JOB_ABANDONED when the executor stops first (then it must only free
+ * arg). */
+#define JOB_ABANDONED	(-1)
 void	job_spawn_helper(char **argv, void (*done)(int, void *), void *arg);
+/* Run argv and wait for it (at most timeout s; startup and shutdown
+ * only), its stdout into *out (caller frees) unless out is NULL.  The
+ * wait status, or -1. */
+int	job_run_sync(char **argv, int timeout, char **out);
 /* Replace invalid UTF-8 and NULs with U+FFFD.  Consumes at most inlen
  * bytes of in and writes at most outmax bytes to out; a sequence cut at
  * the end is left unconsumed unless eof.  Returns the bytes written, and
  * the bytes consumed in *used. */
 size_t	utf8_sanitize(const unsigned char *in, size_t inlen, int eof,
 	    char *out, size_t outmax, size_t *used);
+
+/* sandbox.c: cgroup per task (or subreaper), memory limit, Landlock */
+struct sandbox;
+void	sandbox_start(void);
+void	sandbox_stop(void);
+/* A short tag of this worker (device id + state dir hash), for names. */
+const char *sandbox_worker_tag(void);
+/* 1 when limits.memory_mb becomes the task cgroup's memory.max. */
+int	sandbox_has_memory_cgroup(void);
+/* Confinement of a new command task (its cgroup ready, with the
+ * limits), or NULL with *cause. */
+struct sandbox *sandbox_new(const char *workdir, int memory_mb, int pids,
+	    char **cause);
+/* The task's cgroup directory, or NULL. */
+const char *sandbox_cgroup(struct sandbox *);
+/* The cgroup.procs the child enters by, and the cgroup's directory (to
+ * be born in it); both borrowed, -1: none. */
+int	sandbox_procs_fd(struct sandbox *);
+int	sandbox_dir_fd(struct sandbox *);
+/* The task's Landlock ruleset fd (caller closes), -1 when not in use, -2
+ * with *cause. */
+int	sandbox_landlock_fd(struct sandbox *, const char *exe, char **cause);
+void	sandbox_set_pgid(struct sandbox *, pid_t);
+/* Kill every process of the task. */
+void	sandbox_kill(struct sandbox *);
+/* CPU s of the task's cgroup, peak memory (-1: unknown); oom set when
+ * the kernel killed in it for memory. */
+void	sandbox_usage(struct sandbox *, double *cpu, int64_t *peak,
+	    int *oom);
+/* Kill what is left, give the cgroup back to the pool, free. */
+void	sandbox_free(struct sandbox *);
+/* Kill the processes roots and all their descendants. */
+void	sandbox_kill_trees(const pid_t *roots, size_t n);
+/* After a crash: kill a task's leftovers of the earlier run. */
+void	sandbox_recover(const char *cgroup, const char *workdir, pid_t pgid,
+	    unsigned long long start);
 
 /* executor-process.c */
 /* Search PATH (of the task's env, else ours) for argv0.  Returns a heap
@@ -190,5 +297,8 @@ int	exec_container_spec(const struct proto_task *, const char *workdir,
 void	exec_container_kill(const char *runtime, const char *name);
 /* Remove a container synchronously (startup and shutdown only). */
 void	exec_container_remove_sync(const char *runtime, const char *name);
+/* Startup: remove this worker's containers and conmons left by an earlier
+ * run. */
+void	exec_container_cleanup(const char *runtime);
 
 #endif /* WORKER_H */

@@ -137,6 +137,7 @@ struct swarm_opt {
 	int		 window;	/* submits without reply */
 	char		*command;	/* argv[0] of submitted tasks */
 	int		 done_by_status; /* count completions via `status` */
+	int		 watch_starts;	/* starts from `tasks` events */
 	int		 array;		/* the M tasks are one array */
 	int		 measure_ingest;
 	enum failover_mode failover;
@@ -1005,6 +1006,40 @@ op_pump(struct swarm *sw)
 	}
 }
 
+/* --watch-starts: follow task state changes. */
+static void
+op_subscribe(struct swarm *sw)
+{
+	static const char line[] = "{\"message_type\":\"subscribe\","
+	    "\"message_id\":\"sub\",\"data\":{\"topics\":[\"tasks\"]}}\n";
+
+	bufferevent_write(sw->op, line, sizeof line - 1);
+}
+
+/* A `tasks` event: the first time one of ours is seen running (or past
+ * it), it has started. */
+static void
+op_event(struct swarm *sw, struct msg *m)
+{
+	struct json_object	*task, *name, *state;
+	const char		*st;
+	int64_t			 seq;
+
+	if (m->u.json == NULL ||
+	    !json_object_object_get_ex(m->u.json, "task", &task) ||
+	    !json_object_object_get_ex(task, "name", &name) ||
+	    !json_object_object_get_ex(task, "state", &state))
+		return;
+	st = json_object_get_string(state);
+	if (st == NULL || strcmp(st, "queued") == 0 ||
+	    strcmp(st, "assigned") == 0 || strcmp(st, "waiting") == 0 ||
+	    strcmp(st, "held") == 0)
+		return;
+	seq = task_seq(sw, json_object_get_string(name));
+	if (seq >= 0 && sw->recs[seq].start_t == 0)
+		sw->recs[seq].start_t = mono();
+}
+
 /* A reply to an operator request. */
 static void
 op_reply(struct swarm *sw, struct msg *m)
@@ -1017,12 +1052,16 @@ op_reply(struct swarm *sw, struct msg *m)
 		sw->errors++;
 		return;
 	}
+	if (m->reply_to != NULL && strcmp(m->reply_to, "sub") == 0)
+		return;		/* --watch-starts: subscribed */
 	mid = m->reply_to != NULL ? atoll(m->reply_to) : 0;
 	if (mid == 1) {
 		if (!json_object_get_boolean(ok))
 			fatalx("operator auth refused: check "
 			    "--operator-token-file");
 		sw->op_authed = 1;
+		if (sw->o.watch_starts)
+			op_subscribe(sw);
 		op_pump(sw);
 		return;
 	}
@@ -1072,6 +1111,8 @@ op_read_cb(struct bufferevent *bev, void *arg)
 		} else {
 			if (m.type == MSG_REPLY)
 				op_reply(sw, &m);
+			else if (m.type == MSG_EVENT)
+				op_event(sw, &m);
 			else if (m.type == MSG_ERROR)
 				swarm_error(sw, "operator", &m);
 			msg_free(&m);
@@ -1550,6 +1591,8 @@ usage(FILE *f)
 "  --command ARG0           argv of the submitted tasks (default /bin/true)\n"
 "  --array                  submit the M tasks as one array of M elements\n"
 "  --done-by-status         count completions from `status` (real workers)\n"
+"  --watch-starts           time submit -> running from `tasks` events (real\n"
+"                           workers: running is their task_started)\n"
 "  --measure-ingest         messages/s the main node reads (socket queues)\n"
 "  --failover drop|silent   lose the device running a task, time the move\n"
 "  --failover-rounds N      how many moves to time (default 3)\n"
@@ -1597,6 +1640,7 @@ swarm_options(struct swarm *sw, int argc, char **argv)
 		{ "window", required_argument, NULL, 'w' },
 		{ "command", required_argument, NULL, 'c' },
 		{ "done-by-status", no_argument, NULL, 'S' },
+		{ "watch-starts", no_argument, NULL, 'W' },
 		{ "array", no_argument, NULL, 'y' },
 		{ "measure-ingest", no_argument, NULL, 'I' },
 		{ "failover", required_argument, NULL, 'f' },
@@ -1667,6 +1711,7 @@ swarm_options(struct swarm *sw, int argc, char **argv)
 		case 'c': free(o->command); o->command = xstrdup(optarg);
 			break;
 		case 'S': o->done_by_status = 1; break;
+		case 'W': o->watch_starts = 1; break;
 		case 'I': o->measure_ingest = 1; break;
 		case 'f':
 			if (strcmp(optarg, "drop") == 0)

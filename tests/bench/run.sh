@@ -27,7 +27,7 @@ MAIN_PID=
 FAILED=0
 HZ=$(getconf CLK_TCK)
 
-for b in encore-main encore-worker encore-swarm; do
+for b in encore-main encore-worker encore-swarm encore-spawn-limit; do
 	if [ ! -x "$BIN/$b" ]; then
 		echo "run.sh: $BIN/$b is missing; run 'make bench'" >&2
 		exit 2
@@ -163,6 +163,15 @@ pick() {
 }
 value() { grep "^bench: $2 " "$1" | head -1 | awk '{ print $3 }'; }
 
+# With real workers every task of $2 must have completed (/bin/true).
+check_real() {
+	f=$(text_cmd "$PORT" status | awk -F': ' '/^tasks_failed/ { print $2 }')
+	if [ "${f:-0}" -ne 0 ]; then
+		echo "# $1: CORRECTNESS: $f tasks failed; worker logs in $WORK" >&2
+		FAILED=1
+	fi
+}
+
 # The swarm's own verdict on correctness.
 check() {
 	if ! grep -q "^swarm: finish" "$1"; then
@@ -285,35 +294,81 @@ if want s6; then
 	stop_main
 fi
 
-# s7: a real encore-worker, idle, registered.
-# s8: 2 real encore-workers running /bin/true.
-if want s7 || want s8; then
-	start_main s7
-	for w in 1 2; do
+# Start $1 real encore-workers (8 slots each) on the current main node
+# and wait until they are online; their pids in WPIDS.
+start_workers() {
+	WPIDS=
+	for w in $(seq 1 "$1"); do
 		mkdir -p "$SDIR/w$w"
 		"$BIN/encore-worker" --main "127.0.0.1:$PORT" --token-file "$JT" \
 		    --id "real-$w" --state-dir "$SDIR/w$w" --runtime none \
-		    --slots 8 --log-level warn >"$SDIR/w$w.log" 2>&1 &
-		eval "WPID$w=\$!"
+		    --slots 8 --log-level "${WORKER_LOG:-warn}" >"$SDIR/w$w.log" 2>&1 &
+		WPIDS="$WPIDS $!"
 	done
 	i=0
 	while [ $i -lt 100 ]; do
 		n=$(text_cmd "$PORT" status | awk -F': ' '/^devices_online/ { print $2 }')
-		[ "${n:-0}" -ge 2 ] && break
+		[ "${n:-0}" -ge "$1" ] && break
 		sleep 0.1
 		i=$((i + 1))
 	done
+}
+
+stop_workers() {
+	kill -TERM $WPIDS 2>/dev/null
+	wait $WPIDS 2>/dev/null
+	WPIDS=
+}
+
+# s0: the physical limit: /bin/true started and reaped per second from as
+# many threads as there are cores, and one spawn's own time.
+SPAWN_LIMIT=
+if want s8 || want s14; then
+	out=$WORK/spawn.out
+	"$BIN/encore-spawn-limit" 3 >"$out" 2>&1
+	pick "$out" spawn_limit_per_s
+	pick "$out" spawn_one_ms_p50
+	pick "$out" spawn_one_ms_p99
+	SPAWN_LIMIT=$(value "$out" spawn_limit_per_s)
+fi
+
+# s7: a real encore-worker, idle, registered.
+# s8: 2 real encore-workers running /bin/true, against the spawn limit.
+if want s7 || want s8; then
+	start_main s7
+	start_workers 2
 	sleep 3
-	echo "bench: worker_idle_rss_kb $(rss_kb "$WPID1") kB"
+	echo "bench: worker_idle_rss_kb $(rss_kb "$(echo $WPIDS | awk '{ print $1 }')") kB"
 	if want s8; then
 		out=$SDIR/swarm.out
 		swarm -n 0 --tasks 5000 --window 512 --done-by-status \
 		    --duration 120 >"$out" 2>"$SDIR/swarm.err"
 		pick "$out" tasks_per_s tasks_per_s_real
+		tpr=$(value "$out" tasks_per_s)
+		if [ -n "$tpr" ] && [ -n "$SPAWN_LIMIT" ]; then
+			awk -v t="$tpr" -v l="$SPAWN_LIMIT" \
+			    'BEGIN { printf "bench: tasks_real_vs_limit %.2f ratio\n", t / l }'
+		fi
 		check "$out" s8
+		check_real s8
 	fi
-	kill -TERM "$WPID1" "$WPID2" 2>/dev/null
-	wait "$WPID1" "$WPID2" 2>/dev/null
+	stop_workers
+	stop_main
+fi
+
+# s14: submit -> running (the worker's task_started, seen as a `tasks`
+# event) with one real worker on an idle cluster, 20 tasks/s.
+if want s14; then
+	start_main s14
+	start_workers 1
+	out=$SDIR/swarm.out
+	swarm -n 0 --tasks 400 --rate 20 --window 64 --done-by-status \
+	    --watch-starts --duration 60 >"$out" 2>"$SDIR/swarm.err"
+	pick "$out" submit_to_start_ms_p50 submit_to_start_real_ms_p50
+	pick "$out" submit_to_start_ms_p99 submit_to_start_real_ms_p99
+	check "$out" s14
+	check_real s14
+	stop_workers
 	stop_main
 fi
 

@@ -350,3 +350,29 @@ def test_array_elements_are_made_and_named_by_index(cluster):
     r = op.request("logs", {"task_id": "%s.1" % aid})["data"]
     assert r["task_id"] == "%s.1" % aid and "out-1" in r["output"]
     assert "NOT NULL" not in cluster.main.output()
+
+
+def test_failed_start_goes_elsewhere_or_fails_without_blame(cluster):
+    """A task a device cannot start goes to a device that can; a task no
+    device can start fails with the error, and does not count against the
+    device (six of them leave it online, not quarantined)."""
+    cluster.start_main()
+    env = dict(os.environ, PATH="/nonexistent")
+    cluster.start_worker("bad", "--slots", "1", env=env)
+    cluster.wait_state("bad", "online")
+    op = cluster.operator()
+    for i in range(6):
+        tid = op.request("submit", {"task": {
+            "command": ["no-such-program-%d" % i]}})["data"]["task_id"]
+        wait_for(lambda: task_of(op, tid)["state"] == "failed", 30,
+                 what="the unstartable task to fail")
+        assert "every device that could run it" in task_of(op, tid)["error"]
+    assert cluster.device_state("bad") == "online"
+    cluster.start_worker("good", "--slots", "1")
+    cluster.wait_state("good", "online")
+    tid = op.request("submit", {"task": {"command": [
+        "sh", "-c", "echo ok"], "requirements": {}}})["data"]["task_id"]
+    wait_for(lambda: task_of(op, tid)["state"] == "completed", 30,
+             what="the task to complete on the good device")
+    t = task_of(op, tid)
+    assert t["device"] == "good", t

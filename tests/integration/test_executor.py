@@ -15,8 +15,12 @@ import time
 import pytest
 
 from conftest import wait_for
+from fake_upstream import fake  # noqa: F401 (a fixture)
 
 FINAL = ("completed", "failed", "timed_out", "cancelled")
+# Debian's interpreter: a python3 found first on PATH may live under a home
+# directory, which a task under Landlock cannot read.
+PY = "/usr/bin/python3"
 
 
 
@@ -129,12 +133,31 @@ def test_nonzero_exit_is_failed(worker_cluster):
     assert t["state"] == "failed" and t["exit_code"] == 3, t
 
 
-def test_command_not_found_is_failed(worker_cluster):
+def first_attempt_failed(cluster, tid, timeout=30):
+    """The task once its first attempt ended (a start that failed goes
+    back to the queue: the main node tries another device, or holds it)."""
+    def ended():
+        t = get_task(cluster, tid)
+        a1 = [a for a in t.get("attempts") or [] if a["attempt"] == 1]
+        return t if a1 and a1[0]["state"] in FINAL else None
+    return wait_for(ended, timeout, what="task %s attempt 1 to end" % tid)
+
+
+def test_command_not_found_is_a_failed_start(worker_cluster):
+    """A program that is not there: the worker answers start_failed.  On
+    this one-device cluster no other device could start it, so the task
+    fails with the worker's error (with another device it would go there
+    instead), and the device is not blamed for it."""
     c = worker_cluster
     tid = submit(c, command=["no-such-command-encore"])
-    t = wait_task(c, tid)
+    t = first_attempt_failed(c, tid)
+    a1 = [a for a in t["attempts"] if a["attempt"] == 1][0]
+    assert a1["state"] == "failed", t
+    assert "not found" in (a1.get("error") or ""), t
     assert t["state"] == "failed", t
-    assert "not found" in (t.get("error") or ""), t
+    assert "every device that could run it" in t["error"], t
+    assert "start_failed=true" in c.workers["w1"].output()
+    assert c.devices_csv()["w1"]["state"] in ("online", "busy")
 
 
 def test_big_output_is_chunked(worker_cluster):
@@ -185,35 +208,235 @@ def test_cancel_running_task(worker_cluster):
 
 def test_memory_rlimit(worker_cluster):
     c = worker_cluster
-    tid = submit(c, command=["python3", "-c",
+    tid = submit(c, command=[PY, "-c",
                              "b = bytearray(256 * 1024 * 1024)"],
                  limits={"memory_mb": 64})
     t = wait_task(c, tid)
     assert t["state"] == "failed", t
+    assert "MemoryError" in logs(c, tid)
 
 
-def test_worker_killed_mid_task_reports_it(cluster):
+def test_memory_limit_counts_use_not_reservation(worker_cluster):
+    """--memory limits memory used, not address space reserved: a program
+    that reserves 1 GiB it never writes (as a JVM or Go runtime does)
+    runs under a 64 MB limit."""
+    c = worker_cluster
+    tid = submit(c, command=[PY, "-c",
+                             "import mmap; m = mmap.mmap(-1, 1 << 30, "
+                             "flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ); "
+                             "print('reserved', len(m))"],
+                 limits={"memory_mb": 64})
+    t = wait_task(c, tid)
+    assert t["state"] == "completed", (t, logs(c, tid))
+    assert "reserved 1073741824" in logs(c, tid)
+
+
+def test_timeout_is_wall_time_only(worker_cluster):
+    """--timeout is wall time: no CPU-time rlimit (it was timeout + 5 s,
+    which killed a 2-thread task at 12.7 s under --timeout 20 with
+    SIGXCPU), and no address-space rlimit for --memory."""
+    c = worker_cluster
+    tid = submit(c, command=["cat", "/proc/self/limits"], timeout=20,
+                 limits={"memory_mb": 64})
+    t = wait_task(c, tid)
+    assert t["state"] == "completed", t
+    lines = {l[:26].strip(): l[26:].split() for l in
+             logs(c, tid).splitlines()}
+    assert lines["Max cpu time"][:2] == ["unlimited", "unlimited"], lines
+    assert lines["Max address space"][:2] == ["unlimited", "unlimited"], lines
+
+
+# ---- what holds a command task in (cgroup or subreaper, Landlock) ----
+
+def own_cgroup_v2():
+    """This process's cgroup v2 directory if it is writable, else None (the
+    worker, started by us, would then fall back to the subreaper)."""
+    try:
+        with open("/proc/self/cgroup") as f:
+            rel = [l[3:].strip() for l in f if l.startswith("0::")][0]
+        with open("/proc/self/mountinfo") as f:
+            mnts = [l.split() for l in f if " - cgroup2 " in l]
+    except (OSError, IndexError):
+        return None
+    for m in mnts:
+        if m[3] == "/":
+            d = m[4] + ("" if rel == "/" else rel)
+            if os.access(d, os.W_OK) and os.access(d + "/cgroup.procs",
+                                                   os.W_OK):
+                return d
+    return None
+
+
+def landlock_abi():
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.syscall(444, None, ctypes.c_size_t(0), ctypes.c_uint(1))
+
+
+@pytest.fixture(params=["cgroup", "subreaper"])
+def confined_cluster(cluster, request):
+    """A worker in each process mode: a cgroup per task (where this machine
+    lets the worker have one), and the subreaper fallback."""
+    env = dict(os.environ)
+    if request.param == "subreaper":
+        env["ENCORE_WORKER_NO_CGROUP"] = "1"
+    elif own_cgroup_v2() is None:
+        pytest.skip("no writable cgroup v2 directory here (cgroup v1 only, "
+                    "or not root and no Delegate=yes): the worker falls back "
+                    "to the subreaper, tested by the other parameter")
+    cluster.start_main()
+    cluster.start_worker("w1", env=env)
+    cluster.wait_state("w1", "online")
+    return cluster
+
+
+def test_setsid_daemon_killed_when_task_ends(confined_cluster):
+    c = confined_cluster
+    tid = submit(c, command=["sh", "-c",
+                             "setsid sleep 6201 </dev/null >/dev/null 2>&1 & "
+                             "setsid sh -c 'sleep 6202 & sleep 6203' & "
+                             "sleep 1; echo up"])
+    t = wait_task(c, tid, timeout=30)
+    assert t["state"] == "completed", t
+    no_process("sleep 620[123]")
+
+
+def test_setsid_daemon_killed_on_cancel(confined_cluster):
+    c = confined_cluster
+    tid = submit(c, command=["sh", "-c",
+                             "setsid sleep 6204 </dev/null >/dev/null 2>&1 & "
+                             "exec sleep 6205"])
+    wait_for(lambda: pgrep("sleep 6204") and pgrep("sleep 6205"), 15,
+             what="the task and its daemon")
+    cancel(c, tid)
+    t = wait_task(c, tid, timeout=30)
+    assert t["state"] == "cancelled", t
+    no_process("sleep 620[45]")
+
+
+def test_tasks_one_after_another(confined_cluster):
+    """Tasks run one after another on one worker all complete, also after
+    one whose leftovers had to be killed (its cgroup is not reused: a child
+    born into a cgroup killed before is killed at birth on some
+    kernels)."""
+    c = confined_cluster
+    cmds = [["true"], ["sh", "-c", "echo two"],
+            ["sh", "-c", "setsid sleep 6206 </dev/null >/dev/null 2>&1 &"],
+            ["true"], ["sh", "-c", "echo five"], ["true"], ["true"]]
+    for i, cmd in enumerate(cmds):
+        tid = submit(c, command=cmd)
+        t = wait_task(c, tid)
+        assert t["state"] == "completed", (i, cmd, t)
+    no_process("sleep 6206")
+
+
+def landlock_or_skip():
+    abi = landlock_abi()
+    if abi < 1:
+        pytest.skip("this kernel has no Landlock (Linux >= 5.13 with "
+                    "landlock in CONFIG_LSM): command tasks can read the "
+                    "state dir, as the README says (abi probe: %d)" % abi)
+
+
+def test_task_cannot_read_device_key(cluster):
+    """Under Landlock a command task cannot read the worker's device.key
+    or write its spool.  The state dir is outside /tmp (which tasks may
+    write), as the default ones are."""
+    import shutil
+    import tempfile
+    from conftest import Proc, binpath
+    landlock_or_skip()
+    state = tempfile.mkdtemp(prefix="encore-test-state-", dir="/var/tmp")
+    try:
+        cluster.start_main()
+        argv = [binpath("encore-worker"), "--main",
+                "127.0.0.1:%d" % cluster.port, "--id", "w1", "--state-dir",
+                state, "--runtime", "none", "--log-level", "debug",
+                "--token-file", os.path.join(cluster.state, "join.token")]
+        w = Proc(argv, os.path.join(cluster.tmp, "worker-w1.log"))
+        cluster.procs.append(w)
+        cluster.workers["w1"] = w
+        cluster.wait_state("w1", "online")
+        key = os.path.join(state, "device.key")
+        wait_for(lambda: os.path.exists(key), 10, what="device.key")
+        assert "event=sandbox_weak" not in w.output()
+        tid = submit(cluster, command=["sh", "-c",
+                                       "cat %s/device.key; echo cat=$?; "
+                                       "touch %s/spool/x; echo touch=$?; "
+                                       "ls %s; echo ls=$?"
+                                       % (state, state, state)])
+        wait_task(cluster, tid)
+        out = logs(cluster, tid)
+        assert "cat=1" in out and "touch=1" in out and "ls=" in out, out
+        assert "Permission denied" in out, out
+        assert not os.path.exists(os.path.join(state, "spool", "x"))
+        with open(key) as f:
+            assert f.read().strip() not in out
+        w.stop()
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def test_state_dir_under_tmp_is_logged_weak(worker_cluster):
+    """Tasks may write /tmp: a state dir there is said to be unprotected."""
+    landlock_or_skip()
+    out = worker_cluster.workers["w1"].output()
+    assert worker_cluster.tmp.startswith("/tmp/")
+    assert "event=sandbox_weak" in out, out
+
+
+def test_task_files_where_it_may(worker_cluster):
+    """Under Landlock a task still reads system files, runs programs, and
+    writes its working directory (also its TMPDIR) and /tmp."""
+    c = worker_cluster
+    landlock_or_skip()
+    tid = submit(c, command=["sh", "-c",
+                             "set -e; head -1 /etc/passwd; "
+                             "echo hi > here; cat here; "
+                             "f=$(mktemp); echo tmp > $f; cat $f; "
+                             "g=$(mktemp -p /tmp); echo shared > $g; "
+                             "cat $g; rm $g; "
+                             "echo tmpdir=$TMPDIR; echo > /dev/null; "
+                             "/usr/bin/python3 -c 'print(6 * 7)'"])
+    t = wait_task(c, tid)
+    out = logs(c, tid)
+    assert t["state"] == "completed", (t, out)
+    assert "hi" in out and "tmp" in out and "shared" in out, out
+    assert "42" in out, out
+    assert "tmpdir=" + os.path.join(c.tmp, "w-w1", "work") in out, out
+
+
+def test_worker_killed_mid_task_is_requeued(cluster):
+    """A task whose worker was killed -9 is run again as a new attempt (a
+    device loss), not recorded failed; its leftovers are killed when the
+    worker restarts."""
     cluster.start_main(offline_after=30)
     w = cluster.start_worker("w1")
     cluster.wait_state("w1", "online")
     tid = submit(cluster, command=["sh", "-c", "sleep 6105 & sleep 6106"])
     wait_task(cluster, tid, states=("running",))
-    wait_for(lambda: pgrep("sleep 6106"), 10, what="task to start")
+    wait_for(lambda: pgrep("sleep 6106") and pgrep("sleep 6105"), 10,
+             what="task to start")
+    old = pgrep("sleep 610[56]")
     w.kill9()
     # Restart with the same state dir before the main node gives up on it.
     w2 = cluster.start_worker("w1")
+    wait_for(lambda: "event=task_lost" in w2.output(), 20,
+             what="the restarted worker to find the lost attempt")
     # Leftovers of the lost attempt are killed at startup ...
-    no_process("sleep 610[56]")
-    assert "event=task_lost" in w2.output()
-    # ... and the attempt is reported, not silently dropped.
-    t = wait_for(lambda: (lambda t: t if t["state"] != "running" or
-                          t["attempt"] > 1 else None)(get_task(cluster, tid)),
-                 20, what="the lost attempt to be reported")
+    wait_for(lambda: not [p for p in old if os.path.exists("/proc/%d" % p)],
+             10, what="attempt 1's processes %s to be gone" % old)
+    # ... nothing is reported for it, and the task runs again.
+    t = wait_for(lambda: (lambda t: t if t["attempt"] >= 2 else None)(
+        get_task(cluster, tid)), 30, what="attempt 2")
+    assert t["state"] in ("assigned", "running"), t
     a1 = [a for a in t.get("attempts", []) if a["attempt"] == 1]
-    if a1:
-        assert a1[0]["state"] != "running", t
-    if t["state"] == "failed" and t["attempt"] == 1:
-        assert "restarted" in (t.get("error") or ""), t
+    assert a1 and "restarted" not in (a1[0].get("error") or ""), t
+    assert "reconnected without it" in (a1[0].get("error") or ""), t
+    wait_for(lambda: set(pgrep("sleep 6106")) - set(old), 20,
+             what="attempt 2 to run")
+    cancel(cluster, tid)
+    wait_task(cluster, tid)
 
 
 def test_sigterm_takes_tasks_along(cluster):
@@ -265,30 +488,77 @@ def test_container_memory_limit(podman_cluster, test_image):
 
 
 def test_container_missing_image(podman_cluster):
-    tid, t = ctask(podman_cluster, "localhost/encore-no-such-image:none",
-                   ["true"])
-    assert t["state"] == "failed" and t["exit_code"] == 125, t
-    assert t.get("error"), t
+    """A missing image is a failed start (the runtime's own error, exit
+    125), not a failed task."""
+    c = podman_cluster
+    tid = submit(c, command=["true"], image="localhost/encore-no-such-image:none")
+    t = first_attempt_failed(c, tid, timeout=60)
+    a1 = [a for a in t["attempts"] if a["attempt"] == 1][0]
+    assert a1["state"] == "failed", t
+    assert "container runtime failed (exit 125)" in (a1.get("error") or ""), t
+    assert t["state"] == "failed", t  # no other device could start it
+    assert "start_failed=true" in c.workers["c1"].output()
+
+
+def container_name(worker, tid, attempt):
+    """The container name the worker logged for a task attempt."""
+    import re
+    m = re.search(r"event=task_started task=%s attempt=%d .*container=(\S+)"
+                  % (tid, attempt), worker.output())
+    return m.group(1) if m else None
+
+
+def container_exists(name):
+    return subprocess.run(["podman", "container", "exists", name]
+                          ).returncode == 0
+
+
+def conmons(name):
+    """pids of conmon processes for the container name, with their
+    children (a `runc init` waiting for a start)."""
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"conmon") and name.encode() in argv:
+            out.append(int(pid))
+            r = subprocess.run(["pgrep", "-P", pid], capture_output=True,
+                               text=True)
+            out += [int(p) for p in r.stdout.split()]
+    return out
 
 
 def test_container_cancel_removes_it(podman_cluster, test_image):
     c = podman_cluster
     tid = submit(c, command=["sleep", "6109"], image=test_image)
-    wait_task(c, tid, states=("running",), timeout=60)
+    t = wait_task(c, tid, states=("running",), timeout=60)
     wait_for(lambda: pgrep("sleep 6109"), 30, what="container to start")
+    name = wait_for(lambda: container_name(c.workers["c1"], tid,
+                                           t["attempt"]), 10,
+                    what="the container name in the log")
+    # Named after this worker: its device id and a hash of its state dir.
+    assert name.startswith("encore-c1-") and name.endswith("-%s-1" % tid)
     cancel(c, tid)
     t = wait_task(c, tid, timeout=30)
     assert t["state"] == "cancelled", t
     no_process("sleep 6109", timeout=20)
-    name = "encore-%s-%d" % (tid, t["attempt"])
-    wait_for(lambda: subprocess.run(["podman", "container", "exists", name])
-             .returncode != 0, 20, what="container %s removed" % name)
+    wait_for(lambda: not container_exists(name), 20,
+             what="container %s removed" % name)
 
 
 def test_result_survives_main_outage(cluster):
     """A result produced while the main node is down is spooled, sent after
-    the worker re-registers, and deleted once acknowledged."""
-    cluster.start_main()
+    the worker re-registers, and deleted once acknowledged.  Every wait is
+    on state: the task is running before the main node dies, the result is
+    in the spool before it comes back, and the main node waits 30 s for its
+    worker (whose retries are at most 10 s apart) before it would re-queue
+    the task, however slow this machine is."""
+    cluster.start_main(offline_after=30)
     w = cluster.start_worker("w1")
     cluster.wait_state("w1", "online")
     tid = submit(cluster, command=["sh", "-c", "sleep 2; exit 7"])
@@ -296,30 +566,215 @@ def test_result_survives_main_outage(cluster):
     cluster.main.kill9()
     spool = os.path.join(cluster.tmp, "w-w1", "spool")
     wait_for(lambda: [f for f in os.listdir(spool) if f.endswith(".json")],
-             15, what="the result in the spool")
-    cluster.start_main()
-    t = wait_task(cluster, tid, timeout=30)
+             30, what="the result in the spool")
+    cluster.start_main(offline_after=30)
+    t = wait_task(cluster, tid, timeout=60)
     assert t["state"] == "failed" and t["exit_code"] == 7, t
     assert t["attempt"] == 1, t
-    wait_for(lambda: not os.listdir(spool), 10, what="spool emptied by acks")
+    wait_for(lambda: not os.listdir(spool), 30, what="spool emptied by acks")
     assert w.alive()
+
+
+# ---- output kept while the main node is away ----
+
+def spool_files(cluster_tmp, dev="w1"):
+    d = os.path.join(cluster_tmp, "w-" + dev, "spool")
+    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+
+def test_output_survives_main_restart(cluster):
+    """A task printing s1..s8 across a kill -9 and restart of the main node
+    shows all eight: output written while the main node was down is kept
+    by the worker and sent after it reconnects."""
+    cluster.start_main(offline_after=30)
+    w = cluster.start_worker("w1")
+    cluster.wait_state("w1", "online")
+    tid = submit(cluster, command=["sh", "-c",
+                                   "for i in 1 2 3 4 5 6 7 8; do echo s$i; "
+                                   "sleep 0.4; done"])
+    wait_for(lambda: "s2" in logs(cluster, tid), 15, what="s2")
+    cluster.main.kill9()
+    spool = os.path.join(cluster.tmp, "w-w1", "spool")
+
+    def spooled():
+        out = ""
+        for f in os.listdir(spool):
+            if ".out." in f:
+                with open(os.path.join(spool, f)) as fh:
+                    out += fh.read()
+        return out
+    wait_for(lambda: "s5" in spooled(), 15,
+             what="output written while the main node is down")
+    cluster.start_main(offline_after=30)
+    t = wait_task(cluster, tid, timeout=40)
+    assert t["state"] == "completed" and t["attempt"] == 1, t
+    out = logs(cluster, tid)
+    firsts = [out.find("s%d\n" % i) for i in range(1, 9)]
+    assert all(f >= 0 for f in firsts), out
+    assert firsts == sorted(firsts), out
+    wait_for(lambda: not spool_files(cluster.tmp), 15,
+             what="the spool emptied by the result_ack (left: %s)"
+             % spool_files(cluster.tmp))
+    assert w.alive()
+
+
+def outputs(c, task_id):
+    return [m["data"] for m in c.of_type(
+        "task_output", lambda d: d.get("task_id") == task_id)]
+
+
+def test_output_replayed_in_order_before_result(fake):
+    """After a reconnect the worker sends an attempt's output again from
+    its first kept chunk, in seq order, and its result after it; once the
+    result is acknowledged nothing of it is sent again."""
+    fm, start = fake
+    w = start()
+    c1 = fm.wait_conn(1)
+    c1.wait_msg("register")
+    c1.ack()
+    c1.assign("t1", 1, ["sh", "-c", "echo one; echo two >&2; sleep 1; "
+                        "echo three; echo four; sleep 1; echo five"])
+    c1.wait_msg("task_output", lambda d: "two" in d["data"])
+    c1.close()                      # the main node goes away mid-task
+    c2 = fm.wait_conn(2, timeout=15)
+    c2.wait_msg("register")
+    wait_for(lambda: "event=task_result task=t1 " in w.output(), 30,
+             what="the task to end while not registered")
+    c2.ack()
+    res = c2.wait_msg("task_result", lambda d: d["task_id"] == "t1")
+    outs = outputs(c2, "t1")
+    seqs = [o["seq"] for o in outs]
+    assert seqs == list(range(len(seqs))) and len(seqs) >= 4, outs
+    text = "".join(o["data"] for o in outs)
+    for word in ("one", "two", "three", "four", "five"):
+        assert word in text, text
+    assert [o["stream"] for o in outs if "two" in o["data"]] == ["stderr"]
+    # The result comes after every chunk of its attempt.
+    i_res = c2.msgs.index(res)
+    assert all(c2.msgs.index(m) < i_res for m in c2.of_type(
+        "task_output", lambda d: d.get("task_id") == "t1"))
+    assert res["data"]["status"] == "completed"
+    # Not acknowledged: sent again, output first, after a reconnect.
+    c2.close()
+    c3 = fm.wait_conn(3, timeout=15)
+    c3.wait_msg("register")
+    c3.ack()
+    c3.wait_msg("task_result", lambda d: d["task_id"] == "t1")
+    assert [o["seq"] for o in outputs(c3, "t1")] == seqs
+    c3.result_ack("t1", 1)
+    wait_for(lambda: not os.listdir(os.path.join(str(fm_state(w)), "spool")),
+             10, what="the spool emptied by the result_ack")
+    c3.close()
+    c4 = fm.wait_conn(4, timeout=15)
+    c4.wait_msg("register")
+    c4.ack()
+    c4.wait_msg("heartbeat")
+    time.sleep(0.5)
+    assert not c4.of_type("task_output") and not c4.of_type("task_result")
+    assert w.alive()
+
+
+def fm_state(worker):
+    return worker.argv[worker.argv.index("--state-dir") + 1]
+
+
+def test_output_kept_offline_is_bounded(fake):
+    """Output written while the main node is away is kept up to about
+    1 MiB per attempt, oldest dropped first; what is kept is sent in order
+    and ends with the last chunk."""
+    fm, start = fake
+    w = start()
+    c1 = fm.wait_conn(1)
+    c1.wait_msg("register")
+    c1.ack()
+    # About 4 MiB, in 4 KiB lines, after the link is gone.
+    c1.assign("big", 1, ["sh", "-c", "sleep 1; i=0; while [ $i -lt 1024 ]; "
+                         "do printf '%04095d\n' $i; i=$((i+1)); done; "
+                         "echo end"])
+    c1.wait_msg("task_started")
+    c1.close()
+    c2 = fm.wait_conn(2, timeout=15)
+    c2.wait_msg("register")
+    spool = os.path.join(fm_state(w), "spool")
+
+    def done_and_size():
+        names = os.listdir(spool)
+        if not any(n.endswith(".json") for n in names):
+            return None
+        return sum(os.path.getsize(os.path.join(spool, n)) for n in names)
+    size = wait_for(done_and_size, 60, what="the task to end offline")
+    assert size <= 1024 * 1024 + 64 * 1024, size
+    assert "event=output_trimmed" in w.output()
+    c2.ack()
+    c2.wait_msg("task_result", lambda d: d["task_id"] == "big")
+    outs = outputs(c2, "big")
+    seqs = [o["seq"] for o in outs]
+    assert seqs[0] > 0, "the oldest output should have been dropped"
+    assert not c2.of_type("(bad json)"), c2.of_type("(bad json)")[:1]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs[:10]
+    assert outs[-1]["data"].endswith("end\n")
 
 
 def test_container_left_by_killed_worker_is_removed(podman_cluster,
                                                      test_image):
+    """A worker killed -9 under a container task removes the container when
+    it restarts, and leaves no conmon or `runc init` behind."""
     c = podman_cluster
     tid = submit(c, command=["sleep", "6110"], image=test_image)
     t = wait_task(c, tid, states=("running",), timeout=60)
-    name = "encore-%s-%d" % (tid, t["attempt"])
-    wait_for(lambda: subprocess.run(["podman", "container", "exists", name])
-             .returncode == 0, 30, what="container %s" % name)
+    name = wait_for(lambda: container_name(c.workers["c1"], tid,
+                                           t["attempt"]), 30,
+                    what="the container name in the log")
+    wait_for(lambda: container_exists(name), 60, what="container %s" % name)
+    wait_for(lambda: conmons(name), 30, what="the container's conmon")
+    wait_for(lambda: pgrep("^sleep 6110$"), 30, what="the container's sleep")
+    old = pgrep("^sleep 6110$")
     c.workers["c1"].kill9()
     w2 = c.start_worker("c1", runtime="podman")
-    wait_for(lambda: subprocess.run(["podman", "container", "exists", name])
-             .returncode != 0, 40, what="container %s removed" % name)
-    no_process("sleep 6110", timeout=20)
-    wait_for(lambda: "event=task_lost" in w2.output(), 30,
-             what="the restarted worker to report the lost task")
-    t = wait_for(lambda: (lambda t: t if t["state"] != "running" or
-                          t["attempt"] > 1 else None)(get_task(c, tid)),
-                 30, what="the lost attempt to be reported")
+    wait_for(lambda: "event=task_lost" in w2.output(), 60,
+             what="the restarted worker to find the lost task")
+    wait_for(lambda: not container_exists(name), 60,
+             what="container %s removed" % name)
+    wait_for(lambda: not conmons(name), 30,
+             what="no conmon or runc init left for %s (left: %s)"
+             % (name, conmons(name)))
+    wait_for(lambda: not [p for p in old if os.path.exists("/proc/%d" % p)],
+             30, what="the container's processes %s to be gone" % old)
+    # The attempt is re-queued (a lost device), not recorded failed.
+    wait_for(lambda: get_task(c, tid)["attempt"] >= 2, 60,
+             what="the lost attempt to be re-queued")
+
+
+def test_container_created_by_earlier_run_is_cleaned(podman_cluster,
+                                                     test_image, tmp_path):
+    """A container of this worker left in the created state (conmon and a
+    `runc init` waiting for a start that never comes) is removed with its
+    processes when the worker starts; another worker's is left alone."""
+    c = podman_cluster
+    w = c.workers["c1"]
+    import re
+    tag = re.search(r"event=start .* tag=(\S+)", w.output()).group(1)
+    mine = "encore-%s-orphan-1" % tag
+    theirs = "encore-c1-000000-orphan-1"
+    for n in (mine, theirs):
+        subprocess.run(["podman", "rm", "-f", n], capture_output=True)
+        r = subprocess.run(["podman", "create", "--name", n, test_image,
+                            "sleep", "1"], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        r = subprocess.run(["podman", "init", n], capture_output=True,
+                           text=True)
+        assert r.returncode == 0, r.stderr
+    try:
+        assert conmons(mine) and conmons(theirs)
+        w.stop()
+        w2 = c.start_worker("c1", runtime="podman")
+        wait_for(lambda: not container_exists(mine), 60,
+                 what="container %s removed" % mine)
+        wait_for(lambda: not conmons(mine), 30,
+                 what="no conmon or runc init left for %s" % mine)
+        assert container_exists(theirs), "another worker's container"
+        assert conmons(theirs)
+        assert w2.alive()
+    finally:
+        subprocess.run(["podman", "rm", "-f", "-t", "0", theirs],
+                       capture_output=True)

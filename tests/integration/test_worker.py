@@ -17,6 +17,7 @@ import time
 import pytest
 
 from conftest import Proc, binpath, wait_for
+from fake_upstream import fake  # noqa: F401 (a fixture)
 
 ASAN = bool(os.environ.get("ENCORE_ASAN"))
 
@@ -308,3 +309,196 @@ def test_removed_device_rejoins_with_token(cluster):
     # The main node counts it online when it registers; the worker stores
     # the key when the register_ack arrives, a moment later.
     wait_for(new_key, 10, what="the new device.key")
+
+
+# ---- credentials ----
+
+def test_no_credentials_is_exit_2(tmp_path):
+    """No --token/--token-file and no device.key: nothing can ever
+    register, so exit 2 (final for systemd) saying what to pass."""
+    r = run_worker("--main", "127.0.0.1:1", "--state-dir",
+                   str(tmp_path / "s"), "--runtime", "none", timeout=10)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert "--token-file" in r.stderr and "device.key" in r.stderr
+
+
+def test_token_file_unreadable_is_exit_2(tmp_path):
+    d = tmp_path / "a-directory"
+    d.mkdir()
+    r = run_worker("--main", "127.0.0.1:1", "--state-dir",
+                   str(tmp_path / "s"), "--token-file", str(d), timeout=10)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert str(d) in r.stderr
+
+
+def test_key_refused_without_token_is_exit_2(cluster):
+    """A device removed on the main node, restarted with its key and no
+    join token, cannot join again: exit 2 with what to do."""
+    cluster.start_main()
+    w = cluster.start_worker("w1")
+    cluster.wait_state("w1", "online")
+    key = os.path.join(cluster.tmp, "w-w1", "device.key")
+    wait_for(lambda: os.path.exists(key), 10, what="device.key")
+    assert w.stop() == 0
+    op = cluster.operator()
+    try:
+        assert op.request("remove", {"device_id": "w1"})["data"]["ok"]
+    finally:
+        op.close()
+    w2 = cluster.start_worker("w1", token_file=False)
+    wait_for(lambda: not w2.alive(), 20, what="the worker to exit")
+    assert w2.p.returncode == 2, w2.output()
+    assert "--token-file" in w2.output()
+
+
+# ---- a main node that misbehaves (tests/integration/fake_upstream.py) ----
+
+def reconnect_gaps(fm, n, timeout):
+    """Seconds between the first n connections."""
+    fm.wait_conn(n, timeout)
+    t = [c.opened for c in fm.conns[:n]]
+    return [b - a for a, b in zip(t, t[1:])]
+
+
+def test_reconnects_quickly_at_first(fake):
+    """A main node that closes at once: the worker's first retries come
+    after 0.125-0.25 s, 0.25-0.5 s, 0.5-1 s, 1-2 s (it was 1 s doubling
+    to 30 s, so a restarted main node waited long for its workers)."""
+    fm, start = fake
+    w = start()
+    for i in range(1, 6):
+        fm.wait_conn(i, 20).close()
+    gaps = reconnect_gaps(fm, 5, 20)
+    bounds = [0.25, 0.5, 1.0, 2.0]
+    for g, b in zip(gaps, bounds):
+        # + time to notice the close and connect, on a busy machine
+        assert g <= b + 1.0, (gaps, bounds)
+    # The old schedule (1 s doubling) took at least 7.5 s for these four.
+    assert sum(gaps) < 6.0, gaps
+    assert w.alive()
+
+
+def test_no_register_ack_reconnects(fake):
+    fm, start = fake
+    w = start()
+    c = fm.wait_conn(1)
+    c.wait_msg("register")
+    fm.wait_conn(2, timeout=25)     # after the 10 s register_ack deadline
+    assert "no register_ack within 10 s" in w.output()
+    assert w.alive()
+
+
+def test_stalled_line_reconnects(fake):
+    """A main node that begins a line and dribbles bytes without ever
+    ending it does not hang the worker."""
+    fm, start = fake
+    w = start()
+    c = fm.wait_conn(1)
+    c.wait_msg("register")
+    c.ack()
+    c.wait_msg("heartbeat")
+    c.send_raw(b'{"message_type":"task_ass')
+    deadline = time.monotonic() + 30
+    while not c.closed and time.monotonic() < deadline:
+        c.send_raw(b" ")
+        time.sleep(0.5)
+    assert c.closed, "the worker kept the stalled connection"
+    assert "did not end it within 15 s" in w.output()
+    fm.wait_conn(2, timeout=15)
+    assert w.alive()
+
+
+def test_oversized_line_closes(fake):
+    fm, start = fake
+    w = start()
+    c = fm.wait_conn(1)
+    c.wait_msg("register")
+    c.ack()
+    c.send_raw(b'{"message_type":"error","data":{"message":"' +
+               b"x" * 70000)
+    c.wait_closed(timeout=15)
+    assert "line too long" in w.output()
+    fm.wait_conn(2, timeout=15)
+    assert w.alive()
+
+
+def test_main_strings_sanitized_in_log(fake):
+    fm, start = fake
+    w = start()
+    c = fm.wait_conn(1)
+    c.wait_msg("register")
+    c.ack()
+    evil = 'boom\u001b[31m" forged=1\nevent=fake'
+    c.send({"message_type": "error", "data": {"code": "internal",
+                                               "message": evil}})
+    c.send_raw(b'{"message_type":"task_cancel","data":{"task_id":"\\u001b[2J","attempt":"x"}}\n')
+    # Task ids come from the main node too.
+    bad_id = 't\u001b[31m" x=1'
+    c.assign(bad_id, 1, ["true"])
+    c.wait_msg("task_result", lambda d: d["task_id"] == bad_id)
+    c.cancel(bad_id + "2", 1)
+    c.send({"message_type": "bye", "data": {"reason": evil}})
+    wait_for(lambda: "event=main_bye" in w.output(), 10, what="the bye")
+    out = w.output()
+    assert "\x1b" not in out, out
+    assert '" forged=1' not in out
+    assert "\nevent=fake" not in out
+
+
+# ---- assignments the worker cannot start ----
+
+def result_of(c, task_id, attempt):
+    return c.wait_msg("task_result", lambda d: d.get("task_id") == task_id
+                      and d.get("attempt") == attempt)["data"]
+
+
+def test_unstartable_assignments_are_start_failed(fake, tmp_path):
+    """No free slot, a second attempt of a task still running here, a
+    missing program, a program the kernel cannot execute: each is answered
+    failed with start_failed and a clear error, and no task_started; a
+    duplicate of a running attempt is not refused; a task_cancel stops the
+    attempt it names."""
+    fm, start = fake
+    w = start("--slots", "2")
+    c = fm.wait_conn(1)
+    c.wait_msg("register")
+    c.ack()
+    # execve itself fails (ENOEXEC): reported through the exec-status pipe.
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    notelf = bindir / "not-a-program"
+    notelf.write_bytes(b"\x7fELF garbage, not a program\n")
+    notelf.chmod(0o755)
+    c.assign("noexec", 1, [str(notelf)])
+    r = result_of(c, "noexec", 1)
+    assert r["status"] == "failed" and r.get("start_failed") is True, r
+    assert "cannot run" in r["error"] and "format" in r["error"], r
+    assert not c.of_type("task_started", lambda d: d["task_id"] == "noexec")
+    c.assign("a", 1, ["sleep", "6301"])
+    c.wait_msg("task_started", lambda d: d["task_id"] == "a")
+    c.assign("nope", 1, ["no-such-program-encore"])
+    r = result_of(c, "nope", 1)
+    assert r["status"] == "failed" and r.get("start_failed") is True, r
+    assert "not found" in r["error"], r
+    c.assign("a", 2, ["sleep", "6301"])
+    r = result_of(c, "a", 2)
+    assert r["status"] == "failed" and r.get("start_failed") is True, r
+    assert "attempt 1" in r["error"] and "still running" in r["error"], r
+    c.assign("b", 1, ["sleep", "6302"])
+    c.wait_msg("task_started", lambda d: d["task_id"] == "b")
+    c.assign("c", 1, ["true"])
+    r = result_of(c, "c", 1)
+    assert r["status"] == "failed" and r.get("start_failed") is True, r
+    assert "no free slot" in r["error"], r
+    # The same attempt again is a duplicate, not a refusal.
+    c.assign("a", 1, ["sleep", "6301"])
+    time.sleep(0.5)
+    assert not c.of_type("task_result", lambda d: d["task_id"] == "a" and
+                         d["attempt"] == 1)
+    c.cancel("a", 1)
+    r = result_of(c, "a", 1)
+    assert r["status"] == "cancelled", r
+    assert not r.get("start_failed"), r
+    c.cancel("b", 1)
+    assert result_of(c, "b", 1)["status"] == "cancelled"
+    assert w.alive()

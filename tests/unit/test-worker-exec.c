@@ -4,7 +4,8 @@
  * output into valid UTF-8 chunks (utf8_sanitize), the PATH search done
  * by the worker instead of a shell (exec_resolve), and the exact container
  * runtime command line of a task (exec_container_spec), each as a table;
- * and the self-protection decision of sampler.c (sampler_decide).
+ * the self-protection decision of sampler.c (sampler_decide); and the
+ * reconnect schedule of upstream.c (upstream_backoff_ms).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,10 +21,24 @@
 #include "protocol.h"
 #include "../../worker-node/worker.h"
 
-/* worker-node.c is not in libworker.a: its globals live here. */
+/* worker-node.c is not in libworker.a: its globals live here, and the
+ * functions the modules linked in for upstream_backoff_ms() refer to. */
 struct worker_conf	 wconf;
 struct event_base	*worker_base;
 int			 worker_exiting;
+
+/* Stand-ins for worker-node.c's functions (never called by these
+ * tests). */
+void
+worker_fill_register(struct msg *m)
+{
+	msg_init(m, MSG_REGISTER);
+}
+
+void
+worker_stop(int code, const char *fmt, ...)
+{
+}
 
 #define FFFD	"\xef\xbf\xbd"
 
@@ -119,7 +134,7 @@ static void
 test_container_argv(void **state)
 {
 	static const char *want[] = { "podman", "run", "--rm", "--name",
-	    "encore-t_1-2", "--network=none", "--read-only", "--cap-drop=ALL",
+	    "encore-pi_1-3c535b-t_1-2", "--network=none", "--read-only", "--cap-drop=ALL",
 	    "--security-opt=no-new-privileges", "--memory", "16m", "--cpus",
 	    "0.5", "--pids-limit", "256", "--env", "A=1 2", "img:latest", "sh",
 	    "-c", "echo hi", NULL };
@@ -142,8 +157,12 @@ test_container_argv(void **state)
 	t.n_env = 1;
 	t.memory_mb = 16;
 	t.cpus = 0.5;
+	/* The name carries the device id and a hash of the state dir, so
+	 * two workers on one host never share a container name. */
+	wconf.id = (char *)"pi.1";
+	wconf.state_dir = (char *)"/var/lib/encore/worker";
 	exec_container_name(t.task_id, t.attempt, name, sizeof name);
-	assert_string_equal(name, "encore-t_1-2");
+	assert_string_equal(name, "encore-pi_1-3c535b-t_1-2");
 
 	wconf.runtime = NULL;
 	assert_int_equal(exec_container_spec(&t, "/tmp", name, &spec,
@@ -228,6 +247,38 @@ test_sampler_decide(void **state)
 	}
 }
 
+/* The n-th reconnect in a row -> [min, max] ms, over many random r. */
+static void
+test_backoff(void **state)
+{
+	static const struct { int n, lo, hi; } cases[] = {
+		{ 1, 125, 250 }, { 2, 250, 500 }, { 3, 500, 1000 },
+		{ 4, 1000, 2000 }, { 5, 2000, 4000 }, { 6, 4000, 8000 },
+		{ 7, 5000, 10000 }, { 8, 5000, 10000 }, { 64, 5000, 10000 },
+	};
+	size_t		i;
+	uint32_t	r;
+	int		d, seen_lo, seen_hi;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		seen_lo = 1 << 30;
+		seen_hi = 0;
+		for (r = 0; r < 20000; r += 7) {
+			d = upstream_backoff_ms(cases[i].n, r * 2654435761u);
+			if (d < seen_lo)
+				seen_lo = d;
+			if (d > seen_hi)
+				seen_hi = d;
+		}
+		if (seen_lo < cases[i].lo || seen_hi > cases[i].hi)
+			fail_msg("backoff n=%d: %d..%d, want within %d..%d",
+			    cases[i].n, seen_lo, seen_hi, cases[i].lo,
+			    cases[i].hi);
+	}
+	assert_int_equal(upstream_backoff_ms(7, 0), 5000);
+	assert_int_equal(upstream_backoff_ms(7, 5000), 10000);
+}
+
 int
 main(void)
 {
@@ -236,6 +287,7 @@ main(void)
 		cmocka_unit_test(test_exec_resolve),
 		cmocka_unit_test(test_container_argv),
 		cmocka_unit_test(test_sampler_decide),
+		cmocka_unit_test(test_backoff),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -18,7 +18,6 @@ import signal
 import sqlite3
 import subprocess
 import threading
-import time
 
 import pytest
 
@@ -165,10 +164,12 @@ def test_snapshots_rotate(cluster):
 
     def names():
         return sorted(glob.glob(os.path.join(snaps, "encore-*.db")))
-    wait_for(lambda: len(names()) >= 2, 20, what="two snapshots")
-    time.sleep(3)
-    got = names()
-    assert len(got) == 2, got
+    wait_for(lambda: len(names()) >= 2, 60, what="two snapshots")
+    first = set(names())
+    # A newer snapshot has been taken and the oldest dropped: two kept.
+    got = wait_for(lambda: (lambda n: n if len(n) == 2 and set(n) - first
+                            else None)(names()), 60,
+                   what="a third snapshot and the oldest dropped")
     for path in got:
         db = sqlite3.connect(path)
         try:

@@ -76,7 +76,7 @@ def pgrep(pattern):
     return [int(p) for p in r.stdout.split()]
 
 
-def no_process(pattern, timeout=10):
+def no_process(pattern, timeout=30):
     wait_for(lambda: not pgrep(pattern), timeout,
              what="no process matching %r (left: %s)" % (pattern,
                                                         pgrep(pattern)))
@@ -446,7 +446,7 @@ def test_sigterm_takes_tasks_along(cluster):
     submit(cluster, command=["sh", "-c", "sleep 6107 & sleep 6108"])
     wait_for(lambda: pgrep("sleep 6108"), 10, what="task to start")
     assert w.stop() == 0
-    no_process("sleep 610[78]", timeout=5)
+    no_process("sleep 610[78]")
 
 
 # ---- container tasks ----
@@ -638,7 +638,8 @@ def test_output_replayed_in_order_before_result(fake):
     c1.close()                      # the main node goes away mid-task
     c2 = fm.wait_conn(2, timeout=15)
     c2.wait_msg("register")
-    time.sleep(2.5)                 # the task ends while not registered
+    wait_for(lambda: "event=task_result task=t1 " in w.output(), 30,
+             what="the task to end while not registered")
     c2.ack()
     res = c2.wait_msg("task_result", lambda d: d["task_id"] == "t1")
     outs = outputs(c2, "t1")

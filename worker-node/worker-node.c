@@ -415,6 +415,7 @@ worker_configure(struct cfg *cfg)
 		    "(pick another with --state-dir)", dir, strerror(errno));
 	wconf.state_dir = dir;
 
+	wconf.cache_max = (int64_t)cfg_get_int(cfg, "cache-mb") * 1024 * 1024;
 	wconf.min_battery = (int)cfg_get_int(cfg, "min-battery");
 	wconf.max_temp = (int)cfg_get_int(cfg, "max-temp");
 	worker_parse_labels(cfg);
@@ -489,11 +490,15 @@ worker_help(const struct cfg *cfg)
 {
 	cfg_usage(stdout, WORKER_SYNOPSIS, cfg);
 	printf("\nThe state directory (device.key, run/ markers, spool/ of "
-	    "unacknowledged\nresults and output, work/ of running tasks) "
-	    "defaults to\n/var/lib/encore/worker for root, else "
-	    "$XDG_STATE_HOME/encore-worker or\n~/.local/state/encore-worker.\n"
+	    "unacknowledged\nresults and output, work/ of running tasks, "
+	    "cache/ of task files) defaults\nto /var/lib/encore/worker for "
+	    "root, else $XDG_STATE_HOME/encore-worker or\n"
+	    "~/.local/state/encore-worker.\n"
 	    "The join token is in the main node's state directory, file "
-	    "join.token.\n");
+	    "join.token.\n"
+	    "A task's files are in its working directory (/work in a "
+	    "container); exit code 85\nmeans \"checkpoint taken\": its "
+	    "checkpoint files are sent and it runs again.\n");
 }
 
 /* Descriptors 0-2 must be open, or a pipe or socket of ours could become
@@ -570,6 +575,8 @@ main(int argc, char **argv)
 	sandbox_start();
 	spool_start();
 	spool_recover();
+	cache_start();
+	files_start();
 	if (wconf.runtime != NULL)
 		exec_container_cleanup(wconf.runtime);
 	task_start();
@@ -582,6 +589,8 @@ main(int argc, char **argv)
 	sampler_stop();
 	task_stop();
 	spool_stop();
+	files_stop();
+	cache_stop();
 	sandbox_stop();
 	executor_stop();
 	event_free(worker_sigterm_ev);

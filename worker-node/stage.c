@@ -81,8 +81,10 @@ struct stage {
 	size_t			 cur;		/* out, ckpt: being hashed */
 	int			 fd;		/* its bytes */
 	int			 pdfd;		/* its directory */
-	int			 tmpfd;		/* ckpt: the copy */
-	char			 tmp[PATH_MAX];
+	int			 tmpfd;		/* the copy being made */
+	const char		*base;		/* in: its name in pdfd */
+	char			 tmp[PATH_MAX];	/* out, ckpt: in the cache */
+	int			 tmp_made;
 	struct hash		*h;
 	struct hash_job		*job;
 	char			*error;
@@ -115,12 +117,15 @@ stage_free(struct stage *st)
 	hash_free(st->h);
 	if (st->fd != -1)
 		close(st->fd);
-	if (st->pdfd != -1)
-		close(st->pdfd);
 	if (st->tmpfd != -1) {
 		close(st->tmpfd);
-		unlink(st->tmp);
+		if (st->kind == STAGE_IN)
+			unlinkat(st->pdfd, st->base, 0);
 	}
+	if (st->pdfd != -1)
+		close(st->pdfd);
+	if (st->tmp_made)
+		unlink(st->tmp);
 	proto_files_free(st->files, st->n);
 	free(st->need);
 	free(st->pins);
@@ -248,110 +253,55 @@ stage_place_error(const char *name, const char *what, int err, char *buf,
 		    strerror(err));
 }
 
-/* Copy the file at from into a new file base of dirfd with mode; 0 or an
- * errno. */
-static int
-stage_copy(const char *from, int dirfd, const char *base, mode_t mode)
-{
-	char	*buf;
-	ssize_t	 n, w, off;
-	int	 in, out, err = 0;
+static void	stage_place(struct stage *);
 
-	if ((in = open(from, O_RDONLY|O_CLOEXEC|O_NOFOLLOW)) == -1)
-		return (errno);
-	out = openat(dirfd, base, O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC,
-	    0600);
-	if (out == -1) {
+/* A copy of a cached file into the working directory is done: it must
+ * hash to its name (a cached file can change under us). */
+static void
+stage_copied(void *arg, int err, int64_t n)
+{
+	struct stage		*st = arg;
+	struct proto_file	*f = &st->files[st->cur];
+	char			 got[PROTO_SHA256_HEX + 1];
+	char			 why[PROTO_FILE_NAME_MAX + 256];
+
+	st->job = NULL;
+	hash_final(st->h, got);
+	if (err == 0 && (n != f->size || strcmp(got, f->sha256) != 0))
+		err = EIO;
+	if (err == 0 && fchmod(st->tmpfd, (mode_t)f->mode & 0777) != 0)
 		err = errno;
-		close(in);
-		return (err);
-	}
-	/* In the kernel where it can (a reflink on btrfs or xfs). */
-	while ((n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0)) > 0)
-		;
-	if (n < 0) {
-		if (errno != EXDEV && errno != ENOSYS && errno != EINVAL &&
-		    errno != EOPNOTSUPP)
-			err = errno;
-		else if (lseek(in, 0, SEEK_SET) == 0 &&
-		    ftruncate(out, 0) == 0 && lseek(out, 0, SEEK_SET) == 0) {
-			buf = xmalloc(STAGE_COPY_BUF);
-			while (err == 0 && (n = read(in, buf,
-			    STAGE_COPY_BUF)) != 0) {
-				if (n < 0) {
-					if (errno != EINTR)
-						err = errno;
-					continue;
-				}
-				for (off = 0; off < n && err == 0; off += w) {
-					if ((w = write(out, buf + off,
-					    (size_t)(n - off))) < 0) {
-						if (errno == EINTR)
-							w = 0;
-						else
-							err = errno;
-					}
-				}
-			}
-			free(buf);
-		} else
-			err = errno;
-	}
-	if (err == 0 && fchmod(out, mode) != 0)
+	if (close(st->tmpfd) != 0 && err == 0)
 		err = errno;
-	if (close(out) != 0 && err == 0)
-		err = errno;
-	close(in);
+	st->tmpfd = -1;
+	close(st->fd);
+	st->fd = -1;
 	if (err != 0)
-		unlinkat(dirfd, base, 0);
-	return (err);
+		unlinkat(st->pdfd, st->base, 0);
+	close(st->pdfd);
+	st->pdfd = -1;
+	if (err != 0) {
+		stage_place_error(f->name, "copying it", err, why, sizeof why);
+		stage_end(st, why);
+		return;
+	}
+	st->cur++;
+	stage_place(st);
 }
 
-/* Copy what fd holds into a new file at path; 0 or an errno. */
+/*
+ * Put one cached file at its name under rootfd: 0 done, 1 a copy was
+ * started (stage_copied goes on), -1 with why.
+ */
 static int
-stage_copy_fd(int fd, const char *path)
-{
-	char	 buf[64 * 1024];
-	ssize_t	 n, w, off;
-	int64_t	 pos = 0;
-	int	 out, err = 0;
-
-	if ((out = open(path, O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC,
-	    0600)) == -1)
-		return (errno);
-	while (err == 0 && (n = pread(fd, buf, sizeof buf, pos)) != 0) {
-		if (n < 0) {
-			if (errno != EINTR)
-				err = errno;
-			continue;
-		}
-		for (off = 0; off < n && err == 0; off += w) {
-			if ((w = write(out, buf + off, (size_t)(n - off))) < 0) {
-				if (errno == EINTR)
-					w = 0;
-				else
-					err = errno;
-			}
-		}
-		pos += n;
-	}
-	if (close(out) != 0 && err == 0)
-		err = errno;
-	if (err != 0)
-		unlink(path);
-	return (err);
-}
-
-/* Put one cached file at name under rootfd; 0, or -1 with why. */
-static int
-stage_place_one(int rootfd, const struct proto_file *f, char *why,
-    size_t size)
+stage_place_one(struct stage *st, int rootfd, const struct proto_file *f,
+    char *why, size_t size)
 {
 	char		 cpath[PATH_MAX];
 	const char	*base;
-	struct stat	 st;
+	struct stat	 sb;
 	mode_t		 want = (mode_t)f->mode & 0777;
-	int		 d, err;
+	int		 d;
 
 	if (stage_walk(rootfd, f->name, 1, &d, &base) != 0) {
 		stage_place_error(f->name, "a directory of its path", errno,
@@ -365,37 +315,53 @@ stage_place_one(int rootfd, const struct proto_file *f, char *why,
 		return (-1);
 	}
 	cache_path(f->sha256, cpath, sizeof cpath);
-	if (lstat(cpath, &st) != 0) {
+	if (lstat(cpath, &sb) != 0) {
 		stage_place_error(f->name, "its cached copy", errno, why, size);
 		close(d);
 		return (-1);
 	}
 	/* One inode, one mode: link when its mode is ours or can be made
 	 * ours (nobody else links it now). */
-	if ((st.st_mode & 07777) != want && st.st_nlink == 1 &&
+	if ((sb.st_mode & 07777) != want && sb.st_nlink == 1 &&
 	    chmod(cpath, want) == 0)
-		st.st_mode = (st.st_mode & ~07777) | want;
-	if ((st.st_mode & 07777) == want &&
+		sb.st_mode = (sb.st_mode & ~07777) | want;
+	if ((sb.st_mode & 07777) == want &&
 	    linkat(AT_FDCWD, cpath, d, base, 0) == 0) {
 		close(d);
 		return (0);
 	}
-	if ((err = stage_copy(cpath, d, base, want)) != 0) {
-		stage_place_error(f->name, "copying it", err, why, size);
+	/* Else a copy, a slice per loop turn, checked as it goes. */
+	st->fd = open(cpath, O_RDONLY|O_CLOEXEC|O_NOFOLLOW);
+	if (st->fd != -1)
+		st->tmpfd = openat(d, base, O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|
+		    O_CLOEXEC, 0600);
+	if (st->fd == -1 || st->tmpfd == -1) {
+		stage_place_error(f->name, "copying it", errno, why, size);
+		if (st->fd != -1)
+			close(st->fd);
+		st->fd = -1;
 		close(d);
 		return (-1);
 	}
-	close(d);
-	return (0);
+	st->pdfd = d;
+	st->base = base;
+	log_debug("event=task_file_copy task=%s name=\"%s\" sha256=%.12s "
+	    "mode=%o", st->log_id, f->name, f->sha256, (unsigned)want);
+	if (st->h == NULL)
+		st->h = hash_new();
+	hash_reset(st->h);
+	st->job = hash_job_start(st->fd, 0, -1, st->h, st->tmpfd,
+	    stage_copied, st);
+	return (1);
 }
 
-/* Every file needed is ready and pinned: put them in place. */
+/* Every file needed is ready and pinned: put them in place, from
+ * st->cur on. */
 static void
 stage_place(struct stage *st)
 {
 	char	why[PROTO_FILE_NAME_MAX + PATH_MAX + 256];
-	size_t	i;
-	int	rootfd;
+	int	rootfd, r;
 
 	rootfd = open(st->workdir, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
 	if (rootfd == -1) {
@@ -404,9 +370,14 @@ stage_place(struct stage *st)
 		stage_end(st, why);
 		return;
 	}
-	for (i = 0; i < st->n; i++) {
-		if (stage_place_one(rootfd, &st->files[i], why,
-		    sizeof why) != 0) {
+	for (; st->cur < st->n; st->cur++) {
+		r = stage_place_one(st, rootfd, &st->files[st->cur], why,
+		    sizeof why);
+		if (r == 1) {
+			close(rootfd);
+			return;		/* a copy: stage_copied goes on */
+		}
+		if (r != 0) {
 			close(rootfd);
 			stage_end(st, why);
 			return;
@@ -689,7 +660,7 @@ stage_find(struct stage *st, char **patterns, size_t npat, int require)
 	return (0);
 }
 
-/* The file being kept is done with: close it and go to the next. */
+/* The file being kept is done with: close it, drop its temporary. */
 static void
 stage_close_cur(struct stage *st)
 {
@@ -698,18 +669,19 @@ stage_close_cur(struct stage *st)
 	if (st->pdfd != -1)
 		close(st->pdfd);
 	st->fd = st->pdfd = -1;
-	if (st->tmpfd != -1) {
+	if (st->tmpfd != -1)
 		close(st->tmpfd);
-		unlink(st->tmp);
-	}
 	st->tmpfd = -1;
+	if (st->tmp_made)
+		unlink(st->tmp);
+	st->tmp_made = 0;
 }
 
-/* Put the current file, now hashed, in the cache under its hash: a
- * hard link of it (out) or the copy made while hashing (ckpt), renamed
+/* Put the current file, now hashed, in the cache under its hash: its
+ * temporary (a hard link of it, or the copy made while hashing) renamed
  * over whatever was there.  0, or -1 with why. */
 static int
-stage_keep(struct stage *st, const char *base, char *why, size_t size)
+stage_keep(struct stage *st, char *why, size_t size)
 {
 	struct proto_file	*f = &st->files[st->cur];
 	char			 cpath[PATH_MAX], dir[PATH_MAX];
@@ -718,27 +690,20 @@ stage_keep(struct stage *st, const char *base, char *why, size_t size)
 	cache_path(f->sha256, cpath, sizeof cpath);
 	snprintf(dir, sizeof dir, "%s", cpath);
 	*strrchr(dir, '/') = '\0';
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-		err = errno;
-		goto fail;
-	}
-	if (st->kind == STAGE_OUT) {
-		cache_tmp_path(st->tmp, sizeof st->tmp);
-		if (linkat(st->pdfd, base, AT_FDCWD, st->tmp, 0) != 0) {
-			/* Another file system, or not ours to link: copy. */
-			if ((err = stage_copy_fd(st->fd, st->tmp)) != 0)
-				goto fail;
-		}
-	} else {
-		close(st->tmpfd);
+	if (st->tmpfd != -1) {
+		err = close(st->tmpfd) != 0 ? errno : 0;
 		st->tmpfd = -1;
+		if (err != 0)
+			goto fail;
 	}
-	if (rename(st->tmp, cpath) != 0) {
+	if ((mkdir(dir, 0700) != 0 && errno != EEXIST) ||
+	    rename(st->tmp, cpath) != 0) {
 		err = errno;
-		unlink(st->tmp);
 		goto fail;
 	}
-	unlink(st->tmp);	/* left if it was the same inode */
+	/* A link to the very inode in the cache is left by rename. */
+	unlink(st->tmp);
+	st->tmp_made = 0;
 	return (0);
 fail:
 	if (err == ENOSPC || err == EDQUOT)
@@ -760,17 +725,16 @@ stage_hashed(void *arg, int err, int64_t n)
 	struct stage		*st = arg;
 	struct proto_file	*f = &st->files[st->cur];
 	struct centry		*e;
-	const char		*base;
 	char			 sha[PROTO_SHA256_HEX + 1];
 	char			 why[PROTO_FILE_NAME_MAX + PATH_MAX + 128];
 
 	st->job = NULL;
 	if (err != 0) {
 		if (err == ENOSPC || err == EDQUOT)
-			snprintf(why, sizeof why, "cannot keep checkpoint "
-			    "file %s: the device's disk is full (free space "
-			    "in the worker's state dir %s)", f->name,
-			    wconf.state_dir);
+			snprintf(why, sizeof why, "cannot keep %s %s: the "
+			    "device's disk is full (free space in the worker's "
+			    "state dir %s)", st->kind == STAGE_OUT ? "output" :
+			    "checkpoint file", f->name, wconf.state_dir);
 		else
 			snprintf(why, sizeof why, "cannot read %s %s: %s",
 			    st->kind == STAGE_OUT ? "output" :
@@ -781,9 +745,7 @@ stage_hashed(void *arg, int err, int64_t n)
 	hash_final(st->h, sha);
 	f->sha256 = xstrdup(sha);
 	f->size = n;
-	base = strrchr(f->name, '/');
-	base = base != NULL ? base + 1 : f->name;
-	if (stage_keep(st, base, why, sizeof why) != 0) {
+	if (stage_keep(st, why, sizeof why) != 0) {
 		stage_end(st, why);
 		return;
 	}
@@ -797,7 +759,13 @@ stage_hashed(void *arg, int err, int64_t n)
 	stage_next(st);
 }
 
-/* Open, hash and keep the next file found. */
+/*
+ * Open, hash and keep the next file found.  An output is hard-linked to
+ * a temporary name in the cache first, then hashed (the task is over: it
+ * no longer changes); a checkpoint file, or an output that cannot be
+ * linked (another file system, not ours to link), is copied to one as it
+ * is hashed.
+ */
 static void
 stage_next(struct stage *st)
 {
@@ -805,7 +773,7 @@ stage_next(struct stage *st)
 	struct stat		 sb;
 	const char		*base;
 	char			*cause = NULL, why[PROTO_FILE_NAME_MAX + 256];
-	int			 rootfd;
+	int			 rootfd, linked = 0;
 
 	if (st->ended)
 		return;
@@ -814,6 +782,7 @@ stage_next(struct stage *st)
 		return;
 	}
 	f = &st->files[st->cur];
+	errno = 0;
 	rootfd = open(st->workdir, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
 	if (rootfd == -1 || stage_walk(rootfd, f->name, 0, &st->pdfd,
 	    &base) != 0 || (st->fd = openat(st->pdfd, base,
@@ -830,29 +799,33 @@ stage_next(struct stage *st)
 	}
 	close(rootfd);
 	f->mode = (int)(sb.st_mode & 0777);
-	if (cache_reserve(sb.st_size, st->kind == STAGE_CKPT ? sb.st_size : 0,
-	    &cause) != 0) {
+	cache_tmp_path(st->tmp, sizeof st->tmp);
+	if (st->kind == STAGE_OUT &&
+	    linkat(st->pdfd, base, AT_FDCWD, st->tmp, 0) == 0)
+		linked = st->tmp_made = 1;
+	if (cache_reserve(sb.st_size, linked ? 0 : sb.st_size, &cause) != 0) {
 		stage_end(st, cause);
 		free(cause);
 		return;
 	}
-	if (st->h == NULL)
-		st->h = hash_new();
-	hash_reset(st->h);
-	if (st->kind == STAGE_CKPT) {
-		cache_tmp_path(st->tmp, sizeof st->tmp);
+	if (!linked) {
 		st->tmpfd = open(st->tmp, O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC,
 		    0600);
 		if (st->tmpfd == -1) {
-			snprintf(why, sizeof why, "cannot copy checkpoint file "
-			    "%s into the worker's cache: %s", f->name,
+			snprintf(why, sizeof why, "cannot copy %s %s into the "
+			    "worker's cache: %s", st->kind == STAGE_OUT ?
+			    "output" : "checkpoint file", f->name,
 			    strerror(errno));
 			stage_end(st, why);
 			return;
 		}
+		st->tmp_made = 1;
 		if (fchmod(st->tmpfd, (mode_t)f->mode) != 0)
 			log_debug("event=chmod_failed path=\"%s\"", st->tmp);
 	}
+	if (st->h == NULL)
+		st->h = hash_new();
+	hash_reset(st->h);
 	st->job = hash_job_start(st->fd, 0, -1, st->h, st->tmpfd, stage_hashed,
 	    st);
 }

@@ -266,10 +266,14 @@ upstream_heartbeat(void)
 	upstream_send(&m);
 }
 
-/* Heartbeat timer. */
+/* Heartbeat timer.  Between file frames the read buffer goes back. */
 static void
 upstream_hb_cb(evutil_socket_t fd, short events, void *arg)
 {
+	if (up.fr.raw_left == 0) {
+		free(up.raw_buf);
+		up.raw_buf = NULL;
+	}
 	upstream_heartbeat();
 }
 

@@ -182,6 +182,8 @@ def test_input_set_with_directories_and_modes(cluster):
     one_worker(cluster)
     script = (b"#!/bin/sh\nset -e\n"
               b"test -x ./run.sh\n"
+              b"test -x same/x.bin && test ! -x same/r.bin\n"
+              b"cmp same/r.bin same/x.bin\n"
               b"cat a.txt data/b.csv data/sub/c.bin > /dev/null\n"
               b"mkdir -p results/deep\n"
               b"stat -c %a data/sub/c.bin > results/mode.txt\n"
@@ -191,9 +193,12 @@ def test_input_set_with_directories_and_modes(cluster):
               b"ln -s /etc results/etc\n"
               b"ln -s /etc/hostname results/host.txt\n"
               b"find . -type f | sort\n")
+    same = os.urandom(70000)
     files = {"run.sh": (script, 0o755), "a.txt": (b"a" * 1000, 0o644),
              "data/b.csv": (b"x,y\n1,2\n", 0o640),
-             "data/sub/c.bin": (os.urandom(300000), 0o600)}
+             "data/sub/c.bin": (os.urandom(300000), 0o600),
+             # One file under two names and modes: a link and a copy.
+             "same/r.bin": (same, 0o644), "same/x.bin": (same, 0o755)}
     inputs = []
     for name, (b, mode) in files.items():
         inputs.append(dict(upload(cluster, b), name=name, mode=mode))
@@ -457,6 +462,33 @@ def test_output_survives_main_node_restart(cluster):
     got = metric(cluster, "encore_file_bytes_received_total") - r0
     assert got < 50000000, got
     assert "event=upload_resume" in cluster.workers["w1"].output()
+
+
+def test_result_with_outputs_survives_a_worker_restart(cluster):
+    """A result whose outputs could not be sent yet (the main node is
+    down) survives the worker killed -9: once both are back the outputs
+    go from the worker's cache, then the result, and the task
+    completes with them."""
+    cluster.start_main()
+    cluster.start_worker("w1")
+    cluster.wait_state("w1", "online")
+    tid = submit(cluster, {
+        "command": ["sh", "-c", "sleep 1; head -c 3000000 /dev/urandom "
+                    "> out.bin; sha256sum out.bin"],
+        "outputs": ["out.bin"]})
+    wait_task(cluster, tid, states=("running",))
+    cluster.main.kill9()
+    w = cluster.workers["w1"]
+    wait_for(lambda: "event=result_spooled" in w.output(), 30,
+             what="the result spooled")
+    w.kill9()
+    cluster.start_main()
+    cluster.start_worker("w1")
+    t = wait_task(cluster, tid, timeout=60)
+    assert t["state"] == "completed", t
+    out = outputs(t)["out.bin"]
+    assert out["sha256"] == logs(cluster, tid).split()[0]
+    assert sha(download(cluster, out["sha256"])) == out["sha256"]
 
 
 def test_damaged_file_on_the_main_node_fails_the_start(cluster):

@@ -726,7 +726,8 @@ cache_start(void)
 	xasprintf(&cache.dir, "%s/cache", wconf.state_dir);
 	xasprintf(&cache.index_path, "%s/index", cache.dir);
 	snprintf(path, sizeof path, "%s/partial", cache.dir);
-	if (proto_mkdirs(path, 0700) != 0)
+	if ((mkdir(cache.dir, 0700) != 0 && errno != EEXIST) ||
+	    (mkdir(path, 0700) != 0 && errno != EEXIST))
 		fatal("cannot create %s", path);
 	cache_boot_id();
 	v = cache_load_index(&n, &same_boot);

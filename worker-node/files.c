@@ -160,6 +160,8 @@ static struct {
 } files;
 
 static void	files_pump(void);
+static int	fetch_open(struct fetch *);
+static void	files_write_error(int, char *, size_t);
 
 /* Ask for a pump on the next turn of the loop (never re-entered). */
 static void
@@ -245,19 +247,25 @@ static void
 fetch_rehashed(void *arg, int err, int64_t n)
 {
 	struct fetch	*f = arg;
+	char		 why[PATH_MAX + 256];
 
 	f->job = NULL;
 	if (err != 0) {
 		log_warn("event=fetch_partial_unreadable sha256=%.12s error=\"%s\" "
 		    "msg=\"fetched again from 0\"", f->sha, strerror(err));
 		fetch_discard(f);
-		f->fd = -1;
+		if (fetch_open(f) != 0) {
+			files_write_error(errno, why, sizeof why);
+			fetch_notify(f, why);
+			fetch_free(f);
+			return;
+		}
 	} else {
 		f->have = n;
+		f->state = FS_QUEUED;
 		log_info("event=fetch_resume sha256=%.12s have=%lld size=%lld",
 		    f->sha, (long long)n, (long long)f->size);
 	}
-	f->state = FS_QUEUED;
 	files_kick();
 }
 

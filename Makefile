@@ -158,7 +158,8 @@ link = @mkdir -p $(dir $@); $(if $(Q),echo "  LD      $@";) \
 	$(CC) $(CFLAGS) $(ENCORE_LDFLAGS) $(LDFLAGS) -o $@ $^ $(1)
 
 # The worker links no SQLite and no ncurses (SPEC section 1); it speaks
-# TLS with a pinned token (worker-node/upstream-tls.c).
+# TLS with a pinned token (worker-node/upstream-tls.c) and hashes task
+# files with the same libcrypto (worker-node/hash.c).
 $(BIN)/encore-main: $(O)/main-node/main-node.o $(LIBMAIN) $(LIBCONF) $(LIBPROTO)
 	$(call link,$(SQLITE) $(TLSLIBS) $(LIBEVENT) $(JSONC) -lm)
 $(BIN)/encore-worker: $(O)/worker-node/worker-node.o $(LIBWORKER) $(LIBPROF) \
@@ -182,7 +183,7 @@ UNIT_LIBS	:= $(LIBMAIN) $(LIBWORKER) $(LIBTUI) $(LIBCLIENT) $(LIBPROF) \
 
 $(O)/tests/%: $(O)/tests/unit/%.o $(UNIT_LIBS)
 	$(call link,$(CMOCKA) $(SQLITE) $(PROC2) $(CURSES) $(TLSLIBS) \
-	    $(LIBEVENT) $(JSONC) -lm)
+	    $(LIBEVENT) $(JSONC) -lcrypto -lm)
 
 unit: $(UNIT_BINS)
 	@pass=0; fail=0; for t in $(UNIT_BINS); do \
@@ -299,6 +300,18 @@ $(FUZZ_O)/fuzz-cred: tests/fuzz/fuzz-cred.c worker-node/cred.c \
 		-fno-sanitize-recover=undefined -Iprotocol -Iprofiler \
 		$(PKG_CFLAGS) -o $@ $< worker-node/cred.c worker-node/util.c \
 		$(PROTO_SRCS) $(LIBEVENT) $(JSONC) -lm
+
+# fuzz-cache-index: the worker's cache index format alone
+# (worker-node/cache-index.c is pure but for the allocators).
+$(FUZZ_O)/fuzz-cache-index: tests/fuzz/fuzz-cache-index.c \
+		worker-node/cache-index.c worker-node/worker.h $(PROTO_SRCS) \
+		protocol/protocol.h
+	@mkdir -p $(dir $@)
+	$(Q)clang -g -O1 -std=gnu11 -D_GNU_SOURCE \
+		-fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Iprotocol -Iprofiler \
+		$(PKG_CFLAGS) -o $@ $< worker-node/cache-index.c $(PROTO_SRCS) \
+		$(LIBEVENT) $(JSONC) -lm
 
 # fuzz-client-display: what the clients make of a main node's bytes
 # (dashboard-tui/display.c, client.c) with the protocol library.

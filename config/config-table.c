@@ -300,6 +300,15 @@ const struct cfg_option cfg_worker_options[] = {
 	  .metavar = "K=V",
 	  .help = "label tasks can require, e.g. gpu=yes"
 	},
+	{ .name = "cache-mb",
+	  .type = CFG_INT,
+	  .min = 0,
+	  .max = 1073741824,
+	  .def = "1024",
+	  .metavar = "MIB",
+	  .help = "room for task files kept in STATE-DIR/cache, MiB; the "
+	      "least recently used go first (files in use are kept)"
+	},
 	{ .name = "min-battery",
 	  .type = CFG_INT,
 	  .min = 0,

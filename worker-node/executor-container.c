@@ -2,9 +2,12 @@
 /*
  * executor-container.c -- a `container` task through podman or docker,
  * never through a shell: `RUNTIME run --rm --name NAME --network=none
- * --read-only --cap-drop=ALL --security-opt=no-new-privileges --memory Mm
- * --cpus C --pids-limit P [--env K=V]... IMAGE ARGV...` runs as a job like
- * any command.  Stopping one is `RUNTIME kill NAME` then `RUNTIME rm -f
+ * --read-only --cap-drop=ALL --security-opt=no-new-privileges --volume
+ * WORKDIR:/work:rw --workdir /work --memory Mm --cpus C --pids-limit P
+ * [--env K=V]... IMAGE ARGV...` runs as a job like any command: the
+ * task's working directory (its input files, its outputs) is /work, its
+ * cwd and the one place it may write besides what the image makes
+ * writable.  Stopping one is `RUNTIME kill NAME` then `RUNTIME rm -f
  * NAME`, run as helpers so the loop never waits.
  *
  * NAME is encore-TAG-TASK-ATTEMPT, TAG being this worker's (its device id
@@ -86,6 +89,17 @@ exec_push(char ***argv, size_t *n, size_t *cap, char *arg)
 	(*argv)[*n] = NULL;
 }
 
+/* Free a NULL-terminated argv. */
+static void
+exec_free_argv(char **argv)
+{
+	size_t	i;
+
+	for (i = 0; argv != NULL && argv[i] != NULL; i++)
+		free(argv[i]);
+	free(argv);
+}
+
 /* Copy our environment (the runtime needs HOME, XDG_RUNTIME_DIR...). */
 static char **
 exec_copy_environ(void)
@@ -131,6 +145,24 @@ exec_container_spec(const struct proto_task *t, const char *workdir,
 	exec_push(&argv, &n, &cap, xstrdup("--read-only"));
 	exec_push(&argv, &n, &cap, xstrdup("--cap-drop=ALL"));
 	exec_push(&argv, &n, &cap, xstrdup("--security-opt=no-new-privileges"));
+	/* The working directory, with the task's files, is /work: read-write
+	 * and the cwd, while the rest stays read-only. */
+	if (strchr(workdir, ':') == NULL) {
+		exec_push(&argv, &n, &cap, xstrdup("--volume"));
+		xasprintf(&s, "%s:/work:rw", workdir);
+	} else if (strchr(workdir, ',') == NULL) {
+		exec_push(&argv, &n, &cap, xstrdup("--mount"));
+		xasprintf(&s, "type=bind,source=%s,destination=/work", workdir);
+	} else {
+		exec_free_argv(argv);
+		xasprintf(cause, "the working directory %s has both ':' and "
+		    "',' in its path, which %s cannot mount: give the worker "
+		    "another --state-dir", workdir, wconf.runtime);
+		return (-1);
+	}
+	exec_push(&argv, &n, &cap, s);
+	exec_push(&argv, &n, &cap, xstrdup("--workdir"));
+	exec_push(&argv, &n, &cap, xstrdup("/work"));
 	if (t->memory_mb > 0) {
 		exec_push(&argv, &n, &cap, xstrdup("--memory"));
 		xasprintf(&s, "%dm", t->memory_mb);

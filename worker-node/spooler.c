@@ -277,6 +277,7 @@ spool_drop_rec(struct spool_rec *r)
 		unlink(spool_seg_path(r, n));
 	if (r->has_result)
 		unlink(spool_path(r->task_id, r->attempt));
+	files_result_done(r->task_id, r->attempt);
 	TAILQ_REMOVE(&spool_recs, r, entry);
 	free(r->task_id);
 	free(r);
@@ -358,16 +359,21 @@ spool_output(struct spool_rec *r, const char *line, size_t len)
 	return (r->live);
 }
 
-/* Send a spooled result line again; 1 if one was sent. */
+/*
+ * Send a spooled result line again; 1 if one was sent.  A result that
+ * names outputs goes only once the main node has them (files.c), else
+ * it is sent when they are there; one an output of which the main node
+ * refused is spooled and sent as failed.
+ */
 static int
 spool_send_result(struct spool_rec *r)
 {
 	struct msg		 m;
 	struct proto_err	 err;
-	char			*buf, *bad;
+	char			*buf, *bad, *line;
 	const char		*path = spool_path(r->task_id, r->attempt);
 	size_t			 len;
-	int			 ok;
+	int			 ok, ready = 1;
 
 	if ((buf = spool_read(path, &len)) == NULL)
 		return (0);
@@ -375,7 +381,21 @@ spool_send_result(struct spool_rec *r)
 	    msg_decode(buf, len - 1, &m, &err) == 0;
 	if (ok) {
 		ok = (m.type == MSG_TASK_RESULT);
+		if (ok && m.u.result.n_outputs > 0 &&
+		    (ready = files_result_ready(&m.u.result)) == 2 &&
+		    (line = msg_encode(&m, &len)) != NULL) {
+			/* Failed now: kept as such. */
+			if (worker_write_file(path, line, len, 0) != 0)
+				log_error("event=spool_failed path=\"%s\" "
+				    "error=\"%s\"", path, strerror(errno));
+			free(buf);
+			buf = line;
+		}
 		msg_free(&m);
+	}
+	if (ok && ready == 0) {
+		free(buf);
+		return (0);
 	}
 	if (!ok) {
 		log_warn("event=spool_corrupt path=\"%s\" msg=\"set aside as "
@@ -425,7 +445,11 @@ spool_result(const struct msg *m)
 		    strerror(errno));
 	else
 		r->has_result = 1;
-	if (r->live && (sent = (upstream_send_line(line, len) == 0)))
+	if (r->live && r->has_result && m->u.result.n_outputs > 0) {
+		/* It waits for its outputs to be on the main node. */
+		if ((sent = spool_send_result(r)) != 0)
+			upstream_flush();
+	} else if (r->live && (sent = (upstream_send_line(line, len) == 0)))
 		upstream_flush();
 	free(line);
 	if (!r->has_result && !sent) {

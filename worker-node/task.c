@@ -7,13 +7,31 @@
  *                │  attempt of it runs here, no such program, no work
  *                │  dir, no cgroup): refused, a failed task_result with
  *                │  start_failed; no task is kept
+ *                ├─ has input files ─▶ FETCHING ──placed──▶ (spawned)
+ *                │                       └──fetch failed (start_failed)──▶ DONE
  *                └─ spawned ─▶ STARTING ──execve ok──▶ RUNNING ──exit──▶ DONE
  *                                │    └──start failed (start_failed)──▶ DONE
+ *                                │             │   ▲     │
+ *                                │     exit 85 │   │     └─declared outputs─▶ FINISHING ─▶ DONE
+ *                                │             ▼   │
+ *                                │        CHECKPOINT (files copied, sent
+ *                                │         in the background; spawned again)
  *                                │                       │
  *                      cancel/timeout           cancel/timeout
  *                                ▼                       ▼
  *                             STOPPING ─────────exit──────────────────▶ DONE
- *   STARTING/RUNNING/STOPPING ──shutdown──▶ ABANDONED ──exit──▶ freed, no result
+ *   any state but DONE ──shutdown──▶ ABANDONED ──exit──▶ freed, no result
+ *
+ * A task's files (stage.c): the inputs and the last checkpoint are
+ * fetched and placed before the task starts, which does not count
+ * against its timeout (the timer starts with the first spawn and runs on
+ * across checkpoint restarts); a cancel while fetching ends it at once.
+ * Exit code 85 of a task that declares checkpoint patterns means it took
+ * a checkpoint: its files are copied into the cache and the task is
+ * spawned again at once in the same directory, as the same attempt, while
+ * the files go to the main node and then task_checkpoint.  When a task
+ * that declares outputs ends, they are found and kept before its result
+ * is spooled; the result goes once the main node has them (files.c).
  *
  * task_started goes out when execve succeeded; output and the result are
  * kept in the spool first and sent when the main node can have them (see
@@ -54,16 +72,24 @@ enum task_state {
 	TS_STOPPING,	/* kill path taken; outcome fixed in final */
 	TS_ABANDONED,	/* shutdown: killed, no result will be sent */
 	TS_DONE,	/* result spooled and sent; freed soon */
+	TS_FETCHING,	/* its files being fetched and placed */
+	TS_CHECKPOINT,	/* exited 85: its checkpoint being copied */
+	TS_FINISHING,	/* exited: its outputs being kept */
 };
 
 static const char *task_state_names[] = {
-	"starting", "running", "stopping", "abandoned", "done",
+	"starting", "running", "stopping", "abandoned", "done", "fetching",
+	"checkpoint", "finishing",
 };
 
 /*
  * A task attempt on this device.  All pointers are owned; log_id is the
  * task id made safe for the log.  job is set from a successful spawn
- * until the task is freed; sb only for command tasks.
+ * until the task is freed (old_job: the run before a checkpoint restart,
+ * freed once out of its callbacks); sb only for command tasks.  pt is
+ * the assignment, kept only by a task with files (to fetch them, to run
+ * it again after a checkpoint, to find its outputs); stage is its files
+ * being fetched or kept, ckpt its last checkpoint being sent.
  */
 struct task {
 	char			*task_id;
@@ -78,6 +104,21 @@ struct task {
 	struct sandbox		*sb;
 	struct spool_rec	*spool;		/* its output, borrowed */
 	int			 memory_mb;
+	struct proto_task	*pt;
+	struct stage		*stage;
+	struct ckpt_send	*ckpt;
+	struct job		*old_job;
+	int			 runs;		/* spawns so far */
+	struct stage		*vstage;	/* task_checkpoint_send */
+	struct ckpt_send	*vsend;
+	void			(*vdone)(struct task *, void *);
+	void			*varg;
+	enum proto_task_status	 fin_status;	/* FINISHING: the outcome */
+	int			 fin_code;
+	char			*fin_error;
+	double			 fin_exec;
+	double			 fin_cpu;
+	int64_t			 fin_peak;
 	int64_t			 seq;		/* next task_output seq */
 	double			 assigned;	/* monotonic */
 	double			 started;	/* monotonic */
@@ -155,10 +196,32 @@ task_find_other(const char *task_id, int attempt)
 	return (NULL);
 }
 
+/* Free an assignment kept by a task. */
+static void
+task_pt_free(struct proto_task *pt)
+{
+	struct msg	m;
+
+	if (pt == NULL)
+		return;
+	msg_init(&m, MSG_TASK_ASSIGN);
+	m.u.task = *pt;
+	msg_free(&m);
+	free(pt);
+}
+
 /* Free a task and everything it owns. */
 static void
 task_free(struct task *t)
 {
+	stage_cancel(t->stage);
+	stage_ckpt_send_cancel(t->ckpt);
+	stage_cancel(t->vstage);
+	stage_ckpt_send_cancel(t->vsend);
+	task_pt_free(t->pt);
+	free(t->fin_error);
+	if (t->old_job != NULL)
+		job_free(t->old_job);
 	if (t->job != NULL)
 		job_free(t->job);
 	sandbox_free(t->sb);
@@ -193,6 +256,10 @@ task_remove(struct task *t)
 {
 	TAILQ_REMOVE(&task_list, t, entry);
 	task_n--;
+	stage_cancel(t->stage);
+	t->stage = NULL;
+	stage_ckpt_send_cancel(t->ckpt);
+	t->ckpt = NULL;
 	if (t->timeout_ev != NULL)
 		evtimer_del(t->timeout_ev);
 	if (t->kill_ev != NULL)
@@ -210,14 +277,21 @@ struct task_outcome {
 	int			 start_failed;
 };
 
-/* Spool and send a result; the spool makes it survive everything. */
+/*
+ * Spool and send a result; the spool makes it survive everything.  Its
+ * outputs (kept in the cache) are pinned there until it is acknowledged,
+ * and it goes once the main node has them.
+ */
 static void
 task_send_result(const char *task_id, int attempt,
     enum proto_task_status status, int exit_code,
-    const struct task_outcome *o)
+    const struct task_outcome *o, const struct proto_file *outputs,
+    size_t n_outputs)
 {
 	struct msg	 m;
 	char		 text[PROTO_TEXT_MAX], id[PROTO_ID_MAX * 4 + 1];
+	char		*line;
+	size_t		 len;
 
 	msg_init(&m, MSG_TASK_RESULT);
 	m.sender_id = wconf.id;
@@ -236,14 +310,33 @@ task_send_result(const char *task_id, int attempt,
 		m.u.result.cpu_time = o->cpu_time;
 	if (o->memory_peak >= 0)
 		m.u.result.memory_peak = o->memory_peak;
+	m.u.result.outputs = (struct proto_file *)outputs;
+	m.u.result.n_outputs = n_outputs;
+	if (n_outputs > 0 && (line = msg_encode(&m, &len)) != NULL) {
+		free(line);
+		if (len > PROTO_LINE_MAX) {
+			/* One line cannot list them all: the task failed. */
+			snprintf(text, sizeof text, "its %zu output files are "
+			    "too many to list in one result; pack them into "
+			    "an archive", n_outputs);
+			m.u.result.error = text;
+			m.u.result.status = status = TASK_FAILED;
+			m.u.result.outputs = NULL;
+			m.u.result.n_outputs = n_outputs = 0;
+		}
+	}
 	log_sanitize(task_id, id, sizeof id);
 	log_info("event=task_result task=%s attempt=%d status=%s exit_code=%d%s",
 	    id, attempt, proto_task_status_name(status), exit_code,
 	    o->start_failed ? " start_failed=true" : "");
 	spool_unmark(task_id, attempt);
+	if (n_outputs > 0)
+		files_result_keep(&m.u.result);
 	if (spool_result(&m) == 0)
 		log_info("event=result_spooled task=%s attempt=%d msg=\"sent "
-		    "when the main node is back\"", id, attempt);
+		    "%s\"", id, attempt, n_outputs > 0 && files_is_online() ?
+		    "once its outputs are on the main node" :
+		    "when the main node is back");
 }
 
 /* An outcome with nothing known but the error. */
@@ -268,7 +361,7 @@ task_refuse(const char *task_id, int attempt, const char *why)
 	    log_sanitize(task_id, id, sizeof id), attempt, why);
 	task_outcome_init(&o, why);
 	o.start_failed = 1;
-	task_send_result(task_id, attempt, TASK_FAILED, -1, &o);
+	task_send_result(task_id, attempt, TASK_FAILED, -1, &o, NULL, 0);
 }
 
 /* Last line of a runtime's stderr, for an error text (into buf). */
@@ -302,17 +395,19 @@ task_job_started(struct job *job, const char *error, void *arg)
 		    "error=\"%s\"", t->log_id, t->attempt, error);
 		t->spool = NULL;	/* the result completes it */
 		if (t->state == TS_STARTING) {
-			xasprintf(&why, "cannot start the task: %s", error);
+			xasprintf(&why, "cannot start the task%s: %s",
+			    t->runs > 1 ? " again after its checkpoint" : "",
+			    error);
 			task_outcome_init(&o, why);
-			o.start_failed = 1;
+			o.start_failed = (t->runs == 1);
 			task_send_result(t->task_id, t->attempt, TASK_FAILED,
-			    -1, &o);
+			    -1, &o, NULL, 0);
 			free(why);
 			task_set_state(t, TS_DONE);
 		} else if (t->state == TS_STOPPING) {
 			task_outcome_init(&o, NULL);
 			task_send_result(t->task_id, t->attempt, t->final, -1,
-			    &o);
+			    &o, NULL, 0);
 			task_set_state(t, TS_DONE);
 		}
 		return;
@@ -320,6 +415,13 @@ task_job_started(struct job *job, const char *error, void *arg)
 	if (t->state != TS_STARTING)
 		return;
 	task_set_state(t, TS_RUNNING);
+	if (t->runs > 1) {
+		/* Started again after a checkpoint: the main node knows. */
+		log_info("event=task_restarted task=%s attempt=%d pid=%ld "
+		    "runs=%d", t->log_id, t->attempt, (long)job_pid(job),
+		    t->runs);
+		return;
+	}
 	log_info("event=task_started task=%s attempt=%d type=%s pid=%ld "
 	    "start_ms=%.3f%s%s", t->log_id, t->attempt,
 	    proto_task_type_name(t->type), (long)job_pid(job),
@@ -356,6 +458,12 @@ task_runtime_failed(struct task *t, int code, char *line, size_t size)
 	    strncmp(line, "docker: ", 8) == 0);
 }
 
+static void	task_checkpoint_exit(struct task *);
+static void	task_outputs_kept(void *, const struct proto_file *, size_t,
+		    const char *);
+static void	task_ckpt_taken(void *, const struct proto_file *, size_t,
+		    const char *);
+
 /* The job is over: work out the status and report it. */
 static void
 task_job_done(struct job *job, void *arg)
@@ -375,6 +483,12 @@ task_job_done(struct job *job, void *arg)
 		code = WEXITSTATUS(ws);
 	else if (WIFSIGNALED(ws))
 		code = 128 + WTERMSIG(ws);
+	if (t->state == TS_RUNNING && WIFEXITED(ws) &&
+	    code == PROTO_CHECKPOINT_EXIT && t->pt != NULL &&
+	    t->pt->n_checkpoints > 0) {
+		task_checkpoint_exit(t);
+		return;
+	}
 
 	task_outcome_init(&o, NULL);
 	o.exec_time = worker_now() - t->started;
@@ -422,9 +536,53 @@ task_job_done(struct job *job, void *arg)
 			xasprintf(&error, "exit code %d", code);
 	}
 	o.error = error;
+	if (t->state != TS_STOPPING && WIFEXITED(ws) && !o.start_failed &&
+	    t->pt != NULL && t->pt->n_outputs > 0) {
+		/* Its outputs first: found, hashed and kept. */
+		t->fin_status = status;
+		t->fin_code = code;
+		t->fin_error = error;
+		t->fin_exec = o.exec_time;
+		t->fin_cpu = o.cpu_time;
+		t->fin_peak = o.memory_peak;
+		task_set_state(t, TS_FINISHING);
+		t->stage = stage_out(t->log_id, t->workdir, t->pt->outputs,
+		    t->pt->n_outputs, status == TASK_COMPLETED,
+		    task_outputs_kept, t);
+		return;
+	}
 	t->spool = NULL;	/* the result completes it */
-	task_send_result(t->task_id, t->attempt, status, code, &o);
+	task_send_result(t->task_id, t->attempt, status, code, &o, NULL, 0);
 	free(error);
+	task_set_state(t, TS_DONE);
+	task_remove(t);
+}
+
+/* A finished task's outputs are kept (or could not be): its result. */
+static void
+task_outputs_kept(void *arg, const struct proto_file *files, size_t n,
+    const char *err)
+{
+	struct task		*t = arg;
+	struct task_outcome	 o;
+	enum proto_task_status	 status = t->fin_status;
+
+	t->stage = NULL;
+	task_outcome_init(&o, t->fin_error);
+	o.exec_time = t->fin_exec;
+	o.cpu_time = t->fin_cpu;
+	o.memory_peak = t->fin_peak;
+	if (err != NULL) {
+		log_warn("event=task_outputs_failed task=%s attempt=%d "
+		    "msg=\"%s\"", t->log_id, t->attempt, err);
+		if (status == TASK_COMPLETED) {
+			status = TASK_FAILED;
+			o.error = err;
+		}
+	}
+	t->spool = NULL;
+	task_send_result(t->task_id, t->attempt, status, t->fin_code, &o,
+	    files, n);
 	task_set_state(t, TS_DONE);
 	task_remove(t);
 }
@@ -503,8 +661,23 @@ task_kill_cb(evutil_socket_t fd, short events, void *arg)
 static void
 task_terminate(struct task *t, enum proto_task_status final)
 {
-	struct timeval	tv = { TASK_KILL_GRACE, 0 };
+	struct timeval		tv = { TASK_KILL_GRACE, 0 };
+	struct task_outcome	o;
 
+	if (t->state == TS_FETCHING || t->state == TS_CHECKPOINT) {
+		/* No process: it ends at once. */
+		log_info("event=task_stopped task=%s attempt=%d state=%s",
+		    t->log_id, t->attempt, task_state_names[t->state]);
+		task_outcome_init(&o, NULL);
+		if (t->runs > 0)
+			o.exec_time = worker_now() - t->started;
+		t->spool = NULL;
+		task_send_result(t->task_id, t->attempt, final, -1, &o, NULL,
+		    0);
+		task_set_state(t, TS_DONE);
+		task_remove(t);
+		return;
+	}
 	if (t->state != TS_STARTING && t->state != TS_RUNNING)
 		return;
 	task_set_state(t, TS_STOPPING);
@@ -548,14 +721,111 @@ task_prepare_command(struct task *t, const struct proto_task *pt,
 	return (0);
 }
 
-/* Start an assigned task, or refuse it (see the diagram above). */
+/*
+ * Spawn a task (again, after a checkpoint): its spec, its sandbox, its
+ * job; the timeout starts with the first spawn.  0, or -1 with *cause.
+ */
+static int
+task_launch(struct task *t, const struct proto_task *pt, char **cause)
+{
+	struct job_spec	 spec;
+	struct timeval	 tv;
+
+	job_spec_init(&spec);
+	if (pt->type == TASK_TYPE_CONTAINER) {
+		exec_container_name(pt->task_id, pt->attempt, t->container,
+		    sizeof t->container);
+		if (exec_container_spec(pt, t->workdir, t->container, &spec,
+		    cause) != 0)
+			goto fail;
+	} else if (task_prepare_command(t, pt, &spec, cause) != 0)
+		goto fail;
+
+	if (t->state != TS_STARTING)
+		task_set_state(t, TS_STARTING);
+	if (t->runs == 0)
+		t->started = worker_now();
+	t->job = job_run(&spec, &task_job_cb, t, cause);
+	if (spec.landlock_fd != -1)
+		close(spec.landlock_fd);
+	job_spec_free(&spec);
+	if (t->job == NULL)
+		return (-1);
+	if (t->sb != NULL)
+		sandbox_set_pgid(t->sb, job_pid(t->job));
+	if (t->spool == NULL)
+		t->spool = spool_open(t->task_id, t->attempt);
+	if (task_paused)
+		job_pause(t->job, 1);
+	spool_mark(t->task_id, t->attempt, job_pid(t->job),
+	    *t->container != '\0' ? t->container : NULL,
+	    t->sb != NULL ? sandbox_cgroup(t->sb) : NULL, t->workdir);
+	log_debug("event=task_spawned task=%s attempt=%d pid=%ld timeout=%d "
+	    "runs=%d", t->log_id, t->attempt, (long)job_pid(t->job),
+	    pt->timeout, t->runs + 1);
+	if (t->runs++ == 0 && pt->timeout > 0) {
+		tv.tv_sec = pt->timeout;
+		tv.tv_usec = 0;
+		evtimer_add(t->timeout_ev, &tv);
+	}
+	return (0);
+
+fail:
+	if (spec.landlock_fd != -1)
+		close(spec.landlock_fd);
+	job_spec_free(&spec);
+	return (-1);
+}
+
+/* A task that could not start here: a failed start, and it goes. */
+static void
+task_start_failed(struct task *t, const char *what, const char *cause)
+{
+	char	*why;
+
+	xasprintf(&why, "%s: %s", what, cause);
+	task_refuse(t->task_id, t->attempt, why);
+	free(why);
+	task_set_state(t, TS_DONE);
+	task_remove(t);
+}
+
+/* A task's files are in its working directory (or cannot be): start it. */
+static void
+task_fetched(void *arg, const char *err)
+{
+	struct task	*t = arg;
+	char		*cause = NULL;
+
+	t->stage = NULL;
+	if (t->state != TS_FETCHING)
+		return;
+	if (err != NULL) {
+		task_start_failed(t, "cannot get the task's files on this "
+		    "device", err);
+		return;
+	}
+	if (task_launch(t, t->pt, &cause) != 0) {
+		task_start_failed(t, "cannot start the task", cause);
+		free(cause);
+	}
+}
+
+/* 1 if a task names files (it keeps its assignment then). */
+static int
+task_has_files(const struct proto_task *pt)
+{
+	return (pt->n_inputs > 0 || pt->n_checkpoint > 0 ||
+	    pt->n_outputs > 0 || pt->n_checkpoints > 0);
+}
+
+/* Start an assigned task, or refuse it (see the diagram above).  A task
+ * with files takes what pt owns (its fields are left zeroed). */
 void
-task_assign(const struct proto_task *pt)
+task_assign(struct proto_task *pt)
 {
 	struct task	*t, *other;
-	struct job_spec	 spec;
 	struct msg	 m;
-	struct timeval	 tv;
 	char		*cause = NULL, *why, id[PROTO_ID_MAX * 4 + 1];
 
 	if (pt->task_id == NULL || pt->attempt < 1)
@@ -615,56 +885,168 @@ task_assign(const struct proto_task *pt)
 	t->kill_ev = evtimer_new(worker_base, task_kill_cb, t);
 	TAILQ_INSERT_TAIL(&task_list, t, entry);
 	task_n++;
-	job_spec_init(&spec);
+	if (task_has_files(pt)) {
+		t->pt = xmalloc(sizeof *t->pt);
+		*t->pt = *pt;
+		memset(pt, 0, sizeof *pt);
+		pt = t->pt;
+	}
 
 	if (spool_work_make(t->workdir) != 0) {
 		xasprintf(&cause, "cannot create the work directory %s: %s",
 		    t->workdir, strerror(errno));
 		goto fail;
 	}
-	if (pt->type == TASK_TYPE_CONTAINER) {
-		exec_container_name(pt->task_id, pt->attempt, t->container,
-		    sizeof t->container);
-		if (exec_container_spec(pt, t->workdir, t->container, &spec,
-		    &cause) != 0)
-			goto fail;
-	} else if (task_prepare_command(t, pt, &spec, &cause) != 0)
-		goto fail;
-
-	t->started = worker_now();
-	t->job = job_run(&spec, &task_job_cb, t, &cause);
-	if (spec.landlock_fd != -1)
-		close(spec.landlock_fd);
-	job_spec_free(&spec);
-	if (t->job == NULL)
-		goto fail;
-	if (t->sb != NULL)
-		sandbox_set_pgid(t->sb, job_pid(t->job));
-	t->spool = spool_open(t->task_id, t->attempt);
-	if (task_paused)
-		job_pause(t->job, 1);
-	spool_mark(t->task_id, t->attempt, job_pid(t->job),
-	    *t->container != '\0' ? t->container : NULL,
-	    t->sb != NULL ? sandbox_cgroup(t->sb) : NULL, t->workdir);
-	log_debug("event=task_spawned task=%s attempt=%d pid=%ld timeout=%d",
-	    t->log_id, t->attempt, (long)job_pid(t->job), pt->timeout);
-	if (pt->timeout > 0) {
-		tv.tv_sec = pt->timeout;
-		tv.tv_usec = 0;
-		evtimer_add(t->timeout_ev, &tv);
+	if (pt->n_inputs > 0 || pt->n_checkpoint > 0) {
+		task_set_state(t, TS_FETCHING);
+		log_info("event=task_fetching task=%s attempt=%d inputs=%zu "
+		    "checkpoint=%zu", t->log_id, t->attempt, pt->n_inputs,
+		    pt->n_checkpoint);
+		t->stage = stage_in(t->log_id, t->workdir, pt->inputs,
+		    pt->n_inputs, pt->checkpoint, pt->n_checkpoint,
+		    task_fetched, t);
+		return;
 	}
-	return;
+	if (task_launch(t, pt, &cause) == 0)
+		return;
 
 fail:
-	if (spec.landlock_fd != -1)
-		close(spec.landlock_fd);
-	job_spec_free(&spec);
-	xasprintf(&why, "cannot start the task: %s", cause);
-	task_refuse(pt->task_id, pt->attempt, why);
-	free(why);
+	task_start_failed(t, "cannot start the task", cause);
 	free(cause);
-	task_set_state(t, TS_DONE);
-	task_remove(t);
+}
+
+/* Exit code 85: the task took a checkpoint.  Its files are copied into
+ * the cache, then it runs again; they go to the main node meanwhile. */
+static void
+task_checkpoint_exit(struct task *t)
+{
+	log_info("event=task_checkpoint_exit task=%s attempt=%d runs=%d",
+	    t->log_id, t->attempt, t->runs);
+	spool_unmark(t->task_id, t->attempt);
+	t->old_job = t->job;	/* freed out of its own callback */
+	t->job = NULL;
+	sandbox_free(t->sb);
+	t->sb = NULL;
+	task_set_state(t, TS_CHECKPOINT);
+	t->stage = stage_ckpt(t->log_id, t->workdir, t->pt->checkpoints,
+	    t->pt->n_checkpoints, task_ckpt_taken, t);
+}
+
+/* A checkpoint's files reached the main node and task_checkpoint went
+ * (or not: the task goes on either way). */
+static void
+task_ckpt_sent(void *arg, const char *err)
+{
+	struct task	*t = arg;
+
+	t->ckpt = NULL;
+}
+
+/* A checkpoint's files are in the cache: send them, run the task again. */
+static void
+task_ckpt_taken(void *arg, const struct proto_file *files, size_t n,
+    const char *err)
+{
+	struct task	*t = arg;
+	char		*cause = NULL;
+
+	t->stage = NULL;
+	if (t->old_job != NULL) {
+		job_free(t->old_job);
+		t->old_job = NULL;
+	}
+	if (t->state != TS_CHECKPOINT)
+		return;
+	if (err != NULL)
+		log_warn("event=checkpoint_failed task=%s attempt=%d msg=\"%s\" "
+		    "reason=\"the task goes on from its files here\"",
+		    t->log_id, t->attempt, err);
+	else if (n == 0)
+		log_warn("event=checkpoint_empty task=%s attempt=%d msg=\"exit "
+		    "code 85, but no file matches its checkpoint patterns\"",
+		    t->log_id, t->attempt);
+	else {
+		/* Only the newest checkpoint is worth sending. */
+		stage_ckpt_send_cancel(t->ckpt);
+		t->ckpt = stage_ckpt_send(t->task_id, t->attempt, t->log_id,
+		    files, n, task_ckpt_sent, t);
+	}
+	if (task_launch(t, t->pt, &cause) != 0) {
+		struct task_outcome	o;
+		char			*why;
+
+		xasprintf(&why, "cannot start the task again after its "
+		    "checkpoint: %s", cause);
+		free(cause);
+		task_outcome_init(&o, why);
+		o.exec_time = worker_now() - t->started;
+		t->spool = NULL;
+		task_send_result(t->task_id, t->attempt, TASK_FAILED, -1, &o,
+		    NULL, 0);
+		free(why);
+		task_set_state(t, TS_DONE);
+		task_remove(t);
+	}
+}
+
+/* A stopped task's checkpoint went (or not): tell the caller. */
+static void
+task_vacate_end(struct task *t)
+{
+	void	(*done)(struct task *, void *) = t->vdone;
+
+	t->vstage = NULL;
+	t->vsend = NULL;
+	t->vdone = NULL;
+	if (done != NULL)
+		done(t, t->varg);
+}
+
+static void
+task_vacate_sent(void *arg, const char *err)
+{
+	task_vacate_end(arg);
+}
+
+static void
+task_vacate_taken(void *arg, const struct proto_file *files, size_t n,
+    const char *err)
+{
+	struct task	*t = arg;
+
+	t->vstage = NULL;
+	if (err != NULL)
+		log_warn("event=checkpoint_failed task=%s attempt=%d msg=\"%s\"",
+		    t->log_id, t->attempt, err);
+	if (err != NULL || n == 0) {
+		task_vacate_end(t);
+		return;
+	}
+	t->vsend = stage_ckpt_send(t->task_id, t->attempt, t->log_id, files,
+	    n, task_vacate_sent, t);
+}
+
+/*
+ * Send the checkpoint files of a task that was stopped (vacated: it had
+ * its SIGTERM and its grace, and its process is gone), if it declared
+ * checkpoint patterns: copied into the cache, uploaded, then
+ * task_checkpoint.  done(t, arg) is called from the loop once that is
+ * over, sent or not (at once when it declared none); then send its
+ * result.  t stays alive until then; one at a time per task.
+ */
+void
+task_checkpoint_send(struct task *t, void (*done)(struct task *, void *),
+    void *arg)
+{
+	t->vdone = done;
+	t->varg = arg;
+	if (t->pt == NULL || t->pt->n_checkpoints == 0) {
+		t->vsend = stage_ckpt_send(t->task_id, t->attempt, t->log_id,
+		    NULL, 0, task_vacate_sent, t);
+		return;
+	}
+	t->vstage = stage_ckpt(t->log_id, t->workdir, t->pt->checkpoints,
+	    t->pt->n_checkpoints, task_vacate_taken, t);
 }
 
 /* Cancel a task attempt: the kill path, recorded as cancelled. */
@@ -721,11 +1103,16 @@ task_count(void)
 void
 task_kill_all(void)
 {
-	struct task	*t;
+	struct task	*t, *next;
+	int		 running;
 
-	TAILQ_FOREACH(t, &task_list, entry) {
+	for (t = TAILQ_FIRST(&task_list); t != NULL; t = next) {
+		next = TAILQ_NEXT(t, entry);
 		if (t->state == TS_ABANDONED || t->state == TS_DONE)
 			continue;
+		/* Fetching, between runs or keeping outputs: no process. */
+		running = t->state != TS_FETCHING &&
+		    t->state != TS_CHECKPOINT && t->state != TS_FINISHING;
 		task_set_state(t, TS_ABANDONED);
 		log_info("event=task_abandoned task=%s attempt=%d msg=\"killed "
 		    "at shutdown\"", t->log_id, t->attempt);
@@ -733,11 +1120,14 @@ task_kill_all(void)
 			job_kill(t->job, SIGKILL);
 		if (t->sb != NULL)
 			sandbox_kill(t->sb);
-		if (t->type == TASK_TYPE_CONTAINER && wconf.runtime != NULL)
+		if (running && t->type == TASK_TYPE_CONTAINER &&
+		    wconf.runtime != NULL)
 			exec_container_remove_sync(wconf.runtime, t->container);
 		spool_unmark(t->task_id, t->attempt);
 		spool_drop(t->spool);
 		t->spool = NULL;
+		if (!running)
+			task_remove(t);
 	}
 }
 

@@ -22,6 +22,17 @@
  * refused join token is: a device moved to another network, or whose
  * main node's address now leads elsewhere, comes back by itself, and one
  * whose main node was made anew says in its log what to copy.
+ *
+ * After a file_data line come its raw bytes (PROTOCOL.md "Files"): the
+ * read loop hands them to files.c as they arrive and reads the next line
+ * only after the last of them; a frame's bytes must keep coming (no
+ * UP_LINE_STALL without one).  File frames go out through
+ * upstream_bulk_output() only while the output is below UP_OUT_LOW, and
+ * the write callback asks files.c for more.  libevent 2.1 reads a socket
+ * 4 KiB at a time, a quarter of a million reads a gigabyte; on a plain
+ * TCP link the bytes of a frame are read straight from the socket in
+ * bites of UP_RAW_READ once the buffer is empty (never under TLS, whose
+ * bytes only the filter may read).
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -65,6 +76,8 @@
 #define UP_BYE_GRACE		3	/* s to flush bye */
 #define UP_TLS_OUT_HIGH		(64 * 1024)	/* TLS records queued at
 						   most on the socket */
+#define UP_RAW_READ		(256 * 1024)	/* a read of frame bytes */
+#define UP_RAW_PER_CB		(8 * 1024 * 1024)	/* then yield */
 
 /* Where the link is.  Messages other than register flow from PENDING. */
 enum up_state {
@@ -100,6 +113,9 @@ static struct {
 	int			 hb_interval;	/* s */
 	int			 bad_lines;
 	int			 pending_logged;
+	struct frame_reader	 fr;		/* raw bytes of a file frame */
+	char			*raw_buf;	/* UP_RAW_READ, made on first
+						   use (owned) */
 	char			*last_reject;	/* logged once (owned) */
 	void			(*bye_done)(void);
 } up;
@@ -245,6 +261,8 @@ upstream_close(const char *why, int delay_ms)
 	event_del(up.more_ev);
 	up.state = UP_IDLE;
 	up.bad_lines = 0;
+	frame_expect_raw(&up.fr, 0);
+	files_offline();
 	spool_offline();
 	task_output_resume();
 	if (up.bye_done != NULL) {
@@ -270,10 +288,14 @@ upstream_heartbeat(void)
 	upstream_send(&m);
 }
 
-/* Heartbeat timer. */
+/* Heartbeat timer.  Between file frames the read buffer goes back. */
 static void
 upstream_hb_cb(evutil_socket_t fd, short events, void *arg)
 {
+	if (up.fr.raw_left == 0) {
+		free(up.raw_buf);
+		up.raw_buf = NULL;
+	}
 	upstream_heartbeat();
 }
 
@@ -334,6 +356,9 @@ upstream_on_ack(const struct msg_register_ack *ack)
 	if (ack->heartbeat_interval > 0)
 		up.hb_interval = ack->heartbeat_interval;
 	evtimer_del(up.ack_ev);
+	/* Read file frames in big bites: a 16 KiB read (libevent's default)
+	 * costs more in system calls than in bytes. */
+	bufferevent_set_max_single_read(up.bev, UP_IN_MAX);
 	up.failures = 0;
 	free(up.last_reject);
 	up.last_reject = NULL;
@@ -356,8 +381,10 @@ upstream_on_ack(const struct msg_register_ack *ack)
 	upstream_hb_arm();
 	/* Spooled output and results first: they may settle tasks the
 	 * heartbeat no longer lists as active. */
-	if (up.state == UP_APPROVED)
+	if (up.state == UP_APPROVED) {
+		files_online();
 		spool_replay();
+	}
 	upstream_heartbeat();
 }
 
@@ -436,6 +463,13 @@ upstream_dispatch(struct msg *m)
 	case MSG_RESULT_ACK:
 		spool_ack(m->u.ref.task_id, m->u.ref.attempt);
 		break;
+	case MSG_FILE_DATA:
+		/* Its raw bytes follow (the caller reads them). */
+		files_on_data(&m->u.file);
+		break;
+	case MSG_FILE_ACK:
+		files_on_ack(&m->u.file, m->reply_to);
+		break;
 	case MSG_ERROR:
 		upstream_on_error(&m->u.error);
 		break;
@@ -451,11 +485,52 @@ upstream_dispatch(struct msg *m)
 	}
 }
 
-/* Read and handle complete lines, at most UP_LINES_PER_READ at once. */
+/* Read the rest of a frame's bytes straight from a plain socket, at most
+ * UP_RAW_PER_CB at once.  -1 if the link closed or failed. */
+static int
+upstream_read_raw(void)
+{
+	evutil_socket_t	fd;
+	size_t		want, total = 0;
+	ssize_t		n;
+
+	if (up.bev == NULL || bufferevent_get_underlying(up.bev) != NULL ||
+	    (fd = bufferevent_getfd(up.bev)) == -1)
+		return (0);
+	if (up.raw_buf == NULL)
+		up.raw_buf = xmalloc(UP_RAW_READ);
+	while (up.fr.raw_left > 0 && total < UP_RAW_PER_CB) {
+		want = UP_RAW_READ;
+		if ((int64_t)want > up.fr.raw_left)
+			want = (size_t)up.fr.raw_left;
+		n = recv(fd, up.raw_buf, want, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0) {
+			upstream_close(n == 0 ? "connection closed by the "
+			    "main node" : strerror(errno), -1);
+			return (-1);
+		}
+		files_raw_buf(up.raw_buf, (size_t)n);
+		frame_raw_done(&up.fr, (size_t)n);
+		total += (size_t)n;
+		if (up.fr.raw_left == 0)
+			files_raw_end();
+	}
+	if (total > 0)
+		evtimer_del(up.stall_ev);	/* bytes came */
+	return (0);
+}
+
+/* Read and handle complete lines and file frames' raw bytes, at most
+ * UP_LINES_PER_READ at once. */
 static void
 upstream_read_lines(void)
 {
 	struct bufferevent	*bev = up.bev;
+	struct evbuffer		*in;
 	struct proto_err	 err;
 	struct msg		 m;
 	char			*line, text[PROTO_TEXT_MAX + 64];
@@ -465,16 +540,29 @@ upstream_read_lines(void)
 	for (i = 0; i < UP_LINES_PER_READ; i++) {
 		if (up.bev != bev || bev == NULL)
 			return;
-		switch (frame_read_line(bufferevent_get_input(bev),
-		    PROTO_LINE_MAX, &line, &len)) {
-		case FRAME_AGAIN:
+		in = bufferevent_get_input(bev);
+		switch (frame_next(&up.fr, in, PROTO_LINE_MAX, &line, &len)) {
+		case FRAME_K_AGAIN:
+			if (up.fr.raw_left > 0) {
+				if (upstream_read_raw() != 0 || up.bev != bev)
+					return;
+				if (up.fr.raw_left == 0)
+					continue;	/* lines may follow */
+			}
 			upstream_watch_partial();
 			return;
-		case FRAME_TOO_LONG:
+		case FRAME_K_TOO_LONG:
 			upstream_close("line too long from the main node (over "
 			    "64 KiB without a newline)", -1);
 			return;
-		case FRAME_OK:
+		case FRAME_K_RAW:
+			files_raw(in, len);
+			frame_raw_done(&up.fr, len);
+			evtimer_del(up.stall_ev);	/* bytes came */
+			if (up.fr.raw_left == 0)
+				files_raw_end();
+			continue;
+		case FRAME_K_LINE:
 			break;
 		}
 		if (msg_decode(line, len, &m, &err) != 0) {
@@ -483,6 +571,12 @@ upstream_read_lines(void)
 			    proto_code_name(err.code), text);
 			free(line);
 			evtimer_del(up.stall_ev);	/* a line ended */
+			if (err.type == MSG_FILE_DATA) {
+				/* How many raw bytes follow is unknown. */
+				upstream_close("a file_data line that cannot be "
+				    "read from the main node", -1);
+				return;
+			}
 			if (++up.bad_lines >= UP_BAD_LINES_MAX) {
 				upstream_close("too many bad lines", -1);
 				return;
@@ -493,6 +587,11 @@ upstream_read_lines(void)
 		up.bad_lines = 0;
 		evtimer_del(up.stall_ev);	/* a line ended */
 		upstream_dispatch(&m);
+		if (m.type == MSG_FILE_DATA && up.bev == bev) {
+			frame_expect_raw(&up.fr, m.u.file.len);
+			if (m.u.file.len == 0)
+				files_raw_end();
+		}
 		msg_free(&m);
 	}
 	if (up.bev == bev)
@@ -506,8 +605,8 @@ upstream_watch_partial(void)
 {
 	struct timeval	tv = { UP_LINE_STALL, 0 };
 
-	if (up.bev == NULL ||
-	    evbuffer_get_length(bufferevent_get_input(up.bev)) == 0)
+	if (up.bev == NULL || (up.fr.raw_left == 0 &&
+	    evbuffer_get_length(bufferevent_get_input(up.bev)) == 0))
 		evtimer_del(up.stall_ev);
 	else if (!evtimer_pending(up.stall_ev, NULL))
 		evtimer_add(up.stall_ev, &tv);
@@ -569,6 +668,7 @@ upstream_write_cb(struct bufferevent *bev, void *arg)
 		return;
 	}
 	spool_pump();
+	files_drained();
 	task_output_resume();
 }
 
@@ -908,7 +1008,8 @@ upstream_stop(void)
 	upstream_tls_stop();
 	free(up.key);
 	free(up.last_reject);
-	up.key = up.last_reject = NULL;
+	free(up.raw_buf);
+	up.key = up.last_reject = up.raw_buf = NULL;
 }
 
 /* 1 when acknowledged by the main node (approved or pending). */
@@ -944,6 +1045,18 @@ upstream_send(struct msg *m)
 		return (-1);
 	}
 	return (0);
+}
+
+/* The output buffer, when a file frame may be queued now. */
+struct evbuffer *
+upstream_bulk_output(void)
+{
+	struct evbuffer	*out;
+
+	if (up.bev == NULL || up.state != UP_APPROVED)
+		return (NULL);
+	out = bufferevent_get_output(up.bev);
+	return (evbuffer_get_length(out) < UP_OUT_LOW ? out : NULL);
 }
 
 /* Send an encoded line. */

@@ -444,6 +444,7 @@ worker_configure(struct cfg *cfg)
 		    "(pick another with --state-dir)", dir, strerror(errno));
 	wconf.state_dir = dir;
 
+	wconf.cache_max = (int64_t)cfg_get_int(cfg, "cache-mb") * 1024 * 1024;
 	wconf.min_battery = (int)cfg_get_int(cfg, "min-battery");
 	wconf.max_temp = (int)cfg_get_int(cfg, "max-temp");
 	worker_parse_labels(cfg);
@@ -524,9 +525,9 @@ worker_help(const struct cfg *cfg)
 	cfg_usage(stdout, WORKER_SYNOPSIS, cfg);
 	printf("\nThe state directory (device.key, ca.pin, join.secret, run/ "
 	    "markers, spool/\nof unacknowledged results and output, work/ of "
-	    "running tasks) defaults to\n/var/lib/encore/worker for root, "
-	    "else $XDG_STATE_HOME/encore-worker or\n"
-	    "~/.local/state/encore-worker.\n"
+	    "running tasks, cache/ of task\nfiles) defaults to "
+	    "/var/lib/encore/worker for root, else\n"
+	    "$XDG_STATE_HOME/encore-worker or ~/.local/state/encore-worker.\n"
 	    "\nThe join token is in the main node's state directory, file "
 	    "join.token:\nENC1:<SHA-256 of the cluster CA>:<secret>.  With it "
 	    "the worker speaks TLS\nand checks the main node's certificate "
@@ -536,7 +537,10 @@ worker_help(const struct cfg *cfg)
 	    "refused (both hashes are logged) and tried again every minute.  "
 	    "A bare\nsecret (an older token) speaks plaintext, accepted only "
 	    "from the main node's\nown host unless it runs with --plaintext on."
-	    "\n");
+	    "\n"
+	    "\nA task's files are in its working directory (/work in a "
+	    "container); exit code 85\nmeans \"checkpoint taken\": its "
+	    "checkpoint files are sent and it runs again.\n");
 }
 
 /* Descriptors 0-2 must be open, or a pipe or socket of ours could become
@@ -620,6 +624,8 @@ main(int argc, char **argv)
 	sandbox_start();
 	spool_start();
 	spool_recover();
+	cache_start();
+	files_start();
 	if (wconf.runtime != NULL)
 		exec_container_cleanup(wconf.runtime);
 	task_start();
@@ -632,6 +638,8 @@ main(int argc, char **argv)
 	sampler_stop();
 	task_stop();
 	spool_stop();
+	files_stop();
+	cache_stop();
 	sandbox_stop();
 	executor_stop();
 	event_free(worker_sigterm_ev);

@@ -10,7 +10,10 @@
  * (podman/docker), confined by sandbox.c (cgroup or subreaper, memory
  * limit, Landlock); spooler.c keeps results on disk until acknowledged and
  * the run markers that make a crash visible; sampler.c turns profiler
- * samples into heartbeat metrics.
+ * samples into heartbeat metrics.  A task's files: stage.c fetches and
+ * places its inputs, finds and keeps its outputs and checkpoints;
+ * files.c moves them to and from the main node; cache.c keeps them by
+ * SHA-256 (hash.c) in the state dir, indexed (cache-index.c).
  */
 #ifndef WORKER_H
 #define WORKER_H
@@ -45,6 +48,7 @@ struct worker_conf {
 	const char		*runtime;	/* "podman"/"docker"/NULL, static */
 	struct proto_kv		*labels;
 	size_t			 n_labels;
+	int64_t			 cache_max;	/* --cache-mb, bytes */
 	int			 min_battery;	/* percent */
 	int			 max_temp;	/* degrees C */
 	struct prof_device	 dev;		/* profile read at start */
@@ -92,6 +96,9 @@ int	upstream_send_line(const char *line, size_t len);
 void	upstream_flush(void);
 /* Say bye and call done when flushed (or after a short grace). */
 void	upstream_bye(const char *reason, void (*done)(void));
+/* The link's output buffer when a file frame may be queued now (approved
+ * and below the low mark, so other messages interleave), else NULL. */
+struct evbuffer *upstream_bulk_output(void);
 
 /* cred.c: credentials in text (pure parsers, fuzzed) and in the state
  * dir */
@@ -152,7 +159,9 @@ int	sampler_decide(const struct proto_metrics *m, int min_battery,
 /* task.c */
 void	task_start(void);
 void	task_stop(void);
-void	task_assign(const struct proto_task *);
+/* Start an assigned task; one with files takes what pt owns (its fields
+ * are left zeroed). */
+void	task_assign(struct proto_task *);
 void	task_cancel(const char *task_id, int attempt);
 /* The running (task_id, attempt) pairs; *refs is a borrowed array valid
  * until the next call that changes the task list. */
@@ -162,6 +171,16 @@ size_t	task_count(void);
 void	task_output_resume(void);
 /* Kill every task now (shutdown): groups, containers, markers. */
 void	task_kill_all(void);
+struct task;
+/*
+ * For a task that was stopped by the device's policy (vacate: SIGTERM,
+ * the grace, its process gone) and before its result: send its
+ * checkpoint files if it declared checkpoint patterns (copied into the
+ * cache, uploaded, then task_checkpoint); done(t, arg) runs from the loop
+ * once that is over, sent or not.  t must stay alive until then.
+ */
+void	task_checkpoint_send(struct task *t,
+	    void (*done)(struct task *, void *), void *arg);
 
 /* spooler.c */
 struct spool_rec;
@@ -210,6 +229,139 @@ int	spool_work_make(const char *path);
 /* A task is over: its working directory goes (or is kept, if empty, for
  * the next task under another name). */
 void	spool_work_done(const char *path);
+
+/* hash.c: SHA-256 (OpenSSL's), and hashing a file from the loop */
+struct hash;
+struct hash_job;
+struct hash	*hash_new(void);
+void		 hash_reset(struct hash *);
+void		 hash_update(struct hash *, const void *, size_t);
+/* 64 lowercase hex digits (and a NUL) into hex; the hash is reset. */
+void		 hash_final(struct hash *, char *hex);
+void		 hash_free(struct hash *);
+/* Hash len bytes of fd from off (-1: to its end) into h, a slice per
+ * loop turn, copying them to out_fd unless -1; done(arg, errno or 0,
+ * bytes) once, from the loop. */
+struct hash_job	*hash_job_start(int fd, int64_t off, int64_t len,
+		    struct hash *h, int out_fd,
+		    void (*done)(void *, int, int64_t), void *arg);
+void		 hash_job_cancel(struct hash_job *);
+
+/* cache-index.c: the cache index's format (pure, fuzzed) */
+struct cache_rec {
+	char	 sha[PROTO_SHA256_HEX + 1];
+	int64_t	 size;
+	int64_t	 mtime_ns;	/* when last verified, 0: never */
+	int64_t	 used;		/* unix seconds, last use */
+};
+/* The entries of an index's text; *n of them (caller frees), the boot
+ * id of its header into boot. */
+struct cache_rec *cache_index_parse(const char *data, size_t len,
+	    char *boot, size_t bootsize, size_t *n);
+/* One entry's line / the header line (with LF) into buf: its length, or
+ * -1 if it does not fit. */
+int	cache_index_format(const struct cache_rec *, char *buf, size_t size);
+int	cache_index_header(const char *boot, char *buf, size_t size);
+
+/* cache.c: the content-addressed cache, STATE/cache (--cache-mb) */
+struct centry;
+struct stat;
+void	cache_start(void);
+void	cache_stop(void);
+/* The entry of a whole cached file, or NULL. */
+struct centry *cache_find(const char *sha);
+const char *cache_path(const char *sha, char *buf, size_t size);
+const char *cache_partial_path(const char *sha, char *buf, size_t size);
+const char *cache_tmp_path(char *buf, size_t size);
+int64_t	cache_mtime_ns(const struct stat *);
+/* Make room for need more bytes of the cache, disk of them new on the
+ * disk: 0, or -1 with *cause (caller frees) if the disk is full. */
+int	cache_reserve(int64_t need, int64_t disk, char **cause);
+/* A verified file now at its cache path: its entry (made or
+ * refreshed). */
+struct centry *cache_add(const char *sha, int64_t size);
+void	cache_partial_add(int64_t delta);
+/* Pinned entries are never dropped. */
+void	cache_pin(struct centry *);
+void	cache_unpin(struct centry *);
+/* It was used now (least recently used goes first). */
+void	cache_use(struct centry *);
+int64_t	cache_entry_size(const struct centry *);
+const char *cache_entry_sha(const struct centry *);
+unsigned cache_confirmed(const struct centry *);
+void	cache_set_confirmed(struct centry *, unsigned session);
+/* Still what its name says?  1 yes; 0: being hashed again, cb(arg, ok)
+ * follows (a damaged file is gone by then); -1: it is gone (fetch it).
+ * The caller holds a pin. */
+int	cache_check(struct centry *, void (*cb)(void *, int), void *arg);
+void	cache_check_cancel(struct centry *, void *arg);
+
+/* files.c: transfers to and from the main node */
+struct fetch_wait;
+struct upload_wait;
+struct msg_file;
+void	files_start(void);
+void	files_stop(void);
+/* Fetch a file into the cache; cb(arg, err) from the loop once it is
+ * there (err NULL) or cannot be.  NULL with *cause if it cannot start. */
+struct fetch_wait *files_fetch(const char *sha, int64_t size,
+	    void (*cb)(void *, const char *), void *arg, char **cause);
+void	files_fetch_cancel(struct fetch_wait *);
+/* Send a cached file; cb(arg, err) from the loop once the main node has
+ * it whole (err NULL) or refused it for good.  NULL with *cause if it is
+ * not in the cache. */
+struct upload_wait *files_upload(const char *sha,
+	    void (*cb)(void *, const char *), void *arg, char **cause);
+void	files_upload_cancel(struct upload_wait *);
+/* upstream.c hands these over: a file_data line (its raw bytes follow),
+ * the raw bytes (n at the front of in, drained here), the frame's end,
+ * a file_ack. */
+void	files_on_data(const struct msg_file *);
+void	files_raw(struct evbuffer *in, size_t n);
+void	files_raw_buf(char *buf, size_t n);
+void	files_raw_end(void);
+void	files_on_ack(const struct msg_file *, const char *reply_to);
+/* The link: went away, approved us (a new session), drained. */
+void	files_offline(void);
+void	files_online(void);
+void	files_drained(void);
+int	files_is_online(void);
+/* A result naming outputs: pin them until files_result_done. */
+void	files_result_keep(const struct msg_task_result *);
+/* May it be sent now?  1 yes, 2 yes as changed (an output was refused:
+ * failed, without it), 0 not yet (spool_resend_one follows). */
+int	files_result_ready(struct msg_task_result *);
+void	files_result_done(const char *task_id, int attempt);
+
+/* stage.c: a task's files in its working directory */
+struct stage;
+struct ckpt_send;
+/* Inputs and the checkpoint's files, fetched and placed; done(arg, err)
+ * from the loop. */
+struct stage *stage_in(const char *log_id, const char *workdir,
+	    const struct proto_file *in, size_t nin,
+	    const struct proto_file *ck, size_t nck,
+	    void (*done)(void *, const char *), void *arg);
+/* What output (checkpoint) patterns match, hashed and kept in the cache
+ * (checkpoint files copied); done(arg, files, n, err) from the loop,
+ * files borrowed for the call.  require: a pattern that matches nothing
+ * is "missing output PATTERN". */
+struct stage *stage_out(const char *log_id, const char *workdir,
+	    char **patterns, size_t npat, int require,
+	    void (*done)(void *, const struct proto_file *, size_t,
+	    const char *), void *arg);
+struct stage *stage_ckpt(const char *log_id, const char *workdir,
+	    char **patterns, size_t npat,
+	    void (*done)(void *, const struct proto_file *, size_t,
+	    const char *), void *arg);
+/* Stop a stage: it never reports. */
+void	stage_cancel(struct stage *);
+/* Upload a checkpoint's cached files, then task_checkpoint; done(arg,
+ * err) from the loop. */
+struct ckpt_send *stage_ckpt_send(const char *task_id, int attempt,
+	    const char *log_id, const struct proto_file *files, size_t n,
+	    void (*done)(void *, const char *), void *arg);
+void	stage_ckpt_send_cancel(struct ckpt_send *);
 
 /* journal.c: the run journal's format (pure, fuzzed) */
 struct journal_entry {

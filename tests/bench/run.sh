@@ -484,6 +484,51 @@ while got < n + 1:
 PYEOF
 }
 
+# s15: one 1 GB input to one real worker over loopback: the worker's own
+# figure from its first file_get to the file verified in its cache
+# (event=file_fetched), and the main node's largest RSS meanwhile.  The
+# input is one MiB of /dev/urandom repeated with a counter stamped in each
+# MiB (tests/integration/files_helper.py), so its hash is of real bytes;
+# it is uploaded from disk first, then a task `true` that takes it.
+if want s15; then
+	start_main s15
+	mkdir -p "$SDIR/w1"
+	"$BIN/encore-worker" --main "127.0.0.1:$PORT" --token-file "$JT" \
+	    --id file-1 --state-dir "$SDIR/w1" --runtime none --cache-mb 2048 \
+	    --log-level info >"$SDIR/w1.log" 2>&1 &
+	WPIDS=$!
+	i=0
+	while [ $i -lt 100 ]; do
+		n=$(text_cmd "$PORT" status | awk -F': ' '/^devices_online/ { print $2 }')
+		[ "${n:-0}" -ge 1 ] && break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	peak=0
+	if python3 "$(dirname "$0")/../integration/files_helper.py" "$PORT" \
+	    "$OT" "$SDIR/big.bin" 1024 submit >"$SDIR/upload.out" \
+	    2>"$SDIR/upload.err"; then
+		i=0
+		while [ $i -lt 1200 ] && ! grep -q "event=file_fetched" "$SDIR/w1.log"; do
+			r=$(rss_kb "$MAIN_PID")
+			[ "${r:-0}" -gt "$peak" ] && peak=$r
+			sleep 0.1
+			i=$((i + 1))
+		done
+	fi
+	mbs=$(sed -n 's/.*event=file_fetched .*mb_per_s=\([0-9.]*\).*/\1/p' "$SDIR/w1.log" | head -1)
+	if [ -z "$mbs" ]; then
+		echo "# s15: the input did not reach the worker; logs in $WORK" >&2
+		FAILED=1
+	fi
+	echo "bench: file_mb_per_s ${mbs:-nan} MB/s"
+	awk -v k="$peak" 'BEGIN { printf "bench: file_main_rss_mb %.1f MB\n", k / 1024 }'
+	rm -f "$SDIR/big.bin"
+	rm -rf "$SDIR/state/files" "$SDIR/w1/cache" "$SDIR/w1/work"
+	stop_workers
+	stop_main
+fi
+
 # s12: the cost of a long queue that cannot run: main node CPU for 30
 # runnable tasks run one after another, with 20,000 unplaceable tasks
 # queued, divided by the same with none (target <= 1.5).  The WAL the

@@ -135,7 +135,8 @@ test_container_argv(void **state)
 {
 	static const char *want[] = { "podman", "run", "--rm", "--name",
 	    "encore-pi_1-3c535b-t_1-2", "--network=none", "--read-only", "--cap-drop=ALL",
-	    "--security-opt=no-new-privileges", "--memory", "16m", "--cpus",
+	    "--security-opt=no-new-privileges", "--volume", "/tmp:/work:rw",
+	    "--workdir", "/work", "--memory", "16m", "--cpus",
 	    "0.5", "--pids-limit", "256", "--env", "A=1 2", "img:latest", "sh",
 	    "-c", "echo hi", NULL };
 	struct proto_task	 t;

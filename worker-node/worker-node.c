@@ -369,6 +369,67 @@ worker_sighup_cb(evutil_socket_t sig, short events, void *arg)
 	    "new config\"");
 }
 
+/* A directory option (--sysfs, --procfs) that must exist; owned copy. */
+static char *
+worker_dir_option(const struct cfg *cfg, const char *name)
+{
+	const char	*s = cfg_get(cfg, name);
+	struct stat	 st;
+
+	if (s == NULL || *s == '\0')
+		worker_usage_error("--%s needs a directory", name);
+	if (stat(s, &st) != 0)
+		worker_usage_error("--%s %s: %s (give the directory where %s "
+		    "is mounted)", name, s, strerror(errno), name);
+	if (!S_ISDIR(st.st_mode))
+		worker_usage_error("--%s %s: not a directory (give the "
+		    "directory where %s is mounted)", name, s, name);
+	return (xstrdup(s));
+}
+
+/* The device's policy: when it suspends its tasks (README, "Devices that
+ * stay welcome"); exits 2 on a usage error. */
+static void
+worker_configure_policy(const struct cfg *cfg)
+{
+	struct policy_conf	*p = &wconf.policy;
+	const char		*s, *cause;
+
+	p->min_battery = (int)cfg_get_int(cfg, "min-battery");
+	if (cfg_get(cfg, "resume-battery") != NULL) {
+		p->resume_battery = (int)cfg_get_int(cfg, "resume-battery");
+		if (p->resume_battery < p->min_battery)
+			worker_usage_error("--resume-battery %d is below "
+			    "--min-battery %d: give at least %d",
+			    p->resume_battery, p->min_battery, p->min_battery);
+	} else
+		p->resume_battery = p->min_battery + 10 > 100 ? 100 :
+		    p->min_battery + 10;
+	p->max_temp = (int)cfg_get_int(cfg, "max-temp");
+	if (cfg_get(cfg, "resume-temp") != NULL) {
+		p->resume_temp = (int)cfg_get_int(cfg, "resume-temp");
+		if (p->resume_temp > p->max_temp)
+			worker_usage_error("--resume-temp %d is above --max-temp "
+			    "%d: give at most %d", p->resume_temp, p->max_temp,
+			    p->max_temp);
+	} else
+		p->resume_temp = p->max_temp - 10;
+	p->max_load = -1;
+	if ((s = cfg_get(cfg, "max-load")) != NULL && *s != '\0' &&
+	    strcmp(s, "off") != 0 &&
+	    policy_parse_load(s, &p->max_load, &cause) != 0)
+		worker_usage_error("bad --max-load '%s': %s", s, cause);
+	p->run_from = p->run_to = -1;
+	if ((s = cfg_get(cfg, "run-hours")) != NULL && *s != '\0' &&
+	    policy_parse_hours(s, &p->run_from, &p->run_to, &cause) != 0)
+		worker_usage_error("bad --run-hours '%s': %s", s, cause);
+	p->resume_after = (int)cfg_get_int(cfg, "resume-after");
+	wconf.max_suspend = (int)cfg_get_int(cfg, "max-suspend");
+	wconf.sysfs = worker_dir_option(cfg, "sysfs");
+	wconf.procfs = worker_dir_option(cfg, "procfs");
+	prof_set_mounts(wconf.sysfs, wconf.procfs);
+}
+
 /* Apply options to wconf; exits 2 on a usage error. */
 static void
 worker_configure(struct cfg *cfg)
@@ -415,8 +476,7 @@ worker_configure(struct cfg *cfg)
 		    "(pick another with --state-dir)", dir, strerror(errno));
 	wconf.state_dir = dir;
 
-	wconf.min_battery = (int)cfg_get_int(cfg, "min-battery");
-	wconf.max_temp = (int)cfg_get_int(cfg, "max-temp");
+	worker_configure_policy(cfg);
 	worker_parse_labels(cfg);
 
 	if ((s = cfg_get(cfg, "token")) != NULL && *s != '\0') {
@@ -481,6 +541,30 @@ worker_probe(struct cfg *cfg)
 		log_warn("event=runtime_unusable runtime=%s msg=\"%s is not "
 		    "usable (is it installed and does '%s info' work?); "
 		    "offering command tasks only\"", want, want, want);
+}
+
+/* Say when this device will suspend its tasks. */
+static void
+worker_log_policy(void)
+{
+	const struct policy_conf	*p = &wconf.policy;
+	char				 hours[64], load[32];
+
+	if (p->run_from >= 0)
+		snprintf(hours, sizeof hours, "%02d:%02d-%02d:%02d",
+		    p->run_from / 60, p->run_from % 60, p->run_to / 60,
+		    p->run_to % 60);
+	else
+		snprintf(hours, sizeof hours, "always");
+	if (p->max_load >= 0)
+		snprintf(load, sizeof load, "%.2f", p->max_load);
+	else
+		snprintf(load, sizeof load, "off");
+	log_info("event=policy min_battery=%d resume_battery=%d max_temp=%d "
+	    "resume_temp=%d max_load=%s run_hours=%s resume_after=%d "
+	    "max_suspend=%d sysfs=\"%s\" procfs=\"%s\"", p->min_battery,
+	    p->resume_battery, p->max_temp, p->resume_temp, load, hours,
+	    p->resume_after, wconf.max_suspend, wconf.sysfs, wconf.procfs);
 }
 
 /* Print --help: the option table plus where state lives. */
@@ -552,6 +636,7 @@ main(int argc, char **argv)
 	    wconf.main_host, wconf.main_port, wconf.state_dir, wconf.slots,
 	    wconf.runtime != NULL ? wconf.runtime : "none",
 	    sandbox_worker_tag());
+	worker_log_policy();
 	if (wconf.token == NULL)
 		log_info("event=no_token msg=\"no --token/--token-file: joining "
 		    "with device.key only\"");
@@ -589,6 +674,7 @@ main(int argc, char **argv)
 	event_free(worker_sighup_ev);
 	event_base_free(worker_base);
 	prof_device_free(&wconf.dev);
+	prof_set_mounts(NULL, NULL);
 	log_info("event=exit code=%d", worker_exit_code);
 	return (worker_exit_code);
 }

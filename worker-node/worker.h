@@ -10,7 +10,9 @@
  * (podman/docker), confined by sandbox.c (cgroup or subreaper, memory
  * limit, Landlock); spooler.c keeps results on disk until acknowledged and
  * the run markers that make a crash visible; sampler.c turns profiler
- * samples into heartbeat metrics.
+ * samples into heartbeat metrics and asks policy.c (a pure decision)
+ * whether the device runs its tasks or suspends them (task.c stops and
+ * resumes them, and vacates those suspended too long).
  */
 #ifndef WORKER_H
 #define WORKER_H
@@ -22,6 +24,44 @@
 #include "profiler.h"
 
 struct event_base;
+
+/* policy.c: when the device runs tasks and when it suspends them (pure) */
+/* The limits, settled from the options. */
+struct policy_conf {
+	int	 min_battery;	/* %: suspend on battery below */
+	int	 resume_battery;	/* %: resume at or above (or charging) */
+	int	 max_temp;	/* C: suspend above */
+	int	 resume_temp;	/* C: resume at or below */
+	double	 max_load;	/* CPUs used by other programs; < 0: off */
+	int	 run_from;	/* run window, minute of the day; -1: always */
+	int	 run_to;	/* minute it ends (exclusive; < from: wraps) */
+	int	 resume_after;	/* s from suspending to resuming, at least */
+};
+/* What the sensors say now; a missing one never suspends. */
+struct policy_input {
+	double	 now;		/* monotonic s */
+	int	 battery;	/* %, -1: no battery */
+	int	 charging;
+	double	 temperature;	/* C, NAN: no thermal zone */
+	double	 load;		/* CPUs used by other programs, NAN: unknown */
+	int	 minute;	/* local minute of the day, -1: unknown */
+};
+/* What the policy remembers between decisions; zeroed = running. */
+struct policy_state {
+	int	 suspended;
+	double	 since;		/* when it suspended (monotonic s) */
+	unsigned held;		/* causes that hold (bits, policy.c) */
+	char	 reason[PROTO_TEXT_MAX];	/* while suspended */
+};
+/* 1 run, 0 suspended (st->reason says why and what it waits for). */
+int	policy_decide(const struct policy_conf *, const struct policy_input *,
+	    struct policy_state *st);
+/* --run-hours "HH:MM-HH:MM" into minutes of the day; 0, or -1 with a
+ * static *cause. */
+int	policy_parse_hours(const char *s, int *from, int *to,
+	    const char **cause);
+/* --max-load L (CPUs, 0..1024); 0, or -1 with a static *cause. */
+int	policy_parse_load(const char *s, double *load, const char **cause);
 
 /*
  * Settled options, filled once by main() and read-only afterwards.  All
@@ -37,8 +77,11 @@ struct worker_conf {
 	const char		*runtime;	/* "podman"/"docker"/NULL, static */
 	struct proto_kv		*labels;
 	size_t			 n_labels;
-	int			 min_battery;	/* percent */
-	int			 max_temp;	/* degrees C */
+	struct policy_conf	 policy;	/* when tasks are suspended */
+	int			 max_suspend;	/* s suspended before a task
+						   is vacated, 0 = never */
+	char			*sysfs;		/* where the profiler reads /sys */
+	char			*procfs;	/* and /proc */
 	struct prof_device	 dev;		/* profile read at start */
 };
 
@@ -86,16 +129,19 @@ void	upstream_flush(void);
 void	upstream_bye(const char *reason, void (*done)(void));
 
 /* sampler.c */
+/* Take the first sample and apply the policy (tasks are suspended from
+ * the start when it says so); then at each heartbeat, and at least every
+ * SAMPLER_POLICY_MAX s without one. */
+#define SAMPLER_POLICY_MAX	5
 void	sampler_start(void);
 void	sampler_stop(void);
-/* Fill hb->metrics, accepting and reason (reason in a static buffer). */
+/* Sample, apply the policy, fill hb->metrics, accepting and reason
+ * (reason in a static buffer). */
 void	sampler_fill(struct msg_heartbeat *hb);
-/* 1 unless self-protection declined tasks at the last sample. */
+/* 1 unless the policy has suspended the device. */
 int	sampler_is_accepting(void);
-/* Self-protection: 1 if a device in state m should take tasks, else 0
- * with reason filled ("battery 15% < 20%", "temperature 85C > 80C"). */
-int	sampler_decide(const struct proto_metrics *m, int min_battery,
-	    int max_temp, char *reason, size_t size);
+/* Why the device is suspended ("" when it is not); static buffer. */
+const char *sampler_reason(void);
 
 /* task.c */
 void	task_start(void);
@@ -110,6 +156,28 @@ size_t	task_count(void);
 void	task_output_resume(void);
 /* Kill every task now (shutdown): groups, containers, markers. */
 void	task_kill_all(void);
+/* The policy's verdict, at every sample: 1 suspends every task not yet
+ * suspended (SIGSTOP to its group or a frozen cgroup; `pause` for a
+ * container; its timeout clock stops), 0 resumes them.  A task suspended
+ * longer than --max-suspend is vacated. */
+void	task_policy(int suspended);
+/* CPU seconds encore's tasks used since the last call (for the load of
+ * the other programs). */
+double	task_cpu_take(void);
+/*
+ * Vacating a task (--max-suspend): SIGCONT (thaw, unpause), SIGTERM, at
+ * most TASK_VACATE_GRACE s, SIGKILL; then, between the end of its
+ * processes and its failed task_result with vacated: true, this hook sends
+ * the task's checkpoint files to the main node (files.c sets it once file
+ * transfers exist; NULL: nothing is sent).  It gets the attempt and its
+ * working directory (borrowed, valid until done), and must call done(arg)
+ * exactly once, at once or later, whatever happened to the files: the
+ * result waits for it.
+ */
+#define TASK_VACATE_GRACE	10
+typedef void (*task_checkpoint_cb)(const char *task_id, int attempt,
+	    const char *workdir, void (*done)(void *), void *arg);
+extern task_checkpoint_cb	 task_vacate_checkpoint;
 
 /* spooler.c */
 struct spool_rec;
@@ -271,6 +339,12 @@ void	sandbox_kill(struct sandbox *);
  * the kernel killed in it for memory. */
 void	sandbox_usage(struct sandbox *, double *cpu, int64_t *peak,
 	    int *oom);
+/* Freeze (1) or thaw (0) the task's cgroup; 0, or -1 when the task has
+ * no cgroup freezer (the caller stops its process group instead). */
+int	sandbox_freeze(struct sandbox *, int frozen);
+/* CPU s the task's processes used so far: its cgroup's, else those of
+ * its main process and the children it waited for; -1: unknown. */
+double	sandbox_cpu(struct sandbox *);
 /* Kill what is left, give the cgroup back to the pool, free. */
 void	sandbox_free(struct sandbox *);
 /* Kill the processes roots and all their descendants. */
@@ -295,6 +369,10 @@ int	exec_container_spec(const struct proto_task *, const char *workdir,
 	    const char *name, struct job_spec *, char **cause);
 /* Stop a task's container: `kill` then `rm -f`, asynchronously. */
 void	exec_container_kill(const char *runtime, const char *name);
+/* `RUNTIME pause NAME` (pause 1) or `unpause`, asynchronously; done (may
+ * be NULL) gets the wait status, or JOB_ABANDONED. */
+void	exec_container_pause(const char *runtime, const char *name,
+	    int pause, void (*done)(int, void *), void *arg);
 /* Remove a container synchronously (startup and shutdown only). */
 void	exec_container_remove_sync(const char *runtime, const char *name);
 /* Startup: remove this worker's containers and conmons left by an earlier

@@ -440,6 +440,11 @@ task_finish(struct task *t, enum proto_task_status status, int code,
 {
 	struct task_checkpoint	*ck;
 
+	/*
+	 * The checkpoint hook: between the end of a vacated task's processes
+	 * and its result, its checkpoint files go to the main node.  The file
+	 * transfers (files.c) set task_vacate_checkpoint; see worker.h.
+	 */
 	if (t->vacated && task_vacate_checkpoint != NULL) {
 		t->out = *o;
 		t->out_error = o->error != NULL ? xstrdup(o->error) : NULL;

@@ -2,16 +2,25 @@
 # encore -- top-level, non-recursive GNU Makefile.
 #
 #   make             build all binaries into bin/
-#   make test        install missing Debian packages, unit + integration tests
+#   make check       the everyday loop: build, unit and integration tests
+#                    (no package install, no fuzzing, no sanitizer pass)
+#   make test        the full gate: install missing Debian packages, unit,
+#                    fuzz, integration against ASan+UBSan and normal builds
 #   make asan        the same tests against an ASan+UBSan build
 #   make fuzz        build and run the libFuzzer targets for a bounded time
 #   make bench       benchmarks (print "bench: NAME VALUE UNIT")
 #   make demo        a local cluster doing real work
 #   make install PREFIX=/usr/local
 #   V=1              show full commands
-#   make deb         Debian packages into build/deb/ (packaging/deb.sh)
+#   make deb         Debian packages into build/deb/ (debian/, by packaging/deb.sh)
 #   make CROSS=aarch64-linux-gnu   cross-build the worker and CLI (below)
 #   NO_PROC2=1       build without libproc2 (Termux): /proc parsers only
+#   WERROR=          build without -Werror (the Debian package build does)
+#
+# CPPFLAGS, CFLAGS and LDFLAGS from the command line or the environment
+# (dpkg-buildflags: hardening, optimisation) are honoured: the flags the
+# code needs are kept in ENCORE_* variables and come first, the user's
+# after, so the user's win where they conflict.
 
 # ---- cross builds ----
 # make CROSS=aarch64-linux-gnu (or arm-linux-gnueabihf) builds encore-worker
@@ -30,7 +39,7 @@ PKG_CONFIG	?= PKG_CONFIG_SYSROOT_DIR=$(SYSROOT) \
 		   PKG_CONFIG_LIBDIR=$(SYSROOT)/usr/lib/$(CROSS)/pkgconfig:$(SYSROOT)/usr/share/pkgconfig \
 		   pkg-config
 PKGS		:= libevent json-c libproc2
-LDFLAGS		+= -Wl,-rpath-link,$(SYSROOT)/usr/lib/$(CROSS):$(SYSROOT)/lib/$(CROSS)
+CROSS_LDFLAGS	:= -Wl,-rpath-link,$(SYSROOT)/usr/lib/$(CROSS):$(SYSROOT)/lib/$(CROSS)
 # Headers Debian puts under the triplet (openssl/opensslconf.h).
 CROSS_INCLUDE	:= -I$(SYSROOT)/usr/include/$(CROSS)
 .DEFAULT_GOAL	:= cross
@@ -48,36 +57,38 @@ O	?= build
 BIN	?= bin
 
 PKGS	?= libevent json-c sqlite3 libproc2 ncursesw
+# NO_PROC2=1: no libproc2 (Termux has no package of it); the profiler
+# reads the live /proc with its own parsers (profiler/prof-proc.c).
+ifneq ($(NO_PROC2),)
+PKGS	:= $(filter-out libproc2,$(PKGS))
+NO_PROC2_CPPFLAGS := -DENCORE_NO_PROC2
+endif
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 
 CC	?= cc
-WARN	:= -Wall -Wextra -Werror -Wformat=2 -Wmissing-prototypes \
+WERROR	?= -Werror
+WARN	:= -Wall -Wextra $(WERROR) -Wformat=2 -Wmissing-prototypes \
 	   -Wstrict-prototypes -Wmissing-declarations -Wwrite-strings \
 	   -Wshadow -Wpointer-arith -Wno-unused-parameter
 CFLAGS	?= -O2 -g
-CFLAGS	+= -std=gnu11 $(WARN) -MMD -MP -D_GNU_SOURCE \
-	   -Iprotocol -Iprofiler -Iconfig $(PKG_CFLAGS) $(CROSS_INCLUDE)
+ENCORE_CPPFLAGS := $(NO_PROC2_CPPFLAGS) -D_GNU_SOURCE -Iprotocol -Iprofiler -Iconfig \
+	   $(PKG_CFLAGS) $(CROSS_INCLUDE)
+ENCORE_CFLAGS := -std=gnu11 $(WARN) -MMD -MP
+ENCORE_LDFLAGS := $(CROSS_LDFLAGS)
 ifneq ($(SAN),)
-CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
+ENCORE_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
 	   -fno-sanitize-recover=undefined
-LDFLAGS	+= -fsanitize=address,undefined
+ENCORE_LDFLAGS += -fsanitize=address,undefined
 endif
 
 LIBEVENT := $(shell $(PKG_CONFIG) --libs libevent 2>/dev/null)
 TLSLIBS	 := $(shell $(PKG_CONFIG) --libs libevent_openssl openssl 2>/dev/null)
+SSLLIBS	 := $(shell $(PKG_CONFIG) --libs openssl 2>/dev/null)
 JSONC	 := $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null)
 SQLITE	 := $(shell $(PKG_CONFIG) --libs sqlite3 2>/dev/null)
-PROC2	 := $(shell $(PKG_CONFIG) --libs libproc2 2>/dev/null)
+PROC2	 := $(if $(NO_PROC2),,$(shell $(PKG_CONFIG) --libs libproc2 2>/dev/null))
 CURSES	 := $(shell $(PKG_CONFIG) --libs ncursesw 2>/dev/null)
 CMOCKA	 := -lcmocka
-
-# ---- NO_PROC2=1: no libproc2 (Termux has no package of it); the profiler
-# reads the live /proc with its own parsers (profiler/prof-proc.c) ----
-ifneq ($(NO_PROC2),)
-CFLAGS	+= -DENCORE_NO_PROC2
-PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(filter-out libproc2,$(PKGS)) 2>/dev/null)
-PROC2	:=
-endif
 
 ifeq ($(V),1)
 Q :=
@@ -112,7 +123,8 @@ all: $(PROGS)
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(ENCORE_CPPFLAGS) $(CPPFLAGS) $(ENCORE_CFLAGS) $(CFLAGS) \
+		-c -o $@ $<
 
 define lib_rule
 $(1): $(call objs,$(2))
@@ -138,11 +150,12 @@ $(O)/main-node/web-assets.c: main-node/web/embed.sh $(WEB_ASSETS)
 	$(Q)sh main-node/web/embed.sh $@ $(WEB_ASSETS)
 $(O)/main-node/web-assets.o: $(O)/main-node/web-assets.c
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS) -Imain-node -c -o $@ $<
+	$(Q)$(CC) $(ENCORE_CPPFLAGS) $(CPPFLAGS) -Imain-node $(ENCORE_CFLAGS) \
+		$(CFLAGS) -c -o $@ $<
 $(LIBMAIN): $(O)/main-node/web-assets.o
 
 link = @mkdir -p $(dir $@); $(if $(Q),echo "  LD      $@";) \
-	$(CC) $(LDFLAGS) -o $@ $^ $(1)
+	$(CC) $(CFLAGS) $(ENCORE_LDFLAGS) $(LDFLAGS) -o $@ $^ $(1)
 
 # The worker links no SQLite and no ncurses (SPEC section 1).
 $(BIN)/encore-main: $(O)/main-node/main-node.o $(LIBMAIN) $(LIBCONF) $(LIBPROTO)
@@ -150,12 +163,14 @@ $(BIN)/encore-main: $(O)/main-node/main-node.o $(LIBMAIN) $(LIBCONF) $(LIBPROTO)
 $(BIN)/encore-worker: $(O)/worker-node/worker-node.o $(LIBWORKER) $(LIBPROF) \
 		$(LIBCONF) $(LIBPROTO)
 	$(call link,$(PROC2) $(LIBEVENT) $(JSONC) -lm)
-# encore backup checks the copy's SHA-256 with OpenSSL's libcrypto.
+# The clients speak TLS to the main node with OpenSSL (a pinned token,
+# README "Security"); encore hashes files and backups with its libcrypto,
+# encore-top runs its TLS under libevent's bufferevent_openssl.
 $(BIN)/encore: $(O)/dashboard-tui/cli.o $(LIBCLIENT) $(LIBCONF) $(LIBPROTO)
-	$(call link,$(LIBEVENT) $(JSONC) -lcrypto -lm)
+	$(call link,$(LIBEVENT) $(JSONC) $(SSLLIBS) -lm)
 $(BIN)/encore-top: $(O)/dashboard-tui/dashboard.o $(LIBTUI) $(LIBCLIENT) \
 		$(O)/profiler/prof-format.o $(LIBCONF) $(LIBPROTO)
-	$(call link,$(CURSES) $(LIBEVENT) $(JSONC) -lm)
+	$(call link,$(CURSES) $(TLSLIBS) $(LIBEVENT) $(JSONC) -lm)
 
 # ---- unit tests: tests/unit/test-NAME.c, each linked with every library
 # it may need (static archives pull in only what is used) ----
@@ -176,10 +191,22 @@ unit: $(UNIT_BINS)
 
 # ---- integration tests (pytest, Debian's interpreter) ----
 PYTEST	:= /usr/bin/python3 -m pytest
-PYTEST_ARGS ?= -q
+# -rs: the reason of every skipped test is printed in the summary.
+PYTEST_ARGS ?= -q -rs
 
+# Debian packages: `make test` installs everything its tests use, `make
+# demo` only what the demo runs (packaging/deps.sh says which is which).
 deps:
-	@sh packaging/deps.sh
+	@sh packaging/deps.sh test
+deps-demo:
+	@sh packaging/deps.sh demo
+
+# The everyday loop: build, unit tests, integration tests against this
+# build.  No packages installed, no fuzzing, no sanitizer pass: `make test`
+# is the full gate.
+check:
+	$(MAKE) all unit $(BIN)/encore-swarm
+	ENCORE_BIN=$(CURDIR)/$(BIN) $(PYTEST) $(PYTEST_ARGS) tests/integration
 
 # Everything: unit tests, the same under ASan+UBSan, a short fuzz run, the
 # integration tests against the sanitizer build (any sanitizer report of any
@@ -274,13 +301,15 @@ $(FUZZ_O)/fuzz-policy: tests/fuzz/fuzz-policy.c worker-node/policy.c \
 # (dashboard-tui/display.c, client.c) with the protocol library.
 $(FUZZ_O)/fuzz-client-display: tests/fuzz/fuzz-client-display.c \
 		dashboard-tui/display.c dashboard-tui/client.c \
-		dashboard-tui/client.h $(PROTO_SRCS) protocol/protocol.h
+		dashboard-tui/client-tls.c dashboard-tui/client.h \
+		$(PROTO_SRCS) protocol/protocol.h
 	@mkdir -p $(dir $@)
 	$(Q)clang -g -O1 -std=gnu11 -D_GNU_SOURCE \
 		-fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined -Iprotocol $(PKG_CFLAGS) \
 		-o $@ $< dashboard-tui/display.c dashboard-tui/client.c \
-		$(PROTO_SRCS) $(LIBEVENT) $(JSONC) -lm
+		dashboard-tui/client-tls.c \
+		$(PROTO_SRCS) $(LIBEVENT) $(JSONC) $(SSLLIBS) -lm
 
 # fuzz-sniff: the first-byte dispatch alone (main-node/sniff.c is pure).
 $(FUZZ_O)/fuzz-sniff: tests/fuzz/fuzz-sniff.c main-node/sniff.c \
@@ -313,6 +342,33 @@ $(FUZZ_O)/fuzz-cli-spec: tests/fuzz/fuzz-cli-spec.c \
 		-o $@ $< dashboard-tui/cli-spec.c \
 		$(PROTO_SRCS) $(LIBEVENT) $(JSONC) -lm
 
+# fuzz-client-session: a main node's bytes through the clients' blocking
+# session (dashboard-tui/client.c): lines, and the raw bytes of file
+# frames taken or skipped.
+$(FUZZ_O)/fuzz-client-session: tests/fuzz/fuzz-client-session.c \
+		dashboard-tui/display.c dashboard-tui/client.c \
+		dashboard-tui/client-tls.c dashboard-tui/client.h \
+		$(PROTO_SRCS) protocol/protocol.h
+	@mkdir -p $(dir $@)
+	$(Q)clang -g -O1 -std=gnu11 -D_GNU_SOURCE \
+		-fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Iprotocol $(PKG_CFLAGS) \
+		-o $@ $< dashboard-tui/display.c dashboard-tui/client.c \
+		dashboard-tui/client-tls.c \
+		$(PROTO_SRCS) $(LIBEVENT) $(JSONC) $(SSLLIBS) -lm
+
+# fuzz-cli-input: submit's --input PATH[:NAME] splitter and default
+# names (dashboard-tui/cli-spec.c, pure) with the protocol library.
+$(FUZZ_O)/fuzz-cli-input: tests/fuzz/fuzz-cli-input.c \
+		dashboard-tui/cli-spec.c dashboard-tui/cli.h \
+		$(PROTO_SRCS) protocol/protocol.h
+	@mkdir -p $(dir $@)
+	$(Q)clang -g -O1 -std=gnu11 -D_GNU_SOURCE \
+		-fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Iprotocol $(PKG_CFLAGS) \
+		-o $@ $< dashboard-tui/cli-spec.c \
+		$(PROTO_SRCS) $(LIBEVENT) $(JSONC) -lm
+
 fuzz-build: $(FUZZ_BINS)
 fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do n=$$(basename $$f); \
@@ -336,16 +392,27 @@ $(BIN)/encore-spawn-limit: $(O)/tests/bench/spawn-limit.o
 bench: all $(BIN)/encore-swarm $(BIN)/encore-spawn-limit
 	@ENCORE_BIN=$(CURDIR)/$(BIN) sh tests/bench/run.sh
 
-demo: deps
+demo: deps-demo
 	$(MAKE) all
 	@sh packaging/demo.sh
 
 demo-stop:
 	@sh packaging/demo-stop.sh
 
+# Binaries, man pages, bash completion and the example configs.
+MAN1	:= doc/encore.1 doc/encore-top.1
+MAN8	:= doc/encore-main.8 doc/encore-worker.8
+MANDIR	?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/encore
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/encore \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(BASHCOMPDIR)
 	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 packaging/bash-completion/encore \
+		$(DESTDIR)$(BASHCOMPDIR)/encore
 	install -m 0644 config/main.conf config/worker.conf \
 		$(DESTDIR)$(PREFIX)/share/encore/
 
@@ -356,7 +423,7 @@ clean:
 deb:
 	@sh packaging/deb.sh
 
-.PHONY: all unit test asan asan-unit asan-integration deps fuzz fuzz-build fuzz-smoke bench \
+.PHONY: all check unit test asan asan-unit asan-integration deps deps-demo fuzz fuzz-build fuzz-smoke bench \
 	demo demo-stop install clean deb
 .SECONDARY:
 

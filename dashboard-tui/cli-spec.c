@@ -7,7 +7,9 @@
  * optionally %K (at most K elements running at once); no signs, no
  * spaces, at most PROTO_ARRAY_MAX elements with indexes up to
  * PROTO_ARRAY_INDEX_MAX.  --after ID[,ID...]: task ids ("17", or "17.3"
- * for an element), each its own entry of the wire's list.
+ * for an element), each its own entry of the wire's list.  --input
+ * PATH[:NAME]: split at the last ':' (README, "Files in, files out"), NAME
+ * a relative path that stays in the task's working directory.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -140,4 +142,70 @@ cli_deps_parse(const char *opt, const char *value, char ***list, size_t *n,
 			return (0);
 		p = end + 1;
 	}
+}
+
+/* Split an --input value into PATH and NAME. */
+int
+cli_input_split(const char *spec, char **path, char **name, char **cause)
+{
+	const char	*colon, *why;
+	size_t		 len;
+
+	*path = *name = NULL;
+	if (*spec == '\0') {
+		xasprintf(cause, "--input needs PATH[:NAME], e.g. --input "
+		    "data.csv or --input photos/:in");
+		return (-1);
+	}
+	if ((colon = strrchr(spec, ':')) == NULL) {
+		*path = xstrdup(spec);
+		return (0);
+	}
+	if (colon == spec) {
+		xasprintf(cause, "--input '%.80s': the PATH before ':' is "
+		    "empty; expected PATH[:NAME]", spec);
+		return (-1);
+	}
+	/* NAME may end in '/' (a directory's name); empty keeps the
+	 * default. */
+	len = strlen(colon + 1);
+	while (len > 0 && colon[len] == '/')
+		len--;
+	if (len > 0) {
+		*name = xstrndup(colon + 1, len);
+		if (!proto_file_name_ok(*name, &why)) {
+			xasprintf(cause, "--input '%.80s': the NAME '%.80s' %s; "
+			    "NAME is where the task finds it, relative to its "
+			    "working directory (e.g. in/data.csv)", spec,
+			    *name, why);
+			free(*name);
+			*name = NULL;
+			return (-1);
+		}
+	}
+	*path = xstrndup(spec, (size_t)(colon - spec));
+	return (0);
+}
+
+/* The default NAME of an input: PATH's last component. */
+char *
+cli_input_default_name(const char *path)
+{
+	const char	*end, *start;
+	char		*name;
+
+	end = path + strlen(path);
+	while (end > path && end[-1] == '/')
+		end--;
+	start = end;
+	while (start > path && start[-1] != '/')
+		start--;
+	if (start == end)
+		return (NULL);
+	name = xstrndup(start, (size_t)(end - start));
+	if (!proto_file_name_ok(name, NULL)) {
+		free(name);
+		return (NULL);
+	}
+	return (name);
 }

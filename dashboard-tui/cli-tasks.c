@@ -3,6 +3,8 @@
  * cli-tasks.c -- the CLI's task commands: submit (with --wait), ps, show,
  * logs, cancel.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -32,7 +34,43 @@ enum {
 	CLI_SUBMIT_AFTER_ANY,
 	CLI_SUBMIT_AFTER_NOTOK,
 	CLI_SUBMIT_HOLD,
+	CLI_SUBMIT_INPUT,
+	CLI_SUBMIT_OUTPUT,
+	CLI_SUBMIT_CHECKPOINT,
+	CLI_SUBMIT_FETCH,
 };
+
+/* Append an --output or --checkpoint pattern to a list. */
+static int
+cli_parse_glob(const char *opt, const char *s, char ***list, size_t *n,
+    char **cause)
+{
+	const char	*why;
+
+	if (!proto_file_name_ok(s, &why)) {
+		xasprintf(cause, "--%s '%.80s': the pattern %s; patterns are "
+		    "relative to the task's working directory, e.g. "
+		    "'out/*.png'", opt, s, why);
+		return (-1);
+	}
+	if (*n >= PROTO_GLOBS_MAX) {
+		xasprintf(cause, "--%s: at most %d of them", opt,
+		    PROTO_GLOBS_MAX);
+		return (-1);
+	}
+	*list = xreallocarray(*list, *n + 1, sizeof **list);
+	(*list)[(*n)++] = xstrdup(s);
+	return (0);
+}
+
+/* Free what submit's options hold. */
+void
+cli_submit_opts_free(struct cli_submit_opts *o)
+{
+	free(o->inputs);
+	o->inputs = NULL;
+	o->n_inputs = 0;
+}
 
 /* Parse a whole decimal integer in [min, max]. */
 static int
@@ -103,8 +141,8 @@ cli_set_str(char **field, const char *opt, const char *s, size_t max,
 
 /* Parse submit's options and ARGV into a task. */
 int
-cli_submit_parse(int argc, char **argv, struct proto_task *t, int *wait,
-    char **cause)
+cli_submit_parse(int argc, char **argv, struct proto_task *t,
+    struct cli_submit_opts *o, char **cause)
 {
 	static const struct option longopts[] = {
 		{ "image", required_argument, NULL, 'i' },
@@ -126,6 +164,11 @@ cli_submit_parse(int argc, char **argv, struct proto_task *t, int *wait,
 		{ "after-notok", required_argument, NULL,
 		    CLI_SUBMIT_AFTER_NOTOK },
 		{ "hold", no_argument, NULL, CLI_SUBMIT_HOLD },
+		{ "input", required_argument, NULL, CLI_SUBMIT_INPUT },
+		{ "output", required_argument, NULL, CLI_SUBMIT_OUTPUT },
+		{ "checkpoint", required_argument, NULL,
+		    CLI_SUBMIT_CHECKPOINT },
+		{ "fetch", required_argument, NULL, CLI_SUBMIT_FETCH },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -136,7 +179,7 @@ cli_submit_parse(int argc, char **argv, struct proto_task *t, int *wait,
 	int		 ch, prio, i;
 	size_t		 n;
 
-	*wait = 0;
+	memset(o, 0, sizeof *o);
 	t->type = TASK_TYPE_COMMAND;
 	t->priority = PRIO_NORMAL;
 	optind = 0;
@@ -236,7 +279,38 @@ cli_submit_parse(int argc, char **argv, struct proto_task *t, int *wait,
 				return (-1);
 			break;
 		case 'w':
-			*wait = 1;
+			o->wait = 1;
+			break;
+		case CLI_SUBMIT_INPUT:
+			if (*optarg == '\0') {
+				xasprintf(cause, "--input needs PATH[:NAME]");
+				return (-1);
+			}
+			if (o->n_inputs >= PROTO_INPUTS_MAX) {
+				xasprintf(cause, "--input: at most %d of them",
+				    PROTO_INPUTS_MAX);
+				return (-1);
+			}
+			o->inputs = xreallocarray(o->inputs, o->n_inputs + 1,
+			    sizeof *o->inputs);
+			o->inputs[o->n_inputs++] = optarg;
+			break;
+		case CLI_SUBMIT_OUTPUT:
+			if (cli_parse_glob(opt, optarg, &t->outputs,
+			    &t->n_outputs, cause) != 0)
+				return (-1);
+			break;
+		case CLI_SUBMIT_CHECKPOINT:
+			if (cli_parse_glob(opt, optarg, &t->checkpoints,
+			    &t->n_checkpoints, cause) != 0)
+				return (-1);
+			break;
+		case CLI_SUBMIT_FETCH:
+			if (*optarg == '\0') {
+				xasprintf(cause, "--fetch needs a directory");
+				return (-1);
+			}
+			o->fetch = optarg;
 			break;
 		case CLI_SUBMIT_ARRAY:
 			if (cli_array_parse(optarg, t, cause) != 0)
@@ -279,6 +353,11 @@ cli_submit_parse(int argc, char **argv, struct proto_task *t, int *wait,
 		}
 	}
 
+	if (o->fetch != NULL && !o->wait) {
+		xasprintf(cause, "--fetch DIR needs --wait (or, later: encore "
+		    "fetch ID DIR)");
+		return (-1);
+	}
 	if (optind >= argc) {
 		xasprintf(cause, "missing ARGV: put the command to run after "
 		    "--, e.g. encore submit -- echo hello");
@@ -351,7 +430,7 @@ cli_logs_print(struct cli_output *o, struct json_object *data)
 }
 
 /* Fetch one task (get_task); *data gets the reply data. */
-static int
+int
 cli_get_task(struct cli_ctx *ctx, const char *task_id,
     struct json_object **data)
 {
@@ -461,11 +540,12 @@ cli_follow_lost(const char *shown)
  * submit set (submit --wait) return the task's exit code, else 0; Ctrl-C
  * then detaches (a second one within CLI_INTR_WINDOW_MS cancels).  A main
  * node silent for half the request timeout gets a get_task; one that does
- * not answer it within the request timeout is taken for gone.
+ * not answer it within the request timeout is taken for gone.  *ended
+ * (may be NULL) is set when the task was seen to end.
  */
 static int
 cli_follow(struct cli_ctx *ctx, const char *task_id, int submit,
-    struct cli_output *o)
+    struct cli_output *o, int *ended)
 {
 	struct client		*c = &ctx->client;
 	struct client_error	 err;
@@ -671,6 +751,8 @@ cli_follow(struct cli_ctx *ctx, const char *task_id, int submit,
 		msg_free(&m);
 	}
 	cli_output_end(o);
+	if (ended != NULL)
+		*ended = rc == CLI_EXIT_OK && final != NULL;
 	if (rc == CLI_EXIT_OK && submit && final != NULL) {
 		rc = cli_task_exit_code(final);
 		if (rc == -1)
@@ -693,22 +775,59 @@ cli_follow(struct cli_ctx *ctx, const char *task_id, int submit,
 	return (rc);
 }
 
+/* submit --wait --fetch: the outputs of a task (or array) that ended
+ * into dir.  The exit code stays the task's unless fetching failed where
+ * the task itself succeeded. */
+static int
+cli_submit_fetch(struct cli_ctx *ctx, const char *task_id, const char *dir,
+    int rc, int ended)
+{
+	struct json_object	*data, *task;
+	int			 frc;
+
+	if (!ended)
+		return (rc);		/* it may still run: nothing to fetch */
+	if ((frc = cli_get_task(ctx, task_id, &data)) == CLI_EXIT_OK) {
+		task = client_json_get(data, "task");
+		if (proto_task_state_name_is_final(client_json_str(task,
+		    "state")))
+			frc = cli_fetch_outputs(ctx, task, dir, 1);
+		json_object_put(data);
+	}
+	return (rc == CLI_EXIT_OK ? frc : rc);
+}
+
 /* encore submit [options] -- ARGV... */
 int
 cli_submit_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
     char **argv)
 {
 	struct json_object	*data;
+	struct cli_submit_opts	 so;
+	struct cli_inputs	 in;
 	struct cli_output	 o;
+	struct stat		 st;
 	struct msg		 m;
 	const char		*id, *warning;
 	char			*cause = NULL, *task_id, *shown;
-	int			 wait, rc, array;
+	int			 rc, array, ended = 0;
 
 	msg_init(&m, MSG_SUBMIT);
-	rc = cli_submit_parse(argc, argv, &m.u.task, &wait, &cause);
+	memset(&in, 0, sizeof in);
+	rc = cli_submit_parse(argc, argv, &m.u.task, &so, &cause);
+	if (rc == 0 && so.fetch != NULL && stat(so.fetch, &st) == 0 &&
+	    !S_ISDIR(st.st_mode)) {
+		xasprintf(&cause, "--fetch %s: not a directory", so.fetch);
+		rc = -1;
+	}
+	/* Every input must be readable before anything is sent. */
+	if (rc == 0 && (cli_inputs_gather(so.inputs, so.n_inputs, &in,
+	    &cause) != 0 || cli_inputs_fit(&in, &m, &cause) != 0))
+		rc = -1;
 	if (rc != 0) {
 		msg_free(&m);
+		cli_submit_opts_free(&so);
+		cli_inputs_free(&in);
 		if (rc == 1) {
 			cli_cmd_help(stdout, cmd);
 			return (CLI_EXIT_OK);
@@ -718,17 +837,24 @@ cli_submit_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
 		return (rc);
 	}
 	array = m.u.task.array_end >= 0;
-	if ((rc = cli_session(ctx)) != 0) {
+	if ((rc = cli_session(ctx)) == 0)
+		rc = cli_inputs_send(ctx, &in, &m.u.task);
+	cli_inputs_free(&in);
+	if (rc != 0) {
 		msg_free(&m);
+		cli_submit_opts_free(&so);
 		return (rc);
 	}
 	client_msg_stamp(&m, &ctx->client.next_id);
 	rc = cli_call(ctx, &m, &data, CLI_ABOUT_NONE);
 	msg_free(&m);
-	if (rc != 0)
+	if (rc != 0) {
+		cli_submit_opts_free(&so);
 		return (rc);
+	}
 	if ((id = client_json_str(data, "task_id")) == NULL) {
 		json_object_put(data);
+		cli_submit_opts_free(&so);
 		fprintf(stderr, "encore: the main node accepted the task but "
 		    "sent no task_id; check 'encore ps'\n");
 		return (CLI_EXIT_REMOTE);
@@ -743,18 +869,23 @@ cli_submit_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
 	}
 	json_object_put(data);
 
-	if (!wait || array) {
+	if (!so.wait || array) {
 		/* An array's id goes to stdout even with --wait: there is
 		 * no one output to stream. */
 		printf("%s\n", shown);
 		free(shown);
 		rc = CLI_EXIT_OK;
-		if (wait) {
+		if (so.wait) {
 			fflush(stdout);
 			cli_intr_start(ctx);
 			rc = cli_array_wait(ctx, task_id);
+			/* 0 or 1 once it ended; its state says for sure. */
+			if (so.fetch != NULL)
+				rc = cli_submit_fetch(ctx, task_id, so.fetch,
+				    rc, rc == 0 || rc == CLI_EXIT_REMOTE);
 		}
 		free(task_id);
+		cli_submit_opts_free(&so);
 		return (rc);
 	}
 	/* stdout carries the task's output; say which task on stderr (once
@@ -763,8 +894,13 @@ cli_submit_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
 	fprintf(stderr, "encore: submitted task %s\n", shown);
 	free(shown);
 	cli_output_init(&o, 0);
-	rc = cli_follow(ctx, task_id, 1, &o);
+	rc = cli_follow(ctx, task_id, 1, &o, &ended);
+	if (so.fetch != NULL) {
+		fflush(stdout);
+		rc = cli_submit_fetch(ctx, task_id, so.fetch, rc, ended);
+	}
 	free(task_id);
+	cli_submit_opts_free(&so);
 	return (rc);
 }
 
@@ -1202,6 +1338,7 @@ cli_show_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
 	cli_show_field(task, "submitted_at", "submitted:");
 	cli_show_field(task, "started_at", "started:");
 	cli_show_field(task, "finished_at", "finished:");
+	cli_show_files(task);
 
 	a = client_json_get(task, "attempts");
 	n = a != NULL && json_object_is_type(a, json_type_array) ?
@@ -1253,7 +1390,7 @@ cli_logs_exec(const struct cli_cmd *cmd, struct cli_ctx *ctx, int argc,
 		return (rc);
 	cli_output_init(&o, (flags.set & CLI_OPT_RAW) != 0);
 	if (flags.set & CLI_OPT_FOLLOW)
-		return (cli_follow(ctx, ops[0], 0, &o));
+		return (cli_follow(ctx, ops[0], 0, &o, NULL));
 	client_msg_init(&m, MSG_LOGS, &ctx->client.next_id);
 	m.u.target.task_id = xstrdup(ops[0]);
 	rc = cli_call(ctx, &m, &data, CLI_ABOUT_TASK);

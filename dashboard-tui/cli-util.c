@@ -198,9 +198,10 @@ cli_parse_flags(const struct cli_cmd *cmd, int argc, char **argv,
 		return (cli_usage_error(cmd, "missing %s", cmd->usage +
 		    strcspn(cmd->usage, "ABCDEFGHIJKLMNOPQRSTUVWXYZ")));
 	}
-	if (argc - optind > nargs) {
+	if (argc - optind > nargs + ((allowed & CLI_OPT_OPTARG) != 0)) {
 		return (cli_usage_error(cmd, "unexpected argument '%s'",
-		    argv[optind + nargs]));
+		    argv[optind + nargs +
+		    ((allowed & CLI_OPT_OPTARG) != 0)]));
 	}
 	if (operands != NULL)
 		*operands = argv + optind;
@@ -244,15 +245,14 @@ cli_no_token(void)
 	fprintf(stderr, ")\n");
 }
 
-/* Connect and authenticate. */
+/* Connect and authenticate (over TLS with a pinned token). */
 int
 cli_session(struct cli_ctx *ctx)
 {
 	struct client_error	 err;
 	enum client_result	 r;
-	char			*token;
-
-	char			*cause;
+	const char		*secret;
+	char			*token, *cause, pin[CLIENT_PIN_HEX + 1];
 
 	if (ctx->connected)
 		return (CLI_EXIT_OK);
@@ -265,6 +265,13 @@ cli_session(struct cli_ctx *ctx)
 	}
 	if (token == NULL) {
 		cli_no_token();
+		return (CLI_EXIT_USAGE);
+	}
+	if (client_token_parse(token, pin, &secret, &cause) == -1) {
+		fprintf(stderr, "encore: %s\n", cause);
+		free(cause);
+		explicit_bzero(token, strlen(token));
+		free(token);
 		return (CLI_EXIT_USAGE);
 	}
 	r = client_open(&ctx->client, client_main_address(ctx->main_flag),

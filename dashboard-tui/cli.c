@@ -3,12 +3,13 @@
  * cli.c -- `encore`, the operator CLI: global options, the command table and
  * --help.  Each command's code is in cli-devices.c or cli-tasks.c.
  *
- * Exit codes: 0 ok, 1 error reported by the main node (or a backup that
- * could not be written or did not check out), 2 usage error, 3 cannot
- * reach the main node (or it stopped answering, or sent more than a
- * client accepts); `submit --wait` exits with the task's code, 124 timed
- * out, 125 cancelled or failed to start, 130 left with Ctrl-C; of an
- * array, 0 if every element completed, else 1.
+ * Exit codes: 0 ok, 1 error reported by the main node (or a backup or a
+ * fetched file that could not be written or did not check out), 2 usage
+ * error (an --input that cannot be read too), 3 cannot reach the main
+ * node (or it stopped answering, sent more than a client accepts, or is
+ * not the one a pinned token names); `submit --wait` exits with the
+ * task's code, 124 timed out, 125 cancelled or failed to start, 130 left
+ * with Ctrl-C; of an array, 0 if every element completed, else 1.
  */
 #include <errno.h>
 #include <signal.h>
@@ -69,6 +70,22 @@ const struct cli_cmd cli_cmds[] = {
 	  "  --after-any ID   start once ID ended, however\n"
 	  "  --after-notok ID start once ID ended and did not complete\n"
 	  "  --hold           queue it held until 'encore release ID'\n"
+	  "  --input PATH[:NAME]\n"
+	  "                   send a file or a directory (all of it) with\n"
+	  "                   the task; it finds it in its working directory\n"
+	  "                   as NAME (default: PATH's last part; a\n"
+	  "                   directory's files as NAME/...), modes kept\n"
+	  "                   (repeatable).  Hashed (SHA-256) and sent first,\n"
+	  "                   only what the main node lacks; an input that\n"
+	  "                   cannot be read stops everything (exit 2)\n"
+	  "  --output GLOB    files the task makes that come back when it\n"
+	  "                   ends, relative to its working directory, e.g.\n"
+	  "                   'out/*.png' (repeatable); one that matches\n"
+	  "                   nothing after exit 0 fails the task\n"
+	  "  --checkpoint GLOB\n"
+	  "                   checkpoint files: a task that exits 85 has\n"
+	  "                   written them; they are kept and put back for\n"
+	  "                   its next attempt (repeatable)\n"
 	  "  --wait           stream its stdout and stderr, then exit with\n"
 	  "                   its exit code: 124 timed out, 125 cancelled\n"
 	  "                   or failed to start (the id goes to stderr).\n"
@@ -77,6 +94,10 @@ const struct cli_cmd cli_cmds[] = {
 	  "                   an array: wait until it ends, its counts on\n"
 	  "                   stderr; exit 0 if every element completed,\n"
 	  "                   else 1\n"
+	  "  --fetch DIR      with --wait: when it ends (however), fetch its\n"
+	  "                   outputs into DIR as 'encore fetch' does; the\n"
+	  "                   exit code stays the task's, unless it completed\n"
+	  "                   and the fetch failed\n"
 	  "A task no known device could ever run is queued all the same,\n"
 	  "with 'warning: why' on stderr.\n",
 	  cli_submit_exec },
@@ -93,9 +114,18 @@ const struct cli_cmd cli_cmds[] = {
 	  cli_ps_exec },
 	{ "show", "show ID",
 	  "Show one task in full: why it is not running yet (why:), its\n"
-	  "dependencies and attempts; for an array its indexes, limit and\n"
-	  "elements per state.  ID may be ARRAY.INDEX.\n",
+	  "dependencies and attempts, its input and output files (names,\n"
+	  "sizes, SHA-256) and last checkpoint; for an array its indexes,\n"
+	  "limit, elements per state and their outputs.  ID may be\n"
+	  "ARRAY.INDEX.\n",
 	  cli_show_exec },
+	{ "fetch", "fetch ID [DIR]",
+	  "Write a task's outputs into DIR (default: the current directory)\n"
+	  "under their names, each checked against its SHA-256 and renamed\n"
+	  "into place only when whole; a file already there with the same\n"
+	  "SHA-256 is kept.  An array's outputs (and an element's) go to\n"
+	  "DIR/INDEX/.  Progress on stderr when it is a terminal.\n",
+	  cli_fetch_exec },
 	{ "logs", "logs [-f] [--raw] ID",
 	  "Print a task's stored output: its own bytes to a pipe or a file;\n"
 	  "on a terminal colours pass and other control characters show as\n"
@@ -176,16 +206,21 @@ cli_help(FILE *f)
 			fprintf(f, "      %.*s\n", (int)(nl - p), p);
 		}
 	}
-	fprintf(f, "\nText from the main node (names, states, errors) is "
+	fprintf(f, "\nA pinned token (ENC1:<CA hash>:<secret>, as "
+	    "operator.token holds it) makes\nencore speak only TLS, and check "
+	    "the main node's CA against it before it\nsends the secret; a bare "
+	    "secret is sent in plaintext.\n"
+	    "\nText from the main node (names, states, errors) is "
 	    "shown with control\ncharacters escaped (\\x1b, \\u202e); CSV "
 	    "goes raw to a pipe or a file.\n"
-	    "\nExit status: 0 ok, 1 error reported by the main node (backup: "
-	    "the copy\ncould not be written or did not check out), 2 usage "
-	    "error, 3 cannot reach\nthe main node, or it stopped answering or "
-	    "sent more than a client accepts;\nsubmit --wait: the task's exit "
-	    "code, 124 timed out, 125 cancelled or failed\nto start, 130 left "
-	    "with Ctrl-C; of an array: 0 if every element completed,\nelse "
-	    "1.\n");
+	    "\nExit status: 0 ok, 1 error reported by the main node (backup, "
+	    "fetch: a file\ncould not be written or did not check out), 2 "
+	    "usage error (an --input\nthat cannot be read too), 3 cannot "
+	    "reach the main node, or it stopped\nanswering, sent more than a "
+	    "client accepts or is not the one a pinned\ntoken names; submit "
+	    "--wait: the task's exit code, 124 timed out, 125\ncancelled or "
+	    "failed to start, 130 left with Ctrl-C; of an array: 0 if every\n"
+	    "element completed, else 1.\n");
 }
 
 /* Print the short usage after a global usage error. */

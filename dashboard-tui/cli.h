@@ -96,6 +96,8 @@ int	 cli_call(struct cli_ctx *, struct msg *, struct json_object **data,
 #define CLI_OPT_EXPAND	0x10	/* --expand */
 #define CLI_OPT_FORCE	0x20	/* --force */
 #define CLI_OPT_REASON	0x40	/* --reason TEXT */
+#define CLI_OPT_OPTARG	0x80	/* one more operand may follow (then
+				   (*operands)[nargs], else NULL) */
 
 /* The flags given to a simple command: set has the CLI_OPT_* bits;
  * reason is --reason's value (borrowed from argv), NULL if not given. */
@@ -199,13 +201,25 @@ void	 cli_devices_csv(FILE *, struct json_object *devices);
 
 /* ---- cli-tasks.c ---- */
 /*
+ * What submit was asked beyond the task itself: --wait, --fetch DIR
+ * (borrowed from argv) and the --input values (borrowed; the array is
+ * owned: cli_submit_opts_free()).
+ */
+struct cli_submit_opts {
+	int		  wait;
+	const char	 *fetch;
+	const char	**inputs;
+	size_t		  n_inputs;
+};
+/*
  * Parse submit's arguments (argv[0] is "submit") into t, which must come
  * from a msg_init(MSG_SUBMIT)'ed message (msg_free() frees what is set,
- * also on error).  *wait gets --wait.  Returns 0, 1 for --help, or -1 with
- * *cause (caller frees).
+ * also on error), and o.  Returns 0, 1 for --help, or -1 with *cause
+ * (caller frees).
  */
 int	 cli_submit_parse(int argc, char **argv, struct proto_task *t,
-	    int *wait, char **cause);
+	    struct cli_submit_opts *o, char **cause);
+void	 cli_submit_opts_free(struct cli_submit_opts *);
 /* Exit code of `submit --wait` for a task in a final state; -1 if the
  * task's state is not final. */
 int	 cli_task_exit_code(struct json_object *task);
@@ -222,6 +236,69 @@ void	 cli_tasks_csv(FILE *, struct json_object *tasks);
  * take pending interrupts out of it. */
 void	 cli_intr_start(struct cli_ctx *);
 void	 cli_intr_drain(void);
+
+/* Fetch one task (get_task); *data gets the reply data (caller puts).
+ * Returns the exit code after printing a failure. */
+int	 cli_get_task(struct cli_ctx *, const char *task_id,
+	    struct json_object **data);
+
+/* ---- cli-spec.c ---- */
+/* Split an --input value PATH[:NAME] at its last ':' into *path and
+ * *name (heap strings; *name NULL when not given, else a name
+ * proto_file_name_ok() takes, trailing '/' dropped); -1 with *cause. */
+int	 cli_input_split(const char *spec, char **path, char **name,
+	    char **cause);
+/* PATH's last component as a name (heap), or NULL if it has none that
+ * proto_file_name_ok() takes ("/", ".", ".."). */
+char	*cli_input_default_name(const char *path);
+
+/* ---- cli-files.c ---- */
+/* One input of a task: the local file and where it goes.  path and
+ * name are owned. */
+struct cli_input {
+	char	*path;
+	char	*name;
+	int64_t	 size;
+	int	 mode;			/* permission bits */
+	char	 sha256[PROTO_SHA256_HEX + 1];	/* once hashed */
+};
+struct cli_inputs {
+	struct cli_input	*v;	/* owned */
+	size_t			 n;
+	int64_t			 total;	/* bytes */
+};
+/*
+ * Gather the files of submit's --input values (directories walked), each
+ * checked readable.  Returns 0, or -1 with *cause (a usage error: nothing
+ * was sent).  Notes on skipped links go to stderr.
+ */
+int	 cli_inputs_gather(const char * const *specs, size_t n,
+	    struct cli_inputs *, char **cause);
+void	 cli_inputs_free(struct cli_inputs *);
+/* Whether the submit m, its inputs listed, fits in one line of the size
+ * a main node takes by default; -1 with *cause (a usage error) if not. */
+int	 cli_inputs_fit(const struct cli_inputs *, struct msg *m,
+	    char **cause);
+/*
+ * Hash and upload every input the main node does not hold whole yet
+ * (resuming where it has part of one), then add them to t's inputs.
+ * Returns CLI_EXIT_OK or the exit code after printing why.
+ */
+int	 cli_inputs_send(struct cli_ctx *, struct cli_inputs *,
+	    struct proto_task *t);
+/*
+ * Write the outputs of a task (get_task's TASK+DETAIL) into dir (made if
+ * missing): each element's of an array under dir/INDEX/.  quiet: the
+ * lines saying what was written go to stderr, not stdout.  Returns
+ * CLI_EXIT_OK or the exit code after printing why.
+ */
+int	 cli_fetch_outputs(struct cli_ctx *, struct json_object *task,
+	    const char *dir, int to_stderr);
+/* encore fetch ID [DIR] */
+int	 cli_fetch_exec(const struct cli_cmd *, struct cli_ctx *, int,
+	    char **);
+/* show: the task's inputs, outputs, checkpoint and patterns. */
+void	 cli_show_files(struct json_object *task);
 
 /* ---- cli-work.c ---- */
 /* Parse an --array SPEC (N, A-B or A-B:STEP, then optionally %K) into

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <netdb.h>
 #include <poll.h>
@@ -22,11 +23,17 @@
 
 #include <event2/buffer.h>
 #include <json-c/json.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "client.h"
 
 /* Bytes asked of the socket per read: big replies come in few reads. */
 #define CLIENT_READ_CHUNK	(256 * 1024)
+
+/* What client_io_read/_write return besides bytes, 0 (end) and -1. */
+#define CLIENT_IO_WANT_READ	-2	/* wait until the socket is readable */
+#define CLIENT_IO_WANT_WRITE	-3	/* wait until it is writable */
 
 /* Resolve the main node address. */
 const char *
@@ -412,6 +419,8 @@ client_open(struct client *c, const char *addr, int timeout_ms,
 		free(cause);
 		return (CLIENT_IO);
 	}
+	/* Every wait is a poll() with a deadline, TLS's included. */
+	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
 	return (CLIENT_OK);
 }
 
@@ -421,6 +430,13 @@ client_close(struct client *c)
 {
 	size_t	i;
 
+	if (c->ssl != NULL) {
+		/* One try at close_notify; the socket is not waited for. */
+		SSL_shutdown(c->ssl);
+		SSL_free(c->ssl);
+		ERR_clear_error();
+	}
+	c->ssl = NULL;
 	if (c->fd != -1)
 		close(c->fd);
 	c->fd = -1;
@@ -446,23 +462,175 @@ client_error_lost(struct client *c, struct client_error *err,
 	    "check that encore-main is running and retry", c->addr, why);
 }
 
-/* Write all of buf to the session's socket. */
+/* Read from the session (socket or TLS): bytes, 0 at the end of the
+ * stream, -1 (why in buf) or CLIENT_IO_WANT_*. */
+static ssize_t
+client_io_read(struct client *c, void *buf, size_t len, char *why,
+    size_t whysize)
+{
+	ssize_t	n;
+	int	e;
+
+	if (c->ssl == NULL) {
+		n = read(c->fd, buf, len);
+		if (n >= 0)
+			return (n);
+		if (errno == EINTR || errno == EAGAIN)
+			return (CLIENT_IO_WANT_READ);
+		snprintf(why, whysize, "%s", strerror(errno));
+		return (-1);
+	}
+	ERR_clear_error();
+	errno = 0;
+	n = SSL_read(c->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
+	if (n > 0)
+		return (n);
+	switch ((e = SSL_get_error(c->ssl, (int)n))) {
+	case SSL_ERROR_WANT_READ:
+		return (CLIENT_IO_WANT_READ);
+	case SSL_ERROR_WANT_WRITE:
+		return (CLIENT_IO_WANT_WRITE);
+	case SSL_ERROR_ZERO_RETURN:
+		return (0);
+	case SSL_ERROR_SYSCALL:
+		if (errno == EINTR || errno == EAGAIN)
+			return (CLIENT_IO_WANT_READ);
+		if (errno == 0)
+			return (0);
+		snprintf(why, whysize, "%s", strerror(errno));
+		return (-1);
+	default:
+		client_tls_error(why, whysize);
+		return (-1);
+	}
+}
+
+/* Write to the session: bytes taken, -1 (why in buf) or
+ * CLIENT_IO_WANT_*. */
+static ssize_t
+client_io_write(struct client *c, const void *buf, size_t len, char *why,
+    size_t whysize)
+{
+	ssize_t	n;
+
+	if (c->ssl == NULL) {
+		n = send(c->fd, buf, len, MSG_NOSIGNAL);
+		if (n >= 0)
+			return (n);
+		if (errno == EINTR || errno == EAGAIN)
+			return (CLIENT_IO_WANT_WRITE);
+		snprintf(why, whysize, "%s", strerror(errno));
+		return (-1);
+	}
+	ERR_clear_error();
+	errno = 0;
+	n = SSL_write(c->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
+	if (n > 0)
+		return (n);
+	switch (SSL_get_error(c->ssl, (int)n)) {
+	case SSL_ERROR_WANT_READ:
+		return (CLIENT_IO_WANT_READ);
+	case SSL_ERROR_WANT_WRITE:
+		return (CLIENT_IO_WANT_WRITE);
+	case SSL_ERROR_SYSCALL:
+		if (errno == EINTR || errno == EAGAIN)
+			return (CLIENT_IO_WANT_WRITE);
+		snprintf(why, whysize, "%s", errno != 0 ? strerror(errno) :
+		    "it closed the connection");
+		return (-1);
+	default:
+		client_tls_error(why, whysize);
+		return (-1);
+	}
+}
+
+/*
+ * Wait until the socket is ready for events (POLLIN or POLLOUT), or, with
+ * intr, the interrupt fd is readable; until deadline (ms, monotonic; -1
+ * none; 0 do not wait).  CLIENT_OK, CLIENT_TIMEOUT (err not filled),
+ * CLIENT_INTR or CLIENT_IO.
+ */
+static enum client_result
+client_wait(struct client *c, short events, int64_t deadline, int intr,
+    struct client_error *err)
+{
+	struct pollfd	pfd[2];
+	int64_t		left;
+	int		n, nfd, timeout;
+
+	for (;;) {
+		timeout = -1;
+		if (deadline == 0)
+			timeout = 0;
+		else if (deadline != -1) {
+			left = deadline - client_now_ms();
+			if (left <= 0)
+				return (CLIENT_TIMEOUT);
+			timeout = left > 1000000 ? 1000000 : (int)left;
+		}
+		pfd[0].fd = c->fd;
+		pfd[0].events = events;
+		pfd[0].revents = 0;
+		nfd = 1;
+		if (intr && c->intr_fd != -1) {
+			pfd[1].fd = c->intr_fd;
+			pfd[1].events = POLLIN;
+			pfd[1].revents = 0;
+			nfd = 2;
+		}
+		n = poll(pfd, (nfds_t)nfd, timeout);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			client_error_lost(c, err, strerror(errno));
+			return (CLIENT_IO);
+		}
+		if (nfd == 2 && pfd[1].revents != 0) {
+			client_error_io(err, "interrupted");
+			return (CLIENT_INTR);
+		}
+		if (n > 0)
+			return (CLIENT_OK);
+		if (deadline == 0)
+			return (CLIENT_TIMEOUT);
+	}
+}
+
+/* Write all of buf to the session; the main node must take some of it
+ * within the request timeout each time. */
 static enum client_result
 client_write_all(struct client *c, const char *buf, size_t len,
     struct client_error *err)
 {
-	ssize_t	n;
+	enum client_result	r;
+	int64_t			deadline = client_now_ms() + c->timeout_ms;
+	ssize_t			n;
+	char			why[256];
 
 	while (len > 0) {
-		n = send(c->fd, buf, len, MSG_NOSIGNAL);
+		n = client_io_write(c, buf, len, why, sizeof why);
+		if (n > 0) {
+			buf += n;
+			len -= (size_t)n;
+			deadline = client_now_ms() + c->timeout_ms;
+			continue;
+		}
 		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			client_error_lost(c, err, strerror(errno));
+			client_error_lost(c, err, why);
 			return (CLIENT_IO);
 		}
-		buf += n;
-		len -= (size_t)n;
+		r = client_wait(c, n == CLIENT_IO_WANT_READ ? POLLIN : POLLOUT,
+		    deadline, 0, err);
+		if (r == CLIENT_TIMEOUT) {
+			client_error_io(err, "the main node at %s took nothing "
+			    "we sent for %d s; check that it is running and "
+			    "not overloaded (its log), or raise "
+			    "--request-timeout", c->addr,
+			    (c->timeout_ms + 999) / 1000);
+			return (CLIENT_TIMEOUT);
+		}
+		if (r != CLIENT_OK)
+			return (r);
 	}
 	return (CLIENT_OK);
 }
@@ -555,23 +723,22 @@ client_json_budget(const char *line, size_t len)
 	return (0);
 }
 
-/* Read more from the socket into c->in, waiting until deadline (ms,
- * monotonic; -1 none). */
+/* Read more from the session into c->in, waiting until deadline (ms,
+ * monotonic; -1 none; 0 only what can be read without waiting). */
 static enum client_result
 client_fill(struct client *c, int64_t deadline, struct client_error *err)
 {
-	struct pollfd		pfd[2];
 	struct evbuffer_iovec	v;
-	int64_t			left;
+	enum client_result	r;
 	ssize_t			n;
-	int			nfd, timeout;
-	char			partial[64];
+	short			events = POLLIN;
+	char			partial[64], why[256];
 
 	for (;;) {
-		timeout = -1;
-		if (deadline != -1) {
-			left = deadline - client_now_ms();
-			if (left <= 0) {
+		/* TLS may hold the rest of a record already read. */
+		if (c->ssl == NULL || SSL_pending(c->ssl) == 0) {
+			r = client_wait(c, events, deadline, 1, err);
+			if (r == CLIENT_TIMEOUT && deadline != 0) {
 				partial[0] = '\0';
 				if (evbuffer_get_length(c->in) > 0)
 					snprintf(partial, sizeof partial,
@@ -584,48 +751,26 @@ client_fill(struct client *c, int64_t deadline, struct client_error *err)
 				    "(its log), or raise --request-timeout",
 				    c->addr, (c->timeout_ms + 999) / 1000,
 				    partial);
-				return (CLIENT_TIMEOUT);
-			}
-			timeout = left > 1000000 ? 1000000 : (int)left;
+			} else if (r == CLIENT_TIMEOUT)
+				client_error_io(err, "nothing yet");
+			if (r != CLIENT_OK)
+				return (r);
 		}
-		pfd[0].fd = c->fd;
-		pfd[0].events = POLLIN;
-		pfd[0].revents = 0;
-		nfd = 1;
-		if (c->intr_fd != -1) {
-			pfd[1].fd = c->intr_fd;
-			pfd[1].events = POLLIN;
-			pfd[1].revents = 0;
-			nfd = 2;
-		}
-		n = poll(pfd, (nfds_t)nfd, timeout);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			client_error_lost(c, err, strerror(errno));
-			return (CLIENT_IO);
-		}
-		if (nfd == 2 && pfd[1].revents != 0) {
-			client_error_io(err, "interrupted");
-			return (CLIENT_INTR);
-		}
-		if (n == 0)
-			continue;	/* the deadline check says so */
 		if (evbuffer_reserve_space(c->in, CLIENT_READ_CHUNK, &v,
 		    1) < 1)
 			fatalx("evbuffer_reserve_space failed");
-		n = read(c->fd, v.iov_base, v.iov_len);
-		if (n == -1 && (errno == EINTR || errno == EAGAIN)) {
+		n = client_io_read(c, v.iov_base, v.iov_len, why, sizeof why);
+		if (n <= 0)
 			evbuffer_commit_space(c->in, NULL, 0);
+		if (n == CLIENT_IO_WANT_READ || n == CLIENT_IO_WANT_WRITE) {
+			events = n == CLIENT_IO_WANT_READ ? POLLIN : POLLOUT;
 			continue;
 		}
 		if (n == -1) {
-			evbuffer_commit_space(c->in, NULL, 0);
-			client_error_lost(c, err, strerror(errno));
+			client_error_lost(c, err, why);
 			return (CLIENT_IO);
 		}
 		if (n == 0) {
-			evbuffer_commit_space(c->in, NULL, 0);
 			client_error_lost(c, err, "it closed the connection");
 			return (CLIENT_IO);
 		}
@@ -633,6 +778,29 @@ client_fill(struct client *c, int64_t deadline, struct client_error *err)
 		evbuffer_commit_space(c->in, &v, 1);
 		return (CLIENT_OK);
 	}
+}
+
+/* Drop what is left of a file frame nobody took (client_raw). */
+static enum client_result
+client_skip_raw(struct client *c, int64_t deadline, struct client_error *err)
+{
+	enum client_result	r;
+	size_t			n;
+
+	while (c->raw_left > 0) {
+		n = evbuffer_get_length(c->in);
+		if ((int64_t)n > c->raw_left)
+			n = (size_t)c->raw_left;
+		if (n > 0) {
+			evbuffer_drain(c->in, n);
+			c->raw_left -= (int64_t)n;
+			c->scanned = 0;
+			continue;
+		}
+		if ((r = client_fill(c, deadline, err)) != CLIENT_OK)
+			return (r);
+	}
+	return (CLIENT_OK);
 }
 
 /* Read and decode the next line from the socket (kept events not
@@ -649,6 +817,9 @@ client_read(struct client *c, struct msg *m, int64_t deadline,
 	int			 rc;
 
 	for (;;) {
+		if (c->raw_left > 0 &&
+		    (r = client_skip_raw(c, deadline, err)) != CLIENT_OK)
+			return (r);
 		fr = client_frame_read(c->in, CLIENT_REPLY_MAX, &c->scanned,
 		    &line, &len);
 		if (fr == FRAME_TOO_LONG) {
@@ -678,6 +849,9 @@ client_read(struct client *c, struct msg *m, int64_t deadline,
 			c->line_len = len;
 			rc = msg_decode(line, len, m, &perr);
 			free(line);
+			/* Its raw bytes come next, whoever takes them. */
+			if (rc == 0 && m->type == MSG_FILE_DATA)
+				c->raw_left = m->u.file.len;
 			if (rc == 0)
 				return (CLIENT_OK);
 			client_error_set(err, proto_code_name(perr.code),
@@ -796,10 +970,23 @@ client_auth(struct client *c, const char *token, struct client_error *err)
 	struct msg		 m;
 	struct json_object	*data;
 	enum client_result	 r;
+	const char		*secret;
+	char			 pin[CLIENT_PIN_HEX + 1], *cause = NULL;
 
+	switch (client_token_parse(token, pin, &secret, &cause)) {
+	case -1:
+		client_error_io(err, "%s", cause);
+		free(cause);
+		return (CLIENT_IO);
+	case 1:
+		if (c->ssl == NULL &&
+		    (r = client_start_tls(c, pin, err)) != CLIENT_OK)
+			return (r);
+		break;
+	}
 	client_msg_init(&m, MSG_AUTH, &c->next_id);
 	m.protocol_version = PROTO_VERSION;
-	m.u.token = xstrdup(token);
+	m.u.token = xstrdup(secret);
 	r = client_request(c, &m, &data, err);
 	explicit_bzero(m.u.token, strlen(m.u.token));
 	msg_free(&m);
@@ -821,8 +1008,147 @@ client_next(struct client *c, struct msg *m, int timeout_ms,
 		}
 		return (CLIENT_OK);
 	}
-	return (client_read(c, m, timeout_ms < 0 ? -1 : client_now_ms() +
-	    timeout_ms, err));
+	return (client_read(c, m, timeout_ms < 0 ? -1 : timeout_ms == 0 ? 0 :
+	    client_now_ms() + timeout_ms, err));
+}
+
+/* Whether a message could be read now. */
+int
+client_readable(struct client *c)
+{
+	struct pollfd	pfd;
+
+	if (c->head < c->n_pending || evbuffer_get_length(c->in) > 0)
+		return (1);
+	if (c->ssl != NULL && SSL_pending(c->ssl) > 0)
+		return (1);
+	pfd.fd = c->fd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	return (poll(&pfd, 1, 0) == 1);
+}
+
+/* Turn the session into TLS and check the pin. */
+enum client_result
+client_start_tls(struct client *c, const char *pin, struct client_error *err)
+{
+	enum client_result	r;
+	int64_t			deadline = client_now_ms() + c->timeout_ms;
+	char			*cause = NULL, why[256];
+	int			rc, e;
+	short			events;
+
+	if ((c->ssl = client_tls_new(&cause)) == NULL) {
+		client_error_io(err, "%s", cause);
+		free(cause);
+		return (CLIENT_IO);
+	}
+	if (SSL_set_fd(c->ssl, c->fd) != 1) {
+		client_error_io(err, "cannot set up TLS: %s",
+		    client_tls_error(why, sizeof why));
+		return (CLIENT_IO);
+	}
+	for (;;) {
+		ERR_clear_error();
+		errno = 0;
+		if ((rc = SSL_connect(c->ssl)) == 1)
+			break;
+		e = SSL_get_error(c->ssl, rc);
+		if (e == SSL_ERROR_WANT_READ)
+			events = POLLIN;
+		else if (e == SSL_ERROR_WANT_WRITE)
+			events = POLLOUT;
+		else {
+			if (e == SSL_ERROR_SYSCALL || e == SSL_ERROR_ZERO_RETURN)
+				snprintf(why, sizeof why, "%s", errno != 0 ?
+				    strerror(errno) : "it closed the "
+				    "connection");
+			else
+				client_tls_error(why, sizeof why);
+			client_error_io(err, "no TLS with the main node at "
+			    "%s: %s; the token is pinned (ENC1:...), so we "
+			    "speak only TLS: check that --main names an encore "
+			    "main node with TLS (encore-main --version), or "
+			    "give an older one its bare secret (the token's "
+			    "part after its second ':')", c->addr, why);
+			return (CLIENT_IO);
+		}
+		r = client_wait(c, events, deadline, 0, err);
+		if (r == CLIENT_TIMEOUT) {
+			client_error_io(err, "no TLS handshake with the main "
+			    "node at %s within %d s; check that it is running "
+			    "and not overloaded (its log), or raise "
+			    "--request-timeout", c->addr,
+			    (c->timeout_ms + 999) / 1000);
+			return (CLIENT_TIMEOUT);
+		}
+		if (r != CLIENT_OK)
+			return (r);
+	}
+	if (client_tls_check(c->ssl, pin, c->addr, &cause) != 0) {
+		client_error_io(err, "%s", cause);
+		free(cause);
+		return (CLIENT_IO);
+	}
+	return (CLIENT_OK);
+}
+
+/* Give the connection away and close the rest of the session. */
+void
+client_detach(struct client *c, int *fd, struct ssl_st **ssl,
+    struct evbuffer *leftover)
+{
+	*fd = c->fd;
+	*ssl = c->ssl;
+	if (leftover != NULL)
+		evbuffer_add_buffer(leftover, c->in);
+	c->fd = -1;
+	c->ssl = NULL;
+	client_close(c);
+}
+
+/* Raw bytes of the current file frame. */
+enum client_result
+client_raw(struct client *c, void *buf, size_t size, size_t *n,
+    struct client_error *err)
+{
+	enum client_result	r;
+	int64_t			deadline = client_now_ms() + c->timeout_ms;
+	size_t			want = size;
+	int			got;
+
+	*n = 0;
+	if (c->raw_left <= 0) {
+		client_error_io(err, "no file bytes are due from the main node "
+		    "at %s", c->addr);
+		return (CLIENT_IO);
+	}
+	if ((int64_t)want > c->raw_left)
+		want = (size_t)c->raw_left;
+	while (evbuffer_get_length(c->in) == 0) {
+		if ((r = client_fill(c, deadline, err)) != CLIENT_OK)
+			return (r);
+	}
+	if ((got = evbuffer_remove(c->in, buf, want)) <= 0)
+		fatalx("evbuffer_remove failed");
+	c->raw_left -= got;
+	c->scanned = 0;
+	*n = (size_t)got;
+	return (CLIENT_OK);
+}
+
+/* A file_data line and its raw bytes. */
+enum client_result
+client_send_frame(struct client *c, const struct msg *m, const void *data,
+    size_t len, struct client_error *err)
+{
+	enum client_result	 r;
+
+	if ((r = client_send(c, m, err)) != CLIENT_OK)
+		return (r);
+	if (len == 0)
+		return (CLIENT_OK);
+	return (client_write_all(c, data, len, err));
 }
 
 /* Member of o if present and not null. */

@@ -20,10 +20,16 @@
 
 struct evbuffer;
 struct json_object;
+struct ssl_st;
 
 #define CLIENT_DEFAULT_MAIN	"127.0.0.1:7070"
 #define CLIENT_DEFAULT_PORT	"7070"
 #define CLIENT_TOKEN_FILE	"operator.token"
+
+/* A pinned token: "ENC1:<SHA-256 of the cluster CA in DER, hex>:<secret>"
+ * (README, Security); client-tls.c. */
+#define CLIENT_PIN_PREFIX	"ENC1:"
+#define CLIENT_PIN_HEX		64
 
 /*
  * What the clients accept from a main node (README, "Limits"): a reply
@@ -55,20 +61,27 @@ enum client_result {
 
 /*
  * A blocking session with the main node.  addr is the "host:port" we were
- * given (owned).  in buffers bytes read but not yet framed (owned);
- * scanned of them are known to hold no newline.  pending holds `event`
- * messages that arrived while a reply was awaited, in order (owned; those
- * from head to n_pending are still to be handed out, pending_cap is its
- * size, pending_bytes the size of their lines); client_next() hands them
- * out first.  intr_fd, when not -1, is watched while waiting: once
- * readable, waits return CLIENT_INTR (a signal handler's self-pipe).
+ * given (owned).  fd is non-blocking: every wait is a poll() with a
+ * deadline.  ssl (owned) is the TLS session over fd once a pinned token
+ * started it, else NULL.  in buffers bytes read but not yet framed
+ * (owned); scanned of them are known to hold no newline.  raw_left counts
+ * the raw bytes of a file frame (after a `file_data` line) still to come:
+ * client_raw() hands them out, and a read of the next message skips what
+ * is left of them.  pending holds `event` messages that arrived while a
+ * reply was awaited, in order (owned; those from head to n_pending are
+ * still to be handed out, pending_cap is its size, pending_bytes the size
+ * of their lines); client_next() hands them out first.  intr_fd, when not
+ * -1, is watched while waiting: once readable, waits return CLIENT_INTR
+ * (a signal handler's self-pipe).
  */
 struct client {
 	int		 fd;
+	struct ssl_st	*ssl;
 	char		*addr;
 	struct evbuffer	*in;
 	size_t		 scanned;
 	size_t		 line_len;	/* length of the last line read */
+	int64_t		 raw_left;
 	unsigned long	 next_id;
 	int		 timeout_ms;	/* request deadline */
 	int		 intr_fd;
@@ -164,9 +177,45 @@ enum client_result client_open(struct client *, const char *addr,
 /* Close the connection and free everything the session holds. */
 void		 client_close(struct client *);
 
-/* Send an `auth` with token; CLIENT_OK once the main node accepted it. */
+/*
+ * Send an `auth` with token; CLIENT_OK once the main node accepted it.
+ * A pinned token (ENC1:...) first turns the session into TLS and checks
+ * the main node's chain against the pin (client_start_tls); only its
+ * secret is sent, and only once the pin matched.  A bare token is sent
+ * as it is, in plaintext.
+ */
 enum client_result client_auth(struct client *, const char *token,
 		    struct client_error *err);
+/*
+ * Turn an open session into TLS: handshake within the session's timeout,
+ * then check the chain against pin (64 lowercase hex).  CLIENT_OK, or
+ * CLIENT_IO / CLIENT_TIMEOUT with err saying why (a pin mismatch names
+ * both hashes).
+ */
+enum client_result client_start_tls(struct client *, const char *pin,
+		    struct client_error *err);
+/*
+ * Hand the session's connection over (encore-top's event loop takes it):
+ * *fd and *ssl (NULL for plaintext) become the caller's, bytes already
+ * read go to leftover; then the session is closed without closing them.
+ */
+void		 client_detach(struct client *, int *fd, struct ssl_st **ssl,
+		    struct evbuffer *leftover);
+
+/*
+ * The raw bytes of a file frame that client_next() just handed out as a
+ * `file_data` message (c->raw_left of them): up to size bytes into buf,
+ * waiting up to the request timeout for the first.  CLIENT_OK with *n > 0,
+ * or an error.
+ */
+enum client_result client_raw(struct client *, void *buf, size_t size,
+		    size_t *n, struct client_error *err);
+/* Send a `file_data` line for m and then its len raw bytes from data. */
+enum client_result client_send_frame(struct client *, const struct msg *m,
+		    const void *data, size_t len, struct client_error *err);
+/* 1 if something from the main node can be read now without waiting
+ * (a kept event, a buffered line, bytes on the socket or inside TLS). */
+int		 client_readable(struct client *);
 
 /*
  * Send req (client_msg_init'ed; message_id set) and wait for the reply to
@@ -193,6 +242,27 @@ enum client_result client_send(struct client *, const struct msg *,
  */
 enum client_result client_next(struct client *, struct msg *m,
 		    int timeout_ms, struct client_error *err);
+
+/* ---- client-tls.c ---- */
+
+/*
+ * Split a token: 1 if pinned (pin gets its 64 lowercase hex, *secret
+ * points to the secret inside token), 0 if bare (*secret is token), -1
+ * if it starts with ENC1: but is not a pinned token (*cause, caller
+ * frees).  pin has room for CLIENT_PIN_HEX + 1 bytes.
+ */
+int		 client_token_parse(const char *token, char *pin,
+		    const char **secret, char **cause);
+/* A new client-side TLS session (1.2 or later, verification left to
+ * client_tls_check), or NULL with *cause. */
+struct ssl_st	*client_tls_new(char **cause);
+/* After the handshake: 0 if the peer's chain is rooted in the CA whose
+ * DER SHA-256 is pin, else -1 with *cause naming both hashes and what to
+ * do.  addr is for the message. */
+int		 client_tls_check(struct ssl_st *, const char *pin,
+		    const char *addr, char **cause);
+/* OpenSSL's last error as text into buf; the error queue is emptied. */
+const char	*client_tls_error(char *buf, size_t size);
 
 /* Monotonic milliseconds, for deadlines. */
 int64_t		 client_now_ms(void);

@@ -72,8 +72,13 @@ tui_usage(FILE *f)
 	    "Without colour (NO_COLOR set, or TERM=vt100) states are still "
 	    "shown as words.\nText from the main node is shown with control "
 	    "characters escaped (\\x1b).\n\n"
+	    "A pinned token (ENC1:<CA hash>:<secret>, as operator.token holds "
+	    "it) makes\nencore-top speak only TLS, and check the main node's "
+	    "CA against it before\nit sends the secret; a bare secret is sent "
+	    "in plaintext.\n\n"
 	    "Exit status: 0 ok, 1 error reported by the main node, 2 usage "
-	    "error,\n3 cannot reach the main node.\n", TUI_SYNOPSIS,
+	    "error,\n3 cannot reach the main node (or it is not the one a "
+	    "pinned token names).\n", TUI_SYNOPSIS,
 	    CLIENT_DEFAULT_MAIN, CLIENT_TIMEOUT_MS / 1000);
 }
 
@@ -379,23 +384,22 @@ tui_atexit(void)
 	tui_screen_done();
 }
 
-/* Connect and authenticate before taking the screen; returns the fd, or
- * -1 with the exit code in *code after printing why. */
+/* Connect and authenticate (over TLS with a pinned token) before taking
+ * the screen; returns 0 with the session open in c, or -1 with the exit
+ * code in *code after printing why. */
 static int
 tui_first_connect(const char *addr, const char *token, int timeout_ms,
-    int *code)
+    struct client *c, int *code)
 {
-	struct client		c;
 	struct client_error	err;
 	enum client_result	r;
 	char			msg[PROTO_TEXT_MAX * 4], code_name[64];
-	int			fd;
 
-	r = client_open(&c, addr, timeout_ms, &err);
+	r = client_open(c, addr, timeout_ms, &err);
 	if (r == CLIENT_OK)
-		r = client_auth(&c, token, &err);
+		r = client_auth(c, token, &err);
 	if (r != CLIENT_OK) {
-		client_close(&c);
+		client_close(c);
 		display_escape_buf(err.message, msg, sizeof msg);
 		if (r != CLIENT_REMOTE) {
 			fprintf(stderr, "encore-top: %s\n", msg);
@@ -410,10 +414,7 @@ tui_first_connect(const char *addr, const char *token, int timeout_ms,
 		}
 		return (-1);
 	}
-	fd = c.fd;
-	c.fd = -1;
-	client_close(&c);
-	return (fd);
+	return (0);
 }
 
 /* Parse options, connect, and run the dashboard. */
@@ -427,9 +428,12 @@ main(int argc, char **argv)
 				    SIGQUIT };
 	const char		*main_flag = NULL, *token_flag = NULL;
 	const char		*token_file_flag = NULL, *timeout = NULL;
+	struct client		 first;
+	const char		*secret;
 	char			*token, **dirs, *cause, *esc;
+	char			 pin[CLIENT_PIN_HEX + 1];
 	size_t			 n, k;
-	int			 i, rc, fd, code = TUI_EXIT_OK, timeout_ms;
+	int			 i, rc, code = TUI_EXIT_OK, timeout_ms;
 
 	setlocale(LC_ALL, "");
 	signal(SIGPIPE, SIG_IGN);
@@ -493,14 +497,20 @@ main(int argc, char **argv)
 		fprintf(stderr, ")\n");
 		return (TUI_EXIT_USAGE);
 	}
+	if (client_token_parse(token, pin, &secret, &cause) == -1) {
+		fprintf(stderr, "encore-top: %s\n", cause);
+		free(cause);
+		free(token);
+		return (TUI_EXIT_USAGE);
+	}
 	tui->addr = client_main_address(main_flag);
-	if ((fd = tui_first_connect(tui->addr, token, timeout_ms,
-	    &code)) == -1) {
+	if (tui_first_connect(tui->addr, token, timeout_ms, &first,
+	    &code) == -1) {
 		free(token);
 		return (code);
 	}
 	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
-		close(fd);
+		client_close(&first);
 		free(token);
 		return (tui_usage_error("needs a terminal on stdin and stdout; "
 		    "for scripts use 'encore devices' or 'encore ps'"));
@@ -530,7 +540,7 @@ main(int argc, char **argv)
 	evtimer_add(ev_tick, &one);
 
 	tui_net_start(&tui->net, tui, tui->base, tui->addr, token, timeout_ms,
-	    fd);
+	    &first);
 	explicit_bzero(token, strlen(token));
 	free(token);
 	tui_changed(tui);

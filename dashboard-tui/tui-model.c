@@ -14,6 +14,7 @@
 #include <json-c/json.h>
 
 #include "protocol.h"
+#include "profiler.h"
 #include "client.h"
 #include "tui.h"
 
@@ -168,6 +169,8 @@ tui_model_clear_info(struct tui_model *m)
 	free(m->info.deps);
 	free(m->info.array);
 	free(m->info.counts);
+	free(m->info.inputs);
+	free(m->info.outputs);
 	memset(&m->info, 0, sizeof m->info);
 	m->dirty = 1;
 }
@@ -889,6 +892,42 @@ tui_model_totals(struct tui_model *m, struct tui_totals *tot)
 	}
 }
 
+/* A list of files as "name size, ..." (an array's outputs as
+ * "INDEX/name"), the first TUI_INFO_FILES and how many more; NULL for
+ * none. */
+static char *
+model_files(struct json_object *a)
+{
+	struct json_object	*f;
+	const char		*name;
+	char			*out = NULL, *t, sz[16], idx[24];
+	size_t			 i, n, shown = 0;
+
+	n = a != NULL && json_object_is_type(a, json_type_array) ?
+	    json_object_array_length(a) : 0;
+	for (i = 0; i < n && shown < TUI_INFO_FILES; i++) {
+		f = json_object_array_get_idx(a, i);
+		if ((name = client_json_str(f, "name")) == NULL)
+			continue;
+		prof_format_bytes(model_int(f, "size", -1), sz, sizeof sz);
+		idx[0] = '\0';
+		if (model_int(f, "index", -1) >= 0)
+			snprintf(idx, sizeof idx, "%lld/",
+			    (long long)model_int(f, "index", -1));
+		xasprintf(&t, "%s%s%s%s %s", out != NULL ? out : "",
+		    out != NULL ? ", " : "", idx, name, sz);
+		free(out);
+		out = t;
+		shown++;
+	}
+	if (out != NULL && n > shown) {
+		xasprintf(&t, "%s, +%zu more", out, n - shown);
+		free(out);
+		out = t;
+	}
+	return (out);
+}
+
 /* "k: v" members of an object joined as "v k, v k" (array counts: "3
  * running, 12 completed"), leaving out zeros; NULL if none. */
 static char *
@@ -956,6 +995,8 @@ tui_model_set_info(struct tui_model *m, const char *id,
 		free(m->info.deps);
 		m->info.deps = t;
 	}
+	m->info.inputs = model_files(client_json_get(task, "inputs"));
+	m->info.outputs = model_files(client_json_get(task, "outputs"));
 	m->dirty = 1;
 }
 

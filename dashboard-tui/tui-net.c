@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * tui-net.c -- encore-top's link to the main node: one bufferevent speaking
- * the operator protocol.  After auth it subscribes to devices and tasks,
+ * the operator protocol, under OpenSSL (libevent's bufferevent_openssl)
+ * with a pinned token, whose chain is checked against the pin
+ * (client-tls.c) before the secret is sent.  After auth it subscribes to
+ * devices and tasks,
  * then asks for both lists (subscribing first, on the same ordered
  * connection, so no change falls between the snapshot and the events; the
  * tasks not yet ended page by page), and follows the output of the task in
@@ -21,9 +24,12 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/util.h>
 #include <json-c/json.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "protocol.h"
 #include "client.h"
@@ -189,11 +195,20 @@ net_send_tasks(struct tui_net *n, const char *after)
 	    after);
 }
 
-/* Make the bufferevent for fd (or -1 to connect later). */
+/* Make the bufferevent for fd (or -1 to connect later), under TLS when
+ * ssl is given (in state: BUFFEREVENT_SSL_OPEN or _CONNECTING), which it
+ * then owns. */
 static void
-net_bev(struct tui_net *n, int fd)
+net_bev(struct tui_net *n, int fd, SSL *ssl, int state)
 {
-	n->bev = bufferevent_socket_new(n->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (ssl != NULL) {
+		n->bev = bufferevent_openssl_socket_new(n->base, fd, ssl,
+		    (enum bufferevent_ssl_state)state, BEV_OPT_CLOSE_ON_FREE);
+		if (n->bev != NULL)
+			bufferevent_openssl_set_allow_dirty_shutdown(n->bev, 1);
+	} else
+		n->bev = bufferevent_socket_new(n->base, fd,
+		    BEV_OPT_CLOSE_ON_FREE);
 	if (n->bev == NULL)
 		fatalx("bufferevent_socket_new failed");
 	n->scanned = 0;
@@ -213,6 +228,7 @@ net_retry_cb(evutil_socket_t fd, short events, void *arg)
 	struct tui_net	*n = arg;
 	struct addrinfo	 hints, *res;
 	struct timeval	 tv = { TUI_NET_CONNECT_TIMEOUT, 0 };
+	SSL		*ssl = NULL;
 	char		*host = NULL, *port = NULL, *cause = NULL;
 	int		 error;
 
@@ -232,7 +248,13 @@ net_retry_cb(evutil_socket_t fd, short events, void *arg)
 		net_lost(n, gai_strerror(error));
 		return;
 	}
-	net_bev(n, -1);
+	if (n->pinned && (ssl = client_tls_new(&cause)) == NULL) {
+		freeaddrinfo(res);
+		net_lost(n, cause);
+		free(cause);
+		return;
+	}
+	net_bev(n, -1, ssl, BUFFEREVENT_SSL_CONNECTING);
 	n->state = TUI_NET_CONNECTING;
 	bufferevent_set_timeouts(n->bev, &tv, &tv);
 	if (bufferevent_socket_connect(n->bev, res->ai_addr,
@@ -514,8 +536,23 @@ net_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct msg	 m;
 	char		 why[TUI_STATUS_MAX];
 
+	SSL		*ssl;
+	unsigned long	 e;
+	char		*cause = NULL;
+
 	if (what & BEV_EVENT_CONNECTED) {
 		bufferevent_set_timeouts(bev, NULL, NULL);
+		/* Under TLS the handshake is done: the pin first, then the
+		 * secret. */
+		ssl = n->pinned ? bufferevent_openssl_get_ssl(bev) : NULL;
+		if (n->pinned && (ssl == NULL ||
+		    client_tls_check(ssl, n->pin, n->addr, &cause) != 0)) {
+			tui_exit(n->tui, 3, "%s", cause != NULL ? cause :
+			    "the TLS session went away");
+			free(cause);
+			net_lost(n, "the main node is not the pinned one");
+			return;
+		}
 		n->state = TUI_NET_AUTH;
 		client_msg_init(&m, MSG_AUTH, &n->next_id);
 		m.protocol_version = PROTO_VERSION;
@@ -530,7 +567,13 @@ net_event_cb(struct bufferevent *bev, short what, void *arg)
 	else if (what & BEV_EVENT_TIMEOUT)
 		snprintf(why, sizeof why, "no answer within %d s",
 		    TUI_NET_CONNECT_TIMEOUT);
-	else
+	else if (n->pinned &&
+	    (e = bufferevent_get_openssl_error(bev)) != 0) {
+		snprintf(why, sizeof why, "TLS: ");
+		ERR_error_string_n(e, why + 5, sizeof why - 5);
+		while (bufferevent_get_openssl_error(bev) != 0)
+			;
+	} else
 		snprintf(why, sizeof why, "%s", evutil_socket_error_to_string(
 		    EVUTIL_SOCKET_ERROR()));
 	net_lost(n, why);
@@ -569,22 +612,36 @@ tui_net_tick(struct tui_net *n)
 	}
 }
 
-/* Start on an authenticated fd. */
+/* Start on an authenticated session, taking its connection over. */
 void
 tui_net_start(struct tui_net *n, struct tui *tui, struct event_base *base,
-    const char *addr, const char *token, int timeout_ms, int fd)
+    const char *addr, const char *token, int timeout_ms, struct client *c)
 {
+	struct evbuffer	*left;
+	const char	*secret;
+	char		*cause = NULL;
+	SSL		*ssl;
+	int		 fd;
+
 	memset(n, 0, sizeof *n);
 	n->tui = tui;
 	n->base = base;
 	n->addr = xstrdup(addr);
-	n->token = xstrdup(token);
+	/* The first session checked the token's form already. */
+	n->pinned = client_token_parse(token, n->pin, &secret, &cause) == 1;
+	free(cause);
+	n->token = xstrdup(secret);
 	n->timeout_ms = timeout_ms;
 	n->more = event_new(base, -1, 0, net_more_cb, n);
 	n->next_id = 1000;
 	n->retry = evtimer_new(base, net_retry_cb, n);
+	if ((left = evbuffer_new()) == NULL)
+		fatalx("evbuffer_new failed");
+	client_detach(c, &fd, &ssl, left);
 	evutil_make_socket_nonblocking(fd);
-	net_bev(n, fd);
+	net_bev(n, fd, ssl, BUFFEREVENT_SSL_OPEN);
+	evbuffer_add_buffer(bufferevent_get_input(n->bev), left);
+	evbuffer_free(left);
 	net_ready(n);
 }
 

@@ -321,6 +321,10 @@ detail_task(struct tui *tui, struct tui_task *t, struct detail_pen *p)
 		detail_kv(p, "after", m->info.deps);
 		detail_kv(p, "array", m->info.array);
 		detail_kv(p, "elements", m->info.counts);
+		if (m->info.inputs != NULL)
+			detail_kv_wrap(p, "inputs:", m->info.inputs);
+		if (m->info.outputs != NULL)
+			detail_kv_wrap(p, "outputs:", m->info.outputs);
 	} else if (t->array_size > 0) {
 		snprintf(buf, sizeof buf, "%lld elements",
 		    (long long)t->array_size);

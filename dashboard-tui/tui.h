@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "protocol.h"
+#include "client.h"
 
 struct event;
 struct event_base;
@@ -100,7 +101,8 @@ struct tui_task {
  * What get_task adds about the detail task (info_task, owned), as text
  * for the detail pane (each owned, NULL when there is none): why it is
  * not running, its dependencies, for an array its indexes and its
- * elements per state.  info_stale asks for it again (the task changed).
+ * elements per state, its input and output files ("name size, ...").
+ * info_stale asks for it again (the task changed).
  */
 struct tui_info {
 	char	*task;
@@ -108,8 +110,13 @@ struct tui_info {
 	char	*deps;
 	char	*array;
 	char	*counts;
+	char	*inputs;
+	char	*outputs;
 	int	 stale;
 };
+
+/* Files listed by name in the detail pane; the rest are counted. */
+#define TUI_INFO_FILES	8
 
 enum tui_pane {
 	TUI_PANE_GRID = 0,
@@ -425,7 +432,9 @@ struct tui_net {
 	struct tui		*tui;
 	struct event_base	*base;
 	char			*addr;
-	char			*token;
+	char			*token;		/* what auth sends: the secret */
+	int			 pinned;	/* TLS, checked against pin */
+	char			 pin[CLIENT_PIN_HEX + 1];
 	int			 timeout_ms;	/* --request-timeout */
 	struct bufferevent	*bev;
 	size_t			 scanned;
@@ -443,9 +452,12 @@ struct tui_net {
 	char			 error[TUI_STATUS_MAX];	/* why it is down */
 };
 
-/* Start the link on fd, already connected and authenticated. */
+/* Start the link on the connection of c, already authenticated (over
+ * TLS with a pinned token), which it takes over; token is the one the
+ * session authenticated with, for reconnecting. */
 void	tui_net_start(struct tui_net *, struct tui *, struct event_base *,
-	    const char *addr, const char *token, int timeout_ms, int fd);
+	    const char *addr, const char *token, int timeout_ms,
+	    struct client *c);
 /* Once a second: give up on a request not answered within the timeout
  * (and reconnect); after a silence, check the main node is still there. */
 void	tui_net_tick(struct tui_net *);

@@ -7,7 +7,6 @@
  * commit -> target lookup (one generic not_found) -> handler.  Handlers
  * get a decoded struct and a looked-up target, never raw JSON.
  */
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -192,58 +191,6 @@ dispatch_refuse(struct conn *c, struct msg *m)
 	if (m->type == MSG_FILE_DATA)
 		conn_expect_raw(c, m->u.file.len, 1);
 	conn_line_result(c, 1);
-}
-
-/* Answer a request with this data (taken). */
-void
-request_ok(struct request *rq, struct json_object *data)
-{
-	json_object_put(rq->reply);
-	rq->reply = data;
-	rq->code = PROTO_OK;
-}
-
-/* Answer a request with a failure. */
-void
-request_fail(struct request *rq, enum proto_code code, const char *fmt, ...)
-{
-	va_list	ap;
-
-	json_object_put(rq->reply);
-	rq->reply = NULL;
-	free(rq->error);
-	va_start(ap, fmt);
-	xvasprintf(&rq->error, fmt, ap);
-	va_end(ap);
-	rq->code = code;
-}
-
-/* Send a JSON session's answer now (a stream of events follows it). */
-void
-request_flush(struct request *rq)
-{
-	if (rq->http || rq->sent || rq->c == NULL)
-		return;
-	if (rq->code != PROTO_OK)
-		conn_reply_error(rq->c, rq->m->message_id, rq->code, "%s",
-		    rq->error);
-	else if (rq->reply != NULL) {
-		conn_send_json(rq->c, MSG_REPLY, rq->m->message_id, rq->reply);
-		rq->reply = NULL;
-	} else
-		return;
-	rq->sent = 1;
-}
-
-/* Free what a request holds. */
-void
-request_done(struct request *rq)
-{
-	json_object_put(rq->reply);
-	free(rq->error);
-	task_row_free(&rq->t.task);
-	rq->reply = NULL;
-	rq->error = NULL;
 }
 
 /* Look up what the message targets; -1 (answered not_found) if absent. */

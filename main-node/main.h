@@ -5,7 +5,10 @@
  * Where a message goes: conn.c reads lines from a socket and hands each
  * JSON line to dispatch.c, which looks its type up in one table (who may
  * send it, whether it joins the group commit, what it targets) and calls
- * its handler in handle-worker.c, handle-client.c or handle-task.c.
+ * its handler in handle-worker.c, handle-client.c or handle-task.c (and
+ * files.c, array.c, backup.c for theirs).  A handler answers through
+ * request.c, the same for a JSON session and for HTTP (http.c).  File
+ * bytes after a file_data line go from conn.c straight to files.c.
  *
  * Where a task changes state: only in task.c (task_transition), driven by
  * a table of legal transitions drawn in that file's header.  Queued tasks
@@ -19,6 +22,7 @@
  *
  * Layers run one way: conn -> dispatch -> handle-* -> task/queue/devices
  * -> store.  conn.c knows nothing above it: the server gives it callbacks.
+ * spec.c (a stored task decoded) and request.c sit under all of them.
  */
 #ifndef MAIN_H
 #define MAIN_H
@@ -311,14 +315,16 @@ void		 commit_kick(struct server *);
 /* dispatch.c */
 void		 dispatch_line(struct conn *, const char *, size_t);
 int		 dispatch_request(struct request *);
+void		 dispatch_closed(struct conn *);
+void		 dispatch_stop(void);
+int		 dispatch_check_table(char **cause);
+
+/* request.c: the answer to an operator request (JSON session or HTTP) */
 void		 request_ok(struct request *, struct json_object *);
 void		 request_fail(struct request *, enum proto_code,
 		    const char *, ...) __attribute__((format(printf, 3, 4)));
 void		 request_flush(struct request *);
 void		 request_done(struct request *);
-void		 dispatch_closed(struct conn *);
-void		 dispatch_stop(void);
-int		 dispatch_check_table(char **cause);
 
 /* handle-worker.c */
 void		 handle_register(struct request *);
@@ -581,10 +587,6 @@ void		 task_shift_deadlines(double by);
 int64_t		 task_count(enum proto_task_status);
 void		 task_counts(int64_t counts[TASK__COUNT]);
 int64_t		 task_id_parse(const char *);
-int		 task_spec_decode(const char *spec, struct msg *);
-void		 task_placement_from_spec(const struct proto_task *,
-		    struct placement *);
-void		 placement_free(struct placement *);
 int		 task_prune(struct server *, int max);
 int64_t		 task_next_seq(void);
 void		 task_count_move(int from, int to, int64_t n);
@@ -593,6 +595,12 @@ struct task	*task_find_ref(const char *);
 void		 task_submitted(struct server *, struct task_row *,
 		    const char *by);
 void		 task_send_cancel(struct task *);
+
+/* spec.c: a stored task decoded, and its placement (pure) */
+int		 task_spec_decode(const char *spec, struct msg *);
+void		 task_placement_from_spec(const struct proto_task *,
+		    struct placement *);
+void		 placement_free(struct placement *);
 
 /* array.c: arrays, dependencies, holding */
 #define DEP_AFTER	0	/* --after: completed */

@@ -248,8 +248,10 @@ queue_free(void)
 	int		 i;
 
 	while ((sh = TAILQ_FIRST(&queue.shapes)) != NULL) {
-		for (i = 0; i < sh->n; i++)
+		for (i = 0; i < sh->n; i++) {
+			free(sh->heap[i]->inputs);
 			free(sh->heap[i]);
+		}
 		shape_free(sh);
 	}
 	free(queue.hash);
@@ -335,15 +337,7 @@ queue_count(void)
 static int
 queue_load_cb(const struct task_row *r, void *arg)
 {
-	struct queue_entry_spec	q;
-
-	q.id = r->id;
-	q.priority = r->priority;
-	q.seq = r->seq;
-	q.place = r->place;
-	q.is_array = 0;
-	q.inputs = r->inputs;
-	queue_add(&q);
+	task_enqueue(r);
 	return (0);
 }
 

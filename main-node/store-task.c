@@ -188,6 +188,25 @@ task_row_read(sqlite3_stmt *s, struct task_row *r)
 	r->inputs = store_column_text(s, 36);
 }
 
+/* Step a bound statement for at most one row of TASK_COLUMNS: 0 found,
+ * 1 not found, -1 error. */
+static int
+store_task_one(struct store *st, sqlite3_stmt *s, struct task_row *r)
+{
+	int	rc;
+
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		task_row_read(s, r);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return (0);
+	if (rc == SQLITE_DONE)
+		return (1);
+	log_error("event=store_read error=\"%s\"", sqlite3_errmsg(st->db));
+	return (-1);
+}
+
 /* Store a new task from its row (id is set on return); -1 on error. */
 int64_t
 store_task_insert(struct store *st, struct task_row *r)
@@ -241,19 +260,9 @@ int
 store_task_get(struct store *st, int64_t id, struct task_row *r)
 {
 	sqlite3_stmt	*s = st->stmts.task_get;
-	int		 rc;
 
 	sqlite3_bind_int64(s, 1, id);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		task_row_read(s, r);
-	sqlite3_reset(s);
-	if (rc == SQLITE_ROW)
-		return (0);
-	if (rc == SQLITE_DONE)
-		return (1);
-	log_error("event=store_read error=\"%s\"", sqlite3_errmsg(st->db));
-	return (-1);
+	return (store_task_one(st, s, r));
 }
 
 /* Write a task's mutable columns from a row. */
@@ -666,20 +675,10 @@ store_element_get(struct store *st, int64_t array_id, int64_t index,
     struct task_row *r)
 {
 	sqlite3_stmt	*s = st->stmts.element_get;
-	int		 rc;
 
 	sqlite3_bind_int64(s, 1, array_id);
 	sqlite3_bind_int64(s, 2, index);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		task_row_read(s, r);
-	sqlite3_reset(s);
-	if (rc == SQLITE_ROW)
-		return (0);
-	if (rc == SQLITE_DONE)
-		return (1);
-	log_error("event=store_read error=\"%s\"", sqlite3_errmsg(st->db));
-	return (-1);
+	return (store_task_one(st, s, r));
 }
 
 /* Every array row, through cb. */

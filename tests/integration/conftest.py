@@ -5,9 +5,17 @@ Each test gets its own temp directory, its own main node (its own SQLite
 file) and, when it asks, real workers.  Binaries come from $ENCORE_BIN
 (make test sets it), else ./bin.  Process logs are kept in the temp dir and
 printed when a test fails.
+
+Timing: a test waits for an event (a log line, a state in the text
+export, a file) with wait_for, never for a fixed time, and every bound is
+generous: the suite must pass on a 2-core machine kept busy by other
+builds (`stress-ng --cpu 2` is how it is checked).  A bound is a guard
+against a hang, not a performance assertion; a wait for something that
+must NOT happen waits for a later event that shows it had its chance.
 """
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -32,7 +40,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_for(pred, timeout=10.0, interval=0.05, what="condition"):
+def wait_for(pred, timeout=30.0, interval=0.05, what="condition"):
     """Poll pred() until it returns a true value; fail after timeout."""
     deadline = time.monotonic() + timeout
     last = None
@@ -71,7 +79,7 @@ class Proc:
         self.signal(signal.SIGKILL)
         self.p.wait(timeout=10)
 
-    def stop(self, timeout=10):
+    def stop(self, timeout=20):
         """SIGTERM and wait; returns the exit status."""
         if self.alive():
             self.signal(signal.SIGCONT)
@@ -119,7 +127,7 @@ class Cluster:
             self.wait_listening()
         return self.main
 
-    def wait_listening(self, timeout=15):
+    def wait_listening(self, timeout=30):
         def up():
             if not self.main.alive():
                 raise AssertionError("encore-main exited:\n" + self.main.output())
@@ -158,10 +166,33 @@ class Cluster:
         row = self.devices_csv().get(dev_id)
         return row["state"] if row else None
 
-    def wait_state(self, dev_id, state, timeout=15):
+    def wait_state(self, dev_id, state, timeout=30):
         return wait_for(lambda: self.device_state(dev_id) == state, timeout,
                         what="device %s to be %s (now %s)" % (
                             dev_id, state, self.device_state(dev_id)))
+
+    def conns(self):
+        """(connections the main node has opened since its last start,
+        addresses of those still open), from its debug log: conn_open,
+        then conn_eof / conn_close / conn_slow_reader."""
+        out = self.main.output()
+        out = out[out.rfind("event=started"):]
+        state, opened = {}, 0
+        for m in re.finditer(r"event=conn_(open|eof|close|slow_reader) "
+                             r"addr=(\S+)", out):
+            state[m.group(2)] = m.group(1) == "open"
+            opened += m.group(1) == "open"
+        return opened, {a for a, is_open in state.items() if is_open}
+
+    def wait_conns(self, n, opened, timeout=30):
+        """Wait until the main node has accepted `opened` connections in
+        all and has n of them open: it counts a connection from when it
+        accepts it (not when we connect) until it has seen the close (not
+        when we close)."""
+        return wait_for(lambda: (lambda o, a: o >= opened and len(a) == n)(
+            *self.conns()), timeout,
+            what="%d of %d connections open at the main node (now: %s)"
+            % (n, opened, self.conns()))
 
     # ---- workers ----
     def start_worker(self, dev_id, *args, runtime="none", token_file=None,

@@ -22,7 +22,10 @@ class Closed(Exception):
 class Conn:
     """One JSON-lines session with the main node."""
 
-    def __init__(self, port, host="127.0.0.1", timeout=10.0, sender="pytest"):
+    # Generous default timeouts: a busy 2-core machine (make test next to
+    # builds) can take seconds to answer; a test only waits this long when
+    # something is really wrong.
+    def __init__(self, port, host="127.0.0.1", timeout=30.0, sender="pytest"):
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.buf = b""
         self.sender = sender
@@ -149,7 +152,7 @@ class Conn:
             if m.get("reply_to") == mid or m.get("message_type") == "error":
                 return b"".join(out), m
 
-    def is_closed(self, timeout=5.0):
+    def is_closed(self, timeout=15.0):
         """True if the peer closes within timeout (skipping any messages)."""
         deadline = time.monotonic() + timeout
         try:
@@ -170,7 +173,7 @@ def operator(port, token, **kw):
     return c
 
 
-def text_command(port, command, host="127.0.0.1", timeout=10.0):
+def text_command(port, command, host="127.0.0.1", timeout=30.0):
     """Send a one-shot text command; return the whole reply as str."""
     with socket.create_connection((host, port), timeout=timeout) as s:
         s.sendall(command.encode() + b"\n")

@@ -18,7 +18,6 @@ import signal
 import sqlite3
 import subprocess
 import threading
-import time
 
 import pytest
 
@@ -165,10 +164,12 @@ def test_snapshots_rotate(cluster):
 
     def names():
         return sorted(glob.glob(os.path.join(snaps, "encore-*.db")))
-    wait_for(lambda: len(names()) >= 2, 20, what="two snapshots")
-    time.sleep(3)
-    got = names()
-    assert len(got) == 2, got
+    wait_for(lambda: len(names()) >= 2, 60, what="two snapshots")
+    first = set(names())
+    # A newer snapshot has been taken and the oldest dropped: two kept.
+    got = wait_for(lambda: (lambda n: n if len(n) == 2 and set(n) - first
+                            else None)(names()), 60,
+                   what="a third snapshot and the oldest dropped")
     for path in got:
         db = sqlite3.connect(path)
         try:
@@ -349,3 +350,29 @@ def test_array_elements_are_made_and_named_by_index(cluster):
     r = op.request("logs", {"task_id": "%s.1" % aid})["data"]
     assert r["task_id"] == "%s.1" % aid and "out-1" in r["output"]
     assert "NOT NULL" not in cluster.main.output()
+
+
+def test_failed_start_goes_elsewhere_or_fails_without_blame(cluster):
+    """A task a device cannot start goes to a device that can; a task no
+    device can start fails with the error, and does not count against the
+    device (six of them leave it online, not quarantined)."""
+    cluster.start_main()
+    env = dict(os.environ, PATH="/nonexistent")
+    cluster.start_worker("bad", "--slots", "1", env=env)
+    cluster.wait_state("bad", "online")
+    op = cluster.operator()
+    for i in range(6):
+        tid = op.request("submit", {"task": {
+            "command": ["no-such-program-%d" % i]}})["data"]["task_id"]
+        wait_for(lambda: task_of(op, tid)["state"] == "failed", 30,
+                 what="the unstartable task to fail")
+        assert "every device that could run it" in task_of(op, tid)["error"]
+    assert cluster.device_state("bad") == "online"
+    cluster.start_worker("good", "--slots", "1")
+    cluster.wait_state("good", "online")
+    tid = op.request("submit", {"task": {"command": [
+        "sh", "-c", "echo ok"], "requirements": {}}})["data"]["task_id"]
+    wait_for(lambda: task_of(op, tid)["state"] == "completed", 30,
+             what="the task to complete on the good device")
+    t = task_of(op, tid)
+    assert t["device"] == "good", t

@@ -21,6 +21,9 @@ from conftest import wait_for
 TOTAL = 300             # submissions the load thread gets acknowledged
 KILLS = 5
 COMPLETED = 3           # tasks.state / attempts.state for completed
+# A guard against a hang, not a speed test: about 20 s on an idle 2-core
+# machine, several times that when it is busy with other builds.
+BUDGET = 240
 
 
 def db_query(cluster, sql):
@@ -45,7 +48,7 @@ class Load(threading.Thread):
     def run(self):
         op = None
         i = 0
-        deadline = time.monotonic() + 80
+        deadline = time.monotonic() + BUDGET - 20
         while len(self.acked) < TOTAL and not self.stop.is_set() and \
                 time.monotonic() < deadline:
             try:
@@ -53,7 +56,7 @@ class Load(threading.Thread):
                     op = self.cluster.operator()
                 r = op.request("submit", {"task": {
                     "command": ["sh", "-c", "echo x%d" % i],
-                    "name": "crash-%d" % i}}, timeout=5)
+                    "name": "crash-%d" % i}}, timeout=30)
                 i += 1
                 if r.get("data", {}).get("ok"):
                     with self.lock:
@@ -109,7 +112,7 @@ def test_kill9_under_load(cluster):
             time.sleep(rnd.uniform(0.0, 0.5))
             cluster.start_main(heartbeat=1, offline_after=3)
             check_db(cluster, acked)
-        load.join(timeout=max(1, 75 - (time.monotonic() - t0)))
+        load.join(timeout=max(1, BUDGET - 20 - (time.monotonic() - t0)))
         assert not load.is_alive(), "load did not finish in time"
     finally:
         load.stop.set()
@@ -123,9 +126,9 @@ def test_kill9_under_load(cluster):
         rows = db_query(cluster, "SELECT count(*), sum(state = %d) FROM tasks"
                         % COMPLETED)[0]
         return rows[0] == rows[1] and rows
-    left = max(5, 88 - (time.monotonic() - t0))
+    left = max(5, BUDGET - 5 - (time.monotonic() - t0))
     wait_for(all_done, left, interval=0.5, what="all tasks to complete")
     check_db(cluster, acked)
     print("all done at %.1fs" % (time.monotonic() - t0))
     assert cluster.main.alive()
-    assert time.monotonic() - t0 < 90
+    assert time.monotonic() - t0 < BUDGET

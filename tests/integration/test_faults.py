@@ -82,7 +82,7 @@ def check_reads(cluster, op):
     assert op.request("list_devices")["data"]["ok"] is True
 
 
-def recovered_submit(op, timeout=15):
+def recovered_submit(op, timeout=30):
     def ok():
         r = op.request("submit", {"task": {"command": ["true"]}})
         return r["data"]["task_id"] if r["data"].get("ok") else None
@@ -138,21 +138,25 @@ def test_result_on_a_full_disk_is_kept_until_space_returns(cluster,
     cluster.start_worker("w1")
     cluster.wait_state("w1", "online")
     op = cluster.operator()
-    # No output: the result is the only write of its batch.
-    r = op.request("submit", {"task": {"command": ["sleep", "2"]}})
+    # No output: the result is the only write of its batch.  It ends when
+    # the test says so, once the disk is full.
+    flag = os.path.join(cluster.tmp, "go")
+    r = op.request("submit", {"task": {"command": [
+        "sh", "-c", "while [ ! -e %s ]; do sleep 0.1; done" % flag]}})
     tid = r["data"]["task_id"]
 
     def state():
         return op.request("get_task", {"task_id": tid})["data"]["task"]["state"]
-    wait_for(lambda: state() == "running", 15, what="the task to run")
+    wait_for(lambda: state() == "running", 30, what="the task to run")
     filler = fill(small_disk)
-    wait_for(lambda: "commit_failed" in cluster.main.output(), 15,
+    open(flag, "w").close()
+    wait_for(lambda: "commit_failed" in cluster.main.output(), 30,
              what="the result to arrive on the full disk")
     time.sleep(1)
     assert state() in ("assigned", "running", "queued")
     assert cluster.main.alive()
     os.unlink(filler)
-    wait_for(lambda: state() == "completed", 60, what="the task to complete")
+    wait_for(lambda: state() == "completed", 90, what="the task to complete")
     db = sqlite3.connect(os.path.join(cluster.state, "encore.db"))
     try:
         done = db.execute("SELECT count(*) FROM attempts WHERE task_id = ? "
@@ -184,7 +188,7 @@ def test_read_only_state_dir(cluster, small_disk):
         pytest.skip("cannot remount the tmpfs read-only: " + r.stderr.strip())
     try:
         cluster.start_main(wait=False)
-        rc = cluster.main.p.wait(timeout=20)
+        rc = cluster.main.p.wait(timeout=60)
         out = cluster.main.output()
         assert rc not in (0, None) and rc > 0, (rc, out[-2000:])
         assert "encore.db" in out or cluster.state in out, out[-2000:]

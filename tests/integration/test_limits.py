@@ -43,7 +43,7 @@ def read_until_closed(sock, timeout):
     return False
 
 
-def first_line(sock, timeout=5.0):
+def first_line(sock, timeout=30.0):
     """The first line the main node sends, as a dict."""
     sock.settimeout(timeout)
     buf = b""
@@ -82,28 +82,29 @@ def start_main_on(cluster, host, *args):
             return True
         except OSError:
             return False
-    wait_for(up, 15, what="encore-main on %s" % host)
-    time.sleep(0.2)     # let the probe connection be freed
+    wait_for(up, 30, what="encore-main on %s" % host)
+    cluster.wait_conns(0, opened=1)     # the probe connection is gone
 
 
 def test_max_connections_refused_busy(cluster):
-    cluster.start_main("--max-connections", "5")
-    time.sleep(0.3)     # let the start-up probe connection be freed
+    # Held connections say nothing: no auth timeout while the test runs.
+    cluster.start_main("--max-connections", "5", "--auth-timeout", "600")
+    cluster.wait_conns(0, opened=1)     # the start-up probe is gone
     held = [socket.create_connection(("127.0.0.1", cluster.port))
             for _ in range(5)]
     try:
-        time.sleep(0.3)
+        cluster.wait_conns(5, opened=6)
         extra = socket.create_connection(("127.0.0.1", cluster.port))
         err = first_line(extra)
         assert err["message_type"] == "error", err
         assert err["data"]["code"] == "busy", err
-        assert read_until_closed(extra, 5)
+        assert read_until_closed(extra, 30)
         extra.close()
         assert silent(held), "a connection within the limit was touched"
         # Slots come back when connections go, and the node keeps serving.
         for s in held[:2]:
             s.close()
-        time.sleep(0.3)
+        cluster.wait_conns(3, opened=7)
         out = cluster.text("status")
         assert "devices_total:" in out, out
         assert cluster.main.alive()
@@ -115,21 +116,22 @@ def test_max_connections_refused_busy(cluster):
 
 def test_max_conns_per_addr(cluster, lan):
     a, b = lan
-    start_main_on(cluster, a, "--max-conns-per-addr", "3")
+    start_main_on(cluster, a, "--max-conns-per-addr", "3",
+                  "--auth-timeout", "600")
     held = [connect_from(a, a, cluster.port) for _ in range(3)]
     try:
-        time.sleep(0.3)
+        cluster.wait_conns(3, opened=4)
         extra = connect_from(a, a, cluster.port)
         err = first_line(extra)
         assert err["data"]["code"] == "busy", err
         assert "from your address" in err["data"]["message"]
-        assert read_until_closed(extra, 5)
+        assert read_until_closed(extra, 30)
         extra.close()
         assert silent(held)
         # Another address is not affected.
         other = connect_from(b, a, cluster.port)
         other.sendall(b"status\n")
-        other.settimeout(5)
+        other.settimeout(30)
         out = b""
         while True:
             chunk = other.recv(65536)
@@ -140,7 +142,7 @@ def test_max_conns_per_addr(cluster, lan):
         other.close()
         # A slot comes back when one of the three goes.
         held.pop().close()
-        time.sleep(0.3)
+        cluster.wait_conns(2, opened=6)
         again = connect_from(a, a, cluster.port)
         held.append(again)
         assert silent([again], 0.5), "refused after a slot was freed"
@@ -151,8 +153,7 @@ def test_max_conns_per_addr(cluster, lan):
 
 def test_loopback_exempt_from_per_addr_limit(cluster):
     # The benchmark swarm opens thousands of connections from 127.0.0.1.
-    cluster.start_main("--max-conns-per-addr", "2")
-    time.sleep(0.3)
+    cluster.start_main("--max-conns-per-addr", "2", "--auth-timeout", "600")
     held = [socket.create_connection(("127.0.0.1", cluster.port))
             for _ in range(20)]
     try:
@@ -172,7 +173,7 @@ def test_reader_that_never_reads_is_closed(cluster):
         op.send("submit", {"task": {"command": ["true"],
                                     "name": "t%03d-" % i + "x" * 120}})
     for _ in range(n):
-        op.recv(timeout=20)
+        op.recv(timeout=60)
     one = len(json.dumps(op.request("list_tasks", {"all": True})))
     assert one > 50000, one
 
@@ -188,14 +189,14 @@ def test_reader_that_never_reads_is_closed(cluster):
         req += json.dumps({"message_type": "list_tasks", "sender_id": "stuck",
                            "message_id": str(i), "data": {"all": True}}) + "\n"
     # 2000 replies of ~70 KB: ~140 MB if the main node kept them all.
-    stuck.settimeout(20)
+    stuck.settimeout(60)
     try:
         stuck.sendall(req.encode())
     except OSError:
         pass    # closed by the main node mid-send: that is the point
-    wait_for(lambda: "conn_slow_reader" in cluster.main.output(), 20,
+    wait_for(lambda: "conn_slow_reader" in cluster.main.output(), 60,
              what="the slow reader to be cut off")
-    assert read_until_closed(stuck, 20), "slow reader still connected"
+    assert read_until_closed(stuck, 60), "slow reader still connected"
     stuck.close()
     grown = rss_kb(pid) - before
     # ASan's quarantine keeps freed memory resident: only the close counts.
@@ -219,24 +220,26 @@ def test_message_rate_slows_a_flood_without_dropping_it(cluster):
                      "message_id": "f%d" % i}) + "\n").encode()
         for i in range(n))
     flood.send_raw(data)
-    # While the flood is held back, others get answers at once.
-    time.sleep(0.5)
+    # While the flood is held back (its 600 take 5 s), others get answers
+    # at once (bounded at 3 s, for a busy machine).
+    wait_for(lambda: "conn_rate_paused" in cluster.main.output(), 30,
+             what="the flood to be held back")
     for _ in range(3):
         t = time.monotonic()
-        assert calm.request("list_devices", timeout=5)["data"]["ok"] is True
-        assert time.monotonic() - t < 1.0
+        assert calm.request("list_devices", timeout=30)["data"]["ok"] is True
+        assert time.monotonic() - t < 3.0
         t = time.monotonic()
         assert "devices_total:" in cluster.text("status")
-        assert time.monotonic() - t < 1.0
+        assert time.monotonic() - t < 3.0
     got = set()
     while len(got) < n:
-        m = flood.recv(timeout=15)
+        m = flood.recv(timeout=30)
         assert m["message_type"] == "reply", m
         got.add(m["reply_to"])
     took = time.monotonic() - t0
     # 100 at once (the bucket), then 100/s: about 5 s, never instant.
     assert took >= 3.5, "600 messages handled in %.2fs at 100/s" % took
-    assert took < 15, took
+    assert took < 60, took
     # Not disconnected: the session still works.
     assert flood.request("list_devices")["data"]["ok"] is True
     assert "conn_rate_paused" in cluster.main.output()
@@ -249,8 +252,9 @@ def test_default_rate_allows_normal_bursts(cluster):
     for i in range(500):
         op.send("list_devices")
     for i in range(500):
-        op.recv(timeout=10)
-    assert time.monotonic() - t0 < 3.0
+        op.recv(timeout=30)
+    # Not held back: the node never paused this connection (a bound on
+    # the time would measure the machine's load, not the limit).
     assert "conn_rate_paused" not in cluster.main.output()
 
 
@@ -267,9 +271,9 @@ def test_task_output_keeps_the_last_mib(cluster):
     def done():
         t = op.request("get_task", {"task_id": tid})["data"]["task"]
         return t if t["state"] in ("completed", "failed") else None
-    t = wait_for(done, 60, what="the 3 MB task to end")
+    t = wait_for(done, 120, what="the 3 MB task to end")
     assert t["state"] == "completed", t
-    out = op.request("logs", {"task_id": tid}, timeout=30)["data"]["output"]
+    out = op.request("logs", {"task_id": tid}, timeout=60)["data"]["output"]
     assert out.endswith("END\n"), out[-100:]
     assert len(out) <= 1024 * 1024 + 64 * 1024, len(out)
     assert len(out) >= 1024 * 1024 - 64 * 1024, len(out)
@@ -286,9 +290,11 @@ def test_auth_timeout_configurable(cluster):
     text.sendall(b"stat")                       # half a text command
     op = cluster.operator()                     # authed in time: stays
     t0 = time.monotonic()
-    assert slow.is_closed(timeout=8)
-    assert read_until_closed(text, 8)
+    assert slow.is_closed(timeout=30)
+    assert read_until_closed(text, 30)
     took = time.monotonic() - t0
-    assert 1.0 <= took < 5.0, took
+    # Not before the 2 s (less a tick); the upper bound only guards the
+    # default (10 s) from being used instead.
+    assert 1.0 <= took < 9.0, took
     text.close()
     assert op.request("list_devices")["data"]["ok"] is True

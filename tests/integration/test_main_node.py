@@ -179,19 +179,26 @@ def test_offline_when_silent_and_when_gone(cluster):
     silent.send("heartbeat", HB)
     cluster.wait_state("silent", "online")
     # No heartbeat for offline-after seconds: offline, connection dropped.
-    cluster.wait_state("silent", "offline", timeout=10)
+    cluster.wait_state("silent", "offline", timeout=30)
     assert silent.is_closed()
+    # Why each went offline is in the log (the time it took would only
+    # measure how busy the machine is).
+    assert 'device=silent reason="silent"' in cluster.main.output()
     gone, _ = register(cluster, "gone")
     gone.send("heartbeat", HB)
     cluster.wait_state("gone", "online")
+    gone.send("heartbeat", HB)      # not silent when it goes
     gone.close()
-    cluster.wait_state("gone", "offline", timeout=5)
-    # bye: offline at once.
+    cluster.wait_state("gone", "offline", timeout=30)
+    assert 'device=gone reason="connection lost"' in cluster.main.output()
+    # bye: offline at once, not for silence.
     polite, _ = register(cluster, "polite")
     polite.send("heartbeat", HB)
     cluster.wait_state("polite", "online")
+    polite.send("heartbeat", HB)
     polite.send("bye", {"reason": "shutting down"})
-    cluster.wait_state("polite", "offline", timeout=2)
+    cluster.wait_state("polite", "offline", timeout=30)
+    assert 'device=polite reason="bye"' in cluster.main.output()
 
 
 def test_restart_keeps_devices(cluster):
@@ -322,10 +329,10 @@ def test_idle_unregistered_connection_times_out(cluster):
     c = cluster.conn()
     c.send_raw(b'{"message_type": "stat')   # half a line, then nothing
     start = time.monotonic()
-    assert c.is_closed(timeout=20)
-    assert time.monotonic() - start < 15
+    assert c.is_closed(timeout=40)
+    assert time.monotonic() - start < 25     # the 10 s auth timeout
     idle = socket.create_connection(("127.0.0.1", cluster.port))
-    idle.settimeout(20)
+    idle.settimeout(40)
     assert idle.recv(100) == b""   # closed without a word after the timeout
 
 
@@ -384,7 +391,7 @@ def test_config_file_and_flags(cluster, tmp_path):
     bad.write_text("heartbeat_intervall = 7\n")
     p = subprocess.run([os.path.join(os.environ.get("ENCORE_BIN", "bin"), "encore-main"),
                         "--config", str(bad), "--state-dir", str(tmp_path / "s")],
-                       capture_output=True, text=True, timeout=10)
+                       capture_output=True, text=True, timeout=30)
     assert p.returncode == 2
     assert "heartbeat_intervall" in p.stderr
 
@@ -410,7 +417,7 @@ def test_foreign_database_refused(cluster):
     db.commit()
     db.close()
     cluster.start_main(wait=False)
-    cluster.main.p.wait(timeout=10)
+    cluster.main.p.wait(timeout=30)
     assert cluster.main.p.returncode != 0
     assert "not an encore database" in cluster.main.output()
     db = sqlite3.connect(os.path.join(cluster.state, "encore.db"))
@@ -425,4 +432,4 @@ def test_graceful_shutdown_says_bye(cluster):
     cluster.main.signal(15)
     bye = c.recv_until(lambda m: m["message_type"] == "bye")
     assert bye["data"]["reason"]
-    assert cluster.main.p.wait(timeout=10) == 0
+    assert cluster.main.p.wait(timeout=30) == 0

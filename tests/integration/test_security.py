@@ -14,7 +14,6 @@ import os
 import socket
 import stat
 import subprocess
-import time
 
 import pytest
 
@@ -286,13 +285,19 @@ def test_worker_state_files_private(cluster):
     w = cluster.start_worker("w1", "--state-dir", wdir)
     cluster.wait_state("w1", "online")
     op = cluster.operator()
-    tid = submit(op, ["sh", "-c", "sleep 1; echo spooled"])
+    flag = os.path.join(cluster.tmp, "go")
+    tid = submit(op, ["sh", "-c", "while [ ! -e %s ]; do sleep 0.1; done; "
+                      "echo spooled" % flag])
     wait_for(lambda: op.request("get_task", {"task_id": tid})
-             ["data"]["task"]["state"] == "running", 15)
+             ["data"]["task"]["state"] == "running", 30)
     # Hold the main node so the result stays in the worker's spool.
     cluster.main.signal(19)     # SIGSTOP
     try:
-        time.sleep(2.5)
+        open(flag, "w").close()
+        spool = os.path.join(wdir, "spool")
+        wait_for(lambda: [f for f in os.listdir(spool)
+                          if f.endswith(".json")], 30,
+                 what="the result in the worker's spool")
         entries = list(walk_modes(wdir))
     finally:
         cluster.main.signal(18)  # SIGCONT

@@ -38,8 +38,8 @@ def test_swarm_smoke(cluster):
          "--operator-token-file", os.path.join(state, "operator.token"),
          "-n", str(DEVICES), "--slots", "2", "--tasks", str(TASKS),
          "--task-ms", "0", "--ramp", "1000", "--prefix", "smoke",
-         "--duration", "60"],
-        capture_output=True, text=True, timeout=90)
+         "--duration", "180"],
+        capture_output=True, text=True, timeout=240)
     out = r.stdout
     assert r.returncode == 0, "encore-swarm -> %d\n%s%s" % (
         r.returncode, out, r.stderr[-4000:])
@@ -72,16 +72,16 @@ def test_swarm_devices_online(cluster):
     p = subprocess.Popen(
         [swarm, "--main", "127.0.0.1:%d" % cluster.port,
          "--token-file", os.path.join(cluster.state, "join.token"),
-         "-n", str(DEVICES), "--ramp", "1000", "--hold", "20",
-         "--prefix", "hold", "--duration", "40"],
+         "-n", str(DEVICES), "--ramp", "1000", "--hold", "90",
+         "--prefix", "hold", "--duration", "120"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         def all_online():
             rows = list(csv.DictReader(io.StringIO(cluster.text("devices csv"))))
             online = [d for d in rows if d["state"] == "online"]
             return len(online) == DEVICES and len(rows) == DEVICES
-        wait_for(all_online, timeout=20, interval=0.2,
+        wait_for(all_online, timeout=60, interval=0.2,
                  what="%d simulated devices online" % DEVICES)
     finally:
         p.terminate()
-        p.communicate(timeout=10)
+        p.communicate(timeout=30)

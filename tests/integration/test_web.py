@@ -25,7 +25,9 @@ from conftest import ROOT, free_port, wait_for
 
 try:
     from selenium import webdriver
-    from selenium.common.exceptions import WebDriverException
+    from selenium.common.exceptions import (NoSuchElementException,
+                                            StaleElementReferenceException,
+                                            WebDriverException)
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
 except ImportError:  # pragma: no cover - reported as a skip
@@ -122,16 +124,48 @@ def start(cluster, *ids):
         cluster.wait_state(i, "online")
 
 
+# The page redraws the grid and the task list as events arrive, so an
+# element found a moment ago may be gone (stale); on a busy machine that
+# moment is long.  These helpers then answer None and wait_for asks again.
+
 def tile(driver, dev_id):
-    for t in driver.find_elements(By.CSS_SELECTOR, "#grid li.tile"):
-        if t.get_attribute("data-id") == dev_id:
-            return t
+    try:
+        for t in driver.find_elements(By.CSS_SELECTOR, "#grid li.tile"):
+            if t.get_attribute("data-id") == dev_id:
+                return t
+    except StaleElementReferenceException:
+        pass
     return None
 
 
 def tile_text(driver, dev_id):
-    t = tile(driver, dev_id)
-    return t.text if t is not None else None
+    try:
+        t = tile(driver, dev_id)
+        return t.text if t is not None else None
+    except StaleElementReferenceException:
+        return None
+
+
+def task_rows(driver):
+    """The ids of the task list's rows, or None while it is redrawn."""
+    try:
+        return [r.get_attribute("data-id") for r in driver.find_elements(
+            By.CSS_SELECTOR, "#task-rows tr")]
+    except StaleElementReferenceException:
+        return None
+
+
+def click_in_tile(driver, dev_id, act):
+    """Click the tile's button for act, again if the tile was redrawn."""
+    def click():
+        try:
+            tile(driver, dev_id).find_element(
+                By.CSS_SELECTOR, "button[data-act=%s]" % act).click()
+            return True
+        except (AttributeError, NoSuchElementException,
+                StaleElementReferenceException):
+            return False
+    wait_for(click, 30, what="the %s button of %s" % (act, dev_id))
 
 
 def screenshot(driver, name, width, height, scroll_to=None):
@@ -165,7 +199,7 @@ def sign_in(driver, token, expect_ok=True):
     driver.find_element(By.CSS_SELECTOR, "#auth button[type=submit]").click()
     if expect_ok:
             wait_for(lambda: not driver.find_element(By.ID, "signed").get_attribute("hidden"),
-                 10, what="the page to take the token")
+                 30, what="the page to take the token")
 
 
 def test_grid_shows_workers_and_one_that_joins(cluster, browser):
@@ -173,7 +207,7 @@ def test_grid_shows_workers_and_one_that_joins(cluster, browser):
     browser.get(page_url(cluster))
     assert browser.title == "encore"
     for i in ("w1", "w2"):
-        wait_for(lambda: (tile_text(browser, i) or "").find("online") >= 0, 10,
+        wait_for(lambda: (tile_text(browser, i) or "").find("online") >= 0, 30,
                  what="the tile of %s showing online" % i)
     t = tile_text(browser, "w1")
     # State as text, the bars' numbers, running/slots.
@@ -182,9 +216,9 @@ def test_grid_shows_workers_and_one_that_joins(cluster, browser):
 
     cluster.start_worker("w3")
     joined = wait_for(lambda: cluster.device_state("w3") == "online" and time.monotonic(),
-                      15, interval=0.02, what="w3 to join")
+                      30, interval=0.02, what="w3 to join")
     shown = wait_for(lambda: tile(browser, "w3") is not None and time.monotonic(),
-                     10, interval=0.05, what="the tile of w3")
+                     30, interval=0.05, what="the tile of w3")
     print("w3 shown %.2fs after it joined" % (shown - joined))
     assert shown - joined <= 5.0
 
@@ -202,14 +236,14 @@ def test_task_output_and_cancel_after_token(cluster, browser):
     tid = submit(op, ["sh", "-c", "echo hello-from-web; echo to-stderr >&2; "
                       "i=0; while [ $i -lt 600 ]; do echo tick $i; i=$((i+1)); sleep 0.2; done"],
                  name="web-demo")
-    wait_for(lambda: get(op, tid)["state"] == "running", 15, what="task running")
+    wait_for(lambda: get(op, tid)["state"] == "running", 30, what="task running")
     url = page_url(cluster)
     browser.get(url + "#task/" + tid)
 
     # Without the token: the task is listed, its details ask for the token
     # and no action is offered.
     wait_for(lambda: browser.find_elements(
-        By.CSS_SELECTOR, "#task-rows tr[data-id='%s']" % tid), 10,
+        By.CSS_SELECTOR, "#task-rows tr[data-id='%s']" % tid), 30,
         what="task %s listed" % tid)
     row = browser.find_element(By.CSS_SELECTOR, "#task-rows tr[data-id='%s']" % tid)
     assert "running" in row.text and "web-demo" in row.text, row.text
@@ -219,7 +253,7 @@ def test_task_output_and_cancel_after_token(cluster, browser):
 
     # A wrong token is refused and forgotten.
     sign_in(browser, "not-the-token", expect_ok=False)
-    wait_for(lambda: "refused" in browser.find_element(By.ID, "message").text, 10,
+    wait_for(lambda: "refused" in browser.find_element(By.ID, "message").text, 30,
              what="the wrong token refused")
     assert browser.find_element(By.ID, "auth").is_displayed()
     assert browser.execute_script(
@@ -229,14 +263,14 @@ def test_task_output_and_cancel_after_token(cluster, browser):
     assert browser.execute_script(
         "return sessionStorage.getItem('encore.operator_token')") == cluster.operator_token
     assert browser.execute_script("return localStorage.length") == 0
-    wait_for(lambda: "live" == browser.find_element(By.ID, "live-text").text, 10,
+    wait_for(lambda: "live" == browser.find_element(By.ID, "live-text").text, 30,
              what="the event stream to be live")
     out = lambda: browser.find_element(By.ID, "d-output").text  # noqa: E731
-    wait_for(lambda: "hello-from-web" in out() and "to-stderr" in out(), 15,
+    wait_for(lambda: "hello-from-web" in out() and "to-stderr" in out(), 30,
              what="the task's output in the page (now %r)" % out()[-200:])
     # It follows: more lines arrive without reloading.
     n0 = out().count("tick")
-    wait_for(lambda: out().count("tick") > n0 + 2, 10, what="more output")
+    wait_for(lambda: out().count("tick") > n0 + 2, 30, what="more output")
 
     screenshot(browser, "task", 1280, 800)
     screenshot(browser, "task", 360, 740, scroll_to="detail")
@@ -247,14 +281,14 @@ def test_task_output_and_cancel_after_token(cluster, browser):
     btn.click()
     assert "Really" in btn.text
     btn.click()
-    wait_for(lambda: get(op, tid)["state"] == "cancelled", 15, what="task cancelled")
-    wait_for(lambda: "cancelled" in browser.find_element(By.ID, "d-state").text, 10,
+    wait_for(lambda: get(op, tid)["state"] == "cancelled", 30, what="task cancelled")
+    wait_for(lambda: "cancelled" in browser.find_element(By.ID, "d-state").text, 30,
              what="the page to show the task cancelled")
-    wait_for(lambda: "(ended)" in browser.find_element(By.ID, "d-follow").text, 10,
+    wait_for(lambda: "(ended)" in browser.find_element(By.ID, "d-follow").text, 30,
              what="the output to stop following")
     # Cancelled is not a "not ended" task: it leaves the default list.
     wait_for(lambda: not browser.find_elements(
-        By.CSS_SELECTOR, "#task-rows tr[data-id='%s']" % tid), 10,
+        By.CSS_SELECTOR, "#task-rows tr[data-id='%s']" % tid), 30,
         what="the cancelled task to leave the list")
     op.close()
     assert console_errors(browser) == []
@@ -264,41 +298,38 @@ def test_filters_and_device_actions(cluster, browser):
     start(cluster, "w1")
     op = cluster.operator()
     done = submit(op, ["echo", "finished-one"], name="alpha")
-    wait_for(lambda: get(op, done)["state"] == "completed", 15, what="task completed")
+    wait_for(lambda: get(op, done)["state"] == "completed", 30, what="task completed")
     held = submit(op, ["true"], name="beta", requirements={"device": "nowhere"})
     r = op.request("hold", {"task_id": held})
     assert r["data"]["ok"] is True, r
     browser.get(page_url(cluster))
-    rows = lambda: [r.get_attribute("data-id") for r in browser.find_elements(  # noqa: E731
-        By.CSS_SELECTOR, "#task-rows tr")]
-    wait_for(lambda: rows() == [held], 10, what="only the open task listed")
+    rows = lambda: task_rows(browser) or []  # noqa: E731
+    wait_for(lambda: rows() == [held], 30, what="only the open task listed")
 
     # State filter (server side) and text filter (in the page).
     from selenium.webdriver.support.ui import Select
     Select(browser.find_element(By.ID, "f-state")).select_by_value("all")
-    wait_for(lambda: sorted(rows()) == sorted([done, held]), 10, what="all tasks")
+    wait_for(lambda: sorted(rows()) == sorted([done, held]), 30, what="all tasks")
     browser.find_element(By.ID, "f-text").send_keys("alph")
-    wait_for(lambda: rows() == [done], 10, what="the text filter")
+    wait_for(lambda: rows() == [done], 30, what="the text filter")
     browser.find_element(By.ID, "f-text").clear()
     Select(browser.find_element(By.ID, "f-state")).select_by_value("completed")
-    wait_for(lambda: rows() == [done], 10, what="the completed filter")
+    wait_for(lambda: rows() == [done], 30, what="the completed filter")
 
     # Drain and undrain from the tile, and release the held task.
     sign_in(browser, cluster.operator_token)
-    wait_for(lambda: tile(browser, "w1").find_elements(
-        By.CSS_SELECTOR, "button[data-act=drain]"), 10, what="the drain button")
-    tile(browser, "w1").find_element(By.CSS_SELECTOR, "button[data-act=drain]").click()
-    wait_for(lambda: cluster.device_state("w1") == "draining", 10, what="w1 draining")
-    wait_for(lambda: "draining" in (tile_text(browser, "w1") or ""), 10,
+    click_in_tile(browser, "w1", "drain")
+    wait_for(lambda: cluster.device_state("w1") == "draining", 30, what="w1 draining")
+    wait_for(lambda: "draining" in (tile_text(browser, "w1") or ""), 30,
              what="the tile showing draining")
-    tile(browser, "w1").find_element(By.CSS_SELECTOR, "button[data-act=undrain]").click()
-    wait_for(lambda: cluster.device_state("w1") == "online", 10, what="w1 online")
+    click_in_tile(browser, "w1", "undrain")
+    wait_for(lambda: cluster.device_state("w1") == "online", 30, what="w1 online")
 
     browser.get(page_url(cluster) + "#task/" + held)
     wait_for(lambda: browser.find_elements(
-        By.CSS_SELECTOR, "#d-actions button[data-act=release]"), 10,
+        By.CSS_SELECTOR, "#d-actions button[data-act=release]"), 30,
         what="the release button")
     browser.find_element(By.CSS_SELECTOR, "#d-actions button[data-act=release]").click()
-    wait_for(lambda: get(op, held)["state"] == "queued", 10, what="task released")
+    wait_for(lambda: get(op, held)["state"] == "queued", 30, what="task released")
     op.close()
     assert console_errors(browser) == []

@@ -181,12 +181,11 @@ def test_main_restart_worker_rejoins_with_key(cluster):
     w = cluster.start_worker("w1")
     cluster.wait_state("w1", "online")
     key = os.path.join(cluster.tmp, "w-w1", "device.key")
-    wait_for(lambda: os.path.exists(key), 5, what="device.key")
+    wait_for(lambda: os.path.exists(key), 30, what="device.key")
     cluster.main.kill9()
     wait_for(lambda: "event=disconnected" in w.output() or
              "event=connect_failed" in w.output(), 10,
              what="worker noticing the main node is gone")
-    time.sleep(0.5)
     cluster.start_main()
     cluster.wait_state("w1", "online", timeout=30)
     assert w.alive()
@@ -217,7 +216,9 @@ def test_wrong_token_rejected_once(cluster, tmp_path):
     w = cluster.start_worker("intruder", token_file=str(bad))
     wait_for(lambda: "event=rejected" in w.output(), 10,
              what="a rejected line")
-    time.sleep(3)
+    wait_for(lambda: "event=reconnect_scheduled" in
+             w.output().split("event=rejected", 1)[1], 30,
+             what="its next attempt to be set")
     out = w.output()
     lines = [l for l in out.splitlines() if "event=rejected" in l and
              (" error: " in l or " warn: " in l)]
@@ -241,7 +242,9 @@ def test_same_id_cannot_take_over(cluster, tmp_path):
     cluster.procs.append(imp)
     wait_for(lambda: "event=rejected" in imp.output(), 10,
              what="the impostor to be refused")
-    time.sleep(2)
+    wait_for(lambda: "event=reconnect_scheduled" in
+             imp.output().split("event=rejected", 1)[1], 30,
+             what="its next attempt to be set")
     assert cluster.device_state("w1") == "online"
     assert list(cluster.devices_csv()) == ["w1"]
     assert not os.path.exists(sdir / "device.key")
@@ -272,7 +275,7 @@ def test_sigterm_says_bye(cluster):
     cluster.wait_state("w1", "online")
     assert w.stop() == 0
     # Offline long before offline-after (60 s): the bye did it.
-    cluster.wait_state("w1", "offline", timeout=5)
+    cluster.wait_state("w1", "offline", timeout=30)
     # (Proc.output() needs an open log; stop() closed it.)
     with open(w.log_path, "rb") as f:
         out = f.read().decode(errors="replace")
@@ -286,7 +289,7 @@ def test_removed_device_rejoins_with_token(cluster):
     w = cluster.start_worker("w1")
     cluster.wait_state("w1", "online")
     key = os.path.join(cluster.tmp, "w-w1", "device.key")
-    wait_for(lambda: os.path.exists(key), 5, what="device.key")
+    wait_for(lambda: os.path.exists(key), 30, what="device.key")
     with open(key) as f:
         old = f.read()
     op = cluster.operator()

@@ -123,6 +123,15 @@ static const struct submit_ok submit_ok_cases[] = {
 		{ "data.hold", "true" },
 		{ "data.task.command", "[\"merge\"]" },
 		{ NULL, NULL } } },
+	{ "outputs and checkpoints", { "submit", "--output", "out/*.png",
+	    "--output=log.txt", "--checkpoint", "state.bin", "--input",
+	    "data.csv", "--wait", "--fetch", "res", "--", "render", NULL }, 1, {
+		{ "data.task.outputs", "[\"out/*.png\",\"log.txt\"]" },
+		{ "data.task.checkpoints", "[\"state.bin\"]" },
+		/* Inputs go on the wire only once they are sent. */
+		{ "data.task.inputs", NULL },
+		{ "data.task.command", "[\"render\"]" },
+		{ NULL, NULL } } },
 };
 
 static const struct submit_bad submit_bad_cases[] = {
@@ -130,6 +139,16 @@ static const struct submit_bad submit_bad_cases[] = {
 	{ "only --", { "submit", "--", NULL }, "missing ARGV" },
 	{ "options but no argv", { "submit", "--wait", NULL },
 	  "missing ARGV" },
+	{ "output outside the directory", { "submit", "--output", "../x",
+	    "--", "x", NULL }, "\"..\" component" },
+	{ "output absolute", { "submit", "--output", "/etc/passwd", "--",
+	    "x", NULL }, "is absolute" },
+	{ "checkpoint empty component", { "submit", "--checkpoint", "a//b",
+	    "--", "x", NULL }, "--checkpoint 'a//b'" },
+	{ "fetch without wait", { "submit", "--fetch", "out", "--", "x",
+	    NULL }, "--fetch DIR needs --wait" },
+	{ "input empty", { "submit", "--input=", "--", "x", NULL },
+	  "--input needs PATH" },
 	{ "bad priority", { "submit", "--priority", "asap", "--", "x", NULL },
 	  "low, normal, high or urgent" },
 	{ "cpus not a number", { "submit", "--cpus", "two", "--", "x", NULL },
@@ -250,20 +269,22 @@ test_submit_ok(void **state)
 	const char		*got;
 	char			**argv, *cause, *line;
 	size_t			 i, j;
-	int			 argc, wait, rc;
+	struct cli_submit_opts	 so;
+	int			 argc, rc;
 
 	for (i = 0; i < sizeof submit_ok_cases / sizeof *c; i++) {
 		c = &submit_ok_cases[i];
 		argv = argv_copy(c->argv, &argc);
 		msg_init(&m, MSG_SUBMIT);
 		cause = NULL;
-		rc = cli_submit_parse(argc, argv, &m.u.task, &wait, &cause);
+		rc = cli_submit_parse(argc, argv, &m.u.task, &so, &cause);
 		if (rc != 0)
 			fail_msg("%s: parse failed: %s", c->name,
 			    cause != NULL ? cause : "(no cause)");
-		if (wait != c->wait)
-			fail_msg("%s: wait %d, expected %d", c->name, wait,
+		if (so.wait != c->wait)
+			fail_msg("%s: wait %d, expected %d", c->name, so.wait,
 			    c->wait);
+		cli_submit_opts_free(&so);
 		line = msg_encode(&m, NULL);
 		assert_non_null(line);
 		root = json_tokener_parse(line);
@@ -297,15 +318,17 @@ test_submit_bad(void **state)
 	const struct submit_bad	*c;
 	struct msg		 m;
 	char			**argv, *cause;
+	struct cli_submit_opts	 so;
 	size_t			 i;
-	int			 argc, wait, rc;
+	int			 argc, rc;
 
 	for (i = 0; i < sizeof submit_bad_cases / sizeof *c; i++) {
 		c = &submit_bad_cases[i];
 		argv = argv_copy(c->argv, &argc);
 		msg_init(&m, MSG_SUBMIT);
 		cause = NULL;
-		rc = cli_submit_parse(argc, argv, &m.u.task, &wait, &cause);
+		rc = cli_submit_parse(argc, argv, &m.u.task, &so, &cause);
+		cli_submit_opts_free(&so);
 		if (rc != -1)
 			fail_msg("%s: expected an error, got %d", c->name, rc);
 		if (cause == NULL || strstr(cause, c->cause) == NULL)
@@ -317,6 +340,83 @@ test_submit_bad(void **state)
 	}
 }
 
+/* --input PATH[:NAME]: split at the last ':'; NAME checked. */
+static void
+test_input_split(void **state)
+{
+	static const struct {
+		const char	*spec, *path, *name, *cause;
+	} cases[] = {
+		{ "data.csv", "data.csv", NULL, NULL },
+		{ "data.csv:in/d.csv", "data.csv", "in/d.csv", NULL },
+		{ "photos/:pics/", "photos/", "pics", NULL },
+		{ "a:b:c", "a:b", "c", NULL },
+		{ "x:", "x", NULL, NULL },
+		{ ":name", NULL, NULL, "PATH before ':' is empty" },
+		{ "x:../up", NULL, NULL, "component" },
+		{ "x:/abs", NULL, NULL, "is absolute" },
+		{ "", NULL, NULL, "--input needs PATH" },
+	};
+	char	*path, *name, *cause;
+	size_t	 i;
+	int	 rc;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		cause = NULL;
+		rc = cli_input_split(cases[i].spec, &path, &name, &cause);
+		if (cases[i].cause != NULL) {
+			if (rc != -1 || cause == NULL ||
+			    strstr(cause, cases[i].cause) == NULL)
+				fail_msg("%s: expected \"%s\", got %s",
+				    cases[i].spec, cases[i].cause,
+				    cause != NULL ? cause : "no error");
+			free(cause);
+			continue;
+		}
+		if (rc != 0)
+			fail_msg("%s: %s", cases[i].spec, cause);
+		assert_string_equal(path, cases[i].path);
+		if (cases[i].name == NULL)
+			assert_null(name);
+		else
+			assert_string_equal(name, cases[i].name);
+		free(path);
+		free(name);
+	}
+	name = cli_input_default_name("/srv/in/photos/");
+	assert_string_equal(name, "photos");
+	free(name);
+	assert_null(cli_input_default_name("/"));
+	assert_null(cli_input_default_name("."));
+	assert_null(cli_input_default_name("a/.."));
+}
+
+/* Tokens: pinned (ENC1:<64 hex>:<secret>) or bare. */
+static void
+test_token_parse(void **state)
+{
+	char		 pin[CLIENT_PIN_HEX + 1], *cause = NULL, tok[200];
+	const char	*secret;
+
+	assert_int_equal(client_token_parse("s3cret", pin, &secret, &cause),
+	    0);
+	assert_string_equal(secret, "s3cret");
+	snprintf(tok, sizeof tok, "ENC1:%s:abc", "0123456789ABCDEF"
+	    "0123456789abcdef0123456789abcdef0123456789abcdef");
+	assert_int_equal(client_token_parse(tok, pin, &secret, &cause), 1);
+	assert_string_equal(pin, "0123456789abcdef0123456789abcdef"
+	    "0123456789abcdef0123456789abcdef");
+	assert_string_equal(secret, "abc");
+	assert_int_equal(client_token_parse("ENC1:abcd:xyz", pin, &secret,
+	    &cause), -1);
+	assert_non_null(strstr(cause, "copy operator.token again"));
+	free(cause);
+	cause = NULL;
+	tok[strlen(tok) - 3] = '\0';	/* no secret */
+	assert_int_equal(client_token_parse(tok, pin, &secret, &cause), -1);
+	free(cause);
+}
+
 /* --help inside submit is reported as 1, not an error. */
 static void
 test_submit_help(void **state)
@@ -324,12 +424,14 @@ test_submit_help(void **state)
 	const char	*args[] = { "submit", "--help", NULL };
 	struct msg	 m;
 	char		**argv, *cause = NULL;
-	int		 argc, wait;
+	struct cli_submit_opts so;
+	int		 argc;
 
 	argv = argv_copy(args, &argc);
 	msg_init(&m, MSG_SUBMIT);
-	assert_int_equal(cli_submit_parse(argc, argv, &m.u.task, &wait,
+	assert_int_equal(cli_submit_parse(argc, argv, &m.u.task, &so,
 	    &cause), 1);
+	cli_submit_opts_free(&so);
 	assert_null(cause);
 	msg_free(&m);
 	argv_free(argv, argc);
@@ -724,6 +826,8 @@ main(void)
 		cmocka_unit_test(test_submit_ok),
 		cmocka_unit_test(test_submit_bad),
 		cmocka_unit_test(test_submit_help),
+		cmocka_unit_test(test_input_split),
+		cmocka_unit_test(test_token_parse),
 		cmocka_unit_test(test_exit_codes),
 		cmocka_unit_test(test_devices_csv),
 		cmocka_unit_test(test_tasks_csv),

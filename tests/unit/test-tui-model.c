@@ -263,7 +263,24 @@ test_arrays(void **state)
 	assert_string_equal(m->info.array, "50 elements, 0-49 step 1, at "
 	    "most 3 running");
 	assert_string_equal(m->info.deps, "after 12");
+	assert_null(m->info.inputs);
 	assert_int_equal(m->info.stale, 0);
+	/* Files: names and sizes, an array's outputs with their index,
+	 * the first TUI_INFO_FILES of them and a count of the rest. */
+	o = J("{\"id\":\"17\",\"array\":{\"size\":50},\"inputs\":"
+	    "[{\"name\":\"in/a.csv\",\"size\":1536},{\"name\":\"b\","
+	    "\"size\":3}],\"outputs\":[{\"name\":\"o\",\"size\":1,"
+	    "\"index\":0},{\"name\":\"o\",\"size\":2,\"index\":1},{\"name\":"
+	    "\"o\",\"size\":3,\"index\":2},{\"name\":\"o\",\"size\":4,"
+	    "\"index\":3},{\"name\":\"o\",\"size\":5,\"index\":4},{\"name\":"
+	    "\"o\",\"size\":6,\"index\":5},{\"name\":\"o\",\"size\":7,"
+	    "\"index\":6},{\"name\":\"o\",\"size\":8,\"index\":7},{\"name\":"
+	    "\"o\",\"size\":9,\"index\":8}]}");
+	tui_model_set_info(m, "17", o);
+	json_object_put(o);
+	assert_string_equal(m->info.inputs, "in/a.csv 1.5K, b 3B");
+	assert_string_equal(m->info.outputs, "0/o 1B, 1/o 2B, 2/o 3B, 3/o 4B, "
+	    "4/o 5B, 5/o 6B, 6/o 7B, 7/o 8B, +1 more");
 	task(m, "{\"id\":\"17.1\",\"state\":\"running\",\"array_id\":"
 	    "\"17\"}");
 	assert_int_equal(m->info.stale, 1);

@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * client-tls.c -- TLS for the operator clients (README, Security).
+ *
+ * A pinned token reads "ENC1:<pin>:<secret>", the pin being the SHA-256
+ * of the cluster CA's certificate in DER (64 hex).  With one, the client
+ * speaks only TLS (1.2 or later): it completes the handshake, finds in
+ * the chain the main node sent (its server certificate and the CA, see
+ * main-node/tls.c) the CA whose hash is the pin, checks that the server
+ * certificate is signed by that CA, and only then sends the secret.
+ *
+ * No name is checked beyond the pin: the CA is the cluster's own and
+ * signs only its main node's certificate, its key never leaves the main
+ * node's state dir, so a server that proves it holds a key certified by
+ * that CA is the main node whatever address reached it (an IP that
+ * changed, a .local name, a NAT).  Nor are the certificates' dates: an
+ * old device without a clock (a Pi without RTC boots in 1970) must not
+ * be locked out, and the pin, not the date, is what anchors the trust.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "client.h"
+
+/* Parse a token into its pin and secret. */
+int
+client_token_parse(const char *token, char *pin, const char **secret,
+    char **cause)
+{
+	const char	*p;
+	size_t		 i;
+
+	*secret = token;
+	pin[0] = '\0';
+	if (strncmp(token, CLIENT_PIN_PREFIX, strlen(CLIENT_PIN_PREFIX)) != 0)
+		return (0);
+	p = token + strlen(CLIENT_PIN_PREFIX);
+	for (i = 0; i < CLIENT_PIN_HEX; i++) {
+		if (!isxdigit((unsigned char)p[i]))
+			break;
+		pin[i] = (char)tolower((unsigned char)p[i]);
+	}
+	pin[i] = '\0';
+	if (i != CLIENT_PIN_HEX || p[i] != ':' || p[i + 1] == '\0') {
+		pin[0] = '\0';
+		xasprintf(cause, "the operator token starts with %s but is "
+		    "not %s<64 hex digits>:<secret>; copy operator.token "
+		    "again from the main node's state dir",
+		    CLIENT_PIN_PREFIX, CLIENT_PIN_PREFIX);
+		return (-1);
+	}
+	*secret = p + i + 1;
+	return (1);
+}
+
+/* The OpenSSL error queue as one line into buf (and emptied). */
+const char *
+client_tls_error(char *buf, size_t size)
+{
+	unsigned long	e, last = 0;
+
+	/* The last error is the most specific one. */
+	while ((e = ERR_get_error()) != 0)
+		last = e;
+	if (last == 0)
+		snprintf(buf, size, "no details from OpenSSL");
+	else
+		ERR_error_string_n(last, buf, size);
+	return (buf);
+}
+
+/* A new client-side TLS session: TLS 1.2 or later, no verification by
+ * OpenSSL (client_tls_check does it against the pin). */
+SSL *
+client_tls_new(char **cause)
+{
+	SSL_CTX	*ctx;
+	SSL	*ssl = NULL;
+	char	 buf[256];
+
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
+		goto fail;
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
+		goto fail;
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	/* A main node that closes without close_notify has still said
+	 * what it said; the lines themselves tell whether they are whole. */
+	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF |
+	    SSL_OP_NO_RENEGOTIATION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	ssl = SSL_new(ctx);
+fail:
+	if (ssl == NULL)
+		xasprintf(cause, "cannot set up TLS: %s",
+		    client_tls_error(buf, sizeof buf));
+	SSL_CTX_free(ctx);	/* the session holds its own reference */
+	return (ssl);
+}
+
+/* The SHA-256 of a certificate's DER in hex into buf[65]; -1 on error. */
+static int
+client_tls_cert_hash(X509 *cert, char *buf)
+{
+	unsigned char	*der = NULL, md[EVP_MAX_MD_SIZE];
+	unsigned int	 len = 0, i;
+	int		 n;
+
+	if ((n = i2d_X509(cert, &der)) <= 0)
+		return (-1);
+	if (EVP_Digest(der, (size_t)n, md, &len, EVP_sha256(), NULL) != 1 ||
+	    len != CLIENT_PIN_HEX / 2) {
+		OPENSSL_free(der);
+		return (-1);
+	}
+	OPENSSL_free(der);
+	for (i = 0; i < len; i++)
+		snprintf(buf + 2 * i, 3, "%02x", md[i]);
+	return (0);
+}
+
+/* Whether leaf is a certificate chain's end that ca signed (the chain's
+ * other certificates may stand between). */
+static int
+client_tls_verify(X509 *leaf, STACK_OF(X509) *chain, X509 *ca)
+{
+	X509_STORE	*store;
+	X509_STORE_CTX	*ctx;
+	int		 ok = 0;
+
+	if ((store = X509_STORE_new()) == NULL)
+		return (0);
+	if ((ctx = X509_STORE_CTX_new()) == NULL) {
+		X509_STORE_free(store);
+		return (0);
+	}
+	if (X509_STORE_add_cert(store, ca) == 1 &&
+	    X509_STORE_CTX_init(ctx, store, leaf, chain) == 1) {
+		X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_NO_CHECK_TIME);
+		X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER);
+		ok = X509_verify_cert(ctx) == 1;
+	}
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	return (ok);
+}
+
+/* Check a completed handshake's chain against the pin. */
+int
+client_tls_check(SSL *ssl, const char *pin, const char *addr, char **cause)
+{
+	STACK_OF(X509)	*chain;
+	X509		*leaf, *cert, *ca = NULL;
+	char		 hash[CLIENT_PIN_HEX + 1], got[CLIENT_PIN_HEX + 1];
+	int		 i, n;
+
+	chain = SSL_get_peer_cert_chain(ssl);
+	leaf = SSL_get0_peer_certificate(ssl);
+	if (chain == NULL || leaf == NULL) {
+		xasprintf(cause, "the main node at %s sent no certificate; "
+		    "check that --main names an encore main node", addr);
+		return (-1);
+	}
+	snprintf(got, sizeof got, "none");
+	n = sk_X509_num(chain);
+	for (i = 0; i < n; i++) {
+		cert = sk_X509_value(chain, i);
+		if (client_tls_cert_hash(cert, hash) != 0)
+			continue;
+		if (X509_check_ca(cert) != 0)
+			snprintf(got, sizeof got, "%s", hash);
+		if (strcmp(hash, pin) == 0 && X509_check_ca(cert) != 0) {
+			ca = cert;
+			break;
+		}
+	}
+	if (ca == NULL) {
+		xasprintf(cause, "the main node at %s is not the one the token "
+		    "was made for: the token pins the cluster CA %s, the main "
+		    "node presents CA %s; nothing secret was sent.  Copy "
+		    "operator.token again from the main node's state dir (its "
+		    "CA changes only when the state dir is made anew, e.g. "
+		    "a reinstall), and check that --main names that main node",
+		    addr, pin, got);
+		return (-1);
+	}
+	if (!client_tls_verify(leaf, chain, ca)) {
+		client_tls_cert_hash(leaf, hash);
+		xasprintf(cause, "the main node at %s presents the pinned CA "
+		    "%s but a server certificate (SHA-256 %s) that this CA did "
+		    "not sign; nothing secret was sent.  Something between us "
+		    "and the main node is not what it claims: check --main, "
+		    "or run encore-main --rotate-server-cert on the main node",
+		    addr, pin, hash);
+		return (-1);
+	}
+	return (0);
+}

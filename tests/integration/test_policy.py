@@ -66,16 +66,20 @@ class FakeSys:
 
 class FakeProc:
     """A procfs tree: the live files copied once, and a /proc/stat whose
-    busy time grows at `busy` CPUs (set it while the worker runs)."""
+    busy time is what the owner's programs use (`owner` CPUs, set it while
+    the worker runs) plus what the processes of session `ours` really
+    used (encore's task: the device's own work)."""
 
     def __init__(self, root):
         self.root = str(root)
         for name in ("meminfo", "loadavg", "uptime", "cpuinfo", "net/dev"):
             with open("/proc/" + name) as f:
                 write(os.path.join(self.root, name), f.read())
-        self.busy = 0.0
-        self.ticks_busy = 1000.0
-        self.ticks_idle = 1000.0
+        self.owner = 0.0
+        self.ours = None
+        self.owner_ticks = 1000.0
+        self.ours_ticks = 0.0
+        self.idle_ticks = 1000.0
         self.stop = threading.Event()
         self.t = threading.Thread(target=self._run, daemon=True)
         self._write()
@@ -83,8 +87,8 @@ class FakeProc:
 
     def _write(self):
         write(os.path.join(self.root, "stat"),
-              "cpu  %d 0 0 %d 0 0 0 0 0 0\n" % (self.ticks_busy,
-                                                 self.ticks_idle))
+              "cpu  %d 0 0 %d 0 0 0 0 0 0\n" % (
+                  self.owner_ticks + self.ours_ticks, self.idle_ticks))
 
     def _run(self):
         last = time.monotonic()
@@ -92,8 +96,11 @@ class FakeProc:
             now = time.monotonic()
             dt, last = now - last, now
             # USER_HZ is 100 ticks a second on Linux.
-            self.ticks_busy += self.busy * dt * 100
-            self.ticks_idle += max(0.0, 4 - self.busy) * dt * 100
+            self.owner_ticks += self.owner * dt * 100
+            self.idle_ticks += max(0.0, 4 - self.owner) * dt * 100
+            if self.ours is not None:
+                self.ours_ticks = max(self.ours_ticks,
+                                      session_ticks(self.ours))
             self._write()
 
     def close(self):
@@ -162,6 +169,20 @@ def session(sid):
         if int(fields[3]) == sid:
             pids.append(int(d))
     return pids
+
+
+def session_ticks(sid):
+    """CPU ticks (utime + stime) the processes of session sid used."""
+    n = 0
+    for pid in session(sid):
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                st = f.read()
+        except OSError:
+            continue
+        fields = st[st.rindex(")") + 2:].split()
+        n += int(fields[11]) + int(fields[12])
+    return n
 
 
 def is_stopped(pid):
@@ -503,21 +524,23 @@ def test_owner_load_pauses_but_encore_load_does_not(cluster, tmp_path):
         cluster.wait_state("w1", "online")
         op = cluster.operator()
         tid = submit(op, ["sh", "-c", "while :; do :; done"], timeout=30)
-        wait_for(lambda: get(op, tid)["state"] == "running", 15)
-        # The system is as busy as our task (at most one CPU) plus 0.1.
-        procfs.busy = 1.1
+        wait_for(lambda: task_pid(w, tid), 15, what="the task to start")
+        # The system is as busy as our task plus 0.1 CPU of the owner's.
+        procfs.ours = task_pid(w, tid)
+        procfs.owner = 0.1
         time.sleep(4 * HB)
+        assert procfs.ours_ticks > 50, "the task did not burn CPU"
         assert "event=suspended" not in w.output()
         assert device_row(cluster, "w1").get("state") == "busy"
         # The owner starts something big.
-        procfs.busy = 3.5
+        procfs.owner = 2.5
         wait_for(lambda: device_row(cluster, "w1").get("state") == "paused",
                  10, what="w1 paused for the owner's load")
         reason = device_row(cluster, "w1")["reason"]
         assert re.match(r"the owner is busy: other programs use \d+\.\d "
                         r"CPUs, over 0\.9 \(resumes at 0\.9 or less\)$",
                         reason), reason
-        procfs.busy = 0.1
+        procfs.owner = 0.1
         wait_for(lambda: device_row(cluster, "w1").get("state") == "busy",
                  10, what="w1 running again")
         op.request("cancel", {"task_id": tid})

@@ -577,7 +577,11 @@ worker_help(const struct cfg *cfg)
 	    "defaults to\n/var/lib/encore/worker for root, else "
 	    "$XDG_STATE_HOME/encore-worker or\n~/.local/state/encore-worker.\n"
 	    "The join token is in the main node's state directory, file "
-	    "join.token.\n");
+	    "join.token.\n"
+	    "While a limit above holds (battery, temperature, load, run hours)"
+	    " the device\nsuspends its running tasks and takes no new ones; "
+	    "README, \"Devices that stay\nwelcome\", and encore-worker(8) "
+	    "say how.\n");
 }
 
 /* Descriptors 0-2 must be open, or a pipe or socket of ours could become

@@ -313,6 +313,17 @@ $(FUZZ_O)/fuzz-cache-index: tests/fuzz/fuzz-cache-index.c \
 		$(PKG_CFLAGS) -o $@ $< worker-node/cache-index.c $(PROTO_SRCS) \
 		$(LIBEVENT) $(JSONC) -lm
 
+# fuzz-policy: the worker's policy alone (worker-node/policy.c is pure but
+# for the protocol library's allocators).
+$(FUZZ_O)/fuzz-policy: tests/fuzz/fuzz-policy.c worker-node/policy.c \
+		worker-node/worker.h $(PROTO_SRCS) protocol/protocol.h
+	@mkdir -p $(dir $@)
+	$(Q)clang -g -O1 -std=gnu11 -D_GNU_SOURCE \
+		-fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Iprotocol -Iprofiler \
+		$(PKG_CFLAGS) -o $@ $< worker-node/policy.c $(PROTO_SRCS) \
+		$(LIBEVENT) $(JSONC) -lm
+
 # fuzz-client-display: what the clients make of a main node's bytes
 # (dashboard-tui/display.c, client.c) with the protocol library.
 $(FUZZ_O)/fuzz-client-display: tests/fuzz/fuzz-client-display.c \

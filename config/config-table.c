@@ -315,7 +315,16 @@ const struct cfg_option cfg_worker_options[] = {
 	  .max = 100,
 	  .def = "20",
 	  .metavar = "PCT",
-	  .help = "decline tasks on battery below this charge, percent"
+	  .help = "suspend tasks on battery below this charge, percent (0: "
+	      "never)"
+	},
+	{ .name = "resume-battery",
+	  .type = CFG_INT,
+	  .min = 0,
+	  .max = 100,
+	  .metavar = "PCT",
+	  .help = "after a low battery, resume at this charge or on charge "
+	      "(default: min-battery + 10)"
 	},
 	{ .name = "max-temp",
 	  .type = CFG_INT,
@@ -323,7 +332,56 @@ const struct cfg_option cfg_worker_options[] = {
 	  .max = 150,
 	  .def = "80",
 	  .metavar = "C",
-	  .help = "decline tasks above this temperature, degrees Celsius"
+	  .help = "suspend tasks above this temperature, degrees Celsius"
+	},
+	{ .name = "resume-temp",
+	  .type = CFG_INT,
+	  .min = 20,
+	  .max = 150,
+	  .metavar = "C",
+	  .help = "after overheating, resume at this temperature or cooler "
+	      "(default: max-temp - 10)"
+	},
+	{ .name = "max-load",
+	  .type = CFG_STRING,
+	  .metavar = "L",
+	  .help = "suspend tasks while programs other than encore's use more "
+	      "than L CPUs, e.g. 0.5 (default: off)"
+	},
+	{ .name = "run-hours",
+	  .type = CFG_STRING,
+	  .metavar = "HH:MM-HH:MM",
+	  .help = "run tasks only in this local time window, e.g. 22:00-07:00 "
+	      "(default: always)"
+	},
+	{ .name = "resume-after",
+	  .type = CFG_INT,
+	  .min = 0,
+	  .max = 86400,
+	  .def = "60",
+	  .metavar = "S",
+	  .help = "resume no sooner than this many seconds after suspending"
+	},
+	{ .name = "max-suspend",
+	  .type = CFG_INT,
+	  .min = 0,
+	  .max = 604800,
+	  .def = "600",
+	  .metavar = "S",
+	  .help = "vacate a task suspended longer than this, seconds (0: "
+	      "never)"
+	},
+	{ .name = "sysfs",
+	  .type = CFG_STRING,
+	  .def = "/sys",
+	  .metavar = "DIR",
+	  .help = "read battery and temperature from this sysfs mount"
+	},
+	{ .name = "procfs",
+	  .type = CFG_STRING,
+	  .def = "/proc",
+	  .metavar = "DIR",
+	  .help = "read load, CPU and memory from this procfs mount"
 	},
 	{ .name = "log-level",
 	  .type = CFG_CHOICE,

@@ -27,6 +27,37 @@
 #include "profiler.h"
 #include "prof-parse.h"
 
+/* Where /sys and /proc are read from instead (owned), NULL: under root. */
+static char	*prof_sysfs;
+static char	*prof_procfs;
+
+/* A mount point as given: NULL when it is the usual one (or unset). */
+static char *
+prof_mount(const char *dir, const char *usual)
+{
+	size_t	len;
+
+	if (dir == NULL || *dir == '\0')
+		return (NULL);
+	len = strlen(dir);
+	while (len > 1 && dir[len - 1] == '/')
+		len--;
+	if (len == strlen(usual) && strncmp(dir, usual, len) == 0)
+		return (NULL);
+	return (xstrndup(dir, len));
+}
+
+/* Read /sys from sysfs and /proc from procfs from now on (NULL or the
+ * usual paths: the live ones under each reader's root). */
+void
+prof_set_mounts(const char *sysfs, const char *procfs)
+{
+	free(prof_sysfs);
+	free(prof_procfs);
+	prof_sysfs = prof_mount(sysfs, "/sys");
+	prof_procfs = prof_mount(procfs, "/proc");
+}
+
 /* 1 if root is the live system. */
 int
 prof_is_live(const char *root)
@@ -34,13 +65,39 @@ prof_is_live(const char *root)
 	return (root == NULL || *root == '\0' || strcmp(root, "/") == 0);
 }
 
-/* root + path; caller frees. */
+/* 1 if /proc under root is the live one (libproc2 may read it). */
+static int
+prof_proc_is_live(const char *root)
+{
+	return (prof_is_live(root) && prof_procfs == NULL);
+}
+
+/* path with its leading prefix ("/proc", "/sys") replaced by mnt, if it
+ * has that prefix; else NULL. */
+static char *
+prof_remount(const char *mnt, const char *prefix, const char *path)
+{
+	size_t	len = strlen(prefix);
+	char	*s;
+
+	if (mnt == NULL || strncmp(path, prefix, len) != 0 ||
+	    (path[len] != '/' && path[len] != '\0'))
+		return (NULL);
+	xasprintf(&s, "%s%s", mnt, path + len);
+	return (s);
+}
+
+/* root + path (/proc and /sys where prof_set_mounts() put them); caller
+ * frees. */
 char *
 prof_path(const char *root, const char *path)
 {
 	char	*s;
 	size_t	 len;
 
+	if ((s = prof_remount(prof_procfs, "/proc", path)) != NULL ||
+	    (s = prof_remount(prof_sysfs, "/sys", path)) != NULL)
+		return (s);
 	if (prof_is_live(root))
 		return (xstrdup(path));
 	len = strlen(root);
@@ -340,7 +397,7 @@ prof_file_uptime(const char *root, double *up)
 int
 prof_meminfo_read(const char *root, struct prof_meminfo *mi)
 {
-	if (prof_is_live(root) && prof_proc2_meminfo(mi) == 0)
+	if (prof_proc_is_live(root) && prof_proc2_meminfo(mi) == 0)
 		return (0);
 	return (prof_file_meminfo(root, mi));
 }
@@ -349,7 +406,7 @@ prof_meminfo_read(const char *root, struct prof_meminfo *mi)
 int
 prof_stat_read(const char *root, uint64_t *total, uint64_t *idle)
 {
-	if (prof_is_live(root) && prof_proc2_stat(total, idle) == 0)
+	if (prof_proc_is_live(root) && prof_proc2_stat(total, idle) == 0)
 		return (0);
 	return (prof_file_stat(root, total, idle));
 }
@@ -358,7 +415,7 @@ prof_stat_read(const char *root, uint64_t *total, uint64_t *idle)
 int
 prof_loadavg_read(const char *root, double la[3])
 {
-	if (prof_is_live(root) && prof_proc2_loadavg(la) == 0)
+	if (prof_proc_is_live(root) && prof_proc2_loadavg(la) == 0)
 		return (0);
 	return (prof_file_loadavg(root, la));
 }
@@ -367,7 +424,7 @@ prof_loadavg_read(const char *root, double la[3])
 int
 prof_uptime_read(const char *root, double *up)
 {
-	if (prof_is_live(root) && prof_proc2_uptime(up) == 0)
+	if (prof_proc_is_live(root) && prof_proc2_uptime(up) == 0)
 		return (0);
 	return (prof_file_uptime(root, up));
 }

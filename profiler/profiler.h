@@ -43,6 +43,15 @@ void	prof_device_read(const char *root, const char *disk_path,
 	    struct prof_device *dev);
 void	prof_device_free(struct prof_device *dev);
 
+/*
+ * Read /sys from sysfs and /proc from procfs instead of under each
+ * reader's root (the worker's --sysfs and --procfs: a container with the
+ * host's trees mounted elsewhere, or a test's fake tree).  NULL or the
+ * usual path restores the default.  Where /proc is not the live one,
+ * libproc2 (which reads only the real /proc) is not used.
+ */
+void	prof_set_mounts(const char *sysfs, const char *procfs);
+
 /* Take one sample of CPU and network counters under root. */
 void	prof_sample_read(const char *root, struct prof_sample *s);
 

@@ -8,7 +8,8 @@
  * task's working directory (its input files, its outputs) is /work, its
  * cwd and the one place it may write besides what the image makes
  * writable.  Stopping one is `RUNTIME kill NAME` then `RUNTIME rm -f
- * NAME`, run as helpers so the loop never waits.
+ * NAME`, run as helpers so the loop never waits; the device's policy
+ * suspends one with `RUNTIME pause NAME` and resumes it with `unpause`.
  *
  * NAME is encore-TAG-TASK-ATTEMPT, TAG being this worker's (its device id
  * and a hash of its state dir, sandbox.c), so two workers on one host (two
@@ -250,6 +251,22 @@ exec_container_kill(const char *runtime, const char *name)
 	argv[3] = NULL;
 	log_info("event=container_kill name=%s", name);
 	job_spawn_helper(argv, exec_stop_kill_done, st);
+}
+
+/* `RUNTIME pause NAME` or `unpause`, asynchronously (the device's
+ * policy suspends or resumes the task). */
+void
+exec_container_pause(const char *runtime, const char *name, int pause,
+    void (*done)(int, void *), void *arg)
+{
+	char	*argv[4];
+
+	argv[0] = (char *)runtime;
+	argv[1] = (char *)(pause ? "pause" : "unpause");
+	argv[2] = (char *)name;
+	argv[3] = NULL;
+	log_debug("event=container_%s name=%s", argv[1], name);
+	job_spawn_helper(argv, done, arg);
 }
 
 /* Kill and remove a container, waiting (startup and shutdown only). */

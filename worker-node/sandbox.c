@@ -177,6 +177,7 @@ struct sandbox {
 	char			*workdir;
 	pid_t			 pgid;		/* -1 until spawned */
 	int			 swept;		/* subreaper sweep done */
+	int			 frozen;	/* cgroup.freeze is 1 */
 };
 
 static struct sandbox_cgs	 sandbox_idle = TAILQ_HEAD_INITIALIZER(
@@ -1171,6 +1172,73 @@ sandbox_sweep(struct sandbox *s)
 	free(want);
 }
 
+/*
+ * Freeze or thaw the task's cgroup (cgroup.freeze, Linux >= 5.2): every
+ * process of the task stops where it is, those that left its session
+ * too.  Returns -1 without a cgroup or its freeze file: the caller stops
+ * the process group instead.
+ */
+int
+sandbox_freeze(struct sandbox *s, int frozen)
+{
+	char	*file;
+	int	 r;
+
+	if (s->cg == NULL)
+		return (-1);
+	if (s->frozen == frozen)
+		return (0);
+	xasprintf(&file, "%s/cgroup.freeze", s->cg->path);
+	r = sandbox_write(file, frozen ? "1" : "0");
+	if (r != 0)
+		log_debug("event=cgroup_freeze dir=\"%s\" frozen=%d "
+		    "error=\"%s\"", s->cg->path, frozen, strerror(errno));
+	free(file);
+	if (r == 0)
+		s->frozen = frozen;
+	return (r);
+}
+
+/* utime + stime + cutime + cstime of a process, in s; -1 if unknown. */
+static double
+sandbox_proc_cpu(pid_t pid)
+{
+	static long	 hz;
+	char		 path[64], buf[1024], *p;
+	unsigned long	 ut, st;
+	long		 cut, cst;
+
+	if (hz <= 0 && (hz = sysconf(_SC_CLK_TCK)) <= 0)
+		hz = 100;
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	if (sandbox_read(path, buf, sizeof buf) <= 0 ||
+	    (p = strrchr(buf, ')')) == NULL)
+		return (-1);
+	/* state ppid pgrp session tty tpgid flags minflt cminflt majflt
+	 * cmajflt utime stime cutime cstime */
+	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu "
+	    "%lu %ld %ld", &ut, &st, &cut, &cst) != 4)
+		return (-1);
+	return ((double)(ut + st) / hz + (double)(cut + cst) / hz);
+}
+
+/* CPU s the task used so far: its cgroup's cpu.stat, else its main
+ * process and the children that process waited for; -1: unknown. */
+double
+sandbox_cpu(struct sandbox *s)
+{
+	double	v;
+
+	if (s->cg != NULL) {
+		if ((v = sandbox_key(s->cg->cpu_fd, "usage_usec")) < 0)
+			return (-1);
+		return (v / 1e6 - s->cg->cpu_base);
+	}
+	if (s->pgid <= 1)
+		return (-1);
+	return (sandbox_proc_cpu(s->pgid));
+}
+
 /* Kill every process of the task (its main process included). */
 void
 sandbox_kill(struct sandbox *s)
@@ -1178,8 +1246,10 @@ sandbox_kill(struct sandbox *s)
 	if (s->cg != NULL) {
 		/* Nothing left (the common end): nothing to kill, and the
 		 * cgroup can be kept for the next task. */
-		if (!sandbox_cg_populated(s->cg))
+		if (!sandbox_cg_populated(s->cg)) {
+			sandbox_freeze(s, 0);
 			return;
+		}
 		s->cg->killed = 1;
 		if (s->cg->kill_fd == -1 || pwrite(s->cg->kill_fd, "1", 1,
 		    0) != 1)
@@ -1225,6 +1295,8 @@ sandbox_free(struct sandbox *s)
 		return;
 	if ((cg = s->cg) != NULL) {
 		sandbox_kill(s);
+		if (s->frozen && !cg->killed)
+			sandbox_freeze(s, 0);
 		if (cg->killed) {
 			TAILQ_INSERT_TAIL(&sandbox_doomed, cg, entry);
 			sandbox_cg_reap();

@@ -33,6 +33,16 @@
  * that declares outputs ends, they are found and kept before its result
  * is spooled; the result goes once the main node has them (files.c).
  *
+ * Suspended is not a state but a flag of a STARTING or RUNNING task: the
+ * device's policy (sampler.c, policy.c) stopped it, by freezing its cgroup
+ * (cgroup.freeze, every process of the task) or, without one, SIGSTOP to
+ * its process group; a container by `RUNTIME pause`.  Its timeout clock
+ * stops meanwhile.  Resuming thaws it (SIGCONT, `unpause`).  A task
+ * suspended longer than --max-suspend is vacated: resumed, then the kill
+ * path with TASK_VACATE_GRACE s of grace (a container gets SIGTERM
+ * through its runtime client before `kill`), its checkpoint files sent
+ * (task_checkpoint_send), and a failed result with vacated: true.
+ *
  * task_started goes out when execve succeeded; output and the result are
  * kept in the spool first and sent when the main node can have them (see
  * spooler.c); a DONE task is freed from a
@@ -82,6 +92,16 @@ static const char *task_state_names[] = {
 	"checkpoint", "finishing",
 };
 
+/* What a result says besides status and exit code. */
+struct task_outcome {
+	double			 exec_time;	/* s, NAN: unknown */
+	const char		*error;
+	double			 cpu_time;	/* s, NAN: unknown */
+	int64_t			 memory_peak;	/* bytes, -1: unknown */
+	int			 start_failed;
+	int			 vacated;
+};
+
 /*
  * A task attempt on this device.  All pointers are owned; log_id is the
  * task id made safe for the log.  job is set from a successful spawn
@@ -90,6 +110,8 @@ static const char *task_state_names[] = {
  * the assignment, kept only by a task with files (to fetch them, to run
  * it again after a checkpoint, to find its outputs); stage is its files
  * being fetched or kept, ckpt its last checkpoint being sent.
+ * While a vacated task's checkpoint is sent, its result waits in out,
+ * out_status, out_code and out_error.
  */
 struct task {
 	char			*task_id;
@@ -122,8 +144,28 @@ struct task {
 	int64_t			 seq;		/* next task_output seq */
 	double			 assigned;	/* monotonic */
 	double			 started;	/* monotonic */
+	double			 cpus;		/* its limit, 0 = none */
+	double			 deadline;	/* of its timeout; 0 = none */
+	double			 timeout_left;	/* s, while suspended */
+	int			 suspended;	/* by the policy */
+	double			 suspended_at;	/* monotonic */
+	int			 sigstopped;	/* suspended by SIGSTOP */
+	int			 paused;	/* container: its runtime paused
+						   it (as far as we know) */
+	int			 pause_busy;	/* a pause/unpause runs */
+	double			 cpu_seen;	/* CPU s task_cpu_take counted */
+	double			 cpu_est;	/* container: estimated CPU s */
+	double			 cpu_mark;	/* container: estimate up to */
+	int			 vacated;
+	char			*vacate_error;
+	int			 checkpointing;	/* the hook has not called back */
+	struct task_outcome	 out;
+	enum proto_task_status	 out_status;
+	int			 out_code;
+	char			*out_error;
 	struct event		*timeout_ev;
 	struct event		*kill_ev;
+	struct event		*vacate_ev;
 	TAILQ_ENTRY(task)	 entry;
 };
 
@@ -133,12 +175,15 @@ static struct event		*task_reap_ev;
 static size_t			 task_n;
 static struct proto_task_ref	*task_refs_buf;
 static int			 task_paused;
+static double			 task_cpu_ended;	/* CPU s of ended tasks,
+							   not yet taken */
 
 static void	task_job_started(struct job *, const char *, void *);
 static void	task_job_output(struct job *, const char *, const char *,
 		    size_t, void *);
 static void	task_job_exited(struct job *, void *);
 static void	task_job_done(struct job *, void *);
+static void	task_cpu_end(struct task *, double);
 
 static const struct job_cb task_job_cb = {
 	task_job_started, task_job_output, task_job_exited, task_job_done
@@ -233,6 +278,10 @@ task_free(struct task *t)
 		event_free(t->timeout_ev);
 	if (t->kill_ev != NULL)
 		event_free(t->kill_ev);
+	if (t->vacate_ev != NULL)
+		event_free(t->vacate_ev);
+	free(t->vacate_error);
+	free(t->out_error);
 	free(t->task_id);
 	free(t->log_id);
 	free(t);
@@ -264,18 +313,11 @@ task_remove(struct task *t)
 		evtimer_del(t->timeout_ev);
 	if (t->kill_ev != NULL)
 		evtimer_del(t->kill_ev);
+	if (t->vacate_ev != NULL)
+		evtimer_del(t->vacate_ev);
 	TAILQ_INSERT_TAIL(&task_dead, t, entry);
 	event_active(task_reap_ev, EV_TIMEOUT, 0);
 }
-
-/* What a result says besides status and exit code. */
-struct task_outcome {
-	double			 exec_time;	/* s, NAN: unknown */
-	const char		*error;
-	double			 cpu_time;	/* s, NAN: unknown */
-	int64_t			 memory_peak;	/* bytes, -1: unknown */
-	int			 start_failed;
-};
 
 /*
  * Spool and send a result; the spool makes it survive everything.  Its
@@ -302,6 +344,7 @@ task_send_result(const char *task_id, int attempt,
 	m.u.result.exit_code = exit_code;
 	m.u.result.execution_time = o->exec_time;
 	m.u.result.start_failed = o->start_failed;
+	m.u.result.vacated = o->vacated;
 	if (o->error != NULL) {
 		snprintf(text, sizeof text, "%s", o->error);
 		m.u.result.error = text;
@@ -326,9 +369,10 @@ task_send_result(const char *task_id, int attempt,
 		}
 	}
 	log_sanitize(task_id, id, sizeof id);
-	log_info("event=task_result task=%s attempt=%d status=%s exit_code=%d%s",
-	    id, attempt, proto_task_status_name(status), exit_code,
-	    o->start_failed ? " start_failed=true" : "");
+	log_info("event=task_result task=%s attempt=%d status=%s exit_code=%d"
+	    "%s%s", id, attempt, proto_task_status_name(status), exit_code,
+	    o->start_failed ? " start_failed=true" : "",
+	    o->vacated ? " vacated=true" : "");
 	spool_unmark(task_id, attempt);
 	if (n_outputs > 0)
 		files_result_keep(&m.u.result);
@@ -348,6 +392,7 @@ task_outcome_init(struct task_outcome *o, const char *error)
 	o->cpu_time = NAN;
 	o->memory_peak = -1;
 	o->start_failed = 0;
+	o->vacated = 0;
 }
 
 /* Answer an assignment that cannot start here: failed, start_failed. */
@@ -405,7 +450,8 @@ task_job_started(struct job *job, const char *error, void *arg)
 			free(why);
 			task_set_state(t, TS_DONE);
 		} else if (t->state == TS_STOPPING) {
-			task_outcome_init(&o, NULL);
+			task_outcome_init(&o, t->vacate_error);
+			o.vacated = t->vacated;
 			task_send_result(t->task_id, t->attempt, t->final, -1,
 			    &o, NULL, 0);
 			task_set_state(t, TS_DONE);
@@ -463,6 +509,46 @@ static void	task_outputs_kept(void *, const struct proto_file *, size_t,
 		    const char *);
 static void	task_ckpt_taken(void *, const struct proto_file *, size_t,
 		    const char *);
+
+/* A vacated task's checkpoint went to the main node (or could not):
+ * the result that waited for it. */
+static void
+task_vacate_result(struct task *t, void *arg)
+{
+	(void)arg;
+	if (!t->checkpointing || t->state != TS_STOPPING)
+		return;
+	t->checkpointing = 0;
+	log_info("event=task_checkpoint_done task=%s attempt=%d", t->log_id,
+	    t->attempt);
+	task_send_result(t->task_id, t->attempt, t->out_status, t->out_code,
+	    &t->out, NULL, 0);
+	task_set_state(t, TS_DONE);
+	task_remove(t);
+}
+
+/* Report a task that is over; a vacated one sends its checkpoint files
+ * first (task_checkpoint_send), then its result. */
+static void
+task_finish(struct task *t, enum proto_task_status status, int code,
+    const struct task_outcome *o)
+{
+	if (t->vacated) {
+		t->out = *o;
+		t->out_error = o->error != NULL ? xstrdup(o->error) : NULL;
+		t->out.error = t->out_error;
+		t->out_status = status;
+		t->out_code = code;
+		t->checkpointing = 1;
+		log_info("event=task_checkpoint_send task=%s attempt=%d",
+		    t->log_id, t->attempt);
+		task_checkpoint_send(t, task_vacate_result, NULL);
+		return;
+	}
+	task_send_result(t->task_id, t->attempt, status, code, o, NULL, 0);
+	task_set_state(t, TS_DONE);
+	task_remove(t);
+}
 
 /* The job is over: work out the status and report it. */
 static void
@@ -536,6 +622,11 @@ task_job_done(struct job *job, void *arg)
 			xasprintf(&error, "exit code %d", code);
 	}
 	o.error = error;
+	if (t->state == TS_STOPPING && t->vacated) {
+		o.vacated = 1;
+		o.error = t->vacate_error;
+	}
+	task_cpu_end(t, o.cpu_time);
 	if (t->state != TS_STOPPING && WIFEXITED(ws) && !o.start_failed &&
 	    t->pt != NULL && t->pt->n_outputs > 0) {
 		/* Its outputs first: found, hashed and kept. */
@@ -552,10 +643,8 @@ task_job_done(struct job *job, void *arg)
 		return;
 	}
 	t->spool = NULL;	/* the result completes it */
-	task_send_result(t->task_id, t->attempt, status, code, &o, NULL, 0);
+	task_finish(t, status, code, &o);
 	free(error);
-	task_set_state(t, TS_DONE);
-	task_remove(t);
 }
 
 /* A finished task's outputs are kept (or could not be): its result. */
@@ -641,6 +730,208 @@ task_output_resume(void)
 		task_pause_all(0);
 }
 
+/* CPU s a task used so far, -1: unknown.  A container's is an estimate
+ * (its cgroup is the runtime's): its --cpus, one CPU without a limit,
+ * for as long as it ran unsuspended. */
+static double
+task_cpu_now(struct task *t)
+{
+	double	now;
+
+	if (t->type == TASK_TYPE_CONTAINER) {
+		now = worker_now();
+		if (!t->suspended && t->cpu_mark > 0)
+			t->cpu_est += (now - t->cpu_mark) *
+			    (t->cpus > 0 ? t->cpus : 1.0);
+		t->cpu_mark = now;
+		return (t->cpu_est);
+	}
+	if (t->sb != NULL)
+		return (sandbox_cpu(t->sb));
+	return (-1);
+}
+
+/* A task is over with cpu s used in all (NAN: unknown): count what
+ * task_cpu_take has not seen of it yet. */
+static void
+task_cpu_end(struct task *t, double cpu)
+{
+	if (t->type == TASK_TYPE_CONTAINER)
+		cpu = task_cpu_now(t);
+	if (!isnan(cpu) && cpu > t->cpu_seen) {
+		task_cpu_ended += cpu - t->cpu_seen;
+		t->cpu_seen = cpu;
+	}
+}
+
+/* CPU s encore's tasks used since the last call. */
+double
+task_cpu_take(void)
+{
+	struct task	*t;
+	double		 sum = task_cpu_ended, v;
+
+	task_cpu_ended = 0;
+	TAILQ_FOREACH(t, &task_list, entry) {
+		if (t->state == TS_ABANDONED || t->state == TS_DONE)
+			continue;
+		if ((v = task_cpu_now(t)) > t->cpu_seen) {
+			sum += v - t->cpu_seen;
+			t->cpu_seen = v;
+		}
+	}
+	return (sum);
+}
+
+/* A pause or unpause of a task's container in flight: which attempt (it
+ * may be gone when the runtime is done).  task_id is owned. */
+struct task_pausing {
+	char	*task_id;
+	int	 attempt;
+	int	 pause;
+};
+
+static void	task_container_sync(struct task *);
+
+/* `RUNTIME pause/unpause` is done: note it; go on if the policy changed
+ * its mind meanwhile.  A failure is tried again at the next sample. */
+static void
+task_pause_done(int status, void *arg)
+{
+	struct task_pausing	*p = arg;
+	struct task		*t;
+
+	if (status != JOB_ABANDONED &&
+	    (t = task_find(p->task_id, p->attempt)) != NULL) {
+		t->pause_busy = 0;
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+			t->paused = p->pause;
+			if (t->state != TS_DONE && t->state != TS_ABANDONED)
+				task_container_sync(t);
+		} else
+			log_warn("event=container_%s_failed task=%s attempt=%d "
+			    "exit=%d msg=\"tried again at the next sample\"",
+			    p->pause ? "pause" : "unpause", t->log_id,
+			    t->attempt, WIFEXITED(status) ?
+			    WEXITSTATUS(status) : -1);
+	}
+	free(p->task_id);
+	free(p);
+}
+
+/* Bring a container's pause state to what the policy wants (one runtime
+ * call at a time). */
+static void
+task_container_sync(struct task *t)
+{
+	struct task_pausing	*p;
+
+	if (t->pause_busy || wconf.runtime == NULL ||
+	    t->paused == t->suspended)
+		return;
+	p = xcalloc(1, sizeof *p);
+	p->task_id = xstrdup(t->task_id);
+	p->attempt = t->attempt;
+	p->pause = t->suspended;
+	t->pause_busy = 1;
+	exec_container_pause(wconf.runtime, t->container, p->pause,
+	    task_pause_done, p);
+}
+
+/* Stop a task where it is: its timeout clock stops, its vacate clock
+ * starts. */
+static void
+task_suspend(struct task *t)
+{
+	struct timeval	 tv = { wconf.max_suspend, 0 };
+	const char	*how;
+	double		 now = worker_now();
+
+	task_cpu_now(t);
+	t->suspended = 1;
+	t->suspended_at = now;
+	if (t->type == TASK_TYPE_CONTAINER) {
+		how = "pause";
+		task_container_sync(t);
+	} else if (t->sb != NULL && sandbox_freeze(t->sb, 1) == 0)
+		how = "freeze";
+	else {
+		how = "sigstop";
+		if (t->job != NULL)
+			job_kill(t->job, SIGSTOP);
+		t->sigstopped = 1;
+	}
+	if (t->deadline > 0) {
+		t->timeout_left = t->deadline - now;
+		if (t->timeout_left < 0)
+			t->timeout_left = 0;
+		evtimer_del(t->timeout_ev);
+	}
+	if (wconf.max_suspend > 0)
+		evtimer_add(t->vacate_ev, &tv);
+	log_info("event=task_suspended task=%s attempt=%d how=%s", t->log_id,
+	    t->attempt, how);
+}
+
+/* Undo a suspension (the policy resumes, or the kill path): the task
+ * runs again and so does its timeout clock. */
+static void
+task_thaw(struct task *t)
+{
+	struct timeval	tv;
+	double		now = worker_now();
+
+	if (!t->suspended)
+		return;
+	task_cpu_now(t);
+	t->suspended = 0;
+	if (t->type == TASK_TYPE_CONTAINER)
+		task_container_sync(t);
+	else if (t->sigstopped) {
+		if (t->job != NULL)
+			job_kill(t->job, SIGCONT);
+		t->sigstopped = 0;
+	} else if (t->sb != NULL)
+		sandbox_freeze(t->sb, 0);
+	evtimer_del(t->vacate_ev);
+	if (t->deadline > 0) {
+		t->deadline = now + t->timeout_left;
+		tv.tv_sec = (time_t)t->timeout_left;
+		tv.tv_usec = (suseconds_t)((t->timeout_left - tv.tv_sec) * 1e6);
+		evtimer_add(t->timeout_ev, &tv);
+	}
+}
+
+/* The policy resumes a task. */
+static void
+task_resume(struct task *t)
+{
+	double	was = worker_now() - t->suspended_at;
+
+	task_thaw(t);
+	log_info("event=task_resumed task=%s attempt=%d suspended_s=%.1f",
+	    t->log_id, t->attempt, was);
+}
+
+/* The policy's verdict at a sample: suspend or resume every task that
+ * runs (a container whose runtime call failed is tried again). */
+void
+task_policy(int suspended)
+{
+	struct task	*t;
+
+	TAILQ_FOREACH(t, &task_list, entry) {
+		if (t->state != TS_STARTING && t->state != TS_RUNNING)
+			continue;
+		if (suspended && !t->suspended)
+			task_suspend(t);
+		else if (!suspended && t->suspended)
+			task_resume(t);
+		else if (t->type == TASK_TYPE_CONTAINER)
+			task_container_sync(t);
+	}
+}
+
 /* Second stage of the kill path: SIGKILL to everything of the task. */
 static void
 task_kill_cb(evutil_socket_t fd, short events, void *arg)
@@ -657,11 +948,14 @@ task_kill_cb(evutil_socket_t fd, short events, void *arg)
 		exec_container_kill(wconf.runtime, t->container);
 }
 
-/* Take the kill path, recording final as the outcome. */
+/* Take the kill path, recording final as the outcome: a suspended task
+ * is resumed first, then SIGTERM, and SIGKILL after grace s.  A container
+ * is killed at once, unless it is being vacated (its runtime client
+ * passes the SIGTERM on). */
 static void
-task_terminate(struct task *t, enum proto_task_status final)
+task_terminate(struct task *t, enum proto_task_status final, int grace)
 {
-	struct timeval		tv = { TASK_KILL_GRACE, 0 };
+	struct timeval		tv = { grace, 0 };
 	struct task_outcome	o;
 
 	if (t->state == TS_FETCHING || t->state == TS_CHECKPOINT) {
@@ -682,11 +976,36 @@ task_terminate(struct task *t, enum proto_task_status final)
 		return;
 	task_set_state(t, TS_STOPPING);
 	t->final = final;
-	if (t->type == TASK_TYPE_CONTAINER && wconf.runtime != NULL)
+	task_thaw(t);
+	evtimer_del(t->timeout_ev);
+	evtimer_del(t->vacate_ev);
+	if (t->type == TASK_TYPE_CONTAINER && wconf.runtime != NULL &&
+	    !t->vacated)
 		exec_container_kill(wconf.runtime, t->container);
 	if (t->job != NULL)
 		job_kill(t->job, SIGTERM);
 	evtimer_add(t->kill_ev, &tv);
+}
+
+/* A task suspended longer than --max-suspend: vacate it (the kill path
+ * with a longer grace; the result says vacated). */
+static void
+task_vacate_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct task	*t = arg;
+
+	if (!t->suspended || (t->state != TS_STARTING &&
+	    t->state != TS_RUNNING))
+		return;
+	xasprintf(&t->vacate_error, "vacated after %d s suspended: %s",
+	    wconf.max_suspend, *sampler_reason() != '\0' ? sampler_reason() :
+	    "the device's policy");
+	log_warn("event=task_vacate task=%s attempt=%d suspended_s=%.1f "
+	    "grace_s=%d reason=\"%s\"", t->log_id, t->attempt,
+	    worker_now() - t->suspended_at, TASK_VACATE_GRACE,
+	    sampler_reason());
+	t->vacated = 1;
+	task_terminate(t, TASK_FAILED, TASK_VACATE_GRACE);
 }
 
 /* The task ran past its timeout: kill it, recorded as timed_out. */
@@ -697,7 +1016,7 @@ task_timeout_cb(evutil_socket_t fd, short events, void *arg)
 
 	log_info("event=task_timeout task=%s attempt=%d", t->log_id,
 	    t->attempt);
-	task_terminate(t, TASK_TIMED_OUT);
+	task_terminate(t, TASK_TIMED_OUT, TASK_KILL_GRACE);
 }
 
 /* Prepare what a command task runs in: sandbox, spec, cgroup and
@@ -745,6 +1064,7 @@ task_launch(struct task *t, const struct proto_task *pt, char **cause)
 		task_set_state(t, TS_STARTING);
 	if (t->runs == 0)
 		t->started = worker_now();
+	t->cpu_mark = worker_now();
 	t->job = job_run(&spec, &task_job_cb, t, cause);
 	if (spec.landlock_fd != -1)
 		close(spec.landlock_fd);
@@ -767,6 +1087,7 @@ task_launch(struct task *t, const struct proto_task *pt, char **cause)
 		tv.tv_sec = pt->timeout;
 		tv.tv_usec = 0;
 		evtimer_add(t->timeout_ev, &tv);
+		t->deadline = t->started + pt->timeout;
 	}
 	return (0);
 
@@ -859,9 +1180,10 @@ task_assign(struct proto_task *pt)
 		return;
 	}
 	if (!sampler_is_accepting()) {
-		task_refuse(pt->task_id, pt->attempt, "no free slot: the "
-		    "device is not accepting tasks now (see its heartbeat "
-		    "reason)");
+		xasprintf(&why, "no free slot: the device's policy suspended "
+		    "it: %s", sampler_reason());
+		task_refuse(pt->task_id, pt->attempt, why);
+		free(why);
 		return;
 	}
 	if (task_busy() >= (size_t)wconf.slots) {
@@ -880,9 +1202,11 @@ task_assign(struct proto_task *pt)
 	t->state = TS_STARTING;
 	t->assigned = worker_now();
 	t->memory_mb = pt->memory_mb;
+	t->cpus = pt->cpus;
 	t->workdir = spool_work_path(pt->task_id, pt->attempt);
 	t->timeout_ev = evtimer_new(worker_base, task_timeout_cb, t);
 	t->kill_ev = evtimer_new(worker_base, task_kill_cb, t);
+	t->vacate_ev = evtimer_new(worker_base, task_vacate_cb, t);
 	TAILQ_INSERT_TAIL(&task_list, t, entry);
 	task_n++;
 	if (task_has_files(pt)) {
@@ -925,6 +1249,11 @@ task_checkpoint_exit(struct task *t)
 	spool_unmark(t->task_id, t->attempt);
 	t->old_job = t->job;	/* freed out of its own callback */
 	t->job = NULL;
+	if (t->sb != NULL) {
+		/* The next run has a new sandbox counting from 0. */
+		task_cpu_end(t, sandbox_cpu(t->sb));
+		t->cpu_seen = 0;
+	}
 	sandbox_free(t->sb);
 	t->sb = NULL;
 	task_set_state(t, TS_CHECKPOINT);
@@ -1066,7 +1395,7 @@ task_cancel(const char *task_id, int attempt)
 	}
 	log_info("event=task_cancel task=%s attempt=%d state=%s", id, attempt,
 	    task_state_names[t->state]);
-	task_terminate(t, TASK_CANCELLED);
+	task_terminate(t, TASK_CANCELLED, TASK_KILL_GRACE);
 }
 
 /* The (task_id, attempt) pairs not over (borrowed). */

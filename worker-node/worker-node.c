@@ -398,6 +398,67 @@ worker_configure_tls(void)
 		worker_usage_error("%s", cause);
 }
 
+/* A directory option (--sysfs, --procfs) that must exist; owned copy. */
+static char *
+worker_dir_option(const struct cfg *cfg, const char *name)
+{
+	const char	*s = cfg_get(cfg, name);
+	struct stat	 st;
+
+	if (s == NULL || *s == '\0')
+		worker_usage_error("--%s needs a directory", name);
+	if (stat(s, &st) != 0)
+		worker_usage_error("--%s %s: %s (give the directory where %s "
+		    "is mounted)", name, s, strerror(errno), name);
+	if (!S_ISDIR(st.st_mode))
+		worker_usage_error("--%s %s: not a directory (give the "
+		    "directory where %s is mounted)", name, s, name);
+	return (xstrdup(s));
+}
+
+/* The device's policy: when it suspends its tasks (README, "Devices that
+ * stay welcome"); exits 2 on a usage error. */
+static void
+worker_configure_policy(const struct cfg *cfg)
+{
+	struct policy_conf	*p = &wconf.policy;
+	const char		*s, *cause;
+
+	p->min_battery = (int)cfg_get_int(cfg, "min-battery");
+	if (cfg_get(cfg, "resume-battery") != NULL) {
+		p->resume_battery = (int)cfg_get_int(cfg, "resume-battery");
+		if (p->resume_battery < p->min_battery)
+			worker_usage_error("--resume-battery %d is below "
+			    "--min-battery %d: give at least %d",
+			    p->resume_battery, p->min_battery, p->min_battery);
+	} else
+		p->resume_battery = p->min_battery + 10 > 100 ? 100 :
+		    p->min_battery + 10;
+	p->max_temp = (int)cfg_get_int(cfg, "max-temp");
+	if (cfg_get(cfg, "resume-temp") != NULL) {
+		p->resume_temp = (int)cfg_get_int(cfg, "resume-temp");
+		if (p->resume_temp > p->max_temp)
+			worker_usage_error("--resume-temp %d is above --max-temp "
+			    "%d: give at most %d", p->resume_temp, p->max_temp,
+			    p->max_temp);
+	} else
+		p->resume_temp = p->max_temp - 10;
+	p->max_load = -1;
+	if ((s = cfg_get(cfg, "max-load")) != NULL && *s != '\0' &&
+	    strcmp(s, "off") != 0 &&
+	    policy_parse_load(s, &p->max_load, &cause) != 0)
+		worker_usage_error("bad --max-load '%s': %s", s, cause);
+	p->run_from = p->run_to = -1;
+	if ((s = cfg_get(cfg, "run-hours")) != NULL && *s != '\0' &&
+	    policy_parse_hours(s, &p->run_from, &p->run_to, &cause) != 0)
+		worker_usage_error("bad --run-hours '%s': %s", s, cause);
+	p->resume_after = (int)cfg_get_int(cfg, "resume-after");
+	wconf.max_suspend = (int)cfg_get_int(cfg, "max-suspend");
+	wconf.sysfs = worker_dir_option(cfg, "sysfs");
+	wconf.procfs = worker_dir_option(cfg, "procfs");
+	prof_set_mounts(wconf.sysfs, wconf.procfs);
+}
+
 /* Apply options to wconf; exits 2 on a usage error. */
 static void
 worker_configure(struct cfg *cfg)
@@ -445,8 +506,7 @@ worker_configure(struct cfg *cfg)
 	wconf.state_dir = dir;
 
 	wconf.cache_max = (int64_t)cfg_get_int(cfg, "cache-mb") * 1024 * 1024;
-	wconf.min_battery = (int)cfg_get_int(cfg, "min-battery");
-	wconf.max_temp = (int)cfg_get_int(cfg, "max-temp");
+	worker_configure_policy(cfg);
 	worker_parse_labels(cfg);
 
 	if ((s = cfg_get(cfg, "token")) != NULL && *s != '\0') {
@@ -518,6 +578,30 @@ worker_probe(struct cfg *cfg)
 		    "offering command tasks only\"", want, want, want);
 }
 
+/* Say when this device will suspend its tasks. */
+static void
+worker_log_policy(void)
+{
+	const struct policy_conf	*p = &wconf.policy;
+	char				 hours[64], load[32];
+
+	if (p->run_from >= 0)
+		snprintf(hours, sizeof hours, "%02d:%02d-%02d:%02d",
+		    p->run_from / 60, p->run_from % 60, p->run_to / 60,
+		    p->run_to % 60);
+	else
+		snprintf(hours, sizeof hours, "always");
+	if (p->max_load >= 0)
+		snprintf(load, sizeof load, "%.2f", p->max_load);
+	else
+		snprintf(load, sizeof load, "off");
+	log_info("event=policy min_battery=%d resume_battery=%d max_temp=%d "
+	    "resume_temp=%d max_load=%s run_hours=%s resume_after=%d "
+	    "max_suspend=%d sysfs=\"%s\" procfs=\"%s\"", p->min_battery,
+	    p->resume_battery, p->max_temp, p->resume_temp, load, hours,
+	    p->resume_after, wconf.max_suspend, wconf.sysfs, wconf.procfs);
+}
+
 /* Print --help: the option table plus where state lives. */
 static void
 worker_help(const struct cfg *cfg)
@@ -540,7 +624,11 @@ worker_help(const struct cfg *cfg)
 	    "\n"
 	    "\nA task's files are in its working directory (/work in a "
 	    "container); exit code 85\nmeans \"checkpoint taken\": its "
-	    "checkpoint files are sent and it runs again.\n");
+	    "checkpoint files are sent and it runs again.\n"
+	    "\nWhile a limit above holds (battery, temperature, load, run hours)"
+	    " the device\nsuspends its running tasks and takes no new ones; "
+	    "README, \"Devices that stay\nwelcome\", and encore-worker(8) "
+	    "say how.\n");
 }
 
 /* Descriptors 0-2 must be open, or a pipe or socket of ours could become
@@ -606,6 +694,7 @@ main(int argc, char **argv)
 		    "host unless it runs with --plaintext on; give a remote "
 		    "device the pinned token (ENC1:..., the main node's "
 		    "join.token)\"");
+	worker_log_policy();
 	if (wconf.token == NULL)
 		log_info("event=no_token msg=\"no --token/--token-file: joining "
 		    "with device.key only\"");
@@ -647,6 +736,7 @@ main(int argc, char **argv)
 	event_free(worker_sighup_ev);
 	event_base_free(worker_base);
 	prof_device_free(&wconf.dev);
+	prof_set_mounts(NULL, NULL);
 	log_info("event=exit code=%d", worker_exit_code);
 	return (worker_exit_code);
 }

@@ -10,10 +10,13 @@
  * (podman/docker), confined by sandbox.c (cgroup or subreaper, memory
  * limit, Landlock); spooler.c keeps results on disk until acknowledged and
  * the run markers that make a crash visible; sampler.c turns profiler
- * samples into heartbeat metrics.  A task's files: stage.c fetches and
- * places its inputs, finds and keeps its outputs and checkpoints;
- * files.c moves them to and from the main node; cache.c keeps them by
- * SHA-256 (hash.c) in the state dir, indexed (cache-index.c).
+ * samples into heartbeat metrics and asks policy.c (a pure decision)
+ * whether the device runs its tasks or suspends them (task.c stops and
+ * resumes them, and vacates those suspended too long).  A task's files:
+ * stage.c fetches and places its inputs, finds and keeps its outputs and
+ * checkpoints; files.c moves them to and from the main node; cache.c
+ * keeps them by SHA-256 (hash.c) in the state dir, indexed
+ * (cache-index.c).
  */
 #ifndef WORKER_H
 #define WORKER_H
@@ -28,6 +31,44 @@ struct event_base;
 
 /* Hex digits of a pin: the SHA-256 of the cluster CA in DER (cred.c). */
 #define CRED_PIN_HEX	64
+
+/* policy.c: when the device runs tasks and when it suspends them (pure) */
+/* The limits, settled from the options. */
+struct policy_conf {
+	int	 min_battery;	/* %: suspend on battery below */
+	int	 resume_battery;	/* %: resume at or above (or charging) */
+	int	 max_temp;	/* C: suspend above */
+	int	 resume_temp;	/* C: resume at or below */
+	double	 max_load;	/* CPUs used by other programs; < 0: off */
+	int	 run_from;	/* run window, minute of the day; -1: always */
+	int	 run_to;	/* minute it ends (exclusive; < from: wraps) */
+	int	 resume_after;	/* s from suspending to resuming, at least */
+};
+/* What the sensors say now; a missing one never suspends. */
+struct policy_input {
+	double	 now;		/* monotonic s */
+	int	 battery;	/* %, -1: no battery */
+	int	 charging;
+	double	 temperature;	/* C, NAN: no thermal zone */
+	double	 load;		/* CPUs used by other programs, NAN: unknown */
+	int	 minute;	/* local minute of the day, -1: unknown */
+};
+/* What the policy remembers between decisions; zeroed = running. */
+struct policy_state {
+	int	 suspended;
+	double	 since;		/* when it suspended (monotonic s) */
+	unsigned held;		/* causes that hold (bits, policy.c) */
+	char	 reason[PROTO_TEXT_MAX];	/* while suspended */
+};
+/* 1 run, 0 suspended (st->reason says why and what it waits for). */
+int	policy_decide(const struct policy_conf *, const struct policy_input *,
+	    struct policy_state *st);
+/* --run-hours "HH:MM-HH:MM" into minutes of the day; 0, or -1 with a
+ * static *cause. */
+int	policy_parse_hours(const char *s, int *from, int *to,
+	    const char **cause);
+/* --max-load L (CPUs, 0..1024); 0, or -1 with a static *cause. */
+int	policy_parse_load(const char *s, double *load, const char **cause);
 
 /*
  * Settled options, filled once by main() and read-only afterwards.  All
@@ -49,8 +90,11 @@ struct worker_conf {
 	struct proto_kv		*labels;
 	size_t			 n_labels;
 	int64_t			 cache_max;	/* --cache-mb, bytes */
-	int			 min_battery;	/* percent */
-	int			 max_temp;	/* degrees C */
+	struct policy_conf	 policy;	/* when tasks are suspended */
+	int			 max_suspend;	/* s suspended before a task
+						   is vacated, 0 = never */
+	char			*sysfs;		/* where the profiler reads /sys */
+	char			*procfs;	/* and /proc */
 	struct prof_device	 dev;		/* profile read at start */
 };
 
@@ -145,16 +189,19 @@ const char *upstream_tls_describe(unsigned long e, char *buf, size_t size);
 void	upstream_tls_stop(void);
 
 /* sampler.c */
+/* Take the first sample and apply the policy (tasks are suspended from
+ * the start when it says so); then at each heartbeat, and at least every
+ * SAMPLER_POLICY_MAX s without one. */
+#define SAMPLER_POLICY_MAX	5
 void	sampler_start(void);
 void	sampler_stop(void);
-/* Fill hb->metrics, accepting and reason (reason in a static buffer). */
+/* Sample, apply the policy, fill hb->metrics, accepting and reason
+ * (reason in a static buffer). */
 void	sampler_fill(struct msg_heartbeat *hb);
-/* 1 unless self-protection declined tasks at the last sample. */
+/* 1 unless the policy has suspended the device. */
 int	sampler_is_accepting(void);
-/* Self-protection: 1 if a device in state m should take tasks, else 0
- * with reason filled ("battery 15% < 20%", "temperature 85C > 80C"). */
-int	sampler_decide(const struct proto_metrics *m, int min_battery,
-	    int max_temp, char *reason, size_t size);
+/* Why the device is suspended ("" when it is not); static buffer. */
+const char *sampler_reason(void);
 
 /* task.c */
 void	task_start(void);
@@ -181,6 +228,18 @@ struct task;
  */
 void	task_checkpoint_send(struct task *t,
 	    void (*done)(struct task *, void *), void *arg);
+/* The policy's verdict, at every sample: 1 suspends every task not yet
+ * suspended (SIGSTOP to its group or a frozen cgroup; `pause` for a
+ * container; its timeout clock stops), 0 resumes them.  A task suspended
+ * longer than --max-suspend is vacated. */
+void	task_policy(int suspended);
+/* CPU seconds encore's tasks used since the last call (for the load of
+ * the other programs). */
+double	task_cpu_take(void);
+/* Vacating a task (--max-suspend): SIGCONT (thaw, unpause), SIGTERM, at
+ * most TASK_VACATE_GRACE s, SIGKILL; then its checkpoint files are sent
+ * (task_checkpoint_send) before its failed result with vacated: true. */
+#define TASK_VACATE_GRACE	10
 
 /* spooler.c */
 struct spool_rec;
@@ -475,6 +534,12 @@ void	sandbox_kill(struct sandbox *);
  * the kernel killed in it for memory. */
 void	sandbox_usage(struct sandbox *, double *cpu, int64_t *peak,
 	    int *oom);
+/* Freeze (1) or thaw (0) the task's cgroup; 0, or -1 when the task has
+ * no cgroup freezer (the caller stops its process group instead). */
+int	sandbox_freeze(struct sandbox *, int frozen);
+/* CPU s the task's processes used so far: its cgroup's, else those of
+ * its main process and the children it waited for; -1: unknown. */
+double	sandbox_cpu(struct sandbox *);
 /* Kill what is left, give the cgroup back to the pool, free. */
 void	sandbox_free(struct sandbox *);
 /* Kill the processes roots and all their descendants. */
@@ -499,6 +564,10 @@ int	exec_container_spec(const struct proto_task *, const char *workdir,
 	    const char *name, struct job_spec *, char **cause);
 /* Stop a task's container: `kill` then `rm -f`, asynchronously. */
 void	exec_container_kill(const char *runtime, const char *name);
+/* `RUNTIME pause NAME` (pause 1) or `unpause`, asynchronously; done (may
+ * be NULL) gets the wait status, or JOB_ABANDONED. */
+void	exec_container_pause(const char *runtime, const char *name,
+	    int pause, void (*done)(int, void *), void *arg);
 /* Remove a container synchronously (startup and shutdown only). */
 void	exec_container_remove_sync(const char *runtime, const char *name);
 /* Startup: remove this worker's containers and conmons left by an earlier

@@ -151,13 +151,16 @@ rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 uss_kb() { awk '/^Private_(Clean|Dirty):/ { n += $2 } END { print n }' "/proc/$1/smaps_rollup"; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
-# Main node CPU % of one core over $1 seconds.
+# CPU % of one core over $1 seconds of process $2 (default: the main
+# node), with $3 decimals (default 1).
 cpu_pct() {
-	c1=$(cpu_ticks "$MAIN_PID"); t1=$(now)
+	pid=${2:-$MAIN_PID}
+	c1=$(cpu_ticks "$pid"); t1=$(now)
 	sleep "$1"
-	c2=$(cpu_ticks "$MAIN_PID"); t2=$(now)
+	c2=$(cpu_ticks "$pid"); t2=$(now)
 	awk -v c1="$c1" -v c2="$c2" -v t1="$t1" -v t2="$t2" -v hz="$HZ" \
-	    'BEGIN { printf "%.1f", 100 * (c2 - c1) / hz / (t2 - t1) }'
+	    -v d="${3:-1}" \
+	    'BEGIN { printf "%.*f", d, 100 * (c2 - c1) / hz / (t2 - t1) }'
 }
 
 # A swarm figure: $1 file, $2 name, $3 name to print (default $2).
@@ -310,7 +313,8 @@ start_workers() {
 		mkdir -p "$SDIR/w$w"
 		"$BIN/encore-worker" --main "127.0.0.1:$PORT" --token-file "$tf" \
 		    --id "real-$w" --state-dir "$SDIR/w$w" --runtime none \
-		    --slots 8 --log-level "${WORKER_LOG:-warn}" >"$SDIR/w$w.log" 2>&1 &
+		    --slots 8 --log-level "${WORKER_LOG:-warn}" \
+		    ${WORKER_OPTS:-} >"$SDIR/w$w.log" 2>&1 &
 		WPIDS="$WPIDS $!"
 	done
 	i=0
@@ -340,17 +344,20 @@ if want s8 || want s14; then
 	SPAWN_LIMIT=$(value "$out" spawn_limit_per_s)
 fi
 
-# s7: real encore-workers, idle, registered: one with the bare secret of
-# the join token (plaintext, as before pinned tokens), one with the pinned
-# token (TLS).  RSS as the kernel counts it (shared library pages
-# included), and the pages each has to itself (USS).
+# s7: real encore-workers, idle, registered, their policy on (the load of
+# other programs measured at every 1 s heartbeat, a run window): one with
+# the bare secret of the join token (plaintext, as before pinned tokens),
+# one with the pinned token (TLS).  RSS as the kernel counts it (shared
+# library pages included), the pages each has to itself (USS), and the
+# CPU of the TLS one over 20 s.
 # s8: those 2 real encore-workers running /bin/true, against the spawn
 # limit.
 if want s7 || want s8; then
 	start_main s7
 	BARE=$SDIR/bare.token
 	sed 's/^ENC1:[0-9a-f]*://' "$JT" >"$BARE"
-	start_workers 2 "$BARE" "$JT"
+	WORKER_OPTS="--max-load 64 --run-hours 00:00-24:00" \
+	    start_workers 2 "$BARE" "$JT"
 	sleep 3
 	w1=$(echo $WPIDS | awk '{ print $1 }')
 	w2=$(echo $WPIDS | awk '{ print $2 }')
@@ -358,6 +365,7 @@ if want s7 || want s8; then
 	echo "bench: worker_idle_uss_kb $(uss_kb "$w1") kB"
 	echo "bench: worker_idle_rss_kb_tls $(rss_kb "$w2") kB"
 	echo "bench: worker_idle_uss_kb_tls $(uss_kb "$w2") kB"
+	echo "bench: worker_idle_cpu_pct $(cpu_pct 20 "$w2" 2) %"
 	if want s8; then
 		out=$SDIR/swarm.out
 		swarm -n 0 --tasks 5000 --window 512 --done-by-status \

@@ -4,8 +4,7 @@
  * output into valid UTF-8 chunks (utf8_sanitize), the PATH search done
  * by the worker instead of a shell (exec_resolve), and the exact container
  * runtime command line of a task (exec_container_spec), each as a table;
- * the self-protection decision of sampler.c (sampler_decide); and the
- * reconnect schedule of upstream.c (upstream_backoff_ms).
+ * and the reconnect schedule of upstream.c (upstream_backoff_ms).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -206,48 +205,6 @@ test_container_argv(void **state)
 	free(cause);
 }
 
-/* Metrics -> accepting and reason, with --min-battery 20 --max-temp 80. */
-struct protect_case {
-	const char	*name;
-	int		 battery;	/* -1: none */
-	int		 charging;
-	double		 temp;		/* NAN: unknown */
-	int		 accepting;
-	const char	*reason;
-};
-
-static const struct protect_case protect_cases[] = {
-	{ "desktop", -1, 0, NAN, 1, "" },
-	{ "battery-low", 15, 0, 40, 0, "battery 15% < 20%" },
-	{ "battery-low-charging", 15, 1, 40, 1, "" },
-	{ "battery-at-threshold", 20, 0, 40, 1, "" },
-	{ "hot", -1, 0, 85, 0, "temperature 85C > 80C" },
-	{ "at-max-temp", -1, 0, 80, 1, "" },
-	{ "hot-and-low", 5, 0, 90, 0, "battery 5% < 20%" },
-};
-
-static void
-test_sampler_decide(void **state)
-{
-	struct proto_metrics	m;
-	char			reason[128];
-	size_t			i;
-	int			a;
-
-	for (i = 0; i < sizeof protect_cases / sizeof protect_cases[0]; i++) {
-		const struct protect_case *c = &protect_cases[i];
-
-		memset(&m, 0, sizeof m);
-		m.battery_percent = c->battery;
-		m.battery_charging = c->charging;
-		m.temperature = c->temp;
-		a = sampler_decide(&m, 20, 80, reason, sizeof reason);
-		if (a != c->accepting || strcmp(reason, c->reason) != 0)
-			fail_msg("protect case %s: got %d '%s'", c->name, a,
-			    reason);
-	}
-}
-
 /* The n-th reconnect in a row -> [min, max] ms, over many random r. */
 static void
 test_backoff(void **state)
@@ -287,7 +244,6 @@ main(void)
 		cmocka_unit_test(test_utf8_sanitize),
 		cmocka_unit_test(test_exec_resolve),
 		cmocka_unit_test(test_container_argv),
-		cmocka_unit_test(test_sampler_decide),
 		cmocka_unit_test(test_backoff),
 	};
 

@@ -402,6 +402,49 @@ def test_task_suspended_too_long_is_vacated_and_runs_elsewhere(cluster,
                      r"exit_code=3 vacated=true" % tid, log)
 
 
+
+VACATE_COUNTER = """
+n=0
+[ -f count ] && n=$(cat count)
+echo "start at $n"
+trap 'echo "$n" > count; exit 3' TERM
+if [ "$ENCORE_ATTEMPT" = 1 ]; then
+    while :; do n=$((n + 1)); sleep 0.1; done
+fi
+echo "done from $n"
+"""
+
+
+def test_vacated_task_sends_its_checkpoint_before_its_result(cluster,
+                                                             tmp_path):
+    """A vacated task that declares checkpoint files writes them on
+    SIGTERM; the worker sends them before the vacated result, and the
+    next attempt, on another device, starts from them (not from 0)."""
+    sysfs = FakeSys(tmp_path / "sys", battery=80)
+    cluster.start_main(heartbeat=HB)
+    w1 = cluster.start_worker("w1", "--sysfs", sysfs.root, "--max-suspend",
+                              "2", "--resume-after", "1")
+    cluster.wait_state("w1", "online")
+    op = cluster.operator()
+    tid = submit(op, ["sh", "-c", VACATE_COUNTER], checkpoints=["count"])
+    wait_for(lambda: "start at 0" in output(op, tid), 15,
+             what="attempt 1 to run")
+    time.sleep(1)  # let it count
+    cluster.start_worker("w2")
+    cluster.wait_state("w2", "online")
+    sysfs.set(battery=15)
+    t = wait_final(op, tid, 40)
+    assert t["state"] == "completed", t
+    assert [a["device"] for a in t["attempts"]] == ["w1", "w2"], t
+    assert t["attempts"][0]["error"].startswith("vacated"), t["attempts"]
+    assert t["checkpoint"], t
+    m = re.search(r"^done from (\d+)$", output(op, tid), re.M)
+    assert m and int(m.group(1)) > 0, output(op, tid)
+    log = w1.output()
+    sent = log.index("event=task_checkpoint_send task=%s attempt=1" % tid)
+    result = log.index("event=task_result task=%s attempt=1" % tid)
+    assert sent < result, log
+
 # ---- quarantine ----
 
 def test_device_whose_starts_fail_is_quarantined(cluster, tmp_path):

@@ -44,6 +44,8 @@
 #define CONN_ADDR_BUCKETS	1024
 #define CONN_WRITE_TIMEOUT	60	/* s without the peer reading a byte */
 #define CONN_PRODUCE_LOW	(64 * 1024)	/* refill a stream below this */
+#define CONN_TLS_OUT_HIGH	(256 * 1024)	/* TLS records queued on the
+						   socket, at most */
 
 /* Open connections from one remote IP address. */
 struct addr_slot {
@@ -642,6 +644,12 @@ conn_tls_start(struct conn *c)
 		return (-1);
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(tb, 1);
+	/* The filter encrypts only while the socket's buffer is below its
+	 * high mark: the rest waits in the filter's own output, where
+	 * conn_out_len() sees it, so a stream (a file download) is
+	 * produced as the peer reads, not as fast as OpenSSL encrypts. */
+	bufferevent_setwatermark(under, EV_WRITE, CONN_PRODUCE_LOW,
+	    CONN_TLS_OUT_HIGH);
 	c->bev = tb;
 	c->tls = 1;
 	conn_setup_bev(c);

@@ -767,45 +767,6 @@ handle_file_get(struct request *rq)
 		conn_set_producer(c, files_produce, fc, NULL);
 }
 
-/* Read n bytes of a file at off into a fresh buffer; NULL on a short
- * read or an error. */
-static struct evbuffer *
-files_read_frame(int fd, int64_t off, size_t n)
-{
-	struct evbuffer		*b = evbuffer_new();
-	struct evbuffer_iovec	 v[2];
-	size_t			 got = 0, want;
-	ssize_t			 r;
-	int			 nv, i;
-
-	if (n == 0)
-		return (b);
-	nv = evbuffer_reserve_space(b, (ev_ssize_t)n, v, 2);
-	for (i = 0; i < nv && got < n; i++) {
-		want = v[i].iov_len;
-		if (want > n - got)
-			want = n - got;
-		v[i].iov_len = 0;
-		while (v[i].iov_len < want) {
-			r = pread(fd, (char *)v[i].iov_base + v[i].iov_len,
-			    want - v[i].iov_len, off + (int64_t)got);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0) {
-				evbuffer_free(b);
-				return (NULL);
-			}
-			v[i].iov_len += (size_t)r;
-			got += (size_t)r;
-		}
-	}
-	if (got != n || evbuffer_commit_space(b, v, i) != 0) {
-		evbuffer_free(b);
-		return (NULL);
-	}
-	return (b);
-}
-
 /* The connection's output ran low: add the next frame.  1 while there is
  * more to send. */
 static int
@@ -822,7 +783,7 @@ files_produce(struct conn *c, void *arg)
 	n = (size_t)(d->size - d->offset);
 	if (n > PROTO_FILE_FRAME_MAX)
 		n = PROTO_FILE_FRAME_MAX;
-	if ((frame = files_read_frame(d->fd, d->offset, n)) == NULL) {
+	if ((frame = frame_read_file(d->fd, d->offset, n)) == NULL) {
 		files_fail(c, d->reply_to, d->sha, d->offset, PROTO_INTERNAL,
 		    "the main node cannot read file %.12s... at byte %lld; "
 		    "see its log", d->sha, (long long)d->offset);

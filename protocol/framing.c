@@ -1,12 +1,18 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * framing.c -- LF-delimited lines with a length cap.  A line may end in
+ * framing.c -- LF-delimited lines with a length cap, and the raw bytes of
+ * file frames between them (PROTOCOL.md "Files").  A line may end in
  * CRLF (nc on some systems, telnet); the CR is dropped.  A peer that sends
  * more than the cap without a newline gets FRAME_TOO_LONG, so a connection
  * can never make us buffer without bound.
  */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 
@@ -117,4 +123,42 @@ void
 frame_expect_raw(struct frame_reader *fr, int64_t len)
 {
 	fr->raw_left = len > 0 ? len : 0;
+}
+
+/* A frame's n bytes of file fd from off (protocol.h). */
+struct evbuffer *
+frame_read_file(int fd, int64_t off, size_t n)
+{
+	struct evbuffer		*b = evbuffer_new();
+	struct evbuffer_iovec	 v[2];
+	size_t			 got = 0, want;
+	ssize_t			 r;
+	int			 nv, i;
+
+	if (n == 0)
+		return (b);
+	nv = evbuffer_reserve_space(b, (ev_ssize_t)n, v, 2);
+	for (i = 0; i < nv && got < n; i++) {
+		want = v[i].iov_len;
+		if (want > n - got)
+			want = n - got;
+		v[i].iov_len = 0;
+		while (v[i].iov_len < want) {
+			r = pread(fd, (char *)v[i].iov_base + v[i].iov_len,
+			    want - v[i].iov_len, off + (int64_t)got);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				evbuffer_free(b);
+				return (NULL);
+			}
+			v[i].iov_len += (size_t)r;
+			got += (size_t)r;
+		}
+	}
+	if (got != n || evbuffer_commit_space(b, v, i) != 0) {
+		evbuffer_free(b);
+		return (NULL);
+	}
+	return (b);
 }

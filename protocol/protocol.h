@@ -132,6 +132,9 @@ enum frame_kind	 frame_next(struct frame_reader *, struct evbuffer *,
 void		 frame_raw_done(struct frame_reader *, size_t n);
 /* A file_data line was read: its len bytes come next. */
 void		 frame_expect_raw(struct frame_reader *, int64_t len);
+/* A frame's n bytes of file fd from off, read into a fresh buffer to
+ * queue after its file_data line; NULL on a short read or an error. */
+struct evbuffer	*frame_read_file(int fd, int64_t off, size_t n);
 
 /* ---- util.c ---- */
 /* 1 if s is 64 lowercase hex digits. */

@@ -721,44 +721,6 @@ files_upload_cancel(struct upload_wait *w)
 	}
 }
 
-/* Read n bytes of fd at off into a fresh buffer; NULL on a short read. */
-static struct evbuffer *
-files_read_frame(int fd, int64_t off, size_t n)
-{
-	struct evbuffer		*b = evbuffer_new();
-	struct evbuffer_iovec	 v[2];
-	size_t			 got = 0, want;
-	ssize_t			 r;
-	int			 nv, i;
-
-	if (n == 0)
-		return (b);
-	nv = evbuffer_reserve_space(b, (ev_ssize_t)n, v, 2);
-	for (i = 0; i < nv && got < n; i++) {
-		want = v[i].iov_len;
-		if (want > n - got)
-			want = n - got;
-		v[i].iov_len = 0;
-		while (v[i].iov_len < want) {
-			r = pread(fd, (char *)v[i].iov_base + v[i].iov_len,
-			    want - v[i].iov_len, off + (int64_t)got);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0) {
-				evbuffer_free(b);
-				return (NULL);
-			}
-			v[i].iov_len += (size_t)r;
-			got += (size_t)r;
-		}
-	}
-	if (got != n || evbuffer_commit_space(b, v, i) != 0) {
-		evbuffer_free(b);
-		return (NULL);
-	}
-	return (b);
-}
-
 /* Send frames of the active upload while the link takes them. */
 static void
 upload_send(struct upload *u)
@@ -772,7 +734,7 @@ upload_send(struct upload *u)
 		n = (size_t)(u->size - u->off);
 		if (n > PROTO_FILE_FRAME_MAX)
 			n = PROTO_FILE_FRAME_MAX;
-		if ((frame = files_read_frame(u->fd, u->off, n)) == NULL) {
+		if ((frame = frame_read_file(u->fd, u->off, n)) == NULL) {
 			snprintf(why, sizeof why, "cannot read file %.12s... "
 			    "of the worker's cache: %s", u->sha,
 			    strerror(errno != 0 ? errno : EIO));

@@ -97,7 +97,10 @@ Q := @
 endif
 
 # ---- libraries ----
-PROTO_SRCS	:= $(wildcard protocol/*.c)
+# tls-pin.c needs libcrypto: a library of its own, so that what links
+# the protocol library alone (fuzz targets, encore-swarm) need not.
+PIN_SRCS	:= protocol/tls-pin.c
+PROTO_SRCS	:= $(filter-out $(PIN_SRCS),$(wildcard protocol/*.c))
 PROF_SRCS	:= $(wildcard profiler/*.c)
 CONF_SRCS	:= $(wildcard config/*.c)
 MAIN_SRCS	:= $(filter-out main-node/main-node.c,$(wildcard main-node/*.c))
@@ -109,6 +112,7 @@ TUI_SRCS	:= $(wildcard dashboard-tui/tui-*.c)
 objs = $(patsubst %.c,$(O)/%.o,$(1))
 
 LIBPROTO	:= $(O)/libprotocol.a
+LIBPIN		:= $(O)/libtlspin.a
 LIBPROF		:= $(O)/libprofiler.a
 LIBCONF		:= $(O)/libconfig.a
 LIBMAIN		:= $(O)/libmain.a
@@ -132,6 +136,7 @@ $(1): $(call objs,$(2))
 	$(Q)rm -f $$@ && ar rcs $$@ $$^
 endef
 $(eval $(call lib_rule,$(LIBPROTO),$(PROTO_SRCS)))
+$(eval $(call lib_rule,$(LIBPIN),$(PIN_SRCS)))
 $(eval $(call lib_rule,$(LIBPROF),$(PROF_SRCS)))
 $(eval $(call lib_rule,$(LIBCONF),$(CONF_SRCS)))
 $(eval $(call lib_rule,$(LIBMAIN),$(MAIN_SRCS)))
@@ -160,18 +165,20 @@ link = @mkdir -p $(dir $@); $(if $(Q),echo "  LD      $@";) \
 # The worker links no SQLite and no ncurses (SPEC section 1); it speaks
 # TLS with a pinned token (worker-node/upstream-tls.c) and hashes task
 # files with the same libcrypto (worker-node/hash.c).
-$(BIN)/encore-main: $(O)/main-node/main-node.o $(LIBMAIN) $(LIBCONF) $(LIBPROTO)
+$(BIN)/encore-main: $(O)/main-node/main-node.o $(LIBMAIN) $(LIBCONF) $(LIBPIN) \
+		$(LIBPROTO)
 	$(call link,$(SQLITE) $(TLSLIBS) $(LIBEVENT) $(JSONC) -lm)
 $(BIN)/encore-worker: $(O)/worker-node/worker-node.o $(LIBWORKER) $(LIBPROF) \
-		$(LIBCONF) $(LIBPROTO)
+		$(LIBCONF) $(LIBPIN) $(LIBPROTO)
 	$(call link,$(PROC2) $(TLSLIBS) $(LIBEVENT) $(JSONC) -lm)
 # The clients speak TLS to the main node with OpenSSL (a pinned token,
 # README "Security"); encore hashes files and backups with its libcrypto,
 # encore-top runs its TLS under libevent's bufferevent_openssl.
-$(BIN)/encore: $(O)/dashboard-tui/cli.o $(LIBCLIENT) $(LIBCONF) $(LIBPROTO)
+$(BIN)/encore: $(O)/dashboard-tui/cli.o $(LIBCLIENT) $(LIBCONF) $(LIBPIN) \
+		$(LIBPROTO)
 	$(call link,$(LIBEVENT) $(JSONC) $(SSLLIBS) -lm)
 $(BIN)/encore-top: $(O)/dashboard-tui/dashboard.o $(LIBTUI) $(LIBCLIENT) \
-		$(O)/profiler/prof-format.o $(LIBCONF) $(LIBPROTO)
+		$(O)/profiler/prof-format.o $(LIBCONF) $(LIBPIN) $(LIBPROTO)
 	$(call link,$(CURSES) $(TLSLIBS) $(LIBEVENT) $(JSONC) -lm)
 
 # ---- unit tests: tests/unit/test-NAME.c, each linked with every library
@@ -179,7 +186,7 @@ $(BIN)/encore-top: $(O)/dashboard-tui/dashboard.o $(LIBTUI) $(LIBCLIENT) \
 UNIT_SRCS	:= $(wildcard tests/unit/test-*.c)
 UNIT_BINS	:= $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
 UNIT_LIBS	:= $(LIBMAIN) $(LIBWORKER) $(LIBTUI) $(LIBCLIENT) $(LIBPROF) \
-		   $(LIBCONF) $(LIBPROTO)
+		   $(LIBCONF) $(LIBPIN) $(LIBPROTO)
 
 $(O)/tests/%: $(O)/tests/unit/%.o $(UNIT_LIBS)
 	$(call link,$(CMOCKA) $(SQLITE) $(PROC2) $(CURSES) $(TLSLIBS) \
@@ -329,13 +336,13 @@ $(FUZZ_O)/fuzz-policy: tests/fuzz/fuzz-policy.c worker-node/policy.c \
 $(FUZZ_O)/fuzz-client-display: tests/fuzz/fuzz-client-display.c \
 		dashboard-tui/display.c dashboard-tui/client.c \
 		dashboard-tui/client-tls.c dashboard-tui/client.h \
-		$(PROTO_SRCS) protocol/protocol.h
+		$(PIN_SRCS) $(PROTO_SRCS) protocol/protocol.h
 	@mkdir -p $(dir $@)
 	$(Q)clang -g -O1 -std=gnu11 -D_GNU_SOURCE \
 		-fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined -Iprotocol $(PKG_CFLAGS) \
 		-o $@ $< dashboard-tui/display.c dashboard-tui/client.c \
-		dashboard-tui/client-tls.c \
+		dashboard-tui/client-tls.c $(PIN_SRCS) \
 		$(PROTO_SRCS) $(LIBEVENT) $(JSONC) $(SSLLIBS) -lm
 
 # fuzz-sniff: the first-byte dispatch alone (main-node/sniff.c is pure).
@@ -375,13 +382,13 @@ $(FUZZ_O)/fuzz-cli-spec: tests/fuzz/fuzz-cli-spec.c \
 $(FUZZ_O)/fuzz-client-session: tests/fuzz/fuzz-client-session.c \
 		dashboard-tui/display.c dashboard-tui/client.c \
 		dashboard-tui/client-tls.c dashboard-tui/client.h \
-		$(PROTO_SRCS) protocol/protocol.h
+		$(PIN_SRCS) $(PROTO_SRCS) protocol/protocol.h
 	@mkdir -p $(dir $@)
 	$(Q)clang -g -O1 -std=gnu11 -D_GNU_SOURCE \
 		-fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined -Iprotocol $(PKG_CFLAGS) \
 		-o $@ $< dashboard-tui/display.c dashboard-tui/client.c \
-		dashboard-tui/client-tls.c \
+		dashboard-tui/client-tls.c $(PIN_SRCS) \
 		$(PROTO_SRCS) $(LIBEVENT) $(JSONC) $(SSLLIBS) -lm
 
 # fuzz-cli-input: submit's --input PATH[:NAME] splitter and default
@@ -419,7 +426,7 @@ $(BIN)/encore-spawn-limit: $(O)/tests/bench/spawn-limit.o
 # The worker's TLS handshake against a real main node
 # (tests/bench/tls-handshake.c, with the worker's own client session).
 $(BIN)/encore-tls-handshake: $(O)/tests/bench/tls-handshake.o $(LIBWORKER) \
-		$(LIBPROTO)
+		$(LIBPIN) $(LIBPROTO)
 	$(call link,$(TLSLIBS) $(LIBEVENT) $(JSONC) -lm)
 
 bench: all $(BIN)/encore-swarm $(BIN)/encore-spawn-limit \

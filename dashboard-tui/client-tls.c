@@ -23,12 +23,11 @@
 #include <string.h>
 
 #include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include "client.h"
+#include "tls-pin.h"
 
 /* Parse a token into its pin and secret. */
 int
@@ -106,61 +105,13 @@ fail:
 	return (ssl);
 }
 
-/* The SHA-256 of a certificate's DER in hex into buf[65]; -1 on error. */
-static int
-client_tls_cert_hash(X509 *cert, char *buf)
-{
-	unsigned char	*der = NULL, md[EVP_MAX_MD_SIZE];
-	unsigned int	 len = 0, i;
-	int		 n;
-
-	if ((n = i2d_X509(cert, &der)) <= 0)
-		return (-1);
-	if (EVP_Digest(der, (size_t)n, md, &len, EVP_sha256(), NULL) != 1 ||
-	    len != CLIENT_PIN_HEX / 2) {
-		OPENSSL_free(der);
-		return (-1);
-	}
-	OPENSSL_free(der);
-	for (i = 0; i < len; i++)
-		snprintf(buf + 2 * i, 3, "%02x", md[i]);
-	return (0);
-}
-
-/* Whether leaf is a certificate chain's end that ca signed (the chain's
- * other certificates may stand between). */
-static int
-client_tls_verify(X509 *leaf, STACK_OF(X509) *chain, X509 *ca)
-{
-	X509_STORE	*store;
-	X509_STORE_CTX	*ctx;
-	int		 ok = 0;
-
-	if ((store = X509_STORE_new()) == NULL)
-		return (0);
-	if ((ctx = X509_STORE_CTX_new()) == NULL) {
-		X509_STORE_free(store);
-		return (0);
-	}
-	if (X509_STORE_add_cert(store, ca) == 1 &&
-	    X509_STORE_CTX_init(ctx, store, leaf, chain) == 1) {
-		X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_NO_CHECK_TIME);
-		X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER);
-		ok = X509_verify_cert(ctx) == 1;
-	}
-	X509_STORE_CTX_free(ctx);
-	X509_STORE_free(store);
-	return (ok);
-}
-
 /* Check a completed handshake's chain against the pin. */
 int
 client_tls_check(SSL *ssl, const char *pin, const char *addr, char **cause)
 {
 	STACK_OF(X509)	*chain;
-	X509		*leaf, *cert, *ca = NULL;
-	char		 hash[CLIENT_PIN_HEX + 1], got[CLIENT_PIN_HEX + 1];
-	int		 i, n;
+	X509		*leaf;
+	char		 got[PIN_HEX + 1], hash[PIN_HEX + 1];
 
 	chain = SSL_get_peer_cert_chain(ssl);
 	leaf = SSL_get0_peer_certificate(ssl);
@@ -169,20 +120,10 @@ client_tls_check(SSL *ssl, const char *pin, const char *addr, char **cause)
 		    "check that --main names an encore main node", addr);
 		return (-1);
 	}
-	snprintf(got, sizeof got, "none");
-	n = sk_X509_num(chain);
-	for (i = 0; i < n; i++) {
-		cert = sk_X509_value(chain, i);
-		if (client_tls_cert_hash(cert, hash) != 0)
-			continue;
-		if (X509_check_ca(cert) != 0)
-			snprintf(got, sizeof got, "%s", hash);
-		if (strcmp(hash, pin) == 0 && X509_check_ca(cert) != 0) {
-			ca = cert;
-			break;
-		}
-	}
-	if (ca == NULL) {
+	switch (pin_check_chain(leaf, chain, pin, got, hash)) {
+	case PIN_OK:
+		return (0);
+	case PIN_NO_CA:
 		xasprintf(cause, "the main node at %s is not the one the token "
 		    "was made for: the token pins the cluster CA %s, the main "
 		    "node presents CA %s; nothing secret was sent.  Copy "
@@ -191,16 +132,13 @@ client_tls_check(SSL *ssl, const char *pin, const char *addr, char **cause)
 		    "a reinstall), and check that --main names that main node",
 		    addr, pin, got);
 		return (-1);
+	case PIN_NOT_SIGNED:
+		break;
 	}
-	if (!client_tls_verify(leaf, chain, ca)) {
-		client_tls_cert_hash(leaf, hash);
-		xasprintf(cause, "the main node at %s presents the pinned CA "
-		    "%s but a server certificate (SHA-256 %s) that this CA did "
-		    "not sign; nothing secret was sent.  Something between us "
-		    "and the main node is not what it claims: check --main, "
-		    "or run encore-main --rotate-server-cert on the main node",
-		    addr, pin, hash);
-		return (-1);
-	}
-	return (0);
+	xasprintf(cause, "the main node at %s presents the pinned CA %s but a "
+	    "server certificate (SHA-256 %s) that this CA did not sign; "
+	    "nothing secret was sent.  Something between us and the main "
+	    "node is not what it claims: check --main, or run encore-main "
+	    "--rotate-server-cert on the main node", addr, pin, hash);
+	return (-1);
 }

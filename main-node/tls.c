@@ -31,6 +31,7 @@
 #include <openssl/x509v3.h>
 
 #include "main.h"
+#include "tls-pin.h"
 
 #define TLS_CA_DAYS	(20 * 365)
 #define TLS_SERVER_DAYS	(10 * 365)
@@ -190,23 +191,6 @@ tls_read_key(const char *path)
 	return (k);
 }
 
-/* The SHA-256 of a certificate's DER, in hex, into buf[65]. */
-static int
-tls_cert_pin(X509 *cert, char *buf)
-{
-	unsigned char	*der = NULL, md[EVP_MAX_MD_SIZE];
-	unsigned int	 len, i;
-	int		 n;
-
-	if ((n = i2d_X509(cert, &der)) <= 0)
-		return (-1);
-	EVP_Digest(der, (size_t)n, md, &len, EVP_sha256(), NULL);
-	OPENSSL_free(der);
-	for (i = 0; i < len && i < 32; i++)
-		snprintf(buf + i * 2, 3, "%02x", md[i]);
-	return (0);
-}
-
 /* The names the server certificate is for. */
 static char *
 tls_san(const char *listen)
@@ -324,7 +308,7 @@ tls_load(const char *dir, const char *listen, int rotate, char **cause)
 		    " msg=\"rotated under the same CA; tokens stay valid\"" :
 		    "");
 	}
-	if (tls_cert_pin(ca, tls_pin) != 0) {
+	if (pin_cert_hash(ca, tls_pin) != 0) {
 		xasprintf(cause, "cannot read %s", cap);
 		goto out;
 	}

@@ -36,6 +36,7 @@
 #include <openssl/x509v3.h>
 
 #include "protocol.h"
+#include "tls-pin.h"
 #include "worker.h"
 
 #define UPSTREAM_TLS_SEND_FRAGMENT	4096	/* bytes per record sent */
@@ -106,53 +107,6 @@ upstream_tls_describe(unsigned long e, char *buf, size_t size)
 	return (buf);
 }
 
-/* The SHA-256 of a certificate's DER in hex into buf[CRED_PIN_HEX + 1]. */
-static int
-upstream_tls_cert_hash(X509 *cert, char *buf)
-{
-	unsigned char	*der = NULL, md[EVP_MAX_MD_SIZE];
-	unsigned int	 len = 0, i;
-	int		 n;
-
-	snprintf(buf, CRED_PIN_HEX + 1, "unknown");
-	if ((n = i2d_X509(cert, &der)) <= 0)
-		return (-1);
-	if (EVP_Digest(der, (size_t)n, md, &len, EVP_sha256(), NULL) != 1 ||
-	    len != CRED_PIN_HEX / 2) {
-		OPENSSL_free(der);
-		return (-1);
-	}
-	OPENSSL_free(der);
-	for (i = 0; i < len; i++)
-		snprintf(buf + 2 * i, 3, "%02x", md[i]);
-	return (0);
-}
-
-/* 1 if leaf verifies under ca alone (chain: what else the peer sent). */
-static int
-upstream_tls_signed_by(X509 *leaf, STACK_OF(X509) *chain, X509 *ca)
-{
-	X509_STORE	*store;
-	X509_STORE_CTX	*ctx;
-	int		 ok = 0;
-
-	if ((store = X509_STORE_new()) == NULL)
-		return (0);
-	if ((ctx = X509_STORE_CTX_new()) == NULL) {
-		X509_STORE_free(store);
-		return (0);
-	}
-	if (X509_STORE_add_cert(store, ca) == 1 &&
-	    X509_STORE_CTX_init(ctx, store, leaf, chain) == 1) {
-		X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_NO_CHECK_TIME);
-		X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER);
-		ok = (X509_verify_cert(ctx) == 1);
-	}
-	X509_STORE_CTX_free(ctx);
-	X509_STORE_free(store);
-	return (ok);
-}
-
 /*
  * OpenSSL's certificate check, replaced: the chain must hold the pinned
  * CA and the server certificate must verify under it.  Returns 1 to go
@@ -162,42 +116,27 @@ static int
 upstream_tls_verify_cb(X509_STORE_CTX *xctx, void *arg)
 {
 	struct upstream_tls_check	*r = &upstream_tls_last;
-	STACK_OF(X509)			*chain;
-	X509				*leaf, *cert, *ca = NULL;
-	char				 hash[CRED_PIN_HEX + 1];
-	int				 i, n;
+	X509				*leaf;
 
 	memset(r, 0, sizeof *r);
 	snprintf(r->want, sizeof r->want, "%s", upstream_tls_want);
 	snprintf(r->got, sizeof r->got, "none");
-	leaf = X509_STORE_CTX_get0_cert(xctx);
-	chain = X509_STORE_CTX_get0_untrusted(xctx);
-	if (leaf == NULL) {
+	if ((leaf = X509_STORE_CTX_get0_cert(xctx)) == NULL) {
 		r->result = UPSTREAM_TLS_NO_CA;
 		X509_STORE_CTX_set_error(xctx, X509_V_ERR_UNSPECIFIED);
 		return (0);
 	}
-	n = chain != NULL ? sk_X509_num(chain) : 0;
-	for (i = 0; i < n; i++) {
-		cert = sk_X509_value(chain, i);
-		if (cert == leaf || X509_check_ca(cert) == 0 ||
-		    upstream_tls_cert_hash(cert, hash) != 0)
-			continue;
-		snprintf(r->got, sizeof r->got, "%s", hash);
-		if (strcmp(hash, upstream_tls_want) == 0) {
-			ca = cert;
-			break;
-		}
-	}
-	if (ca == NULL) {
+	switch (pin_check_chain(leaf, X509_STORE_CTX_get0_untrusted(xctx),
+	    upstream_tls_want, r->got, r->leaf)) {
+	case PIN_OK:
+		break;
+	case PIN_NO_CA:
 		r->result = UPSTREAM_TLS_NO_CA;
 		X509_STORE_CTX_set_error(xctx,
 		    X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
 		return (0);
-	}
-	if (!upstream_tls_signed_by(leaf, chain, ca)) {
+	case PIN_NOT_SIGNED:
 		r->result = UPSTREAM_TLS_NOT_SIGNED;
-		upstream_tls_cert_hash(leaf, r->leaf);
 		X509_STORE_CTX_set_error(xctx,
 		    X509_V_ERR_CERT_SIGNATURE_FAILURE);
 		return (0);

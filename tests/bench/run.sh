@@ -492,14 +492,14 @@ while got < n + 1:
 PYEOF
 }
 
-# s15: one 1 GB input to one real worker over loopback: the worker's own
+# s16: one 1 GB input to one real worker over loopback: the worker's own
 # figure from its first file_get to the file verified in its cache
 # (event=file_fetched), and the main node's largest RSS meanwhile.  The
 # input is one MiB of /dev/urandom repeated with a counter stamped in each
 # MiB (tests/integration/files_helper.py), so its hash is of real bytes;
 # it is uploaded from disk first, then a task `true` that takes it.
-if want s15; then
-	start_main s15
+if want s16; then
+	start_main s16
 	mkdir -p "$SDIR/w1"
 	"$BIN/encore-worker" --main "127.0.0.1:$PORT" --token-file "$JT" \
 	    --id file-1 --state-dir "$SDIR/w1" --runtime none --cache-mb 2048 \
@@ -526,7 +526,7 @@ if want s15; then
 	fi
 	mbs=$(sed -n 's/.*event=file_fetched .*mb_per_s=\([0-9.]*\).*/\1/p' "$SDIR/w1.log" | head -1)
 	if [ -z "$mbs" ]; then
-		echo "# s15: the input did not reach the worker; logs in $WORK" >&2
+		echo "# s16: the input did not reach the worker; logs in $WORK" >&2
 		FAILED=1
 	fi
 	echo "bench: file_mb_per_s ${mbs:-nan} MB/s"

@@ -270,6 +270,8 @@ server_stop(struct server *s)
 			c->device->conn = NULL;
 			c->device = NULL;
 		}
+		/* A download or upload still under way at exit. */
+		files_conn_closed(c);
 		conn_release(c);
 	}
 	if (s->listener != NULL)

@@ -6,13 +6,12 @@
  * The digest is OpenSSL's (libcrypto): one well-known implementation,
  * whose assembly uses the CPU's SHA instructions where it has them (x86
  * SHA-NI, ARMv8 crypto extensions), 1.6 GB/s on one core of the machine
- * the README's figures come from.  The worker takes only the SHA256_*
- * functions and links them from libcrypto.a when the toolchain has it
- * (Makefile): mapping libcrypto.so would cost an idle worker 1.3 MB of
- * RSS for its relocations, a third of its whole footprint, and the EVP
- * interface would pull OpenSSL's provider machinery into a static link.
- * SHA256_* is deprecated in OpenSSL 3 but kept; should it go, EVP over
- * a lazily loaded libcrypto is the way back.
+ * the README's figures come from; the worker links libcrypto anyway for
+ * its TLS.  It uses the SHA256_* functions rather than EVP: they need
+ * no provider fetched, so a worker that hashes but speaks plaintext
+ * never loads OpenSSL's provider machinery (README, Performance: what
+ * that costs an idle worker).  SHA256_* is deprecated in OpenSSL 3 but
+ * kept; should it go, EVP is the way.
  *
  * A file of gigabytes is hashed a slice (HASH_SLICE bytes, or HASH_SLICE_MS
  * of work) per turn of the loop, so heartbeats, transfers and other tasks

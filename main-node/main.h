@@ -153,10 +153,12 @@ struct device {
 	int			 online;	/* counts as connected/live */
 	int			 dirty;		/* needs a store flush */
 	int			 event_pending;	/* metrics changed, not sent */
-	char			*held[DEVICE_HELD_MAX]; /* files it fetched or
-						   sent lately (a ring of
-						   SHA-256 hex), for placing
-						   tasks where inputs are */
+	char			**held;		/* files it fetched or sent
+						   lately (a ring of
+						   DEVICE_HELD_MAX SHA-256
+						   hex, made on the first),
+						   for placing tasks where
+						   inputs are */
 	int			 held_next;
 
 	TAILQ_HEAD(, task)	 tasks;		/* active tasks placed here */

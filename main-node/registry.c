@@ -296,8 +296,9 @@ device_free(struct device *d)
 {
 	int	i;
 
-	for (i = 0; i < DEVICE_HELD_MAX; i++)
+	for (i = 0; d->held != NULL && i < DEVICE_HELD_MAX; i++)
 		free(d->held[i]);
+	free(d->held);
 	device_free_profile(d);
 	free(d->id);
 	free(d->key);
@@ -313,6 +314,11 @@ device_note_file(struct device *d, const char *sha256)
 {
 	int	i;
 
+	/* Made on the first file: most devices of a big cluster never
+	 * fetch one, and 256 pointers each would double the main node's
+	 * memory per device. */
+	if (d->held == NULL)
+		d->held = xcalloc(DEVICE_HELD_MAX, sizeof *d->held);
 	for (i = 0; i < DEVICE_HELD_MAX; i++) {
 		if (d->held[i] != NULL && strcmp(d->held[i], sha256) == 0)
 			return;
@@ -331,6 +337,8 @@ device_holds(const struct device *d, const char *hashes)
 	size_t		 n;
 	int		 i, found;
 
+	if (d->held == NULL)
+		return (hashes == NULL || *hashes == '\0');
 	for (p = hashes; p != NULL && *p != '\0'; p = *e ? e + 1 : e) {
 		e = strchr(p, '\n');
 		if (e == NULL)

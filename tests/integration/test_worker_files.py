@@ -277,6 +277,32 @@ def test_same_input_twice_is_sent_once_and_damage_is_fetched_again(cluster):
     assert "event=cache_damaged" in out
 
 
+def test_scheduler_prefers_the_device_that_holds_the_inputs(cluster):
+    """Among idle devices alike, a task goes where its inputs already are:
+    "b" fetched the file, then "a" (first by id, which wins a tie
+    otherwise) joins; the next tasks with that input still run on "b"
+    and nothing is sent again.  A task with another input is not held
+    to "b"."""
+    cluster.start_main()
+    cluster.start_worker("b")
+    cluster.wait_state("b", "online")
+    data = os.urandom(1 * MB)
+    f = dict(upload(cluster, data), name="in.bin")
+    task = {"command": ["sh", "-c", "sha256sum in.bin"], "inputs": [f]}
+    t = wait_task(cluster, submit(cluster, task))
+    assert (t["state"], t["device"]) == ("completed", "b"), t
+    cluster.start_worker("a")
+    cluster.wait_state("a", "online")
+    s1 = sent(cluster)
+    for _ in range(3):
+        t = wait_task(cluster, submit(cluster, task))
+        assert (t["state"], t["device"]) == ("completed", "b"), t
+    assert sent(cluster) == s1
+    other = dict(upload(cluster, os.urandom(1000)), name="in.bin")
+    t = wait_task(cluster, submit(cluster, dict(task, inputs=[other])))
+    assert (t["state"], t["device"]) == ("completed", "a"), t
+
+
 def test_cache_is_bounded_lru_and_keeps_what_a_start_needs(cluster):
     """--cache-mb bounds the cache: the least recently used file goes
     first, and a task whose inputs together exceed the bound still gets

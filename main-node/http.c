@@ -610,6 +610,13 @@ http_sse_send(const char *text)
 	}
 }
 
+/* 1 if an events client is connected (watch.c builds no event else). */
+int
+http_events_wanted(void)
+{
+	return (!TAILQ_EMPTY(&http.sse));
+}
+
 /* watch.c's hook: an event for the events clients (o is borrowed). */
 void
 http_event(const char *name, struct json_object *o)

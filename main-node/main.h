@@ -794,6 +794,7 @@ void		 export_text(struct conn *, const char *line);
 int		 http_start(struct server *);
 void		 http_stop(struct server *);
 void		 http_conn_closed(struct conn *);
+int		 http_events_wanted(void);
 void		 http_event(const char *, struct json_object *);
 void		 http_tick(void);
 

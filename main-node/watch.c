@@ -47,6 +47,8 @@ watch_device(struct server *s, struct device *d)
 	struct json_object	*ev;
 
 	d->event_pending = 0;
+	if (!watch_any(s, 1) && !http_events_wanted())
+		return;		/* nobody listens: no view built */
 	ev = json_object_new_object();
 	json_object_object_add(ev, "topic", json_object_new_string("devices"));
 	json_object_object_add(ev, "device", view_device(d));
@@ -92,14 +94,17 @@ watch_task(struct server *s, const struct task_row *r)
 	struct conn		*c, *next;
 	struct json_object	*ev;
 
-	ev = json_object_new_object();
-	json_object_object_add(ev, "topic", json_object_new_string("tasks"));
-	json_object_object_add(ev, "task", view_task(r));
-	http_event("task", json_object_object_get(ev, "task"));
-	if (watch_any(s, 0))
-		watch_broadcast(s, 0, ev);
-	else
-		json_object_put(ev);
+	if (watch_any(s, 0) || http_events_wanted()) {
+		ev = json_object_new_object();
+		json_object_object_add(ev, "topic",
+		    json_object_new_string("tasks"));
+		json_object_object_add(ev, "task", view_task(r));
+		http_event("task", json_object_object_get(ev, "task"));
+		if (watch_any(s, 0))
+			watch_broadcast(s, 0, ev);
+		else
+			json_object_put(ev);
+	}
 	if (!proto_task_status_is_final(r->state))
 		return;
 	TAILQ_FOREACH_SAFE(c, &s->watchers, watch_entry, next) {
@@ -147,11 +152,9 @@ void
 watch_tick(struct server *s)
 {
 	struct device	*d;
-	int		 any = watch_any(s, 1);
 
 	TAILQ_FOREACH(d, registry_list(), entry) {
 		if (d->event_pending)
 			watch_device(s, d);
 	}
-	(void)any;
 }

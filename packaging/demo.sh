@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: ISC
 # make demo: a small local cluster doing real work.  Starts a main node and
 # two workers on this machine (state under ./demo-state), submits a few
-# command tasks (and container tasks where podman works), waits for them and
-# shows the results.  The cluster keeps running afterwards so you can look
+# command tasks (and container tasks where podman works), an array and a
+# merge step after it with files in and out, waits for them and shows the
+# results.  The cluster keeps running afterwards so you can look
 # around; `make demo-stop` stops it.
 set -e
 cd "$(dirname "$0")/.."
@@ -84,6 +85,23 @@ for id in $ids; do
 	say "encore logs $id"
 	"$BIN/encore" logs "$id" || true
 done
+
+say "an array of 8 chunks (at most 4 at a time), then a merge step after them"
+printf 'old laptops\nraspberry pis\nandroid phones\na nas\n' >"$DIR/devices.txt"
+arr=$("$BIN/encore" submit --name chunk --array 8%4 --output part.txt -- \
+    sh -c 'echo "chunk {index}: $(({index} * {index}))" > part.txt')
+echo "submitted array $arr: chunk 0..7, each writes part.txt"
+merge=$("$BIN/encore" submit --name merge --after "$arr" \
+    --input "$DIR/devices.txt" --output merged.txt -- \
+    sh -c 'sort devices.txt > merged.txt; echo merged $(wc -l < merged.txt) lines')
+echo "submitted task $merge: merge, after every chunk, with an input file"
+"$BIN/encore" logs -f "$merge" || true
+"$BIN/encore" ps --all | grep -E 'ID|chunk|merge' || true
+rm -rf "$DIR/out"
+"$BIN/encore" fetch "$arr" "$DIR/out/chunks"
+"$BIN/encore" fetch "$merge" "$DIR/out"
+echo "fetched into $DIR/out:"
+cat "$DIR"/out/chunks/*/part.txt "$DIR/out/merged.txt"
 
 say "echo status | nc 127.0.0.1 $PORT"
 echo status | nc 127.0.0.1 "$PORT"

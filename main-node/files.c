@@ -563,7 +563,6 @@ files_raw(struct conn *c, struct evbuffer *in, size_t n)
 {
 	struct files_conn	*fc = c->files;
 	struct upload		*u = fc != NULL ? fc->up : NULL;
-	struct evbuffer_iovec	 v[FILES_IOV];
 	struct iovec		 iov[FILES_IOV];
 	size_t			 left = n, take;
 	ssize_t			 w;
@@ -571,20 +570,10 @@ files_raw(struct conn *c, struct evbuffer *in, size_t n)
 
 	metrics_file_bytes_received(n);
 	while (u != NULL && !u->failed && left > 0) {
-		nv = evbuffer_peek(in, (ev_ssize_t)left, NULL, v, FILES_IOV);
-		if (nv > FILES_IOV)
-			nv = FILES_IOV;
-		take = 0;
-		for (i = 0; i < nv && take < left; i++) {
-			iov[i].iov_base = v[i].iov_base;
-			iov[i].iov_len = v[i].iov_len;
-			if (iov[i].iov_len > left - take)
-				iov[i].iov_len = left - take;
-			take += iov[i].iov_len;
+		nv = frame_peek(in, left, iov, FILES_IOV, &take);
+		for (i = 0; i < nv; i++)
 			EVP_DigestUpdate(u->md, iov[i].iov_base,
 			    iov[i].iov_len);
-		}
-		nv = i;
 		/* Write them all (a short write goes on where it stopped). */
 		for (i = 0; i < nv; ) {
 			w = writev(u->fd, iov + i, nv - i);

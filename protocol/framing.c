@@ -7,6 +7,7 @@
  * can never make us buffer without bound.
  */
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include <errno.h>
 #include <stdint.h>
@@ -161,4 +162,29 @@ frame_read_file(int fd, int64_t off, size_t n)
 		return (NULL);
 	}
 	return (b);
+}
+
+/* The first bytes of in as iovecs (protocol.h). */
+int
+frame_peek(struct evbuffer *in, size_t n, struct iovec *iov, int max,
+    size_t *len)
+{
+	struct evbuffer_iovec	v[FRAME_IOV_MAX];
+	size_t			take = 0;
+	int			nv, i;
+
+	if (max > FRAME_IOV_MAX)
+		max = FRAME_IOV_MAX;
+	nv = evbuffer_peek(in, (ev_ssize_t)n, NULL, v, max);
+	if (nv > max)
+		nv = max;
+	for (i = 0; i < nv && take < n; i++) {
+		iov[i].iov_base = v[i].iov_base;
+		iov[i].iov_len = v[i].iov_len;
+		if (iov[i].iov_len > n - take)
+			iov[i].iov_len = n - take;
+		take += iov[i].iov_len;
+	}
+	*len = take;
+	return (i);
 }

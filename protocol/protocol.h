@@ -135,6 +135,13 @@ void		 frame_expect_raw(struct frame_reader *, int64_t len);
 /* A frame's n bytes of file fd from off, read into a fresh buffer to
  * queue after its file_data line; NULL on a short read or an error. */
 struct evbuffer	*frame_read_file(int fd, int64_t off, size_t n);
+/* Point iov (at most max, at most FRAME_IOV_MAX) at the first bytes of
+ * in, n at most in all, without copying; returns how many, their bytes in
+ * *len (the caller drains them when done). */
+#define FRAME_IOV_MAX	16
+struct iovec;
+int		 frame_peek(struct evbuffer *in, size_t n, struct iovec *iov,
+		    int max, size_t *len);
 
 /* ---- util.c ---- */
 /* 1 if s is 64 lowercase hex digits. */

@@ -534,24 +534,13 @@ void
 files_raw(struct evbuffer *in, size_t n)
 {
 	struct fetch		*f = files.rx;
-	struct evbuffer_iovec	 v[FILES_IOV];
 	struct iovec		 iov[FILES_IOV];
 	size_t			 left = n, take;
-	int			 nv, i;
+	int			 nv;
 
 	while (f != NULL && f->werr == 0 && left > 0) {
-		nv = evbuffer_peek(in, (ev_ssize_t)left, NULL, v, FILES_IOV);
-		if (nv > FILES_IOV)
-			nv = FILES_IOV;
-		take = 0;
-		for (i = 0; i < nv && take < left; i++) {
-			iov[i].iov_base = v[i].iov_base;
-			iov[i].iov_len = v[i].iov_len;
-			if (iov[i].iov_len > left - take)
-				iov[i].iov_len = left - take;
-			take += iov[i].iov_len;
-		}
-		files_take(f, iov, i);
+		nv = frame_peek(in, left, iov, FILES_IOV, &take);
+		files_take(f, iov, nv);
 		evbuffer_drain(in, take);
 		left -= take;
 	}

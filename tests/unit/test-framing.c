@@ -4,12 +4,15 @@
  * empty lines, the length cap at exactly max and max + 1 bytes, and bytes
  * that arrive one at a time.
  */
+#include <sys/uio.h>
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <event2/buffer.h>
@@ -263,6 +266,53 @@ test_file_names(void **state)
 	assert_false(proto_sha256_ok(NULL));
 }
 
+/* A frame's bytes in several chains: frame_peek points at n of them at
+ * most, cuts the last iovec, copies nothing; frame_read_file reads a
+ * frame back from a file, and fails on a short file. */
+static void
+test_frame_peek_and_read(void **state)
+{
+	struct evbuffer	*in = evbuffer_new(), *b;
+	struct iovec	 iov[FRAME_IOV_MAX];
+	char		 path[] = "/tmp/test-framing-XXXXXX", got[32];
+	size_t		 len;
+	int		 n, fd;
+
+	(void)state;
+	evbuffer_add_reference(in, "hello ", 6, NULL, NULL);
+	evbuffer_add_reference(in, "frame ", 6, NULL, NULL);
+	evbuffer_add_reference(in, "bytes", 5, NULL, NULL);
+	n = frame_peek(in, 9, iov, FRAME_IOV_MAX, &len);
+	assert_int_equal(n, 2);
+	assert_int_equal(len, 9);
+	assert_int_equal(iov[1].iov_len, 3);
+	assert_memory_equal(iov[1].iov_base, "fra", 3);
+	n = frame_peek(in, 100, iov, 2, &len);	/* at most 2 iovecs */
+	assert_int_equal(n, 2);
+	assert_int_equal(len, 12);
+	n = frame_peek(in, 100, iov, FRAME_IOV_MAX, &len);
+	assert_int_equal(n, 3);
+	assert_int_equal(len, 17);
+	assert_int_equal(evbuffer_get_length(in), 17);	/* nothing drained */
+	evbuffer_free(in);
+
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "0123456789", 10), 10);
+	b = frame_read_file(fd, 3, 5);
+	assert_non_null(b);
+	assert_int_equal(evbuffer_get_length(b), 5);
+	evbuffer_remove(b, got, sizeof got);
+	assert_memory_equal(got, "34567", 5);
+	evbuffer_free(b);
+	assert_null(frame_read_file(fd, 8, 5));		/* past the end */
+	b = frame_read_file(fd, 0, 0);
+	assert_int_equal(evbuffer_get_length(b), 0);
+	evbuffer_free(b);
+	close(fd);
+	unlink(path);
+}
+
 int
 main(void)
 {
@@ -275,6 +325,7 @@ main(void)
 		cmocka_unit_test(test_line_max),
 		cmocka_unit_test(test_embedded_nul),
 		cmocka_unit_test(test_raw_frames),
+		cmocka_unit_test(test_frame_peek_and_read),
 		cmocka_unit_test(test_file_names),
 	};
 

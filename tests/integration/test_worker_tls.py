@@ -196,6 +196,10 @@ def test_pinned_token_joins_runs_a_task_and_comes_back_with_its_key(cluster):
     pin = pin_of(os.path.join(cluster.state, "ca.crt"))
     assert "ca=%s" % pin in out
     st = wdir(cluster, "w1")
+    # Online on the main node once it sent the key; the worker writes it
+    # when the acknowledgement reaches it.
+    wait_for(lambda: os.path.exists(os.path.join(st, "device.key")), 30,
+             what="device.key on the device")
     for name in ("device.key", "ca.pin", "join.secret"):
         assert stat.S_IMODE(os.stat(os.path.join(st, name)).st_mode) == 0o600
     assert read(os.path.join(st, "ca.pin")) == pin

@@ -162,7 +162,7 @@ $(LIBMAIN): $(O)/main-node/web-assets.o
 link = @mkdir -p $(dir $@); $(if $(Q),echo "  LD      $@";) \
 	$(CC) $(CFLAGS) $(ENCORE_LDFLAGS) $(LDFLAGS) -o $@ $^ $(1)
 
-# The worker links no SQLite and no ncurses (SPEC section 1); it speaks
+# The worker links no SQLite and no ncurses (README, "Architecture"); it speaks
 # TLS with a pinned token (worker-node/upstream-tls.c) and hashes task
 # files with the same libcrypto (worker-node/hash.c).
 $(BIN)/encore-main: $(O)/main-node/main-node.o $(LIBMAIN) $(LIBCONF) $(LIBPIN) \

@@ -50,7 +50,7 @@ cli_first_double(struct json_object *o, const char *key)
 	return (json_object_get_double(v));
 }
 
-/* Print devices as CSV (SPEC section 5 columns). */
+/* Print devices as CSV (the columns of the text export, protocol/PROTOCOL.md). */
 void
 cli_devices_csv(FILE *f, struct json_object *devices)
 {

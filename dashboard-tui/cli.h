@@ -13,7 +13,7 @@
 
 struct json_object;
 
-/* Exit codes (SPEC section 3). */
+/* Exit codes (README, "Using it"). */
 #define CLI_EXIT_OK		0
 #define CLI_EXIT_REMOTE		1	/* error reported by the main node */
 #define CLI_EXIT_USAGE		2

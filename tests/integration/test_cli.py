@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: ISC
 """The `encore` operator CLI against a real main node.
 
-Focus: SPEC section 3 (commands, options, ENCORE_MAIN / ENCORE_TOKEN and the
+Focus: README "Using it" (commands, options, ENCORE_MAIN / ENCORE_TOKEN and the
 operator.token fallback, exit codes 0/1/2/3 and errors that say what to do
-next) and section 5 (the CSV columns of `devices --csv` and `ps --csv`).
+next) and protocol/PROTOCOL.md (the CSV columns of `devices --csv` and `ps --csv`).
 Device admin runs against a device registered over a raw socket; tasks that
 must actually run need encore-worker and are skipped without it.
 """

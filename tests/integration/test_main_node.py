@@ -3,7 +3,7 @@
 
 Focus of this file: the main node as a network service, driven over raw
 sockets and real `nc`.  Devices here are protocol peers written in Python
-(encore_client), so each rule of SPEC section 4 can be poked at directly;
+(encore_client), so each rule of protocol/PROTOCOL.md can be poked at directly;
 test_worker.py does the same with the real worker.
 """
 

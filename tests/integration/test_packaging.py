@@ -138,7 +138,7 @@ def test_depends_follow_what_each_binary_links(debs):
     assert "libsqlite3-0" in dep["encore-main"]
     assert "libproc2-0" in dep["encore-worker"]
     assert "libncursesw6" in dep["encore-tools"]
-    # SPEC section 1: the worker links no SQLite and no ncurses.
+    # README: the worker links no SQLite and no ncurses.
     assert "sqlite" not in dep["encore-worker"]
     assert "ncurses" not in dep["encore-worker"]
     assert "sqlite" not in dep["encore-tools"]

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: ISC
 """encore-top, the ncurses dashboard, driven in tmux against a real cluster.
 
-Focus: SPEC section 7 and issue 5.  Each test runs encore-top in its own
+Focus: README, encore-top.  Each test runs encore-top in its own
 tmux server (`tmux -L <unique socket>`, a detached session of a fixed
 size), types with `send-keys` and reads the screen with `capture-pane -p`:
 devices appear, a killed worker turns offline, `a` approves and `d` drains

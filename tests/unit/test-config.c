@@ -611,7 +611,7 @@ check_table(const struct cfg_option *t, size_t n)
 	cfg_free(&cfg);
 }
 
-/* The tables hold what SPEC section 3 lists. */
+/* The tables hold the options README and --help list. */
 static void
 test_tables(void **state)
 {

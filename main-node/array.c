@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * array.c -- the work people really have: arrays of tasks, dependencies
- * between tasks, and holding.
+ * between tasks, and the held state (its requests, hold and release, are
+ * in handle-task.c).
  *
  * An array is one row (kind 1) however many elements it has.  Its
  * elements are made -- inserted as rows of their own, with array_id and
@@ -892,90 +893,4 @@ array_cancel(struct server *s, struct task_row *r, const char *why)
 		store_elements_open(s->store, r->id, array_cancel_elements_cb,
 		    s);
 	return (0);
-}
-
-/* hold: a queued or waiting task (or array) waits for `release`. */
-void
-handle_hold(struct request *rq)
-{
-	struct conn		*c = rq->c;
-	struct msg		*m = rq->m;
-	struct dispatch_target	*tg = &rq->t;
-	struct task_row		*r = &tg->task;
-
-	struct task_change	 ch = { TASK_HELD, CAUSE_HOLD, NULL, -1, NULL,
-				    0 };
-	char			*why, ref[48];
-
-	if (r->id == 0) {
-		request_fail(rq, PROTO_CONFLICT, "element %s has not been "
-		    "made yet: hold its array (encore hold %lld) to keep its "
-		    "elements from starting", m->u.target.task_id,
-		    (long long)r->array_id);
-		return;
-	}
-	if (r->state != TASK_QUEUED && r->state != TASK_WAITING) {
-		request_fail(rq, PROTO_CONFLICT, "task %s "
-		    "is %s: only a queued or waiting task can be held",
-		    m->u.target.task_id, proto_task_status_name(r->state));
-		return;
-	}
-	xasprintf(&why, "by an operator%s%s",
-	    m->u.target.reason != NULL ? ": " : "",
-	    m->u.target.reason != NULL ? m->u.target.reason : "");
-	ch.why = why;
-	if (task_transition(c->server, r, &ch) != 0)
-		request_fail(rq, PROTO_INTERNAL, "cannot "
-		    "save the hold; check the main node's log and disk");
-	else {
-		log_info("event=task_hold task=%s by=%s",
-		    task_ref_format(r, ref, sizeof ref), c->addr);
-		request_ok(rq, view_ok("task",
-		    view_task(r)));
-	}
-	free(why);
-}
-
-/* release: a held task goes back to the queue (or waits for what it
- * depends on, or ends if that can never be). */
-void
-handle_release(struct request *rq)
-{
-	struct conn		*c = rq->c;
-	struct msg		*m = rq->m;
-	struct dispatch_target	*tg = &rq->t;
-	struct server		*s = c->server;
-	struct task_row		*r = &tg->task;
-
-	struct task_change	 ch = { TASK_QUEUED, CAUSE_RELEASE, NULL, -1,
-				    NULL, 0 };
-	char			*why = NULL, ref[48];
-	enum dep_status		 ds;
-	int			 rc;
-
-	if (r->id == 0 || r->state != TASK_HELD) {
-		request_fail(rq, PROTO_CONFLICT, "task %s "
-		    "is %s, not held", m->u.target.task_id,
-		    proto_task_status_name(r->state));
-		return;
-	}
-	ds = deps_of(s->store, r->id, &why, NULL);
-	if (ds == DEP_PENDING) {
-		ch.to = TASK_WAITING;
-		ch.why = "waiting for its dependencies";
-	}
-	if (ds == DEP_FAILED)
-		rc = task_cancel_one(s, r, why);
-	else
-		rc = task_transition(s, r, &ch);
-	free(why);
-	if (rc != 0) {
-		request_fail(rq, PROTO_INTERNAL, "cannot "
-		    "save the release; check the main node's log and disk");
-		return;
-	}
-	log_info("event=task_release task=%s by=%s",
-	    task_ref_format(r, ref, sizeof ref), c->addr);
-	request_ok(rq, view_ok("task",
-	    view_task(r)));
 }

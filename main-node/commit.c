@@ -42,8 +42,8 @@ commit_pass_cb(evutil_socket_t fd, short events, void *arg)
 {
 	struct server	*s = arg;
 
-	if (queue_is_dirty() && !s->stopping)
-		queue_pass(s);
+	if (s->on_pass_end != NULL && !s->stopping)
+		s->on_pass_end(s);
 	commit_flush(s);
 }
 
@@ -149,7 +149,8 @@ commit_failed(struct server *s)
 	log_error("event=commit_failed writers=%zu msg=\"the database refused "
 	    "the commit (is the main node's disk full, or another process "
 	    "holding encore.db locked?); nothing of it was sent\"", commit.n);
-	task_reload(s);
+	if (s->on_commit_failed != NULL)
+		s->on_commit_failed(s);
 	store_device_reload(s->store);
 	for (i = 0; i < commit.n; i++) {
 		n = &commit.notes[i];

@@ -427,8 +427,8 @@ dispatch_closed(struct conn *c)
 	backup_forget(c);
 	files_conn_closed(c);
 	dispatch_defer_free(c);
-	if (c->role == ROLE_HTTP)
-		http_conn_closed(c);
+	if (c->role == ROLE_HTTP && c->server->on_http_closed != NULL)
+		c->server->on_http_closed(c);
 	if (c->device != NULL)
 		device_conn_lost(c->server, c);
 }

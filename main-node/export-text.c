@@ -415,6 +415,7 @@ export_text(struct conn *c, const char *line)
 	struct export_cmd	 cmd;
 	char			 safe[128];
 	enum table_fmt		 fmt;
+	int64_t			 counts[TASK__COUNT];
 
 	export_parse(line, &cmd);
 	if (cmd.verb == EXPORT_HELP) {
@@ -439,7 +440,8 @@ export_text(struct conn *c, const char *line)
 		export_status(c);
 		break;
 	case EXPORT_METRICS:
-		metrics_write(c->server, conn_output(c));
+		task_counts(counts);
+		metrics_write(c->server, conn_output(c), counts);
 		break;
 	default:
 		conn_puts(c, "error: unknown command; try `echo help | nc "

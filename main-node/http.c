@@ -60,6 +60,7 @@ http_start(struct server *s)
 	http.s = s;
 	TAILQ_INIT(&http.sse);
 	s->on_http = http_read;
+	s->on_http_closed = http_conn_closed;
 	return (0);
 }
 
@@ -74,6 +75,7 @@ http_stop(struct server *s)
 		free(e);
 	}
 	s->on_http = NULL;
+	s->on_http_closed = NULL;
 }
 
 /* A connection is going: forget its events stream. */
@@ -697,6 +699,7 @@ http_route(struct http_resp *rs, const char *body, size_t len)
 	struct evbuffer		*b;
 	struct json_object	*a;
 	struct device		*d;
+	int64_t			 counts[TASK__COUNT];
 	char			 id[PROTO_ID_MAX + 1];
 	enum msg_type		 type;
 	int			 get = strcmp(req->method, "GET") == 0 ||
@@ -720,7 +723,8 @@ http_route(struct http_resp *rs, const char *body, size_t len)
 	}
 	if (strcmp(path, "/metrics") == 0 && get) {
 		b = evbuffer_new();
-		metrics_write(s, b);
+		task_counts(counts);
+		metrics_write(s, b, counts);
 		http_send_buffer(rs, "text/plain; version=0.0.4; "
 		    "charset=utf-8", b);
 		evbuffer_free(b);

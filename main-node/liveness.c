@@ -16,19 +16,6 @@
 
 #include "main.h"
 
-/* How long a restarted main node waits for a device to come back and
- * claim its tasks: long enough for a worker's longest reconnect back-off
- * (PROTO_RECONNECT_MAX_S, with jitter) plus a heartbeat. */
-double
-liveness_reconcile_window(const struct server *s)
-{
-	double	w = 2.0 * PROTO_RECONNECT_MAX_S + s->opt->heartbeat_interval;
-
-	if (s->opt->lost_after > w)
-		w = s->opt->lost_after;
-	return (w);
-}
-
 /* A registered connection now speaks for d (a device back after an
  * outage replaces its stale connection). */
 void
@@ -93,7 +80,7 @@ device_offline(struct server *s, struct device *d, const char *why)
 	device_changed(d);
 	log_info("event=device_offline device=%s reason=\"%s\" tasks=%d",
 	    d->id, why, d->running);
-	watch_device(s, d);
+	server_device_changed(s, d);
 }
 
 /* The main node did not run for a while: that time is nobody's fault. */
@@ -181,7 +168,7 @@ device_task_failed(struct server *s, struct device *d, const char *why)
 		log_warn("event=device_quarantined device=%s failures=%d "
 		    "last=\"%s\"", d->id, d->fail_streak,
 		    log_sanitize(why != NULL ? why : "", safe, sizeof safe));
-		watch_device(s, d);
+		server_device_changed(s, d);
 	}
 	device_save_health(s, d);
 }

@@ -224,6 +224,15 @@ main_signal_cb(evutil_socket_t sig, short events, void *arg)
 	server_shutdown(s);
 }
 
+/* The end of a loop pass, before its group commit: the scheduler places
+ * what it can, inside the same transaction. */
+static void
+main_pass_end(struct server *s)
+{
+	if (queue_is_dirty())
+		queue_pass(s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -289,6 +298,10 @@ main(int argc, char **argv)
 	s.on_raw_end = files_raw_end;
 	if (files_start(&s, &cause) != 0)
 		fatalx("%s", cause);
+	s.on_pass_end = main_pass_end;
+	s.on_commit_failed = task_reload;
+	s.on_task_change = watch_task;
+	s.on_device_change = watch_device;
 	commit_start(&s);
 	queue_init();
 	if (task_start(&s) != 0)

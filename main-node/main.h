@@ -6,7 +6,7 @@
  * JSON line to dispatch.c, which looks its type up in one table (who may
  * send it, whether it joins the group commit, what it targets) and calls
  * its handler in handle-worker.c, handle-client.c or handle-task.c (and
- * files.c, array.c, backup.c for theirs).  A handler answers through
+ * files.c and backup.c for theirs).  A handler answers through
  * request.c, the same for a JSON session and for HTTP (http.c).  File
  * bytes after a file_data line go from conn.c straight to files.c.
  *
@@ -20,9 +20,14 @@
  * transaction (commit.c), and everything sent while it is open is held
  * until it commits, so no peer hears of a change before it is on disk.
  *
- * Layers run one way: conn -> dispatch -> handle-* -> task/queue/devices
- * -> store.  conn.c knows nothing above it: the server gives it callbacks.
- * spec.c (a stored task decoded) and request.c sit under all of them.
+ * Layers run one way: conn -> dispatch -> handle-* -> task state
+ * (task.c, queue.c, array.c) -> devices (registry.c, scheduler.c) ->
+ * store.  What a lower layer must tell the ones above goes through
+ * callbacks in struct server that main-node.c sets at start: conn.c's
+ * lines and closes, the end of a loop pass (the scheduler's turn before
+ * the group commit), a failed commit, a task or a device that changed
+ * (watch.c's events).  spec.c (a stored task decoded) and request.c sit
+ * under all of them.
  */
 #ifndef MAIN_H
 #define MAIN_H
@@ -52,6 +57,7 @@ struct evbuffer;
 struct json_object;
 struct store;
 struct task;
+struct task_row;
 
 /* Options in force (from flags, the config file and defaults). */
 struct options {
@@ -265,7 +271,33 @@ struct server {
 	void	(*on_http)(struct conn *, struct evbuffer *);
 	void	(*on_raw)(struct conn *, struct evbuffer *, size_t);
 	void	(*on_raw_end)(struct conn *);
+
+	/* The layers above, heard from below (set by main-node.c at start),
+	 * so that the group commit, task and device state never call up:
+	 * the end of a loop pass before its commit (the scheduler's turn),
+	 * a failed commit (memory reloaded from the database), a task or a
+	 * device that changed (events to whoever listens), an HTTP
+	 * connection that goes. */
+	void	(*on_pass_end)(struct server *);
+	void	(*on_commit_failed)(struct server *);
+	void	(*on_task_change)(struct server *, const struct task_row *);
+	void	(*on_device_change)(struct server *, struct device *);
+	void	(*on_http_closed)(struct conn *);
 };
+
+/* Tell the layers above that a task or a device changed. */
+static inline void
+server_task_changed(struct server *s, const struct task_row *r)
+{
+	if (s->on_task_change != NULL)
+		s->on_task_change(s, r);
+}
+static inline void
+server_device_changed(struct server *s, struct device *d)
+{
+	if (s->on_device_change != NULL)
+		s->on_device_change(s, d);
+}
 
 /* ---- runtime shorthands ---- */
 #define now_mono()	proto_now_mono()
@@ -351,6 +383,8 @@ void		 handle_list_tasks(struct request *);
 void		 handle_get_task(struct request *);
 void		 handle_logs(struct request *);
 void		 handle_cancel(struct request *);
+void		 handle_hold(struct request *);
+void		 handle_release(struct request *);
 
 /* files.c: the file store and file transfers (PROTOCOL.md "Files") */
 int		 files_start(struct server *, char **cause);
@@ -406,7 +440,6 @@ void		 device_conn_lost(struct server *, struct conn *);
 void		 device_offline(struct server *, struct device *,
 		    const char *why);
 void		 liveness_tick(struct server *, double now);
-double		 liveness_reconcile_window(const struct server *);
 void		 device_task_failed(struct server *, struct device *,
 		    const char *);
 void		 device_task_succeeded(struct server *, struct device *);
@@ -633,8 +666,6 @@ void		 deps_notify(struct server *, int64_t id, int64_t index);
 int		 task_cancel_one(struct server *, struct task_row *,
 		    const char *);
 int		 array_cancel(struct server *, struct task_row *, const char *);
-void		 handle_hold(struct request *);
-void		 handle_release(struct request *);
 
 int		 array_at_limit(int64_t);
 
@@ -827,7 +858,8 @@ char		*http_query_get(const char *query, const char *key,
 		    int nth);
 
 /* metrics.c: the Prometheus exposition and the counters behind it */
-void		 metrics_write(struct server *, struct evbuffer *);
+void		 metrics_write(struct server *, struct evbuffer *,
+		     const int64_t tasks[TASK__COUNT]);
 void		 metrics_task_finished(enum proto_task_status);
 void		 metrics_pass_time(double seconds);
 void		 metrics_file_bytes_sent(uint64_t);

@@ -320,17 +320,19 @@ metrics_passes(struct evbuffer *out)
 	    (unsigned long long)metrics.pass_count);
 }
 
-/* Write every metric in the Prometheus text exposition format. */
+/* Write every metric in the Prometheus text exposition format; t holds
+ * the tasks by state (task_counts: the caller's, so that the counters
+ * here stay below the task state that feeds them). */
 void
-metrics_write(struct server *s, struct evbuffer *out)
+metrics_write(struct server *s, struct evbuffer *out,
+    const int64_t t[TASK__COUNT])
 {
 	struct device		*d;
-	int64_t			 n[DEVICE__COUNT] = { 0 }, t[TASK__COUNT];
+	int64_t			 n[DEVICE__COUNT] = { 0 };
 	int			 i;
 
 	TAILQ_FOREACH(d, registry_list(), entry)
 		n[device_state(d)]++;
-	task_counts(t);
 	metrics_head(out, "encore_devices", "gauge", "Devices by state.");
 	for (i = 0; i < DEVICE__COUNT; i++)
 		evbuffer_add_printf(out, "encore_devices{state=\"%s\"} %lld\n",

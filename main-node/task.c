@@ -494,7 +494,7 @@ task_transition(struct server *s, struct task_row *r,
 	    task_cause_names[ch->cause], ch->why != NULL ? " reason=\"" : "",
 	    ch->why != NULL ? text_sanitize(ch->why, why, sizeof why) : "",
 	    ch->why != NULL ? "\"" : "");
-	watch_task(s, r);
+	server_task_changed(s, r);
 	if (to == TASK_QUEUED || (from_active && !to_active))
 		queue_kick(s);
 	if (r->array_id > 0)
@@ -543,13 +543,26 @@ task_transition_array(struct server *s, struct task_row *r,
 	    ch->why != NULL ? text_sanitize(ch->why, why, sizeof why) : "",
 	    ch->why != NULL ? "\"" : "");
 	array_row_moved(s, r, from, to);
-	watch_task(s, r);
+	server_task_changed(s, r);
 	if (to == TASK_QUEUED)
 		queue_kick(s);
 	return (0);
 }
 
 /* ---- loading and reloading ---- */
+
+/* How long a restarted main node waits for a device to come back and
+ * claim its tasks: long enough for a worker's longest reconnect back-off
+ * (PROTO_RECONNECT_MAX_S, with jitter) plus a heartbeat. */
+static double
+task_reconcile_window(const struct server *s)
+{
+	double	w = 2.0 * PROTO_RECONNECT_MAX_S + s->opt->heartbeat_interval;
+
+	if (s->opt->lost_after > w)
+		w = s->opt->lost_after;
+	return (w);
+}
 
 /* Rebuild one active task at start: its worker has the reconciliation
  * window to come back and claim it. */
@@ -562,7 +575,7 @@ task_load_cb(const struct task_row *r, void *arg)
 	t = task_activate(r, registry_find(r->device));
 	t->output_bytes = store_output_bytes(s->store, r->id);
 	t->next_seq = store_output_next_seq(s->store, r->id, r->attempt);
-	t->deadline = now_mono() + liveness_reconcile_window(s);
+	t->deadline = now_mono() + task_reconcile_window(s);
 	return (0);
 }
 
@@ -593,7 +606,7 @@ task_start(struct server *s)
 	if (n > 0)
 		log_info("event=tasks_reconcile active=%d msg=\"waiting up to "
 		    "%.0f s for their workers to come back\"", n,
-		    liveness_reconcile_window(s));
+		    task_reconcile_window(s));
 	queue_kick(s);
 	return (0);
 }
@@ -903,7 +916,7 @@ task_submitted(struct server *s, struct task_row *r, const char *by)
 	    proto_priority_name(r->priority),
 	    proto_task_type_name(r->place.type),
 	    proto_task_status_name(r->state), by);
-	watch_task(s, r);
+	server_task_changed(s, r);
 	queue_kick(s);
 }
 

@@ -20,6 +20,10 @@
 #include "../../main-node/main.h"
 
 static struct server	server;
+/* The tasks by state the caller hands in (task_counts in the main node). */
+static int64_t		tasks[TASK__COUNT] = {
+	[TASK_QUEUED] = 3, [TASK_RUNNING] = 2
+};
 
 /* The exposition as a C string; the caller frees it. */
 static char *
@@ -29,7 +33,7 @@ exposition(void)
 	size_t		 len;
 	char		*s;
 
-	metrics_write(&server, b);
+	metrics_write(&server, b, tasks);
 	len = evbuffer_get_length(b);
 	s = malloc(len + 1);
 	assert_non_null(s);
@@ -127,6 +131,8 @@ test_counters(void **state)
 	assert_non_null(strstr(s, "encore_tasks_finished_total"
 	    "{state=\"cancelled\"} 1\n"));
 	assert_non_null(strstr(s, "encore_tasks{state=\"held\"} 0\n"));
+	assert_non_null(strstr(s, "encore_tasks{state=\"queued\"} 3\n"));
+	assert_non_null(strstr(s, "encore_tasks{state=\"running\"} 2\n"));
 	assert_non_null(strstr(s, "encore_scheduler_pass_seconds_bucket"
 	    "{le=\"0.00025\"} 0\n"));
 	assert_non_null(strstr(s, "encore_scheduler_pass_seconds_bucket"

@@ -285,6 +285,34 @@ def lan():
 TEST_IMAGE = "localhost/encore-test:latest"
 
 
+@pytest.fixture
+def top(tmp_path):
+    """encore-top in a tmux pane of its own (test_tui.Tmux); at the end the
+    pane goes, encore-top is waited for, and any sanitizer report it wrote
+    fails the test."""
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed (packaging/deps.sh)")
+    from test_tui import Tmux
+    t = Tmux(tmp_path)
+    pid = None
+    try:
+        yield t
+    finally:
+        try:
+            pid = t.top_pid()
+        except AssertionError:
+            pid = None
+        t.kill()
+        if pid is not None:
+            # SIGHUP from the dying pane ends it; it then frees everything.
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and os.path.exists(
+                    "/proc/%d" % pid):
+                time.sleep(0.05)
+    reports = t.sanitizer_reports()
+    assert reports == "", "encore-top sanitizer report:\n" + reports
+
+
 @pytest.fixture(scope="session")
 def test_image():
     """A local busybox image for container tasks (no registry needed)."""

@@ -173,6 +173,21 @@ def operator(port, token, **kw):
     return c
 
 
+def submit(op, argv, **task):
+    """Submit a command task over an operator session; its id."""
+    task["command"] = argv
+    r = op.request("submit", {"task": task})
+    assert r["data"]["ok"] is True, r
+    return r["data"]["task_id"]
+
+
+def get_task(op, tid):
+    """A task as get_task answers it."""
+    r = op.request("get_task", {"task_id": tid})
+    assert r["data"]["ok"] is True, r
+    return r["data"]["task"]
+
+
 def text_command(port, command, host="127.0.0.1", timeout=30.0):
     """Send a one-shot text command; return the whole reply as str."""
     with socket.create_connection((host, port), timeout=timeout) as s:

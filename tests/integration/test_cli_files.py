@@ -568,20 +568,6 @@ def test_hostile_bytes_are_refused(tmp_path):
         assert os.listdir(str(dest)) == []
 
 
-@pytest.fixture
-def top(tmp_path):
-    if shutil.which("tmux") is None:
-        pytest.skip("tmux is not installed (packaging/deps.sh)")
-    from test_tui import Tmux
-    t = Tmux(tmp_path)
-    try:
-        yield t
-    finally:
-        t.kill()
-    reports = t.sanitizer_reports()
-    assert reports == "", "encore-top sanitizer report:\n" + reports
-
-
 def test_top_detail_pane_lists_files(cluster, top, tmp_path):
     """encore-top's detail pane shows a task's inputs and outputs, names
     and sizes (over TLS, with the pinned token)."""

@@ -13,13 +13,10 @@ reconnect and a main node replaced by another cluster's.
 """
 
 import os
-import shutil
 import socket
 import ssl
 import subprocess
 import threading
-
-import pytest
 
 from conftest import Proc, binpath, free_port, wait_for
 from fake_worker import FakeWorker
@@ -239,22 +236,6 @@ def test_tls_to_a_main_node_without_it_says_so(tmp_path):
 
 
 # ---- encore-top ----
-
-tmux_missing = shutil.which("tmux") is None
-
-
-@pytest.fixture
-def top(tmp_path):
-    if tmux_missing:
-        pytest.skip("tmux is not installed (packaging/deps.sh)")
-    from test_tui import Tmux
-    t = Tmux(tmp_path)
-    try:
-        yield t
-    finally:
-        t.kill()
-    reports = t.sanitizer_reports()
-    assert reports == "", "encore-top sanitizer report:\n" + reports
 
 
 def test_top_over_tls_reconnects_and_refuses_another_cluster(cluster, top,

@@ -8,9 +8,6 @@ bounded; tasks that name files.
 
 import hashlib
 import os
-import signal
-
-import pytest
 
 from conftest import wait_for
 

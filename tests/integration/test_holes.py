@@ -9,7 +9,6 @@ use-after-free ones are caught by the sanitizer pass of `make test`
 """
 
 import os
-import resource
 import signal
 import socket
 import sqlite3

@@ -13,7 +13,6 @@ text export keep answering.  README, "Web dashboard and Prometheus".
 import http.client
 import json
 import os
-import shutil
 import socket
 import subprocess
 import threading

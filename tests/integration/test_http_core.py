@@ -12,8 +12,6 @@ import json
 import socket
 import time
 
-import pytest
-
 from conftest import free_port, wait_for
 
 

@@ -22,6 +22,7 @@ import time
 import pytest
 
 from conftest import wait_for
+from encore_client import get_task as get, submit
 from fake_upstream import fake  # noqa: F401 (a fixture)
 
 FINAL = ("completed", "failed", "timed_out", "cancelled")
@@ -109,19 +110,6 @@ class FakeProc:
 
 
 # ---- helpers ----
-
-def submit(op, argv, **task):
-    task["command"] = argv
-    r = op.request("submit", {"task": task})
-    assert r["data"]["ok"] is True, r
-    return r["data"]["task_id"]
-
-
-def get(op, tid):
-    r = op.request("get_task", {"task_id": tid})
-    assert r["data"]["ok"] is True, r
-    return r["data"]["task"]
-
 
 def output(op, tid):
     return op.request("logs", {"task_id": tid})["data"]["output"]

@@ -18,16 +18,9 @@ import subprocess
 import pytest
 
 from conftest import free_port, wait_for
-from encore_client import Conn
+from encore_client import Conn, submit
 
 FINAL = ("completed", "failed", "timed_out", "cancelled")
-
-
-def submit(op, argv, **task):
-    task["command"] = argv
-    r = op.request("submit", {"task": task})
-    assert r["data"]["ok"] is True, r
-    return r["data"]["task_id"]
 
 
 def wait_final(op, tid, timeout=60):

@@ -16,21 +16,9 @@ import sqlite3
 import time
 
 from conftest import wait_for
+from encore_client import get_task as get, submit
 
 FINAL = ("completed", "failed", "timed_out", "cancelled")
-
-
-def submit(op, argv, **task):
-    task["command"] = argv
-    r = op.request("submit", {"task": task})
-    assert r["data"]["ok"] is True, r
-    return r["data"]["task_id"]
-
-
-def get(op, tid):
-    r = op.request("get_task", {"task_id": tid})
-    assert r["data"]["ok"] is True, r
-    return r["data"]["task"]
 
 
 def wait_final(op, tid, timeout=60):

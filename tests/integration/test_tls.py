@@ -15,8 +15,6 @@ import ssl
 import stat
 import subprocess
 
-import pytest
-
 from conftest import free_port, wait_for
 from test_main_node import register
 

@@ -129,28 +129,6 @@ class Tmux:
         return "\n".join(out)
 
 
-@pytest.fixture
-def top(tmp_path):
-    t = Tmux(tmp_path)
-    pid = None
-    try:
-        yield t
-    finally:
-        try:
-            pid = t.top_pid()
-        except AssertionError:
-            pid = None
-        t.kill()
-        if pid is not None:
-            # SIGHUP from the dying pane ends it; it then frees everything.
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and os.path.exists(
-                    "/proc/%d" % pid):
-                time.sleep(0.05)
-    reports = t.sanitizer_reports()
-    assert reports == "", "encore-top sanitizer report:\n" + reports
-
-
 def two_workers(cluster):
     cluster.start_main()
     cluster.start_worker("w1")

@@ -16,12 +16,12 @@ the main node served it); the real test is without it.
 """
 
 import os
-import shutil
 import time
 
 import pytest
 
 from conftest import ROOT, free_port, wait_for
+from encore_client import get_task as get, submit
 
 try:
     from selenium import webdriver
@@ -37,19 +37,6 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 SHOTS = os.path.join(ROOT, "build", "screenshots")
 FINAL = ("completed", "failed", "timed_out", "cancelled")
-
-
-def submit(op, argv, **task):
-    task["command"] = argv
-    r = op.request("submit", {"task": task})
-    assert r["data"]["ok"] is True, r
-    return r["data"]["task_id"]
-
-
-def get(op, tid):
-    r = op.request("get_task", {"task_id": tid})
-    assert r["data"]["ok"] is True, r
-    return r["data"]["task"]
 
 
 @pytest.fixture

@@ -317,6 +317,24 @@ conn_hold_start(void)
 	conn_holding = 1;
 }
 
+/*
+ * Send what a connection held: straight to its socket when nothing waits
+ * before it, so that one message to each of many devices does not cost
+ * each a write event of its own (two epoll_ctl calls and a turn of the
+ * loop); what the socket does not take now, or all of it under TLS or
+ * behind a producer, goes through the bufferevent as usual, which also
+ * meets any error the socket has.
+ */
+static void
+conn_write_held(struct conn *c)
+{
+	if (!c->tls && c->producer == NULL &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		(void)evbuffer_write(c->held, bufferevent_getfd(c->bev));
+	if (evbuffer_get_length(c->held) > 0)
+		bufferevent_write_buffer(c->bev, c->held);
+}
+
 /* Release (or drop) what was held; send nothing more to a connection that
  * is closing and has nothing left to send. */
 void
@@ -329,7 +347,7 @@ conn_hold_end(int release)
 		TAILQ_REMOVE(&held_conns, c, held_entry);
 		c->holding = 0;
 		if (release) {
-			bufferevent_write_buffer(c->bev, c->held);
+			conn_write_held(c);
 			conn_check_output(c);
 		} else
 			evbuffer_drain(c->held, evbuffer_get_length(c->held));

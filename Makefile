@@ -82,6 +82,12 @@ ENCORE_LDFLAGS += -fsanitize=address,undefined
 endif
 
 LIBEVENT := $(shell $(PKG_CONFIG) --libs libevent 2>/dev/null)
+# The worker takes libevent in its parts (core, extra for evdns, openssl),
+# not libevent.so, which holds core and extra again; and libm only where
+# the compiler did not inline what it uses (ceil on ARM, say).
+WORKER_EVENT := -levent_openssl \
+	$(shell $(PKG_CONFIG) --libs libevent_extra libevent_core 2>/dev/null)
+AS_NEEDED := -Wl,--as-needed
 TLSLIBS	 := $(shell $(PKG_CONFIG) --libs libevent_openssl openssl 2>/dev/null)
 SSLLIBS	 := $(shell $(PKG_CONFIG) --libs openssl 2>/dev/null)
 JSONC	 := $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null)
@@ -170,7 +176,7 @@ $(BIN)/encore-main: $(O)/main-node/main-node.o $(LIBMAIN) $(LIBCONF) $(LIBPIN) \
 	$(call link,$(SQLITE) $(TLSLIBS) $(LIBEVENT) $(JSONC) -lm)
 $(BIN)/encore-worker: $(O)/worker-node/worker-node.o $(LIBWORKER) $(LIBPROF) \
 		$(LIBCONF) $(LIBPIN) $(LIBPROTO)
-	$(call link,$(PROC2) $(TLSLIBS) $(LIBEVENT) $(JSONC) -lm)
+	$(call link,$(PROC2) $(WORKER_EVENT) $(SSLLIBS) $(JSONC) $(AS_NEEDED) -lm)
 # The clients speak TLS to the main node with OpenSSL (a pinned token,
 # README "Security"); encore hashes files and backups with its libcrypto,
 # encore-top runs its TLS under libevent's bufferevent_openssl.

@@ -52,5 +52,6 @@ prof_delta_net_rate(const struct prof_sample *a, const struct prof_sample *b,
 	rate = (double)(vb - va) / dt;
 	if (!isfinite(rate) || rate >= 9.2e18)
 		return (-1);
-	return ((int64_t)llround(rate));
+	/* Rounded to the nearest (rate >= 0 here): no libm for the worker. */
+	return ((int64_t)(rate + 0.5));
 }

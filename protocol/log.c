@@ -5,6 +5,7 @@
  * key=value pairs; peer-supplied strings go through log_sanitize().
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,8 @@ int		 log_level = LOG_INFO;
 static const char *log_prog = "encore";
 
 static const char *log_names[] = { "error", "warn", "info", "debug" };
+
+#define LOG_MSG_MAX	2048		/* a message, with its NUL */
 
 /* Route libevent's own warnings into our log. */
 static void
@@ -65,28 +68,74 @@ log_level_parse(const char *s)
 	return (-1);
 }
 
+/* The pid, asked once (getpid() is a system call) and again in a child
+ * made by fork(). */
+static pid_t	 log_pid;
+
+static void
+log_forked(void)
+{
+	log_pid = getpid();
+}
+
+static pid_t
+log_getpid(void)
+{
+	if (log_pid == 0) {
+		log_pid = getpid();
+		pthread_atfork(NULL, NULL, log_forked);
+	}
+	return (log_pid);
+}
+
+/*
+ * Write one line with one write(2): the time (formatted once a second),
+ * the program, the pid, the level, the message (at most LOG_MSG_MAX - 1
+ * bytes, newlines made spaces) and an optional ": suffix".
+ */
 static void
 log_vwrite(int level, const char *fmt, va_list ap, const char *suffix)
 {
-	char		 tbuf[32], msg[2048];
+	static time_t	 tsec = -1;
+	static char	 tbuf[32];
+	char		 line[LOG_MSG_MAX + 256];
 	struct timespec	 ts;
 	struct tm	 tm;
-	int		 saved = errno;
+	size_t		 len, msg, room;
+	ssize_t		 n;
+	int		 saved = errno, r;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(tbuf, sizeof tbuf, "%Y-%m-%dT%H:%M:%S", &tm);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	if (ts.tv_sec != tsec) {
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(tbuf, sizeof tbuf, "%Y-%m-%dT%H:%M:%S", &tm);
+		tsec = ts.tv_sec;
+	}
+	r = snprintf(line, sizeof line, "%s.%03ldZ %s[%ld] %s: ", tbuf,
+	    ts.tv_nsec / 1000000, log_prog, (long)log_getpid(),
+	    log_names[level < 0 ? 0 : level > LOG_DEBUG ? LOG_DEBUG : level]);
+	len = r < 0 ? 0 : (size_t)r < sizeof line - LOG_MSG_MAX ?
+	    (size_t)r : sizeof line - LOG_MSG_MAX - 1;
+	r = vsnprintf(line + len, LOG_MSG_MAX, fmt, ap);
+	msg = r < 0 ? 0 : (size_t)r < LOG_MSG_MAX ? (size_t)r : LOG_MSG_MAX - 1;
 	/* One event, one line: never let a newline through. */
-	for (char *p = msg; *p != '\0'; p++) {
+	for (char *p = line + len; p < line + len + msg; p++) {
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
 	}
-	fprintf(stderr, "%s.%03ldZ %s[%ld] %s: %s%s%s\n", tbuf,
-	    ts.tv_nsec / 1000000, log_prog, (long)getpid(),
-	    log_names[level < 0 ? 0 : level > LOG_DEBUG ? LOG_DEBUG : level],
-	    msg, suffix != NULL ? ": " : "", suffix != NULL ? suffix : "");
-	fflush(stderr);
+	len += msg;
+	room = sizeof line - len - 1;		/* keep one byte for \n */
+	r = snprintf(line + len, room + 1, "%s%s",
+	    suffix != NULL ? ": " : "", suffix != NULL ? suffix : "");
+	len += r < 0 ? 0 : (size_t)r < room ? (size_t)r : room;
+	line[len++] = '\n';
+	for (size_t off = 0; off < len; off += (size_t)n) {
+		n = write(STDERR_FILENO, line + off, len - off);
+		if (n < 0 && errno == EINTR)
+			n = 0;
+		else if (n <= 0)
+			break;
+	}
 	errno = saved;
 }
 

@@ -93,7 +93,10 @@ store_task_prepare(struct store *st)
 	    "array_index = ?2") != 0 ||
 	    store_prepare(st, &st->stmts.dep_add,
 	    "INSERT OR IGNORE INTO deps (task_id, dep_id, dep_index, kind) "
-	    "VALUES (?1, ?2, ?3, ?4)") != 0)
+	    "VALUES (?1, ?2, ?3, ?4)") != 0 ||
+	    store_prepare(st, &st->stmts.dependents,
+	    "SELECT DISTINCT task_id FROM deps WHERE dep_id = ?1 AND "
+	    "dep_index = ?2") != 0)
 		return (-1);
 	if (store_prepare(st, &st->stmts.count_state,
 	    "SELECT state, count(*) FROM tasks WHERE kind = 0 GROUP BY state")
@@ -772,20 +775,17 @@ store_deps_of(struct store *st, int64_t task_id,
 	return (rc == SQLITE_DONE ? 0 : -1);
 }
 
-/* The tasks that depend on (dep_id, dep_index). */
+/* The tasks that depend on (dep_id, dep_index): asked at every end of a
+ * task, so the statement is prepared once. */
 int
 store_dependents(struct store *st, int64_t dep_id, int64_t dep_index,
     void (*cb)(int64_t, void *), void *arg)
 {
-	sqlite3_stmt	*s;
+	sqlite3_stmt	*s = st->stmts.dependents;
 	int64_t		*ids = NULL;
 	size_t		 n = 0, cap = 0, i;
 	int		 rc;
 
-	if (sqlite3_prepare_v2(st->db, "SELECT DISTINCT task_id FROM deps "
-	    "WHERE dep_id = ?1 AND dep_index = ?2", -1, &s,
-	    NULL) != SQLITE_OK)
-		return (-1);
 	sqlite3_bind_int64(s, 1, dep_id);
 	sqlite3_bind_int64(s, 2, dep_index);
 	/* Collected first: cb writes, and may end more tasks. */
@@ -796,7 +796,7 @@ store_dependents(struct store *st, int64_t dep_id, int64_t dep_index,
 		}
 		ids[n++] = sqlite3_column_int64(s, 0);
 	}
-	sqlite3_finalize(s);
+	sqlite3_reset(s);	/* before cb, which may ask again */
 	for (i = 0; i < n; i++)
 		cb(ids[i], arg);
 	free(ids);

@@ -39,6 +39,7 @@ struct store {
 		sqlite3_stmt	*deps_delete;
 		sqlite3_stmt	*element_get;
 		sqlite3_stmt	*dep_add;
+		sqlite3_stmt	*dependents;
 		sqlite3_stmt	*count_state;
 		sqlite3_stmt	*files_clear;
 		sqlite3_stmt	*files_put;

@@ -178,9 +178,14 @@ def test_counters_fed_by_the_main_node(cluster):
                          {"command": argv}, token=tok)
         assert st == 201, out
         ids.append(json.loads(out)["id"])
-    text = wait_for(lambda: (lambda t: t if sample(
-        t, 'encore_tasks_finished_total{state="failed"}') == 1 else None)(
-        metrics(cluster.port)), 20, what="the failed task counted")
+    # The two run side by side: either may end first.
+    def both_counted():
+        t = metrics(cluster.port)
+        ended = sum(sample(t, 'encore_tasks_finished_total{state="%s"}' % st)
+                    or 0 for st in ("failed", "completed"))
+        return t if ended >= 2 else None
+    text = wait_for(both_counted, 20, what="both tasks counted")
+    assert sample(text, 'encore_tasks_finished_total{state="failed"}') == 1
     assert sample(text, 'encore_tasks_finished_total{state="completed"}') == 1
     assert sample(text, 'encore_tasks_finished_total{state="cancelled"}') == 0
     assert sample(text, "encore_scheduler_pass_seconds_count") >= 1

@@ -15,28 +15,33 @@
  * How a child is made.  The old worker forked and then blocked reading
  * the exec-status pipe until the child had exec'd: on a busy device that
  * is a wait for the child to be scheduled, milliseconds per task during
- * which the loop served nothing.  Now the parent never waits for the
- * child: it makes it with clone3() fork-style (exit signal SIGCHLD, no
- * CLONE_VM, no CLONE_VFORK), returns to the loop, and learns from the
- * pipe how the start went.  A task with a cgroup is born in it
- * (CLONE_INTO_CGROUP): moving a running process into a cgroup (writing
- * cgroup.procs) waits for an RCU grace period, about 10 ms here.  The
- * child is a copy-on-write image that runs only system calls on data the
- * parent prepared (nothing that allocates or takes a lock): reset the
- * signal handlers, new session, parent-death signal, work dir, stdio,
- * rlimits, no_new_privs and the Landlock ruleset the parent built,
- * close every other descriptor, execve.
+ * which the loop served nothing.  Now that pipe is a loop event like
+ * any other.  The child is made the way posix_spawn makes its own,
+ * sharing the worker's memory on a stack of its own while the worker is
+ * suspended (CLONE_VM|CLONE_VFORK), but with clone3(), so that a task
+ * with a cgroup is born in it (CLONE_INTO_CGROUP): moving a running
+ * process into a cgroup (writing cgroup.procs) waits for an RCU grace
+ * period, about 10 ms here.  The worker is suspended only while the
+ * child runs its own setup, a few dozen system calls, up to execve.  A
+ * fork-style child (a copy-on-write image), as before, costs more: the
+ * fork copies the page tables and every page either side writes
+ * afterwards is copied again; measured at full load, that was a third of
+ * the worker's CPU and tasks_per_s_real a fifth lower, and on an idle
+ * worker an assignment took 1.43 ms to its task_started instead of 1.16
+ * (see the README's Performance table).  The child runs only system calls
+ * on data the parent prepared (nothing that allocates or takes a lock):
+ * reset the signal handlers, new session, parent-death signal, work dir,
+ * stdio, rlimits, no_new_privs and the Landlock ruleset the parent built,
+ * close every other descriptor, execve.  clone3 with a stack of its own
+ * needs a few lines of assembly (job_clone3_vm, x86-64 and arm64); on
+ * other machines the child is a fork-style clone3, and before Linux 5.3
+ * (no clone3) glibc's clone() with CLONE_VM|CLONE_VFORK, entering its
+ * cgroup by writing "0" to the cgroup.procs the parent opened.
  *
  * Why not posix_spawn: glibc's covers the session, signal mask and
  * dispositions, the work dir (addchdir_np), stdio and closing descriptors
  * (addclosefrom_np), but not rlimits, the parent-death signal or the
- * Landlock ruleset, glibc 2.36 cannot spawn into a cgroup, and it is
- * CLONE_VFORK: the caller waits until the child has exec'd, the very wait
- * this avoids (measured on the busy 2-core VM: 1.7-3.9 ms per start).
- * Where the kernel lacks clone3 (before Linux 5.3) the child is made the
- * way posix_spawn makes its own, clone(CLONE_VM|CLONE_VFORK) on a stack of
- * its own, and enters its cgroup by writing "0" to the cgroup.procs the
- * parent opened.
+ * Landlock ruleset, and glibc 2.36 cannot spawn into a cgroup.
  */
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -119,6 +124,7 @@ struct job_child_args {
 	int			 reportfd;
 	int			 cgroup_fd;	/* cgroup.procs to enter, -1 */
 	pid_t			 parent;
+	const cpu_set_t		*cpus;		/* to put back before exec */
 };
 
 /* One output pipe of a job.  ev and buf are owned; fd closed on EOF. */
@@ -489,11 +495,11 @@ job_child_fail(const struct job_child_args *a, int stage)
 }
 
 /*
- * The child: a copy-on-write image of the worker (clone3), or, without
- * clone3, on its own stack sharing the worker's memory while the worker
- * is suspended (CLONE_VFORK).  Either way only system calls on data the
- * parent prepared, then execve.  Signal handlers are the child's own, so
- * resetting them does not touch the parent's.
+ * The child: on its own stack sharing the worker's memory while the
+ * worker is suspended (CLONE_VFORK), or, where job_clone3_vm is missing,
+ * a copy-on-write image of the worker.  Either way only system calls on
+ * data the parent prepared, then execve.  Signal handlers are the child's
+ * own (no CLONE_SIGHAND), so resetting them does not touch the parent's.
  */
 static int __attribute__((no_sanitize_address))
 job_child_main(void *arg)
@@ -535,10 +541,102 @@ job_child_main(void *arg)
 	    syscall(SYS_landlock_restrict_self, spec->landlock_fd, 0) != 0))
 		job_child_fail(a, JOB_STAGE_LANDLOCK);
 	job_close_fds(a->reportfd);
+	if (a->cpus != NULL &&
+	    sched_setaffinity(0, sizeof *a->cpus, a->cpus) != 0)
+		job_child_fail(a, JOB_STAGE_SETUP);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	execve(spec->path, spec->argv, spec->envp);
 	job_child_fail(a, JOB_STAGE_EXEC);
+}
+
+#if defined(__x86_64__) || defined(__aarch64__)
+#define JOB_CLONE3_VM
+/*
+ * clone3(ca) with CLONE_VM|CLONE_VFORK on ca's stack: the child calls
+ * job_child_main(a) there and never comes back; the parent resumes once
+ * the child has exec'd or exited, with the child's pid or -1 and errno.
+ * A raw system call in line: the child must not return through a C
+ * frame, as glibc's own clone() and vfork() make sure in assembly.
+ */
+static pid_t
+job_clone3_vm(struct job_clone_args *ca, struct job_child_args *a)
+{
+#if defined(__x86_64__)
+	register long	nr __asm__("rax") = SYS_clone3;
+	register long	p1 __asm__("rdi") = (long)ca;
+	register long	p2 __asm__("rsi") = (long)sizeof *ca;
+
+	__asm__ volatile(
+	    "syscall\n\t"
+	    "test %%rax, %%rax\n\t"
+	    "jnz 1f\n\t"
+	    "xor %%ebp, %%ebp\n\t"
+	    "mov %[arg], %%rdi\n\t"
+	    "call *%[fn]\n\t"
+	    "mov $127, %%edi\n\t"
+	    "mov $60, %%eax\n\t"		/* exit */
+	    "syscall\n"
+	    "1:"
+	    : "+r" (nr)
+	    : "r" (p1), "r" (p2), [fn] "r" (job_child_main), [arg] "r" (a)
+	    : "rcx", "r11", "memory");
+	if (nr < 0 && nr > -4096) {
+		errno = (int)-nr;
+		return (-1);
+	}
+	return ((pid_t)nr);
+#else
+	register long	nr __asm__("x8") = SYS_clone3;
+	register long	p1 __asm__("x0") = (long)ca;
+	register long	p2 __asm__("x1") = (long)sizeof *ca;
+
+	__asm__ volatile(
+	    "svc #0\n\t"
+	    "cbnz x0, 1f\n\t"
+	    "mov x29, xzr\n\t"
+	    "mov x0, %[arg]\n\t"
+	    "blr %[fn]\n\t"
+	    "mov x0, #127\n\t"
+	    "mov x8, #93\n\t"			/* exit */
+	    "svc #0\n"
+	    "1:"
+	    : "+r" (p1)
+	    : "r" (nr), "r" (p2), [fn] "r" (job_child_main), [arg] "r" (a)
+	    : "memory");
+	if (p1 < 0 && p1 > -4096) {
+		errno = (int)-p1;
+		return (-1);
+	}
+	return ((pid_t)p1);
+#endif
+}
+#endif
+
+/*
+ * Keep the next child on the worker's own CPU until it execs: the worker
+ * is suspended meanwhile (CLONE_VFORK), so that CPU is free for it.  Left
+ * to the scheduler, a new process goes to the idlest CPU, and waking an
+ * idle CPU (on a VM, an interrupt to another virtual CPU), then the
+ * worker when the child has exec'd, took 0.65 ms of the 1.05 ms from an
+ * assignment to its task_started on an idle 2-core VM.  The child puts
+ * the worker's own set back before execve, so the task runs wherever it
+ * may.  Returns that set (in *mine), or NULL if the worker is not pinned.
+ */
+static const cpu_set_t *
+job_pin_here(cpu_set_t *mine)
+{
+	cpu_set_t	one;
+	int		cpu;
+
+	if (sched_getaffinity(0, sizeof *mine, mine) != 0 ||
+	    (cpu = sched_getcpu()) < 0 || CPU_COUNT(mine) < 2)
+		return (NULL);
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	if (sched_setaffinity(0, sizeof one, &one) != 0)
+		return (NULL);
+	return (mine);
 }
 
 /*
@@ -550,6 +648,7 @@ job_spawn(const struct job_spec *spec, int in, int out, int err,
     int *reportfd)
 {
 	struct job_child_args	a;
+	cpu_set_t		mine;
 	sigset_t		all, old;
 	int			rep[2], e;
 	pid_t			pid;
@@ -576,6 +675,7 @@ job_spawn(const struct job_spec *spec, int in, int out, int err,
 	a.reportfd = rep[1];
 	a.cgroup_fd = spec->cgroup_fd;
 	a.parent = job_self;
+	a.cpus = NULL;
 
 	/* No signal handler of ours may run in the child before it has
 	 * reset them: it inherits this mask and clears it before exec. */
@@ -592,9 +692,17 @@ job_spawn(const struct job_spec *spec, int in, int out, int err,
 			ca.cgroup = (uint64_t)spec->cgroup_dirfd;
 			a.cgroup_fd = -1;	/* born in it */
 		}
+#ifdef JOB_CLONE3_VM
+		a.cpus = job_pin_here(&mine);
+		ca.flags |= CLONE_VM|CLONE_VFORK;
+		ca.stack = (uint64_t)(uintptr_t)job_stack;
+		ca.stack_size = JOB_STACK_SIZE;
+		pid = job_clone3_vm(&ca, &a);
+#else
 		pid = (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
 		if (pid == 0)
 			job_child_main(&a);	/* a copy: never returns */
+#endif
 		if (pid == -1) {
 			e = errno;
 			if (e == ENOSYS || e == E2BIG) {
@@ -612,10 +720,16 @@ job_spawn(const struct job_spec *spec, int in, int out, int err,
 			a.cgroup_fd = spec->cgroup_fd;
 		}
 	}
-	if (pid == -1)
+	if (pid == -1) {
+		if (a.cpus == NULL)
+			a.cpus = job_pin_here(&mine);
 		pid = clone(job_child_main, job_stack + JOB_STACK_SIZE,
 		    CLONE_VM|CLONE_VFORK|SIGCHLD, &a);
+	}
 	e = errno;
+	if (a.cpus != NULL && sched_setaffinity(0, sizeof mine, &mine) != 0)
+		log_warn("event=affinity_failed error=\"%s\" msg=\"the worker "
+		    "stays on one CPU\"", strerror(errno));
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(rep[1]);
 	if (pid == -1) {

@@ -102,6 +102,31 @@ def test_echo_output_and_exit_code(worker_cluster):
     assert "hello" in out and "to-stderr" in out
 
 
+def cpus_allowed(status_text):
+    return [l.split(":", 1)[1].strip() for l in status_text.splitlines()
+            if l.startswith("Cpus_allowed_list:")][0]
+
+
+def test_task_and_worker_keep_every_cpu(cluster):
+    """A new child is kept on the worker's CPU until it execs (a faster
+    start): the task itself runs with the worker's whole CPU set, and the
+    worker gets its own back."""
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one CPU here: a pinned task would look the same")
+    cluster.start_main()
+    w = cluster.start_worker("w1")
+    cluster.wait_state("w1", "online")
+    with open("/proc/self/status") as f:
+        mine = cpus_allowed(f.read())
+    for _ in range(3):
+        tid = submit(cluster, command=["cat", "/proc/self/status"])
+        t = wait_task(cluster, tid)
+        assert t["state"] == "completed", t
+        assert cpus_allowed(logs(cluster, tid)) == mine
+    with open("/proc/%d/status" % w.pid) as f:
+        assert cpus_allowed(f.read()) == mine
+
+
 def test_env_and_workdir(worker_cluster):
     c = worker_cluster
     tid = submit(c, command=["sh", "-c", 'echo "foo=$FOO"; pwd; touch made'],

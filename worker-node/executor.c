@@ -33,7 +33,7 @@
  * reset the signal handlers, new session, parent-death signal, work dir,
  * stdio, rlimits, no_new_privs and the Landlock ruleset the parent built,
  * close every other descriptor, execve.  clone3 with a stack of its own
- * needs a few lines of assembly (job_clone3_vm, x86-64 and arm64); on
+ * needs a few lines of assembly (job_clone3_vm, x86-64 only so far); on
  * other machines the child is a fork-style clone3, and before Linux 5.3
  * (no clone3) glibc's clone() with CLONE_VM|CLONE_VFORK, entering its
  * cgroup by writing "0" to the cgroup.procs the parent opened.
@@ -550,19 +550,20 @@ job_child_main(void *arg)
 	job_child_fail(a, JOB_STAGE_EXEC);
 }
 
-#if defined(__x86_64__) || defined(__aarch64__)
+#if defined(__x86_64__)
 #define JOB_CLONE3_VM
 /*
  * clone3(ca) with CLONE_VM|CLONE_VFORK on ca's stack: the child calls
  * job_child_main(a) there and never comes back; the parent resumes once
  * the child has exec'd or exited, with the child's pid or -1 and errno.
  * A raw system call in line: the child must not return through a C
- * frame, as glibc's own clone() and vfork() make sure in assembly.
+ * frame, as glibc's own clone() and vfork() make sure in assembly.  Only
+ * where it has been run: qemu-user (the cross tests) has no clone3, so
+ * other machines keep the fork-style child until tried on the hardware.
  */
 static pid_t
 job_clone3_vm(struct job_clone_args *ca, struct job_child_args *a)
 {
-#if defined(__x86_64__)
 	register long	nr __asm__("rax") = SYS_clone3;
 	register long	p1 __asm__("rdi") = (long)ca;
 	register long	p2 __asm__("rsi") = (long)sizeof *ca;
@@ -586,30 +587,6 @@ job_clone3_vm(struct job_clone_args *ca, struct job_child_args *a)
 		return (-1);
 	}
 	return ((pid_t)nr);
-#else
-	register long	nr __asm__("x8") = SYS_clone3;
-	register long	p1 __asm__("x0") = (long)ca;
-	register long	p2 __asm__("x1") = (long)sizeof *ca;
-
-	__asm__ volatile(
-	    "svc #0\n\t"
-	    "cbnz x0, 1f\n\t"
-	    "mov x29, xzr\n\t"
-	    "mov x0, %[arg]\n\t"
-	    "blr %[fn]\n\t"
-	    "mov x0, #127\n\t"
-	    "mov x8, #93\n\t"			/* exit */
-	    "svc #0\n"
-	    "1:"
-	    : "+r" (p1)
-	    : "r" (nr), "r" (p2), [fn] "r" (job_child_main), [arg] "r" (a)
-	    : "memory");
-	if (p1 < 0 && p1 > -4096) {
-		errno = (int)-p1;
-		return (-1);
-	}
-	return ((pid_t)p1);
-#endif
 }
 #endif
 

@@ -190,6 +190,10 @@ def test_token_pinned_to_another_ca_never_sends_its_secret(cluster,
         assert "nothing secret was sent" in err
         assert "operator.token" in err
         other_secret = other.split(":")[2].encode()
+        # The CLI may be gone before the proxy's thread has finished its
+        # side of the handshake (a busy machine): wait for it, bounded.
+        wait_for(lambda: proxy.handshakes == n + 1, 30,
+                 what="the proxy to count the second handshake")
         with proxy.lock:
             assert proxy.handshakes == n + 1
             assert len(proxy.clear) == n + 1

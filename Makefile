@@ -15,6 +15,8 @@
 #   make deb         Debian packages into build/deb/ (debian/, by packaging/deb.sh)
 #   make CROSS=aarch64-linux-gnu   cross-build the worker and CLI (below)
 #   NO_PROC2=1       build without libproc2 (Termux): /proc parsers only
+#   WORKER_SHA=-lcrypto  link the worker's libcrypto dynamically (where there is
+#                    no libcrypto.a: Termux)
 #   WERROR=          build without -Werror (the Debian package build does)
 #
 # CPPFLAGS, CFLAGS and LDFLAGS from the command line or the environment
@@ -82,11 +84,20 @@ ENCORE_LDFLAGS += -fsanitize=address,undefined
 endif
 
 LIBEVENT := $(shell $(PKG_CONFIG) --libs libevent 2>/dev/null)
-# The worker takes libevent in its parts (core, extra for evdns, openssl),
-# not libevent.so, which holds core and extra again; and libm only where
-# the compiler did not inline what it uses (ceil on ARM, say).
-WORKER_EVENT := -levent_openssl \
-	$(shell $(PKG_CONFIG) --libs libevent_extra libevent_core 2>/dev/null)
+# The worker takes libevent in its parts (core, extra for evdns), not
+# libevent.so, which holds core and extra again; and libm only where the
+# compiler did not inline what it uses (ceil on ARM, say).
+WORKER_EVENT := $(shell $(PKG_CONFIG) --libs libevent_extra libevent_core 2>/dev/null)
+comma := ,
+# The worker's TLS is Mbed TLS (README, "Dependencies": a Pi 1's memory);
+# its SHA-256 is libcrypto's, linked from the static archive, which gives
+# the few objects SHA-256 needs and none of OpenSSL's start-up; libproc2
+# comes from its archive too, which drops libsystemd and the six
+# libraries it loads (libproc2 calls them only for systemd fields the
+# profiler never asks for).
+MBEDTLS	 := -lmbedtls -lmbedx509 -lmbedcrypto
+WORKER_SHA ?= -Wl,-Bstatic -lcrypto -Wl,-Bdynamic
+WORKER_PROC2 = $(if $(PROC2),-Wl$(comma)-Bstatic $(PROC2) -Wl$(comma)-Bdynamic)
 AS_NEEDED := -Wl,--as-needed
 TLSLIBS	 := $(shell $(PKG_CONFIG) --libs libevent_openssl openssl 2>/dev/null)
 SSLLIBS	 := $(shell $(PKG_CONFIG) --libs openssl 2>/dev/null)
@@ -168,15 +179,17 @@ $(LIBMAIN): $(O)/main-node/web-assets.o
 link = @mkdir -p $(dir $@); $(if $(Q),echo "  LD      $@";) \
 	$(CC) $(CFLAGS) $(ENCORE_LDFLAGS) $(LDFLAGS) -o $@ $^ $(1)
 
-# The worker links no SQLite and no ncurses (README, "Architecture"); it speaks
-# TLS with a pinned token (worker-node/upstream-tls.c) and hashes task
-# files with the same libcrypto (worker-node/hash.c).
+# The worker links no SQLite, no ncurses and no libssl (README,
+# "Architecture"); it speaks TLS with a pinned token through Mbed TLS
+# (worker-node/upstream-tls.c) and hashes task files with libcrypto's
+# SHA-256 from its static archive (worker-node/hash.c).
 $(BIN)/encore-main: $(O)/main-node/main-node.o $(LIBMAIN) $(LIBCONF) $(LIBPIN) \
 		$(LIBPROTO)
 	$(call link,$(SQLITE) $(TLSLIBS) $(LIBEVENT) $(JSONC) -lm)
 $(BIN)/encore-worker: $(O)/worker-node/worker-node.o $(LIBWORKER) $(LIBPROF) \
-		$(LIBCONF) $(LIBPIN) $(LIBPROTO)
-	$(call link,$(PROC2) $(WORKER_EVENT) $(SSLLIBS) $(JSONC) $(AS_NEEDED) -lm)
+		$(LIBCONF) $(LIBPROTO)
+	$(call link,$(WORKER_PROC2) $(WORKER_EVENT) $(MBEDTLS) $(WORKER_SHA) \
+	    $(JSONC) $(AS_NEEDED) -lm)
 # The clients speak TLS to the main node with OpenSSL (a pinned token,
 # README "Security"); encore hashes files and backups with its libcrypto,
 # encore-top runs its TLS under libevent's bufferevent_openssl.
@@ -196,7 +209,7 @@ UNIT_LIBS	:= $(LIBMAIN) $(LIBWORKER) $(LIBTUI) $(LIBCLIENT) $(LIBPROF) \
 
 $(O)/tests/%: $(O)/tests/unit/%.o $(UNIT_LIBS)
 	$(call link,$(CMOCKA) $(SQLITE) $(PROC2) $(CURSES) $(TLSLIBS) \
-	    $(LIBEVENT) $(JSONC) -lcrypto -lm)
+	    $(MBEDTLS) $(LIBEVENT) $(JSONC) -lcrypto -lm)
 
 unit: $(UNIT_BINS)
 	@pass=0; fail=0; for t in $(UNIT_BINS); do \
@@ -432,8 +445,8 @@ $(BIN)/encore-spawn-limit: $(O)/tests/bench/spawn-limit.o
 # The worker's TLS handshake against a real main node
 # (tests/bench/tls-handshake.c, with the worker's own client session).
 $(BIN)/encore-tls-handshake: $(O)/tests/bench/tls-handshake.o $(LIBWORKER) \
-		$(LIBPIN) $(LIBPROTO)
-	$(call link,$(TLSLIBS) $(LIBEVENT) $(JSONC) -lm)
+		$(LIBPROTO)
+	$(call link,$(MBEDTLS) $(WORKER_SHA) $(LIBEVENT) $(JSONC) -lm)
 
 bench: all $(BIN)/encore-swarm $(BIN)/encore-spawn-limit \
 		$(BIN)/encore-tls-handshake

@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: ISC
 # cross-sysroot.sh TRIPLET DIR -- unpack the target's libraries and -dev
-# packages (libevent, json-c, libproc2 and what they link) into DIR, for
+# packages (libevent, json-c, libproc2, Mbed TLS, libcrypto and what they
+# link) into DIR, for
 # `make CROSS=TRIPLET` and for running the result under qemu-user.
 #
 # Why a sysroot and not `apt-get install libevent-dev:arm64`: multiarch
@@ -34,7 +35,8 @@ arm-linux-gnueabihf)	arch=armhf ;;
 esac
 
 # The packages whose files the build and the run need: the -dev packages
-# (libcrypto's for the CLI's `encore backup`), the shared libraries they
+# (libcrypto's for the CLI's `encore backup` and the worker's SHA-256,
+# Mbed TLS's for the worker's TLS), the shared libraries they
 # link, and what libproc2 needs at link time (the linker follows
 # DT_NEEDED) and at run time.
 PKGS="libc6 libgcc-s1
@@ -43,6 +45,7 @@ libevent-pthreads-2.1-7 libevent-openssl-2.1-7
 libjson-c-dev libjson-c5
 libproc2-dev libproc2-0
 libssl-dev libssl3
+libmbedtls-dev libmbedtls14 libmbedx509-1 libmbedcrypto7
 libsystemd0 libcap2 libgcrypt20 libgpg-error0 liblz4-1 liblzma5 libzstd1"
 
 # Done already, from this very list (a sysroot made from an older list is

@@ -23,7 +23,7 @@ set -e
 mode=${1:-build}
 
 BUILD_PKGS="build-essential pkg-config libevent-dev libjson-c-dev
-libsqlite3-dev libproc2-dev libncurses-dev libssl-dev"
+libsqlite3-dev libproc2-dev libncurses-dev libssl-dev libmbedtls-dev"
 DEMO_PKGS="netcat-openbsd podman runc busybox-static uidmap"
 DEB_PKGS="dpkg-dev debhelper lintian"
 TEST_PKGS="libcmocka-dev python3-pytest tmux sqlite3 procps iproute2
@@ -37,7 +37,7 @@ TEST_PKGS="$TEST_PKGS prometheus chromium chromium-driver python3-selenium"
 # Cross builds (make CROSS=...), tests/integration/test_cross.py and the
 # cross package test: Debian's cross compilers, qemu-user, and apt's
 # package index of arm64 and armhf, from which packaging/cross-sysroot.sh
-# unpacks the target's libevent, json-c and libproc2 (no foreign package is
+# unpacks the target's libevent, json-c, libproc2, Mbed TLS and libcrypto (no foreign package is
 # installed on this machine).  Optional: when they cannot be installed,
 # deps.sh says so and goes on, and those tests skip with that reason.
 CROSS_PKGS="gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf

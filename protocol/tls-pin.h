@@ -2,9 +2,11 @@
 /*
  * tls-pin.h -- checking a main node's certificate chain against the pin
  * of a token (README "Security"): the SHA-256 of the cluster CA in DER.
- * Shared by the worker and the clients; the main node hashes its CA with
- * the same function to write its tokens.  Needs OpenSSL (libcrypto), so
- * it is a library of its own (libtlspin.a), not part of libprotocol.
+ * Used by the clients (encore, encore-top); the main node hashes its CA
+ * with the same function to write its tokens.  The worker checks its
+ * chain the same way with Mbed TLS (worker-node/upstream-tls.c).  Needs
+ * OpenSSL (libcrypto), so it is a library of its own (libtlspin.a), not
+ * part of libprotocol.
  */
 #ifndef TLS_PIN_H
 #define TLS_PIN_H

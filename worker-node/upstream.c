@@ -16,7 +16,7 @@
  *
  * With a pin (a pinned join token, or STATE/ca.pin kept from one) the
  * link is TLS: once TCP connects, the socket's bufferevent goes under an
- * OpenSSL filter, the handshake checks the main node's chain against the
+ * Mbed TLS filter, the handshake checks the main node's chain against the
  * pin (upstream-tls.c), and only then is register sent.  A main node that
  * fails the check gets nothing and is tried again after a minute, as a
  * refused join token is: a device moved to another network, or whose
@@ -49,11 +49,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/ssl.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/util.h>
@@ -90,9 +88,9 @@ enum up_state {
 };
 
 /*
- * The link.  bev and dns are owned; under TLS bev is the OpenSSL filter,
- * which owns the socket's bufferevent and the SSL.  key is the device key
- * read from STATE/device.key (owned, NULL when there is none).
+ * The link.  bev and dns are owned; under TLS bev is the TLS filter,
+ * which owns the socket's bufferevent and the session.  key is the
+ * device key read from STATE/device.key (owned, NULL when there is none).
  */
 static struct {
 	enum up_state		 state;
@@ -748,11 +746,11 @@ upstream_tls_refused(const struct upstream_tls_check *r)
 static void
 upstream_tls_done(struct bufferevent *bev)
 {
-	SSL	*ssl = bufferevent_openssl_get_ssl(bev);
+	char	session[128];
 
-	log_info("event=tls main=%s:%s protocol=%s cipher=%s ca=%s",
-	    wconf.main_host, wconf.main_port, SSL_get_version(ssl),
-	    SSL_get_cipher_name(ssl), wconf.pin);
+	log_info("event=tls main=%s:%s %s ca=%s", wconf.main_host,
+	    wconf.main_port, upstream_tls_session(session, sizeof session),
+	    wconf.pin);
 	if (wconf.pin_from_token && strcmp(up.stored_pin, wconf.pin) != 0) {
 		if (cred_pin_store(wconf.state_dir, wconf.pin) != 0)
 			log_warn("event=pin_store_failed dir=\"%s\" error=\"%s\" "
@@ -785,24 +783,17 @@ upstream_tls_start(void)
 	struct bufferevent	*tb;
 	struct timeval		 ack_tv = { UP_ACK_TIMEOUT, 0 };
 	struct timeval		 wtv = { UP_WRITE_TIMEOUT, 0 };
-	SSL			*ssl;
 	char			*cause;
 
-	if ((ssl = upstream_tls_new(wconf.pin, &cause)) == NULL) {
+	if ((tb = upstream_tls_wrap(up.bev, wconf.pin, &cause)) == NULL) {
 		upstream_close(cause, -1);
 		free(cause);
 		return;
 	}
-	tb = bufferevent_openssl_filter_new(worker_base, up.bev, ssl,
-	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE|
-	    BEV_OPT_DEFER_CALLBACKS);
-	if (tb == NULL)
-		fatalx("cannot create a TLS bufferevent");
 	/* Records wait in the socket's buffer up to a bound; past it the
 	 * lines wait in the filter's, where upstream_can_write sees them. */
 	bufferevent_setwatermark(up.bev, EV_WRITE, UP_TLS_OUT_HIGH / 2,
 	    UP_TLS_OUT_HIGH);
-	bufferevent_openssl_set_allow_dirty_shutdown(tb, 1);
 	up.bev = tb;
 	up.tls = 1;
 	up.state = UP_HANDSHAKE;
@@ -817,21 +808,13 @@ upstream_tls_start(void)
 	    wconf.main_port);
 }
 
-/* Why a TLS connection failed, from the OpenSSL errors it kept (caller
- * frees). */
+/* Why a TLS connection failed (caller frees). */
 static char *
-upstream_tls_why(struct bufferevent *bev, short events)
+upstream_tls_failed(short events)
 {
-	unsigned long	 e, first = 0;
-	char		 err[256], *why;
+	char	 err[256], *why;
 
-	/* libevent keeps SSL_get_error()'s code (a small number) and the
-	 * error queue; the queue's newest entry comes out first. */
-	while ((e = bufferevent_get_openssl_error(bev)) != 0) {
-		if (first == 0 && e > SSL_ERROR_WANT_RETRY_VERIFY)
-			first = e;
-	}
-	if (first == 0) {
+	if (upstream_tls_why(err, sizeof err) == NULL) {
 		if (events & BEV_EVENT_EOF)
 			return (xstrdup("connection closed by the main node"));
 		if (events & BEV_EVENT_TIMEOUT)
@@ -839,7 +822,6 @@ upstream_tls_why(struct bufferevent *bev, short events)
 		return (xstrdup(evutil_socket_error_to_string(
 		    EVUTIL_SOCKET_ERROR())));
 	}
-	upstream_tls_describe(first, err, sizeof err);
 	if (up.state != UP_HANDSHAKE) {
 		xasprintf(&why, "TLS error: %s", err);
 		return (why);
@@ -878,14 +860,12 @@ upstream_event_cb(struct bufferevent *bev, short events, void *arg)
 		r = upstream_tls_result();
 		if (r->result == UPSTREAM_TLS_NO_CA ||
 		    r->result == UPSTREAM_TLS_NOT_SIGNED) {
-			while (bufferevent_get_openssl_error(bev) != 0)
-				;
 			upstream_tls_refused(r);
 			return;
 		}
 	}
 	if (up.tls)
-		why = upstream_tls_why(bev, events);
+		why = upstream_tls_failed(events);
 	else if (events & BEV_EVENT_EOF)
 		why = xstrdup("connection closed by the main node");
 	else if (events & BEV_EVENT_TIMEOUT)

@@ -162,8 +162,9 @@ int	cred_pin_store(const char *dir, const char *pin);
  * with *cause. */
 char	*cred_secret_load(const char *dir, char **cause);
 
-/* upstream-tls.c: TLS on the link, checked against the pin */
-struct ssl_st;
+/* upstream-tls.c: TLS on the link (Mbed TLS), checked against the pin */
+struct bufferevent;
+struct mbedtls_x509_crt;
 enum upstream_tls_result {
 	UPSTREAM_TLS_NONE,	/* no check ran (the handshake failed first) */
 	UPSTREAM_TLS_OK,
@@ -176,16 +177,25 @@ struct upstream_tls_check {
 	char	got[CRED_PIN_HEX + 1];	/* the CA presented, or "none" */
 	char	leaf[CRED_PIN_HEX + 1];	/* the server certificate's hash */
 };
-/* A client session that checks the main node against pin, or NULL with
- * *cause (caller frees). */
-struct ssl_st *upstream_tls_new(const char *pin, char **cause);
+/* The TCP connection sock under TLS checked against pin: the filter
+ * bufferevent to use from now on (it owns sock), or NULL with *cause.
+ * It reports BEV_EVENT_CONNECTED once the chain is checked. */
+struct bufferevent *upstream_tls_wrap(struct bufferevent *sock,
+	    const char *pin, char **cause);
+/* Check a presented chain (peer: the server's certificate, then the
+ * others) against pin into r; pure. */
+enum upstream_tls_result upstream_tls_check_chain(
+	    const struct mbedtls_x509_crt *peer, const char *pin,
+	    struct upstream_tls_check *r);
 /* What the last handshake's chain check found (borrowed). */
 const struct upstream_tls_check *upstream_tls_result(void);
-/* The most specific queued OpenSSL error into buf (queue emptied). */
-const char *upstream_tls_error(char *buf, size_t size);
-/* An OpenSSL error code as words into buf. */
-const char *upstream_tls_describe(unsigned long e, char *buf, size_t size);
-/* Free the context (at exit). */
+/* The last connection's TLS error as words into buf, or NULL if none. */
+const char *upstream_tls_why(char *buf, size_t size);
+/* "protocol=... cipher=..." of the current session into buf. */
+const char *upstream_tls_session(char *buf, size_t size);
+/* A Mbed TLS error code as words into buf. */
+const char *upstream_tls_describe(int err, char *buf, size_t size);
+/* Free the configuration (at exit). */
 void	upstream_tls_stop(void);
 
 /* sampler.c */

@@ -8,7 +8,7 @@
 # Run it from a clone of the encore repository inside Termux (F-Droid or
 # GitHub build of Termux; the Play Store one is outdated).  It:
 #  1. installs the build dependencies with pkg (clang make pkg-config
-#     libevent json-c openssl, and termux-services);
+#     libevent json-c mbedtls openssl, and termux-services);
 #  2. builds encore-worker with NO_PROC2=1: Termux packages no libproc2, so
 #     the profiler reads /proc with its own parsers (the same ones the tests
 #     run on captured trees); SQLite and ncurses are not needed;
@@ -35,11 +35,14 @@ if ! command -v pkg >/dev/null 2>&1; then
 fi
 
 echo "install.sh: installing build dependencies"
-pkg install -y clang make pkg-config libevent json-c openssl termux-services
+pkg install -y clang make pkg-config libevent json-c mbedtls openssl \
+    termux-services
 
 echo "install.sh: building encore-worker (NO_PROC2=1)"
 # WERROR=: the user's build, which a new compiler warning must not stop.
+# WORKER_SHA=-lcrypto: Termux's openssl has no static archive.
 make -C "$here" O=build/termux BIN=build/termux/bin NO_PROC2=1 CC=clang WERROR= \
+    WORKER_SHA=-lcrypto \
     build/termux/bin/encore-worker
 install -m 0755 "$here/build/termux/bin/encore-worker" "$PREFIX/bin/"
 "$PREFIX/bin/encore-worker" --version

@@ -137,12 +137,18 @@ def test_depends_follow_what_each_binary_links(debs):
     assert "libevent-2.1-7" in dep["encore-main"], dep
     assert "libevent-2.1-7" in dep["encore-tools"], dep
     # The worker links libevent's parts, not libevent.so (Makefile).
-    for lib in ("libevent-core-2.1-7", "libevent-extra-2.1-7",
-                "libevent-openssl-2.1-7"):
+    for lib in ("libevent-core-2.1-7", "libevent-extra-2.1-7"):
         assert lib in dep["encore-worker"], dep
     assert "libevent-2.1-7 " not in dep["encore-worker"], dep
     assert "libsqlite3-0" in dep["encore-main"]
-    assert "libproc2-0" in dep["encore-worker"]
+    assert "libssl3" in dep["encore-main"]
+    # Its TLS is Mbed TLS; libproc2 and libcrypto's SHA-256 come from
+    # their archives, so neither they nor libsystemd load (README,
+    # "Dependencies").
+    for lib in ("libmbedtls14", "libmbedx509-1", "libmbedcrypto7"):
+        assert lib in dep["encore-worker"], dep
+    for lib in ("libproc2-0", "libssl3", "libevent-openssl", "libsystemd0"):
+        assert lib not in dep["encore-worker"], dep
     assert "libncursesw6" in dep["encore-tools"]
     # README: the worker links no SQLite and no ncurses.
     assert "sqlite" not in dep["encore-worker"]
@@ -353,7 +359,8 @@ def test_cross_worker_deb(tmp_path):
     deb = str(tmp_path / "out" / debs[0])
     assert field(deb, "Architecture") == "arm64"
     dep = field(deb, "Depends")
-    assert "libproc2-0" in dep and "sqlite" not in dep
+    assert "libmbedtls14" in dep and "sqlite" not in dep
+    assert "libproc2-0" not in dep and "libssl3" not in dep
     root = tmp_path / "root"
     subprocess.run(["dpkg-deb", "-x", deb, str(root)], check=True)
     r = subprocess.run([qemu, "-L", os.path.join(ROOT, "build", "sysroot",

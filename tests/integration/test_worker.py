@@ -148,11 +148,9 @@ def test_worker_joins_and_reports(cluster):
     assert (st.st_mode & 0o777) == 0o600
 
 
-@pytest.mark.skipif(ASAN, reason="ASan inflates RSS")
 def memory_kb(pid):
     """(RSS, USS) of a process in KiB: USS is the pages it has to itself,
-    RSS adds the shared pages of its libraries (libcrypto's alone are some
-    3.5 MiB once TLS ran; every other process using OpenSSL shares them)."""
+    RSS adds the shared pages of its libraries."""
     with open("/proc/%d/status" % pid) as f:
         rss = [int(l.split()[1]) for l in f if l.startswith("VmRSS:")][0]
     uss = 0
@@ -165,7 +163,10 @@ def memory_kb(pid):
 
 def test_idle_footprint(cluster):
     """Idle, a worker costs little: with the pinned join token (TLS) and
-    with the bare secret (plaintext), its own memory stays under 2 MiB."""
+    with the bare secret (plaintext), its own memory stays under 2 MiB,
+    and its RSS near the README's 4 MiB target (about 3.4 and 3.0 MiB
+    measured; these bounds catch a return of OpenSSL's client, 8 MiB, or
+    of libsystemd, not a few pages)."""
     cluster.start_main()
     w = cluster.start_worker("w1")
     bare = os.path.join(cluster.tmp, "bare.token")
@@ -176,7 +177,7 @@ def test_idle_footprint(cluster):
     cluster.wait_state("w2", "online")
     assert "event=tls " in w.output() and "tls=off" in w2.output()
     time.sleep(2)
-    for p, rss_max in ((w, 12 * 1024), (w2, 8 * 1024)):
+    for p, rss_max in ((w, 5 * 1024), (w2, 4608)):
         rss, uss = memory_kb(p.pid)
         if not ASAN:
             assert uss < 2 * 1024, "idle USS %d KiB (RSS %d)" % (uss, rss)

@@ -497,43 +497,64 @@ PYEOF
 # (event=file_fetched), and the main node's largest RSS meanwhile.  The
 # input is one MiB of /dev/urandom repeated with a counter stamped in each
 # MiB (tests/integration/files_helper.py), so its hash is of real bytes;
-# it is uploaded from disk first, then a task `true` that takes it.
+# it is uploaded from disk first, then a task `true` that takes it.  Once
+# with the pinned token (TLS: the worker's Mbed TLS decrypts), once with
+# the bare secret (plaintext: what the main node serves when the worker's
+# crypto is not in the way).
 if want s16; then
 	start_main s16
-	mkdir -p "$SDIR/w1"
-	"$BIN/encore-worker" --main "127.0.0.1:$PORT" --token-file "$JT" \
-	    --id file-1 --state-dir "$SDIR/w1" --runtime none --cache-mb 2048 \
-	    --log-level info >"$SDIR/w1.log" 2>&1 &
-	WPIDS=$!
-	i=0
-	while [ $i -lt 100 ]; do
-		n=$(text_cmd "$PORT" status | awk -F': ' '/^devices_online/ { print $2 }')
-		[ "${n:-0}" -ge 1 ] && break
-		sleep 0.1
-		i=$((i + 1))
-	done
+	BARE=$SDIR/bare.token
+	sed 's/^ENC1:[0-9a-f]*://' "$JT" >"$BARE"
 	peak=0
-	if python3 "$(dirname "$0")/../integration/files_helper.py" "$PORT" \
-	    "$OT" "$SDIR/big.bin" 1024 submit >"$SDIR/upload.out" \
-	    2>"$SDIR/upload.err"; then
+	for mode in tls plain; do
+		tf=$JT name=file_mb_per_s
+		[ $mode = plain ] && tf=$BARE name=file_mb_per_s_plain
+		mkdir -p "$SDIR/$mode"
+		"$BIN/encore-worker" --main "127.0.0.1:$PORT" --token-file "$tf" \
+		    --id "file-$mode" --state-dir "$SDIR/$mode" --runtime none \
+		    --cache-mb 2048 --log-level info >"$SDIR/$mode.log" 2>&1 &
+		WPIDS=$!
 		i=0
-		while [ $i -lt 1200 ] && ! grep -q "event=file_fetched" "$SDIR/w1.log"; do
-			r=$(rss_kb "$MAIN_PID")
-			[ "${r:-0}" -gt "$peak" ] && peak=$r
+		while [ $i -lt 100 ]; do
+			n=$(text_cmd "$PORT" status | awk -F': ' '/^devices_online/ { print $2 }')
+			[ "${n:-0}" -ge 1 ] && break
 			sleep 0.1
 			i=$((i + 1))
 		done
-	fi
-	mbs=$(sed -n 's/.*event=file_fetched .*mb_per_s=\([0-9.]*\).*/\1/p' "$SDIR/w1.log" | head -1)
-	if [ -z "$mbs" ]; then
-		echo "# s16: the input did not reach the worker; logs in $WORK" >&2
-		FAILED=1
-	fi
-	echo "bench: file_mb_per_s ${mbs:-nan} MB/s"
+		if python3 "$(dirname "$0")/../integration/files_helper.py" \
+		    "$PORT" "$OT" "$SDIR/big.bin" 1024 submit \
+		    >"$SDIR/upload-$mode.out" 2>"$SDIR/upload-$mode.err"; then
+			i=0
+			while [ $i -lt 1200 ] && ! grep -q "event=file_fetched" \
+			    "$SDIR/$mode.log"; do
+				r=$(rss_kb "$MAIN_PID")
+				[ "${r:-0}" -gt "$peak" ] && peak=$r
+				sleep 0.1
+				i=$((i + 1))
+			done
+		fi
+		mbs=$(sed -n 's/.*event=file_fetched .*mb_per_s=\([0-9.]*\).*/\1/p' \
+		    "$SDIR/$mode.log" | head -1)
+		if [ -z "$mbs" ]; then
+			echo "# s16: the input did not reach the $mode worker;" \
+			    "logs in $WORK" >&2
+			FAILED=1
+		fi
+		echo "bench: $name ${mbs:-nan} MB/s"
+		rm -f "$SDIR/big.bin"
+		rm -rf "$SDIR/$mode/cache" "$SDIR/$mode/work"
+		stop_workers
+		# The next worker must be the only one online.
+		i=0
+		while [ $i -lt 100 ]; do
+			n=$(text_cmd "$PORT" status | awk -F': ' '/^devices_online/ { print $2 }')
+			[ "${n:-1}" -eq 0 ] && break
+			sleep 0.1
+			i=$((i + 1))
+		done
+	done
 	awk -v k="$peak" 'BEGIN { printf "bench: file_main_rss_mb %.1f MB\n", k / 1024 }'
-	rm -f "$SDIR/big.bin"
-	rm -rf "$SDIR/state/files" "$SDIR/w1/cache" "$SDIR/w1/work"
-	stop_workers
+	rm -rf "$SDIR/state/files"
 	stop_main
 fi
 

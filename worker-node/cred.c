@@ -201,9 +201,10 @@ cred_pin_store(const char *dir, const char *pin)
  * by its system call number, as Android's libc before API 28 has no
  * wrapper; /dev/urandom where the kernel has no such call.  Not OpenSSL's
  * RAND_bytes: setting up its generator costs a plaintext worker some
- * 2 MiB of RSS for 32 bytes.
+ * 2 MiB of RSS for 32 bytes.  Also Mbed TLS's generator
+ * (upstream-tls.c).
  */
-static int
+int
 cred_random(unsigned char *buf, size_t size)
 {
 	size_t	off = 0;

@@ -32,9 +32,7 @@
  * connection gets its own session, freed with the filter.
  */
 #include <sys/types.h>
-#include <sys/random.h>
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,22 +201,11 @@ upstream_tls_check_chain(const struct mbedtls_x509_crt *peer,
 	return (r->result);
 }
 
-/* Random bytes for Mbed TLS, from the kernel. */
+/* Random bytes for Mbed TLS, from the kernel (cred.c). */
 static int
 upstream_tls_random(void *arg, unsigned char *out, size_t len)
 {
-	ssize_t	n;
-
-	while (len > 0) {
-		if ((n = getrandom(out, len, 0)) < 0) {
-			if (errno == EINTR)
-				continue;
-			return (-1);
-		}
-		out += n;
-		len -= (size_t)n;
-	}
-	return (0);
+	return (cred_random(out, len) == 0 ? 0 : -1);
 }
 
 /* Records to the socket: all of them, into its output buffer. */

@@ -158,6 +158,8 @@ char	*cred_secret_parse(const char *data, size_t len);
 int	cred_pin_load(const char *dir, char *pin, char **cause);
 /* Keep pin in dir/ca.pin: 0, or -1 with errno. */
 int	cred_pin_store(const char *dir, const char *pin);
+/* size random bytes from the kernel into buf: 0, or -1. */
+int	cred_random(unsigned char *buf, size_t size);
 /* This device's join secret (made on first use; caller frees), or NULL
  * with *cause. */
 char	*cred_secret_load(const char *dir, char **cause);

@@ -301,7 +301,7 @@ int	spool_work_make(const char *path);
  * the next task under another name). */
 void	spool_work_done(const char *path);
 
-/* hash.c: SHA-256 (OpenSSL's), and hashing a file from the loop */
+/* hash.c: SHA-256 (libcrypto's, static), and hashing a file from the loop */
 struct hash;
 struct hash_job;
 struct hash	*hash_new(void);

@@ -433,7 +433,7 @@ fuzz: $(FUZZ_BINS)
 			tail -60 build/fuzz/$$n.log; exit 1; fi; \
 		tail -1 build/fuzz/$$n.log; done
 fuzz-smoke:
-	$(MAKE) fuzz FUZZ_TIME=10
+	$(MAKE) fuzz FUZZ_TIME=5
 
 # The swarm simulator is built for bench and test, not by `all`.
 $(BIN)/encore-swarm: $(O)/tests/bench/encore-swarm.o $(LIBPROTO)

@@ -300,6 +300,18 @@ if want s6; then
 	stop_main
 fi
 
+# Wait up to 10 s until the main node's devices_online OP N (-ge, -eq).
+wait_online() {
+	i=0
+	while [ $i -lt 100 ]; do
+		on=$(text_cmd "$PORT" status | awk -F': ' '/^devices_online/ { print $2 }')
+		[ "${on:--1}" "$1" "$2" ] && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
 # Start $1 real encore-workers (8 slots each) on the current main node
 # and wait until they are online; their pids in WPIDS.  The token files
 # of the first ones may follow (default: the pinned join.token, so TLS).
@@ -317,13 +329,7 @@ start_workers() {
 		    ${WORKER_OPTS:-} >"$SDIR/w$w.log" 2>&1 &
 		WPIDS="$WPIDS $!"
 	done
-	i=0
-	while [ $i -lt 100 ]; do
-		on=$(text_cmd "$PORT" status | awk -F': ' '/^devices_online/ { print $2 }')
-		[ "${on:-0}" -ge "$n" ] && break
-		sleep 0.1
-		i=$((i + 1))
-	done
+	wait_online -ge "$n" || true
 }
 
 stop_workers() {
@@ -514,13 +520,7 @@ if want s16; then
 		    --id "file-$mode" --state-dir "$SDIR/$mode" --runtime none \
 		    --cache-mb 2048 --log-level info >"$SDIR/$mode.log" 2>&1 &
 		WPIDS=$!
-		i=0
-		while [ $i -lt 100 ]; do
-			n=$(text_cmd "$PORT" status | awk -F': ' '/^devices_online/ { print $2 }')
-			[ "${n:-0}" -ge 1 ] && break
-			sleep 0.1
-			i=$((i + 1))
-		done
+		wait_online -ge 1 || true
 		if python3 "$(dirname "$0")/../integration/files_helper.py" \
 		    "$PORT" "$OT" "$SDIR/big.bin" 1024 submit \
 		    >"$SDIR/upload-$mode.out" 2>"$SDIR/upload-$mode.err"; then
@@ -545,13 +545,7 @@ if want s16; then
 		rm -rf "$SDIR/$mode/cache" "$SDIR/$mode/work"
 		stop_workers
 		# The next worker must be the only one online.
-		i=0
-		while [ $i -lt 100 ]; do
-			n=$(text_cmd "$PORT" status | awk -F': ' '/^devices_online/ { print $2 }')
-			[ "${n:-1}" -eq 0 ] && break
-			sleep 0.1
-			i=$((i + 1))
-		done
+		wait_online -eq 0 || true
 	done
 	awk -v k="$peak" 'BEGIN { printf "bench: file_main_rss_mb %.1f MB\n", k / 1024 }'
 	rm -rf "$SDIR/state/files"

@@ -3,16 +3,18 @@
 
 Focus of this file: `make CROSS=aarch64-linux-gnu` and `make
 CROSS=arm-linux-gnueabihf` produce an encore-worker for a Raspberry Pi
-(arm64 Pi 4/5, ARMv7 Pi 2/3) that joins a real x86 main node, reports the
-architecture it runs as, and runs a command task.
+(arm64 Pi 4/5, ARMv7 Pi 2/3) that joins a real x86 main node over TLS
+with the pinned join token (the target's Mbed TLS, checked against the
+pin), reports the architecture it runs as, and runs a command task.
 
 How it runs: the test builds the worker itself (make CROSS=..., about 15 s
 each; the target's libraries come from the sysroot packaging/
 cross-sysroot.sh unpacks into build/sysroot/TRIPLET), then starts it as
 `qemu-aarch64-static -L build/sysroot/aarch64-linux-gnu encore-worker ...`.
 The sysroot holds the target's loader and libc as well as libevent, json-c
-and libproc2, so -L needs no other directory (/usr/aarch64-linux-gnu from
-the cross toolchain would have libc but not those three).
+and Mbed TLS (libproc2 and libcrypto's SHA-256 are linked in from their
+archives), so -L needs no other directory (/usr/aarch64-linux-gnu from
+the cross toolchain would have libc but not those).
 
 What the profile says under qemu-user, and so what is asserted:
 - architecture: uname(2) is emulated, so the worker reports the target's
@@ -120,6 +122,10 @@ def test_cross_worker_joins_and_runs_a_task(cross_worker, cluster):
     cluster.procs.append(p)
 
     cluster.wait_state(dev, "online", timeout=60)
+    # The pinned token: TLS 1.2 with the worker's ChaCha20-Poly1305.
+    assert "event=tls " in p.output(), p.output()
+    assert "protocol=TLSv1.2 cipher=TLS-ECDHE-ECDSA-WITH-CHACHA20-POLY1305" \
+        in p.output(), p.output()
     row = cluster.devices_csv()[dev]
     assert row["arch"] == machine, row
     assert row["platform"] == "linux"

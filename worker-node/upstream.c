@@ -49,7 +49,6 @@
 #include <string.h>
 #include <unistd.h>
 
-
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/dns.h>

@@ -478,3 +478,142 @@ def test_join_secret_tells_the_device_from_a_token_holder(cluster):
     assert os.path.exists(os.path.join(real_dir, "device.key"))
     assert "event=key_stored" in back.output()
     op.close()
+
+
+# ---- broken and hostile peers ----
+
+class OnePeer:
+    """A TCP server on a free loopback port that, for each connection,
+    reads what comes for a moment, keeps it, then answers reply (may be
+    b"") and closes."""
+
+    def __init__(self, reply):
+        self.reply = reply
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(8)
+        self.port = self.lsock.getsockname()[1]
+        self.got = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            c.settimeout(1.0)
+            data = b""
+            try:
+                data = c.recv(65536)
+                if self.reply:
+                    c.sendall(self.reply)
+            except OSError:
+                pass
+            self.got.append(data)
+            c.close()
+
+    def close(self):
+        self.lsock.close()
+
+
+class FlippingProxy(RecordingProxy):
+    """A RecordingProxy that, on the first connection only, flips one bit
+    of the first TLS application-data record the main node sends (what a
+    network that corrupts, or an attacker who tampers, does)."""
+
+    def __init__(self, target):
+        self.flipped = False
+        super().__init__(target)
+
+    def _pump(self, src, dst, buf):
+        with self.lock:
+            first_down = len(self.streams) == 1 and buf is self.streams[0][1]
+        if not first_down:
+            return super()._pump(src, dst, buf)
+        pos, flip_at, seen = 0, None, 0
+        try:
+            while True:
+                data = bytearray(src.recv(65536))
+                if not data:
+                    break
+                with self.lock:
+                    buf += data
+                    # Walk the record headers: type, version, length.
+                    while flip_at is None and pos + 5 <= len(buf):
+                        length = int.from_bytes(buf[pos + 3:pos + 5], "big")
+                        if buf[pos] == 0x17:
+                            flip_at = pos + 5 + length - 1
+                        pos += 5 + length
+                if flip_at is not None and not self.flipped and \
+                        seen <= flip_at < seen + len(data):
+                    data[flip_at - seen] ^= 1
+                    self.flipped = True
+                seen += len(data)
+                dst.sendall(bytes(data))
+        except OSError:
+            pass
+        try:
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+
+def test_broken_peers_are_named_and_survived(cluster):
+    """A pinned worker whose --main leads to a peer that does not speak
+    TLS, or that hangs up in the handshake, says so, sends nothing but its
+    client hello and keeps trying; a record tampered with on the way is
+    caught by its integrity check, the link dropped and made again."""
+    cluster.start_main()
+    secret = secret_of(cluster.token("join"))
+    for reply, words in (
+            (b"HTTP/1.0 400 Bad Request\r\n\r\n",
+             "TLS handshake failed: invalid record (the peer does not "
+             "speak TLS)"),
+            (b"", "connection closed by the main node")):
+        peer = OnePeer(reply)
+        try:
+            st = os.path.join(cluster.tmp, "w-peer-%d" % len(reply))
+            os.makedirs(st)
+            p = Proc([binpath("encore-worker"), "--main",
+                      "127.0.0.1:%d" % peer.port, "--id", "peer",
+                      "--state-dir", st, "--runtime", "none",
+                      "--log-level", "debug", "--token-file",
+                      os.path.join(cluster.state, "join.token")],
+                     os.path.join(cluster.tmp, "worker-peer-%d.log" %
+                                  len(reply)))
+            cluster.procs.append(p)
+            wait_for(lambda: p.output().count("event=disconnected") >= 2,
+                     30, what="two attempts against the broken peer")
+            assert words in p.output(), p.output()
+            assert p.alive(), p.output()
+            assert peer.got, "the peer saw no connection"
+            for data in peer.got:
+                # A TLS handshake record (the client hello), nothing else.
+                assert data[:2] == b"\x16\x03", data[:16]
+                assert secret.encode() not in data
+            assert p.stop() == 0, p.output()
+        finally:
+            peer.close()
+
+    proxy = FlippingProxy(cluster.port)
+    try:
+        w = start_worker_in(cluster, "flip", "flip", wdir(cluster, "flip"),
+                            "--main", "127.0.0.1:%d" % proxy.port,
+                            token_file=os.path.join(cluster.state,
+                                                    "join.token"))
+        # The first record back (register_ack) is the tampered one; the
+        # second connection is left alone.
+        wait_for(lambda: w.output().count("event=tls ") >= 2, 60,
+                 what="a second TLS session after the tampered record")
+        assert proxy.flipped
+        out = w.output()
+        assert "TLS error: a record failed its integrity check" in out, out
+        cluster.wait_state("flip", "online", timeout=60)
+        op = tls_operator(cluster)
+        tid, t = submit_and_wait(op, ["echo", "after-a-bad-record"])
+        assert t["state"] == "completed" and t["device"] == "flip", t
+        op.close()
+        assert w.stop() == 0, w.output()
+    finally:
+        proxy.close()

@@ -239,11 +239,13 @@ check:
 # Everything: unit tests, the same under ASan+UBSan, a short fuzz run, the
 # integration tests against the sanitizer build (any sanitizer report of any
 # process fails its test), then against the normal build, whose pytest
-# summary is the last line.
+# summary is the last line.  The builds use every core (TEST_JOBS); the
+# tests run one at a time.
+TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 test: deps
-	$(MAKE) all unit $(BIN)/encore-swarm
-	$(MAKE) fuzz-smoke
-	$(MAKE) asan-integration
+	$(MAKE) -j$(TEST_JOBS) all unit $(BIN)/encore-swarm
+	$(MAKE) -j$(TEST_JOBS) fuzz-smoke
+	$(MAKE) -j$(TEST_JOBS) asan-integration
 	ENCORE_BIN=$(CURDIR)/$(BIN) $(PYTEST) $(PYTEST_ARGS) tests/integration
 
 # Tests under AddressSanitizer + UndefinedBehaviorSanitizer.

@@ -25,7 +25,10 @@
  * its open entries once it passes SPOOL_JOURNAL_MAX.  Working directories
  * (STATE/work/KEY) left empty by their task are kept, renamed, for the
  * next one: making a directory costs a small device more than starting a
- * small task.
+ * small task.  Likewise an acknowledged result file is not deleted but
+ * renamed to STATE/run/.spare-N and written over for a later result:
+ * creating and deleting a file per task cost the worker a sixth of its
+ * CPU (the file system looks for a free inode each time).
  *
  * Nothing is fsync'ed (two fsyncs per task cost a third of a small
  * device's task rate).  A crash of the worker loses nothing: the kernel
@@ -61,6 +64,7 @@
 #define SPOOL_SEGS	2		/* segments kept per attempt */
 #define SPOOL_JOURNAL_MAX (1024 * 1024)	/* then compacted */
 #define SPOOL_FREE_MAX	16		/* empty work dirs kept */
+#define SPOOL_SPARE_MAX	32		/* acknowledged result files kept */
 #define SPOOL_PUMP	(128 * 1024)	/* bytes replayed per step: more than
 					   the longest line */
 
@@ -73,6 +77,9 @@ static char	*spool_journal_path;	/* STATE/run/journal (owned) */
 static int	 spool_jfd = -1;	/* the journal, for appending */
 static size_t	 spool_jsize;		/* bytes appended since compacted */
 static char	*spool_work_dir;	/* STATE/work (owned) */
+static char	*spool_spare[SPOOL_SPARE_MAX];	/* STATE/run/.spare-N */
+static int	 spool_n_spare;
+static unsigned	 spool_spare_seq;
 
 /* File-name form of (task_id, attempt): unsafe bytes become %XX. */
 static char *
@@ -264,6 +271,71 @@ spool_unqueue(struct spool_rec *r)
 	r->replaying = 0;
 }
 
+/* An acknowledged result file: kept as a spare for a later result, or
+ * deleted when there are enough. */
+static void
+spool_spare_keep(const char *path)
+{
+	char	*spare;
+
+	if (spool_n_spare < SPOOL_SPARE_MAX) {
+		xasprintf(&spare, "%s/.spare-%u", spool_run_dir,
+		    spool_spare_seq++);
+		if (rename(path, spare) == 0) {
+			spool_spare[spool_n_spare++] = spare;
+			return;
+		}
+		free(spare);
+	}
+	unlink(path);
+}
+
+/*
+ * Write a result line to path: over a spare file, renamed into place
+ * once whole, else through a new temporary file.  0, or -1 with errno.
+ */
+static int
+spool_write_result(const char *path, const char *line, size_t len)
+{
+	struct stat	 st;
+	char		*spare;
+	size_t		 off = 0;
+	ssize_t		 n;
+	int		 fd, ok;
+
+	while (spool_n_spare > 0) {
+		spare = spool_spare[--spool_n_spare];
+		/* Not O_TRUNC: ext4 writes a file cut to nothing back to
+		 * disk on close (its auto_da_alloc), which costs more than
+		 * a new file.  Written over, then cut to the new length. */
+		ok = (fd = open(spare, O_WRONLY|O_CLOEXEC|O_NOFOLLOW)) != -1 &&
+		    fstat(fd, &st) == 0;
+		while (ok && off < len) {
+			if ((n = write(fd, line + off, len - off)) == -1 &&
+			    errno == EINTR)
+				continue;
+			if (n <= 0)
+				ok = 0;
+			else
+				off += (size_t)n;
+		}
+		if (ok && st.st_size > (off_t)len &&
+		    ftruncate(fd, (off_t)len) != 0)
+			ok = 0;
+		if (fd != -1 && close(fd) != 0)
+			ok = 0;
+		if (ok && rename(spare, path) == 0) {
+			free(spare);
+			return (0);
+		}
+		/* A full disk fails the fallback too and says so. */
+		unlink(spare);
+		free(spare);
+		off = 0;
+	}
+	return (worker_write_file(path, line, len, 0));
+}
+
 /* Delete a record's files and free it. */
 static void
 spool_drop_rec(struct spool_rec *r)
@@ -276,7 +348,7 @@ spool_drop_rec(struct spool_rec *r)
 	for (n = r->seg_lo; r->nseg > 0 && n <= r->seg_hi; n++)
 		unlink(spool_seg_path(r, n));
 	if (r->has_result)
-		unlink(spool_path(r->task_id, r->attempt));
+		spool_spare_keep(spool_path(r->task_id, r->attempt));
 	files_result_done(r->task_id, r->attempt);
 	TAILQ_REMOVE(&spool_recs, r, entry);
 	free(r->task_id);
@@ -438,8 +510,7 @@ spool_result(const struct msg *m)
 	if (r->wfd != -1)
 		close(r->wfd);
 	r->wfd = -1;
-	if (worker_write_file(spool_path(task_id, attempt), line, len,
-	    0) != 0)
+	if (spool_write_result(spool_path(task_id, attempt), line, len) != 0)
 		log_error("event=spool_failed task=%s attempt=%d error=\"%s\" "
 		    "msg=\"the result is sent but not kept\"", id, attempt,
 		    strerror(errno));
@@ -758,6 +829,8 @@ spool_stop(void)
 	free(spool_dir);
 	while (spool_n_free > 0)
 		free(spool_free[--spool_n_free]);
+	while (spool_n_spare > 0)
+		free(spool_spare[--spool_n_spare]);
 	free(spool_run_dir);
 	free(spool_journal_path);
 	spool_journal_path = NULL;
@@ -988,6 +1061,8 @@ spool_recover(void)
 
 	if ((d = opendir(spool_run_dir)) != NULL) {
 		while ((de = readdir(d)) != NULL) {
+			if (strncmp(de->d_name, ".spare-", 7) == 0)
+				unlinkat(dirfd(d), de->d_name, 0);
 			if (de->d_name[0] == '.' ||
 			    strncmp(de->d_name, "journal", 7) == 0)
 				continue;

@@ -600,6 +600,58 @@ def test_result_survives_main_outage(cluster):
     assert w.alive()
 
 
+def spares(cluster_tmp, dev="w1"):
+    d = os.path.join(cluster_tmp, "w-" + dev, "run")
+    return sorted(f for f in os.listdir(d) if f.startswith(".spare-"))
+
+
+def test_result_files_are_reused(cluster):
+    """An acknowledged result file is kept (STATE/run/.spare-N, at most 32)
+    and written over for a later result, which must then read back whole
+    even when the file held a longer one; spares left by an earlier run are
+    deleted at start, never replayed."""
+    cluster.start_main(offline_after=30)
+    w = cluster.start_worker("w1")
+    cluster.wait_state("w1", "online")
+    # A failed start: its result carries a long error, so its file is
+    # longer than the next result.
+    tid = submit(cluster, command=["/nonexistent/" + "x" * 600])
+    t = wait_task(cluster, tid)
+    assert t["state"] == "failed", t
+    spool = os.path.join(cluster.tmp, "w-w1", "spool")
+    wait_for(lambda: not os.listdir(spool) and spares(cluster.tmp), 30,
+             what="the result acknowledged and its file kept as a spare")
+    assert len(spares(cluster.tmp)) == 1, spares(cluster.tmp)
+    # The next result goes over that spare while the main node is away,
+    # and is read back from it when the main node returns.
+    tid = submit(cluster, command=["sh", "-c", "sleep 2; exit 7"])
+    wait_task(cluster, tid, states=("running",))
+    cluster.main.kill9()
+    wait_for(lambda: [f for f in os.listdir(spool) if f.endswith(".json")],
+             30, what="the result in the spool")
+    assert spares(cluster.tmp) == [], "the spare was not used"
+    cluster.start_main(offline_after=30)
+    t = wait_task(cluster, tid, timeout=60)
+    assert t["state"] == "failed" and t["exit_code"] == 7, t
+    assert t["attempt"] == 1, t
+    assert "spool_corrupt" not in w.output()
+    wait_for(lambda: not os.listdir(spool), 30, what="spool emptied by acks")
+    # Many results: the spares stay bounded.
+    ids = [submit(cluster, command=["true"]) for _ in range(40)]
+    for tid in ids:
+        assert wait_task(cluster, tid)["state"] == "completed"
+    wait_for(lambda: not os.listdir(spool), 30, what="spool emptied by acks")
+    assert 1 <= len(spares(cluster.tmp)) <= 32, spares(cluster.tmp)
+    # A restart deletes them.
+    w.stop()
+    w = cluster.start_worker("w1")
+    cluster.wait_state("w1", "online")
+    wait_for(lambda: spares(cluster.tmp) == [], 10,
+             what="the spares of the earlier run deleted")
+    tid = submit(cluster, command=["true"])
+    assert wait_task(cluster, tid)["state"] == "completed"
+
+
 # ---- output kept while the main node is away ----
 
 def spool_files(cluster_tmp, dev="w1"):

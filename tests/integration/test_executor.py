@@ -127,6 +127,41 @@ def test_task_and_worker_keep_every_cpu(cluster):
         assert cpus_allowed(f.read()) == mine
 
 
+def sig_masks(status_text):
+    return {l.split(":", 1)[0]: int(l.split(":", 1)[1], 16)
+            for l in status_text.splitlines()
+            if l.split(":", 1)[0] in ("SigBlk", "SigIgn", "SigCgt")}
+
+
+def test_task_starts_with_default_signals(cluster):
+    """A task starts with no signal blocked, ignored or caught, though the
+    worker catches some (TERM, INT, HUP, CHLD), ignores SIGPIPE, and here
+    was started with QUIT and USR2 ignored, as a shell's background job
+    inherits them; the worker's own dispositions stay."""
+    import signal
+    cluster.start_main()
+    old = [signal.signal(s, signal.SIG_IGN)
+           for s in (signal.SIGQUIT, signal.SIGUSR2)]
+    try:
+        w = cluster.start_worker("w1")
+    finally:
+        signal.signal(signal.SIGQUIT, old[0])
+        signal.signal(signal.SIGUSR2, old[1])
+    cluster.wait_state("w1", "online")
+    for _ in range(2):
+        tid = submit(cluster, command=["cat", "/proc/self/status"])
+        t = wait_task(cluster, tid)
+        assert t["state"] == "completed", t
+        assert sig_masks(logs(cluster, tid)) == {
+            "SigBlk": 0, "SigIgn": 0, "SigCgt": 0}
+    with open("/proc/%d/status" % w.pid) as f:
+        m = sig_masks(f.read())
+    bit = lambda s: 1 << (s - 1)  # noqa: E731
+    assert m["SigIgn"] & bit(signal.SIGPIPE) and \
+        m["SigIgn"] & bit(signal.SIGQUIT), m
+    assert m["SigCgt"] & bit(signal.SIGTERM), m
+
+
 def test_env_and_workdir(worker_cluster):
     c = worker_cluster
     tid = submit(c, command=["sh", "-c", 'echo "foo=$FOO"; pwd; touch made'],

@@ -148,6 +148,24 @@ static struct {
 } sb;
 
 /*
+ * Rulesets already built, by the working directory they name: working
+ * directories are kept and renamed for later tasks (spooler.c), and a
+ * rule names the directory itself, not its path, so a task in a kept
+ * directory reuses its ruleset (landlock_restrict_self copies it) instead
+ * of fifteen system calls to build one.  The ruleset holds the directory,
+ * so its (dev, ino) cannot name another one meanwhile.  Only rulesets
+ * with nothing of the task's program in them are kept; the oldest goes
+ * when all slots are taken.
+ */
+#define SANDBOX_LL_CACHE 32
+static struct sandbox_ll {
+	dev_t	dev;
+	ino_t	ino;
+	int	fd;		/* -1: a free slot */
+} sandbox_ll[SANDBOX_LL_CACHE];
+static unsigned	sandbox_ll_next;	/* the next slot to take */
+
+/*
  * A task cgroup, BASE/task-N, kept for the next task once it is empty.
  * path is owned; the descriptors are kept open so a task costs no open:
  * dir (the directory, for CLONE_INTO_CGROUP), procs (cgroup.procs,
@@ -649,6 +667,11 @@ sandbox_stop(void)
 		if (sb.rwd_fds[i] != -1)
 			close(sb.rwd_fds[i]);
 	}
+	for (i = 0; i < SANDBOX_LL_CACHE; i++) {
+		if (sandbox_ll[i].fd > 0)
+			close(sandbox_ll[i].fd);
+		sandbox_ll[i].fd = 0;
+	}
 }
 
 /* 1 when limits.memory_mb becomes the cgroup's memory.max. */
@@ -874,29 +897,47 @@ sandbox_ll_rule(int ruleset, int fd, uint64_t access)
 }
 
 /*
- * The Landlock ruleset of a command task: all rights in its working
- * directory, read and execute under the system paths and in exe's
- * directory (unless that is inside the state dir), read and write on a few
- * device files.  Returns the ruleset fd (the caller closes it), -1 when
- * Landlock is not in use, or -2 with *cause.
+ * The directory of exe when the task's ruleset must name it too: exe is
+ * named outside the system paths (the operator chose it), but is not in
+ * the state dir.  NULL if not (caller frees).
  */
-int
-sandbox_landlock_fd(struct sandbox *s, const char *exe, char **cause)
+static char *
+sandbox_exe_dir(const char *exe)
+{
+	char	*dir, *slash;
+	size_t	 i;
+
+	if (exe == NULL || *exe != '/')
+		return (NULL);
+	dir = xstrdup(exe);
+	slash = strrchr(dir, '/');
+	*slash = '\0';
+	for (i = 0; i < sizeof sandbox_ro_paths / sizeof *sandbox_ro_paths;
+	    i++) {
+		if (sandbox_beneath(dir, sandbox_ro_paths[i]))
+			break;	/* a system path already */
+	}
+	if (*dir == '\0' || i < sizeof sandbox_ro_paths /
+	    sizeof *sandbox_ro_paths || sandbox_beneath(dir, wconf.state_dir) ||
+	    sandbox_beneath(wconf.state_dir, dir)) {
+		free(dir);
+		return (NULL);
+	}
+	return (dir);
+}
+
+/* A new ruleset: the worker's own rules, then one for wd_fd. */
+static int
+sandbox_ll_build(int wd_fd)
 {
 	struct ll_ruleset_attr	 attr;
-	char			*dir, *slash;
 	size_t			 i;
-	int			 rs, fd;
+	int			 rs;
 
-	if (sb.ll_abi < 1)
-		return (-1);
 	attr.handled_access_fs = sb.ll_handled;
 	rs = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
-	if (rs < 0) {
-		xasprintf(cause, "cannot create a Landlock ruleset: %s",
-		    strerror(errno));
-		return (-2);
-	}
+	if (rs < 0)
+		return (-1);
 	for (i = 0; i < sizeof sb.ro_fds / sizeof sb.ro_fds[0]; i++) {
 		if (sb.ro_fds[i] != -1 &&
 		    sandbox_ll_rule(rs, sb.ro_fds[i], LL_READ) != 0)
@@ -912,40 +953,68 @@ sandbox_landlock_fd(struct sandbox *s, const char *exe, char **cause)
 		    sandbox_ll_rule(rs, sb.rwd_fds[i], sb.ll_handled) != 0)
 			goto fail;
 	}
-	if ((fd = open(s->workdir, O_PATH|O_DIRECTORY|O_CLOEXEC)) == -1)
+	if (sandbox_ll_rule(rs, wd_fd, sb.ll_handled) != 0)
 		goto fail;
-	if (sandbox_ll_rule(rs, fd, sb.ll_handled) != 0) {
-		close(fd);
-		goto fail;
-	}
-	close(fd);
-	/* The directory of the program itself, if named outside the system
-	 * paths (the operator chose it), but never the state dir. */
-	if (exe != NULL && *exe == '/') {
-		dir = xstrdup(exe);
-		slash = strrchr(dir, '/');
-		*slash = '\0';
-		for (i = 0; i < sizeof sandbox_ro_paths /
-		    sizeof *sandbox_ro_paths; i++) {
-			if (sandbox_beneath(dir, sandbox_ro_paths[i]))
-				break;	/* a system path already */
+	return (rs);
+fail:
+	close(rs);
+	return (-1);
+}
+
+/*
+ * The Landlock ruleset of a command task: all rights in its working
+ * directory, read and execute under the system paths and in exe's
+ * directory (unless that is inside the state dir), read and write on a few
+ * device files.  Returns the ruleset fd (the caller closes it), -1 when
+ * Landlock is not in use, or -2 with *cause.
+ */
+int
+sandbox_landlock_fd(struct sandbox *s, const char *exe, char **cause)
+{
+	struct sandbox_ll	*c;
+	struct stat		 st;
+	char			*dir;
+	size_t			 i;
+	int			 rs, fd, wd;
+
+	if (sb.ll_abi < 1)
+		return (-1);
+	dir = sandbox_exe_dir(exe);
+	if (dir == NULL && stat(s->workdir, &st) == 0) {
+		for (i = 0; i < SANDBOX_LL_CACHE; i++) {
+			c = &sandbox_ll[i];
+			if (c->fd > 0 && c->ino == st.st_ino &&
+			    c->dev == st.st_dev &&
+			    (rs = fcntl(c->fd, F_DUPFD_CLOEXEC, 3)) != -1)
+				return (rs);
 		}
-		if (*dir != '\0' && i == sizeof sandbox_ro_paths /
-		    sizeof *sandbox_ro_paths &&
-		    !sandbox_beneath(dir, wconf.state_dir) &&
-		    !sandbox_beneath(wconf.state_dir, dir) &&
-		    (fd = open(dir, O_PATH|O_DIRECTORY|O_CLOEXEC)) != -1) {
+	}
+	if ((wd = open(s->workdir, O_PATH|O_DIRECTORY|O_CLOEXEC)) == -1 ||
+	    (rs = sandbox_ll_build(wd)) == -1) {
+		xasprintf(cause, "cannot build the Landlock ruleset: %s",
+		    strerror(errno));
+		if (wd != -1)
+			close(wd);
+		free(dir);
+		return (-2);
+	}
+	if (dir != NULL) {
+		if ((fd = open(dir, O_PATH|O_DIRECTORY|O_CLOEXEC)) != -1) {
 			sandbox_ll_rule(rs, fd, LL_READ);
 			close(fd);
 		}
 		free(dir);
+	} else if (fstat(wd, &st) == 0) {
+		c = &sandbox_ll[sandbox_ll_next++ % SANDBOX_LL_CACHE];
+		if (c->fd > 0)
+			close(c->fd);
+		c->dev = st.st_dev;
+		c->ino = st.st_ino;
+		if ((c->fd = fcntl(rs, F_DUPFD_CLOEXEC, 3)) == -1)
+			c->fd = 0;
 	}
+	close(wd);
 	return (rs);
-fail:
-	xasprintf(cause, "cannot build the Landlock ruleset: %s",
-	    strerror(errno));
-	close(rs);
-	return (-2);
 }
 
 /* The task's main process is running as group pgid. */

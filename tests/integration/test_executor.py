@@ -437,6 +437,48 @@ def test_task_cannot_read_device_key(cluster):
         shutil.rmtree(state, ignore_errors=True)
 
 
+def test_task_cannot_touch_another_tasks_directory(cluster):
+    """Under Landlock a task writes its own working directory and not the
+    one of a task running beside it, also when the directories and their
+    rulesets are reused by later tasks (the worker keeps both)."""
+    import shutil
+    import tempfile
+    from conftest import Proc, binpath
+    landlock_or_skip()
+    state = tempfile.mkdtemp(prefix="encore-test-state-", dir="/var/tmp")
+    try:
+        cluster.start_main()
+        argv = [binpath("encore-worker"), "--main",
+                "127.0.0.1:%d" % cluster.port, "--id", "w1", "--state-dir",
+                state, "--runtime", "none", "--log-level", "debug",
+                "--slots", "2",
+                "--token-file", os.path.join(cluster.state, "join.token")]
+        w = Proc(argv, os.path.join(cluster.tmp, "worker-w1.log"))
+        cluster.procs.append(w)
+        cluster.workers["w1"] = w
+        cluster.wait_state("w1", "online")
+        a = submit(cluster, command=["sh", "-c", "echo a > mine; sleep 60"])
+        wait_task(cluster, a, states=("running",))
+        adir = os.path.join(state, "work", "%s-1" % a)
+        wait_for(lambda: os.path.exists(os.path.join(adir, "mine")), 10,
+                 what="task a's file")
+        for i in range(4):
+            b = submit(cluster, command=[
+                "sh", "-c", "touch %s/x; echo touch=$?; cat %s/mine; "
+                "echo cat=$?; echo b%d > here; cat here" % (adir, adir, i)])
+            t = wait_task(cluster, b)
+            out = logs(cluster, b)
+            assert t["state"] == "completed", (t, out)
+            assert "touch=1" in out and "cat=1" in out, out
+            assert "b%d" % i in out, out
+        assert not os.path.exists(os.path.join(adir, "x"))
+        cancel(cluster, a)
+        wait_task(cluster, a)
+        w.stop()
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+
+
 def test_state_dir_under_tmp_is_logged_weak(worker_cluster):
     """Tasks may write /tmp: a state dir there is said to be unprotected."""
     landlock_or_skip()

@@ -7,6 +7,11 @@
  * chunks, and returns at once: whether the program could be executed is
  * learnt from the exec-status pipe, a loop event like any other (a report
  * arriving on it means the start failed; EOF means execve succeeded).
+ * A child that shares the worker's memory (below; x86-64 so far, where
+ * that has been run) needs no pipe: it writes a failure into the worker's
+ * memory before it exits, the worker resumes only after its exec or exit,
+ * and the outcome goes through the loop as an activated event all the
+ * same.
  * SIGCHLD is a loop event that reaps with wait4() for the resource usage.
  * A job is done when its exec status is known, its process exited and its
  * pipes are drained.  Helpers (runtime kill/rm) are fire-and-forget
@@ -111,17 +116,20 @@ enum job_stage {
 	JOB_STAGE_EXEC,
 };
 
-/* What a failed child writes on the exec-status pipe. */
+/* What a failed child writes on the exec-status pipe, or into the
+ * parent's memory (failed set) when it shares it. */
 struct job_report {
 	int	stage;
 	int	error;
+	int	failed;
 };
 
 /* The child's arguments: all prepared by the parent (borrowed). */
 struct job_child_args {
 	const struct job_spec	*spec;
 	int			 in, out, err;	/* become 0, 1, 2 */
-	int			 reportfd;
+	int			 reportfd;	/* exec-status pipe, or -1 */
+	struct job_report	*report;	/* the parent's, if shared */
 	int			 cgroup_fd;	/* cgroup.procs to enter, -1 */
 	pid_t			 parent;
 	const cpu_set_t		*cpus;		/* to put back before exec */
@@ -151,6 +159,7 @@ struct job {
 	int			 done;		/* done callback ran */
 	int			 statusfd;	/* exec-status pipe, -1 */
 	struct event		*status_ev;
+	struct job_report	 early;		/* the outcome, if no pipe */
 	struct job_stream	 out;
 	struct job_stream	 err;
 	struct event		*drain_ev;	/* give up waiting for EOF */
@@ -473,6 +482,8 @@ job_close_fds(int keep)
 {
 	long	fd;
 
+	if (keep < 3)
+		keep = 2;	/* nothing to keep: from 3 on */
 	if ((keep <= 3 || syscall(SYS_close_range, 3, keep - 1, 0) == 0) &&
 	    syscall(SYS_close_range, keep + 1, ~0U, 0) == 0)
 		return;
@@ -491,7 +502,10 @@ job_child_fail(const struct job_child_args *a, int stage)
 
 	r.stage = stage;
 	r.error = errno;
-	if (write(a->reportfd, &r, sizeof r) < 0)
+	r.failed = 1;
+	if (a->report != NULL)
+		*a->report = r;		/* the worker's own memory */
+	if (a->reportfd != -1 && write(a->reportfd, &r, sizeof r) < 0)
 		_exit(127);
 	_exit(127);
 }
@@ -650,16 +664,18 @@ job_pin_here(cpu_set_t *mine)
 
 /*
  * Start spec as a child with in/out/err as its stdio; returns its pid, or
- * -1 with errno.  *reportfd is the read end of its exec-status pipe.
+ * -1 with errno.  *reportfd is the read end of its exec-status pipe, or
+ * -1 when the child shared the worker's memory: then *report already says
+ * how the start went (report->failed).
  */
 static pid_t
 job_spawn(const struct job_spec *spec, int in, int out, int err,
-    int *reportfd)
+    int *reportfd, struct job_report *report)
 {
 	struct job_child_args	a;
 	cpu_set_t		mine;
 	sigset_t		all, old;
-	int			rep[2], e;
+	int			rep[2] = { -1, -1 }, e, shared;
 	pid_t			pid;
 
 	if (job_stack == NULL) {
@@ -673,8 +689,17 @@ job_spawn(const struct job_spec *spec, int in, int out, int err,
 	if (job_nullfd == -1 &&
 	    (job_nullfd = open("/dev/null", O_RDWR|O_CLOEXEC)) == -1)
 		return (-1);
-	if (pipe2(rep, O_CLOEXEC) != 0)
+#ifdef JOB_CLONE3_VM
+	shared = 1;	/* either way below, the child shares our memory */
+#else
+	/* Elsewhere, a pipe: the fork-style child does not share it, and
+	 * qemu-user (the cross tests) makes glibc's vfork-style clone() a
+	 * fork. */
+	shared = 0;
+#endif
+	if (!shared && pipe2(rep, O_CLOEXEC) != 0)
 		return (-1);
+	memset(report, 0, sizeof *report);
 	if (job_self == 0)
 		job_self = getpid();
 	if (!job_sigs_known)
@@ -684,6 +709,7 @@ job_spawn(const struct job_spec *spec, int in, int out, int err,
 	a.out = out != -1 ? out : job_nullfd;
 	a.err = err != -1 ? err : job_nullfd;
 	a.reportfd = rep[1];
+	a.report = shared ? report : NULL;
 	a.cgroup_fd = spec->cgroup_fd;
 	a.parent = job_self;
 	a.cpus = NULL;
@@ -742,9 +768,11 @@ job_spawn(const struct job_spec *spec, int in, int out, int err,
 		log_warn("event=affinity_failed error=\"%s\" msg=\"the worker "
 		    "stays on one CPU\"", strerror(errno));
 	sigprocmask(SIG_SETMASK, &old, NULL);
-	close(rep[1]);
+	if (rep[1] != -1)
+		close(rep[1]);
 	if (pid == -1) {
-		close(rep[0]);
+		if (rep[0] != -1)
+			close(rep[0]);
 		errno = e;
 		return (-1);
 	}
@@ -787,7 +815,8 @@ job_report_text(const struct job *job, const struct job_report *r)
 	return (s);
 }
 
-/* The exec-status pipe: a report is a failed start, EOF a started one. */
+/* The exec-status pipe: a report is a failed start, EOF a started one.
+ * Without a pipe, the report the child left in job->early. */
 static void
 job_status_cb(evutil_socket_t fd, short events, void *arg)
 {
@@ -796,8 +825,11 @@ job_status_cb(evutil_socket_t fd, short events, void *arg)
 	char			*error = NULL;
 	ssize_t			 n;
 
-	n = read(fd, &r, sizeof r);
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+	if (job->statusfd == -1) {
+		r = job->early;
+		n = r.failed ? (ssize_t)sizeof r : 0;
+	} else if ((n = read(fd, &r, sizeof r)) == -1 &&
+	    (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n == (ssize_t)sizeof r)
 		error = job_report_text(job, &r);
@@ -808,7 +840,8 @@ job_status_cb(evutil_socket_t fd, short events, void *arg)
 	}
 	event_free(job->status_ev);
 	job->status_ev = NULL;
-	close(job->statusfd);
+	if (job->statusfd != -1)
+		close(job->statusfd);
 	job->statusfd = -1;
 	job->started = 1;
 	if (job->cb->started != NULL)
@@ -822,17 +855,18 @@ struct job *
 job_run(const struct job_spec *spec, const struct job_cb *cb, void *arg,
     char **cause)
 {
-	struct job	*job;
-	int		 outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
-	int		 repfd;
-	pid_t		 pid;
+	struct job		*job;
+	struct job_report	 early;
+	int			 outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	int			 repfd;
+	pid_t			 pid;
 
 	if (spec->capture && (pipe2(outp, O_CLOEXEC) != 0 ||
 	    pipe2(errp, O_CLOEXEC) != 0)) {
 		xasprintf(cause, "cannot create pipes: %s", strerror(errno));
 		goto fail;
 	}
-	pid = job_spawn(spec, -1, outp[1], errp[1], &repfd);
+	pid = job_spawn(spec, -1, outp[1], errp[1], &repfd, &early);
 	if (pid == -1) {
 		xasprintf(cause, "cannot start a process: %s",
 		    strerror(errno));
@@ -846,9 +880,17 @@ job_run(const struct job_spec *spec, const struct job_cb *cb, void *arg,
 	job->path = xstrdup(spec->path);
 	/* The pipes stay blocking: they are read only when readable. */
 	job->statusfd = repfd;
-	job->status_ev = event_new(worker_base, repfd, EV_READ|EV_PERSIST,
-	    job_status_cb, job);
-	event_add(job->status_ev, NULL);
+	if (repfd != -1) {
+		job->status_ev = event_new(worker_base, repfd,
+		    EV_READ|EV_PERSIST, job_status_cb, job);
+		event_add(job->status_ev, NULL);
+	} else {
+		/* Known already; told from the loop all the same. */
+		job->early = early;
+		job->status_ev = event_new(worker_base, -1, 0, job_status_cb,
+		    job);
+		event_active(job->status_ev, EV_READ, 1);
+	}
 	job->out.job = job->err.job = job;
 	job->out.name = "stdout";
 	job->err.name = "stderr";
@@ -979,6 +1021,7 @@ job_spawn_helper(char **argv, void (*done)(int, void *), void *arg)
 {
 	struct job_spec		 spec;
 	struct job_helper	*h;
+	struct job_report	 r;
 	char			*cause, *path;
 	int			 repfd;
 	pid_t			 pid;
@@ -997,7 +1040,7 @@ job_spawn_helper(char **argv, void (*done)(int, void *), void *arg)
 	spec.path = path;
 	spec.argv = argv;
 	spec.envp = environ != NULL ? environ : empty_env;
-	if ((pid = job_spawn(&spec, -1, -1, -1, &repfd)) == -1) {
+	if ((pid = job_spawn(&spec, -1, -1, -1, &repfd, &r)) == -1) {
 		log_warn("event=helper_failed argv0=%s error=\"%s\"", argv[0],
 		    strerror(errno));
 		free(path);
@@ -1005,7 +1048,8 @@ job_spawn_helper(char **argv, void (*done)(int, void *), void *arg)
 			done(127 << 8, arg);
 		return;
 	}
-	close(repfd);	/* a failed exec shows as exit status 127 */
+	if (repfd != -1)
+		close(repfd);	/* a failed exec shows as exit status 127 */
 	free(path);
 	h = xcalloc(1, sizeof *h);
 	h->pid = pid;
@@ -1021,13 +1065,15 @@ job_spawn_helper(char **argv, void (*done)(int, void *), void *arg)
 int
 job_run_sync(char **argv, int timeout, char **out)
 {
-	struct timespec	 ts = { 0, 10 * 1000 * 1000 };
-	struct job_spec	 spec;
-	struct evbuffer	*buf = NULL;
-	char		*path, *cause;
-	pid_t		 pid, r;
-	int		 status = -1, repfd, i, p[2] = { -1, -1 }, eof = 0;
-	extern char	**environ;
+	struct timespec		 ts = { 0, 10 * 1000 * 1000 };
+	struct job_spec		 spec;
+	struct job_report	 rep;
+	struct evbuffer		*buf = NULL;
+	char			*path, *cause;
+	pid_t			 pid, r;
+	int			 status = -1, repfd, i, p[2] = { -1, -1 };
+	int			 eof = 0;
+	extern char		**environ;
 
 	if (out != NULL)
 		*out = NULL;
@@ -1047,7 +1093,7 @@ job_run_sync(char **argv, int timeout, char **out)
 	}
 	if (p[0] != -1)
 		evutil_make_socket_nonblocking(p[0]);	/* our end only */
-	pid = job_spawn(&spec, -1, p[1], -1, &repfd);
+	pid = job_spawn(&spec, -1, p[1], -1, &repfd, &rep);
 	free(path);
 	if (p[1] != -1)
 		close(p[1]);
@@ -1056,7 +1102,8 @@ job_run_sync(char **argv, int timeout, char **out)
 			close(p[0]);
 		return (-1);
 	}
-	close(repfd);
+	if (repfd != -1)
+		close(repfd);	/* a failed exec shows as exit status 127 */
 	if (out != NULL)
 		buf = evbuffer_new();
 	for (i = 0; i < timeout * 100; i++) {

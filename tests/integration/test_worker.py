@@ -488,7 +488,8 @@ def test_unstartable_assignments_are_start_failed(fake, tmp_path):
     c = fm.wait_conn(1)
     c.wait_msg("register")
     c.ack()
-    # execve itself fails (ENOEXEC): reported through the exec-status pipe.
+    # execve itself fails (ENOEXEC): the child reports it (in the worker's
+    # memory, which it shares, or else through the exec-status pipe).
     bindir = tmp_path / "bin"
     bindir.mkdir()
     notelf = bindir / "not-a-program"

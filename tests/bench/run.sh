@@ -357,7 +357,8 @@ fi
 # library pages included), the pages each has to itself (USS), and the
 # CPU of the TLS one over 20 s.
 # s8: those 2 real encore-workers running /bin/true, against the spawn
-# limit.
+# limit; and the CPU per task of the workers (their own, without their
+# tasks') and of the main node.
 if want s7 || want s8; then
 	start_main s7
 	BARE=$SDIR/bare.token
@@ -374,9 +375,18 @@ if want s7 || want s8; then
 	echo "bench: worker_idle_cpu_pct $(cpu_pct 20 "$w2" 2) %"
 	if want s8; then
 		out=$SDIR/swarm.out
+		wc1=$(( $(cpu_ticks "$w1") + $(cpu_ticks "$w2") ))
+		mc1=$(cpu_ticks "$MAIN_PID")
 		swarm -n 0 --tasks 5000 --window 512 --done-by-status \
 		    --duration 120 >"$out" 2>"$SDIR/swarm.err"
+		wc2=$(( $(cpu_ticks "$w1") + $(cpu_ticks "$w2") ))
+		mc2=$(cpu_ticks "$MAIN_PID")
 		pick "$out" tasks_per_s tasks_per_s_real
+		# The CPU each task cost the workers themselves (their
+		# tasks' own time not counted) and the main node.
+		awk -v w="$((wc2 - wc1))" -v m="$((mc2 - mc1))" -v hz="$HZ" \
+		    'BEGIN { printf "bench: worker_cpu_us_per_task %.0f us\n", w * 1e6 / hz / 5000
+			printf "bench: main_cpu_us_per_task %.0f us\n", m * 1e6 / hz / 5000 }'
 		tpr=$(value "$out" tasks_per_s)
 		if [ -n "$tpr" ] && [ -n "$SPAWN_LIMIT" ]; then
 			awk -v t="$tpr" -v l="$SPAWN_LIMIT" \

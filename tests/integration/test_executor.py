@@ -398,25 +398,32 @@ def landlock_or_skip():
                     "state dir, as the README says (abi probe: %d)" % abi)
 
 
+def start_worker_in(cluster, state, *args):
+    """Worker w1 with its state dir at state (outside /tmp, which tasks
+    may write), online."""
+    from conftest import Proc, binpath
+    argv = [binpath("encore-worker"), "--main",
+            "127.0.0.1:%d" % cluster.port, "--id", "w1", "--state-dir",
+            state, "--runtime", "none", "--log-level", "debug",
+            "--token-file", os.path.join(cluster.state, "join.token")]
+    w = Proc(argv + list(args), os.path.join(cluster.tmp, "worker-w1.log"))
+    cluster.procs.append(w)
+    cluster.workers["w1"] = w
+    cluster.wait_state("w1", "online")
+    return w
+
+
 def test_task_cannot_read_device_key(cluster):
     """Under Landlock a command task cannot read the worker's device.key
     or write its spool.  The state dir is outside /tmp (which tasks may
     write), as the default ones are."""
     import shutil
     import tempfile
-    from conftest import Proc, binpath
     landlock_or_skip()
     state = tempfile.mkdtemp(prefix="encore-test-state-", dir="/var/tmp")
     try:
         cluster.start_main()
-        argv = [binpath("encore-worker"), "--main",
-                "127.0.0.1:%d" % cluster.port, "--id", "w1", "--state-dir",
-                state, "--runtime", "none", "--log-level", "debug",
-                "--token-file", os.path.join(cluster.state, "join.token")]
-        w = Proc(argv, os.path.join(cluster.tmp, "worker-w1.log"))
-        cluster.procs.append(w)
-        cluster.workers["w1"] = w
-        cluster.wait_state("w1", "online")
+        w = start_worker_in(cluster, state)
         key = os.path.join(state, "device.key")
         wait_for(lambda: os.path.exists(key), 10, what="device.key")
         assert "event=sandbox_weak" not in w.output()
@@ -443,20 +450,11 @@ def test_task_cannot_touch_another_tasks_directory(cluster):
     rulesets are reused by later tasks (the worker keeps both)."""
     import shutil
     import tempfile
-    from conftest import Proc, binpath
     landlock_or_skip()
     state = tempfile.mkdtemp(prefix="encore-test-state-", dir="/var/tmp")
     try:
         cluster.start_main()
-        argv = [binpath("encore-worker"), "--main",
-                "127.0.0.1:%d" % cluster.port, "--id", "w1", "--state-dir",
-                state, "--runtime", "none", "--log-level", "debug",
-                "--slots", "2",
-                "--token-file", os.path.join(cluster.state, "join.token")]
-        w = Proc(argv, os.path.join(cluster.tmp, "worker-w1.log"))
-        cluster.procs.append(w)
-        cluster.workers["w1"] = w
-        cluster.wait_state("w1", "online")
+        w = start_worker_in(cluster, state, "--slots", "2")
         a = submit(cluster, command=["sh", "-c", "echo a > mine; sleep 60"])
         wait_task(cluster, a, states=("running",))
         adir = os.path.join(state, "work", "%s-1" % a)

@@ -161,7 +161,7 @@ static struct {
 static struct sandbox_ll {
 	dev_t	dev;
 	ino_t	ino;
-	int	fd;		/* -1: a free slot */
+	int	fd;		/* 0: a free slot (ours are 3 and up) */
 } sandbox_ll[SANDBOX_LL_CACHE];
 static unsigned	sandbox_ll_next;	/* the next slot to take */
 

@@ -188,8 +188,26 @@ static char			*job_stack;	/* mmap'd, JOB_STACK_SIZE */
 static int			 job_nullfd = -1;
 static int			 job_clone3 = 1;	/* 0: no clone3 here */
 static pid_t			 job_self;
-static sigset_t			 job_sigs_set;	/* not SIG_DFL here */
+static uint64_t			 job_sigs;	/* bit sig-1: not SIG_DFL */
 static int			 job_sigs_known;
+
+/*
+ * The kernel's struct sigaction, for the C library's two internal signals
+ * (32 and 33 with glibc), which its sigaction() refuses to touch.  A
+ * process started by glibc's posix_spawn (make starts its recipes that
+ * way) has them ignored, and an ignored signal stays ignored across
+ * execve, so without this a task would inherit that too.  The layout is
+ * the same on x86-64, arm64 and 32-bit arm.
+ */
+#if defined(__x86_64__) || defined(__aarch64__) || defined(__arm__)
+#define JOB_RAW_SIGACTION
+struct job_ksigaction {
+	void		(*handler)(int);
+	unsigned long	  flags;
+	void		(*restorer)(void);
+	unsigned long	  mask[64 / (8 * sizeof(long))];
+};
+#endif
 
 static void	job_check_done(struct job *);
 
@@ -494,6 +512,39 @@ job_close_fds(int keep)
 	}
 }
 
+/* Set signal sig to SIG_DFL past the C library (no-op where the
+ * kernel's layout is not known here). */
+static void __attribute__((no_sanitize_address))
+job_raw_default(int sig)
+{
+#ifdef JOB_RAW_SIGACTION
+	struct job_ksigaction	ka;
+
+	memset(&ka, 0, sizeof ka);
+	ka.handler = SIG_DFL;
+	syscall(SYS_rt_sigaction, sig, &ka, NULL, sizeof ka.mask);
+#else
+	(void)sig;
+#endif
+}
+
+/* 1 if signal sig's disposition is not SIG_DFL, asked past the C
+ * library; 0 if it is or cannot be asked. */
+static int
+job_raw_changed(int sig)
+{
+#ifdef JOB_RAW_SIGACTION
+	struct job_ksigaction	ka;
+
+	memset(&ka, 0, sizeof ka);
+	return (syscall(SYS_rt_sigaction, sig, NULL, &ka, sizeof ka.mask) ==
+	    0 && ka.handler != SIG_DFL);
+#else
+	(void)sig;
+	return (0);
+#endif
+}
+
 /* Report a failed stage to the parent and exit (in the child). */
 static int __attribute__((noreturn))
 job_child_fail(const struct job_child_args *a, int stage)
@@ -530,9 +581,11 @@ job_child_main(void *arg)
 
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = SIG_DFL;
-	for (sig = 1; sig < NSIG; sig++) {
-		if (sigismember(&job_sigs_set, sig) == 1)
-			sigaction(sig, &sa, NULL);
+	for (sig = 1; sig < NSIG && sig <= 64; sig++) {
+		if (!(job_sigs & (UINT64_C(1) << (sig - 1))))
+			continue;
+		if (sigaction(sig, &sa, NULL) != 0)
+			job_raw_default(sig);
 	}
 	if (setsid() == -1)
 		job_child_fail(a, JOB_STAGE_SETUP);
@@ -625,13 +678,15 @@ job_sigs_note(void)
 	size_t			 i;
 	int			 sig;
 
-	sigemptyset(&job_sigs_set);
+	job_sigs = 0;
 	for (i = 0; i < sizeof ours / sizeof ours[0]; i++)
-		sigaddset(&job_sigs_set, ours[i]);
-	for (sig = 1; sig < NSIG; sig++) {
-		if (sig != SIGKILL && sig != SIGSTOP &&
-		    sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL)
-			sigaddset(&job_sigs_set, sig);
+		job_sigs |= UINT64_C(1) << (ours[i] - 1);
+	for (sig = 1; sig < NSIG && sig <= 64; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		if (sigaction(sig, NULL, &sa) == 0 ? sa.sa_handler != SIG_DFL :
+		    job_raw_changed(sig))
+			job_sigs |= UINT64_C(1) << (sig - 1);
 	}
 	job_sigs_known = 1;
 }

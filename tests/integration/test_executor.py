@@ -137,7 +137,10 @@ def test_task_starts_with_default_signals(cluster):
     """A task starts with no signal blocked, ignored or caught, though the
     worker catches some (TERM, INT, HUP, CHLD), ignores SIGPIPE, and here
     was started with QUIT and USR2 ignored, as a shell's background job
-    inherits them; the worker's own dispositions stay."""
+    inherits them; the worker's own dispositions stay.  Under make (as in
+    `make test`) the worker also inherits glibc's internal signals 32 and
+    33 ignored (glibc's posix_spawn, which make uses, leaves them so),
+    which the C library's sigaction() cannot reset."""
     import signal
     cluster.start_main()
     old = [signal.signal(s, signal.SIG_IGN)

@@ -271,23 +271,36 @@ spool_unqueue(struct spool_rec *r)
 	r->replaying = 0;
 }
 
+/*
+ * Keep path for reuse: renamed to DIR/.NAME-SEQ and pushed on pool (n of
+ * max).  1 if kept, 0 if the pool is full or the rename failed (the
+ * caller deletes it then).
+ */
+static int
+spool_pool_put(char **pool, int *n, int max, unsigned *seq,
+    const char *dir, const char *name, const char *path)
+{
+	char	*keep;
+
+	if (*n >= max)
+		return (0);
+	xasprintf(&keep, "%s/.%s-%u", dir, name, (*seq)++);
+	if (rename(path, keep) != 0) {
+		free(keep);
+		return (0);
+	}
+	pool[(*n)++] = keep;
+	return (1);
+}
+
 /* An acknowledged result file: kept as a spare for a later result, or
  * deleted when there are enough. */
 static void
 spool_spare_keep(const char *path)
 {
-	char	*spare;
-
-	if (spool_n_spare < SPOOL_SPARE_MAX) {
-		xasprintf(&spare, "%s/.spare-%u", spool_run_dir,
-		    spool_spare_seq++);
-		if (rename(path, spare) == 0) {
-			spool_spare[spool_n_spare++] = spare;
-			return;
-		}
-		free(spare);
-	}
-	unlink(path);
+	if (!spool_pool_put(spool_spare, &spool_n_spare, SPOOL_SPARE_MAX,
+	    &spool_spare_seq, spool_run_dir, "spare", path))
+		unlink(path);
 }
 
 /*
@@ -1136,17 +1149,10 @@ spool_work_make(const char *path)
 void
 spool_work_done(const char *path)
 {
-	char	*keep;
-
-	if (spool_n_free < SPOOL_FREE_MAX && spool_dir_empty(path)) {
-		xasprintf(&keep, "%s/.free-%u", spool_work_dir,
-		    spool_free_seq++);
-		if (rename(path, keep) == 0) {
-			spool_free[spool_n_free++] = keep;
-			return;
-		}
-		free(keep);
-	}
+	if (spool_n_free < SPOOL_FREE_MAX && spool_dir_empty(path) &&
+	    spool_pool_put(spool_free, &spool_n_free, SPOOL_FREE_MAX,
+	    &spool_free_seq, spool_work_dir, "free", path))
+		return;
 	worker_rmtree(path);
 }
 

@@ -339,6 +339,24 @@ store_task_rows(struct store *st, sqlite3_stmt *s, task_row_cb cb,
 	return (rc == SQLITE_DONE ? 0 : -1);
 }
 
+/* A page's walk: each row moves the cursor past it, then goes to cb. */
+struct page_walk {
+	struct task_cursor	*cur;
+	task_row_cb		 cb;
+	void			*arg;
+};
+
+static int
+page_row(const struct task_row *r, void *arg)
+{
+	struct page_walk	*w = arg;
+
+	w->cur->after = r->id;
+	w->cur->prio = r->priority;
+	w->cur->seq = r->seq;
+	return (w->cb(r, w->arg));
+}
+
 /*
  * The next page of a listing after the cursor, at most limit rows, each
  * through cb; the cursor moves past them.  Pages are in id order (in
@@ -348,10 +366,9 @@ int
 store_task_page(struct store *st, struct task_cursor *cur, int limit,
     task_row_cb cb, void *arg)
 {
-	sqlite3_stmt	*s;
-	struct task_row	 r;
-	const char	*sql;
-	int		 rc, stop = 0;
+	sqlite3_stmt		*s;
+	const char		*sql;
+	struct page_walk	 w = { cur, cb, arg };
 
 	switch (cur->mode) {
 	case TASK_LIST_QUEUE:
@@ -393,21 +410,7 @@ store_task_page(struct store *st, struct task_cursor *cur, int limit,
 	sqlite3_bind_int64(s, 2, cur->mode == TASK_LIST_QUEUE ? cur->seq :
 	    cur->after);
 	sqlite3_bind_int(s, 3, limit);
-	while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-		task_row_read(s, &r);
-		cur->after = r.id;
-		cur->prio = r.priority;
-		cur->seq = r.seq;
-		stop = cb(&r, arg);
-		task_row_free(&r);
-	}
-	if (stop)
-		rc = SQLITE_DONE;
-	if (rc != SQLITE_DONE)
-		log_error("event=store_read error=\"%s\"",
-		    sqlite3_errmsg(st->db));
-	sqlite3_finalize(s);
-	return (rc == SQLITE_DONE ? 0 : -1);
+	return (store_task_rows(st, s, page_row, &w));
 }
 
 /* Tasks assigned or running (to rebuild memory at startup). */

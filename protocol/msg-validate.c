@@ -316,34 +316,65 @@ msg_env_key_ok(const char *k)
 	return (1);
 }
 
+/*
+ * The start every list field shares: v must be an array of min..max
+ * items (*n); a non-empty one gets an array of as many items of size
+ * bytes, zeroed, in the message's field (the caller reads it back with
+ * the field's own type), with its count.  0, or -1 with err set.
+ */
+static int
+msg_list_start(const struct msg_field *f, struct json_object *v,
+    struct msg *m, const char *path, size_t size, size_t *n,
+    struct proto_err *err)
+{
+	void	*items;
+
+	*n = 0;
+	if (!json_object_is_type(v, json_type_array))
+		return (msg_bad_field(err, f, path, v));
+	*n = json_object_array_length(v);
+	if ((double)*n < f->min || (double)*n > f->max)
+		return (msg_bad_field(err, f, path, v));
+	if (*n == 0)
+		return (0);
+	items = xcalloc(*n, size);
+	memcpy(FIELD(m, f, char), &items, sizeof items);
+	*COUNT(m, f) = *n;
+	return (0);
+}
+
+/* Fail on item i of the list at path (its member sub, if any): the path
+ * is made only here, not for every item that is right. */
+static int
+msg_bad_item(struct proto_err *err, const char *path, size_t i,
+    const char *sub, const char *what, struct json_object *v)
+{
+	char	ipath[192];
+
+	snprintf(ipath, sizeof ipath, "%s[%zu]%s%s", path, i,
+	    sub != NULL ? "." : "", sub != NULL ? sub : "");
+	return (msg_bad(err, ipath, what, v));
+}
+
 /* Decode an array of strings. */
 static int
 msg_decode_strlist(const struct msg_field *f, struct json_object *v,
     struct msg *m, const char *path, struct proto_err *err)
 {
 	struct json_object	*item;
-	char			**list, ipath[192], what[128];
+	char			**list, what[128];
 	const char		 *s;
 	size_t			  n, i, len;
 
-	if (!json_object_is_type(v, json_type_array))
-		return (msg_bad_field(err, f, path, v));
-	n = json_object_array_length(v);
-	if ((double)n < f->min || (double)n > f->max)
-		return (msg_bad(err, path, msg_expect(f, what, sizeof what),
-		    v));
-	if (n == 0)
-		return (0);
-	list = xcalloc(n, sizeof *list);
-	*FIELD(m, f, char **) = list;
-	*COUNT(m, f) = n;
+	if (msg_list_start(f, v, m, path, sizeof *list, &n, err) != 0)
+		return (-1);
+	list = *FIELD(m, f, char **);
 	for (i = 0; i < n; i++) {
 		item = json_object_array_get_idx(v, i);
 		if (!msg_string_ok(item, 0, f->len, 0, &s, &len)) {
-			snprintf(ipath, sizeof ipath, "%s[%zu]", path, i);
 			snprintf(what, sizeof what, "a string of at most %zu "
 			    "bytes", f->len);
-			return (msg_bad(err, ipath, what, item));
+			return (msg_bad_item(err, path, i, NULL, what, item));
 		}
 		list[i] = xstrdup(s);
 	}
@@ -404,43 +435,31 @@ msg_decode_reflist(const struct msg_field *f, struct json_object *v,
 {
 	struct proto_task_ref	*refs;
 	struct json_object	*item, *id, *at;
-	char			 ipath[192], what[160];
+	char			 what[160];
 	size_t			 n, i;
 	int64_t			 a;
 
-	if (!json_object_is_type(v, json_type_array))
-		return (msg_bad_field(err, f, path, v));
-	n = json_object_array_length(v);
-	if ((double)n > f->max)
-		return (msg_bad_field(err, f, path, v));
-	if (n == 0)
-		return (0);
-	refs = xcalloc(n, sizeof *refs);
-	*FIELD(m, f, struct proto_task_ref *) = refs;
-	*COUNT(m, f) = n;
+	if (msg_list_start(f, v, m, path, sizeof *refs, &n, err) != 0)
+		return (-1);
+	refs = *FIELD(m, f, struct proto_task_ref *);
 	for (i = 0; i < n; i++) {
 		item = json_object_array_get_idx(v, i);
-		snprintf(ipath, sizeof ipath, "%s[%zu]", path, i);
 		if (!json_object_is_type(item, json_type_object))
-			return (msg_bad(err, ipath, "an object with task_id "
-			    "and attempt", item));
+			return (msg_bad_item(err, path, i, NULL, "an object "
+			    "with task_id and attempt", item));
 		id = at = NULL;
 		json_object_object_get_ex(item, "task_id", &id);
 		json_object_object_get_ex(item, "attempt", &at);
 		if ((refs[i].task_id = msg_task_id(id)) == NULL) {
-			snprintf(ipath, sizeof ipath, "%s[%zu].task_id", path,
-			    i);
 			snprintf(what, sizeof what, "a task id (a non-empty "
 			    "string of at most %d bytes, or an integer >= 0)",
 			    PROTO_ID_MAX);
-			return (msg_bad(err, ipath, what, id));
+			return (msg_bad_item(err, path, i, "task_id", what,
+			    id));
 		}
-		if (!msg_int_ok(at, 1, 1000000, &a)) {
-			snprintf(ipath, sizeof ipath, "%s[%zu].attempt", path,
-			    i);
-			return (msg_bad(err, ipath, "an integer 1..1000000",
-			    at));
-		}
+		if (!msg_int_ok(at, 1, 1000000, &a))
+			return (msg_bad_item(err, path, i, "attempt",
+			    "an integer 1..1000000", at));
 		refs[i].attempt = (int)a;
 	}
 	return (0);
@@ -453,71 +472,58 @@ msg_decode_filelist(const struct msg_field *f, struct json_object *v,
 {
 	struct proto_file	*files;
 	struct json_object	*item, *name, *sha, *size, *mode;
-	char			 ipath[192];
 	const char		*why;
 	size_t			 n, i, j;
 	int64_t			 x;
 
-	if (!json_object_is_type(v, json_type_array))
-		return (msg_bad_field(err, f, path, v));
-	n = json_object_array_length(v);
-	if ((double)n > f->max)
-		return (msg_bad_field(err, f, path, v));
-	if (n == 0)
-		return (0);
-	files = xcalloc(n, sizeof *files);
-	*FIELD(m, f, struct proto_file *) = files;
-	*COUNT(m, f) = n;
+	if (msg_list_start(f, v, m, path, sizeof *files, &n, err) != 0)
+		return (-1);
+	files = *FIELD(m, f, struct proto_file *);
 	for (i = 0; i < n; i++) {
 		item = json_object_array_get_idx(v, i);
-		snprintf(ipath, sizeof ipath, "%s[%zu]", path, i);
 		if (!json_object_is_type(item, json_type_object))
-			return (msg_bad(err, ipath, "an object with name, "
-			    "sha256 and size", item));
+			return (msg_bad_item(err, path, i, NULL, "an object "
+			    "with name, sha256 and size", item));
 		name = sha = size = mode = NULL;
 		json_object_object_get_ex(item, "name", &name);
 		json_object_object_get_ex(item, "sha256", &sha);
 		json_object_object_get_ex(item, "size", &size);
 		json_object_object_get_ex(item, "mode", &mode);
-		snprintf(ipath, sizeof ipath, "%s[%zu].name", path, i);
 		if (!json_object_is_type(name, json_type_string))
-			return (msg_bad(err, ipath, "a relative path", name));
+			return (msg_bad_item(err, path, i, "name",
+			    "a relative path", name));
 		if (!proto_file_name_ok(json_object_get_string(name), &why)) {
-			char	got[48];
+			char	ipath[192], got[48];
 
+			snprintf(ipath, sizeof ipath, "%s[%zu].name", path, i);
 			proto_err_set(err, PROTO_BAD_FIELD, "%s: the name %s, "
 			    "got %s", ipath, why, msg_describe(name, got,
 			    sizeof got));
 			return (-1);
 		}
 		files[i].name = xstrdup(json_object_get_string(name));
-		snprintf(ipath, sizeof ipath, "%s[%zu].sha256", path, i);
 		if (!json_object_is_type(sha, json_type_string) ||
 		    !proto_sha256_ok(json_object_get_string(sha)))
-			return (msg_bad(err, ipath, "64 lowercase hex digits",
-			    sha));
+			return (msg_bad_item(err, path, i, "sha256",
+			    "64 lowercase hex digits", sha));
 		files[i].sha256 = xstrdup(json_object_get_string(sha));
-		snprintf(ipath, sizeof ipath, "%s[%zu].size", path, i);
 		if (!msg_int_ok(size, 0, WIRE_INT_BIG, &x))
-			return (msg_bad(err, ipath, "an integer >= 0", size));
+			return (msg_bad_item(err, path, i, "size",
+			    "an integer >= 0", size));
 		files[i].size = x;
 		files[i].mode = 0644;
 		if (mode != NULL && !json_object_is_type(mode,
 		    json_type_null)) {
-			snprintf(ipath, sizeof ipath, "%s[%zu].mode", path, i);
 			if (!msg_int_ok(mode, 0, 07777, &x))
-				return (msg_bad(err, ipath, "permission bits, "
-				    "an integer 0..4095 (e.g. 420 for 0644)",
-				    mode));
+				return (msg_bad_item(err, path, i, "mode",
+				    "permission bits, an integer 0..4095 "
+				    "(e.g. 420 for 0644)", mode));
 			files[i].mode = (int)x;
 		}
 		for (j = 0; j < i; j++) {
-			if (strcmp(files[j].name, files[i].name) == 0) {
-				snprintf(ipath, sizeof ipath, "%s[%zu].name",
-				    path, i);
-				return (msg_bad(err, ipath, "a name not given "
-				    "twice", name));
-			}
+			if (strcmp(files[j].name, files[i].name) == 0)
+				return (msg_bad_item(err, path, i, "name",
+				    "a name not given twice", name));
 		}
 	}
 	return (0);

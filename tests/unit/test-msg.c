@@ -670,6 +670,32 @@ test_error_messages(void **state)
 	    "\"system_metrics\":{},\"active_tasks\":[{\"task_id\":\"x\"}]}}",
 	    PROTO_BAD_FIELD, "data.active_tasks[0].attempt: expected an "
 	    "integer 1..1000000, got nothing");
+	decode_fails("{\"message_type\":\"heartbeat\",\"data\":{"
+	    "\"system_metrics\":{},\"active_tasks\":[5]}}", PROTO_BAD_FIELD,
+	    "data.active_tasks[0]: expected an object with task_id and "
+	    "attempt, got 5");
+	/* A list of files names the item and the member that is wrong. */
+	decode_fails("{\"message_type\":\"submit\",\"data\":{\"task\":{"
+	    "\"command\":[\"a\"],\"inputs\":[{\"name\":\"a\",\"sha256\":"
+	    "\"" SHA_A "\",\"size\":1},{\"name\":\"b\",\"sha256\":\"x\","
+	    "\"size\":1}]}}}", PROTO_BAD_FIELD, "data.task.inputs[1].sha256: "
+	    "expected 64 lowercase hex digits, got \"x\"");
+	decode_fails("{\"message_type\":\"submit\",\"data\":{\"task\":{"
+	    "\"command\":[\"a\"],\"inputs\":[{\"name\":\"a\",\"sha256\":"
+	    "\"" SHA_A "\",\"size\":1},{\"name\":\"a\",\"sha256\":\""
+	    SHA_A "\",\"size\":2}]}}}", PROTO_BAD_FIELD,
+	    "data.task.inputs[1].name: expected a name not given twice, got "
+	    "\"a\"");
+	decode_fails("{\"message_type\":\"submit\",\"data\":{\"task\":{"
+	    "\"command\":[\"a\"],\"inputs\":[{\"name\":\"/etc/passwd\","
+	    "\"sha256\":\"" SHA_A "\",\"size\":1}]}}}", PROTO_BAD_FIELD,
+	    "data.task.inputs[0].name: the name is absolute (names are "
+	    "relative to the task's working directory), got \"/etc/passwd\"");
+	decode_fails("{\"message_type\":\"submit\",\"data\":{\"task\":{"
+	    "\"command\":[\"a\"],\"inputs\":[{\"name\":\"a\",\"sha256\":"
+	    "\"" SHA_A "\",\"size\":1,\"mode\":4096}]}}}", PROTO_BAD_FIELD,
+	    "data.task.inputs[0].mode: expected permission bits, an integer "
+	    "0..4095 (e.g. 420 for 0644), got 4096");
 	decode_fails("{\"message_type\":\"frobnicate\"}", PROTO_UNKNOWN_TYPE,
 	    "message_type \"frobnicate\" is not a message this side knows "
 	    "(see PROTOCOL.md)");

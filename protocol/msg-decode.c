@@ -268,6 +268,7 @@ msg_decode_data(struct json_object *root, struct msg *m,
 	const struct msg_entry	*e = msg_table_entry(m->type);
 	const struct msg_field	*f;
 	struct json_object	*data = NULL, *v;
+	struct msg_parent	 parent = { NULL, 0, NULL };
 	char			 got[48];
 	size_t			 i;
 	int			 absent;
@@ -280,7 +281,7 @@ msg_decode_data(struct json_object *root, struct msg *m,
 	}
 	for (i = 0; i < e->nfields; i++) {
 		f = &e->fields[i];
-		v = msg_field_lookup(data, f->path, &absent);
+		v = msg_field_lookup_at(data, f->path, &parent, &absent);
 		if (absent)
 			continue;
 		if (v == NULL || json_object_is_type(v, json_type_null)) {

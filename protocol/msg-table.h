@@ -87,8 +87,16 @@ extern const char *const proto_task_type_names[];
 extern const char *const proto_code_names[];
 
 /* msg-validate.c */
+/* The parent object of the last field looked up (msg_field_lookup_at). */
+struct msg_parent {
+	const char		*path;	/* its dotted path: len bytes */
+	size_t			 len;
+	struct json_object	*obj;	/* NULL: missing, null or not one */
+};
 struct json_object	*msg_field_lookup(struct json_object *,
 			    const char *, int *);
+struct json_object	*msg_field_lookup_at(struct json_object *,
+			    const char *, struct msg_parent *, int *);
 int			 msg_field_decode(const struct msg_field *,
 			    struct json_object *, struct msg *,
 			    struct proto_err *);

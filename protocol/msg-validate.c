@@ -170,13 +170,25 @@ msg_bad(struct proto_err *err, const char *path, const char *what,
 	return (-1);
 }
 
+/* The field's path as errors name it, "data.PATH", into buf.  Made only
+ * when an error needs it: a line decodes a dozen fields. */
+static const char *
+msg_field_path(const struct msg_field *f, char *buf, size_t size)
+{
+	snprintf(buf, size, "data%s%s", *f->path != '\0' ? "." : "",
+	    f->path);
+	return (buf);
+}
+
 /* Fail with the field's own expectation.  A secret's value is never
  * shown, only its type and length (errors reach logs and peers). */
 static int
 msg_bad_field(struct proto_err *err, const struct msg_field *f,
-    const char *path, struct json_object *v)
+    struct json_object *v)
 {
-	char	what[512];
+	char	what[512], path[160];
+
+	msg_field_path(f, path, sizeof path);
 
 	if (f->flags & MF_SECRET) {
 		msg_expect(f, what, sizeof what);
@@ -195,40 +207,69 @@ msg_bad_field(struct proto_err *err, const struct msg_field *f,
 
 /*
  * Find path (dotted) under data.  *absent is set when a parent object is
- * missing or null, so the field is not looked at at all.
+ * missing or null, so the field is not looked at at all.  With pc, the
+ * parent found is kept there and used again by the next path under the
+ * same one (a heartbeat's metrics are nine fields of one object).
  */
 struct json_object *
-msg_field_lookup(struct json_object *data, const char *path, int *absent)
+msg_field_lookup_at(struct json_object *data, const char *path,
+    struct msg_parent *pc, int *absent)
 {
 	struct json_object	*cur = data, *next;
-	const char		*p = path, *dot;
+	const char		*p = path, *dot, *last;
 	char			 key[64];
-	size_t			 n;
+	size_t			 n, plen;
 
 	*absent = 0;
 	if (*path == '\0')
 		return (data);
 	if (data == NULL)
 		return (NULL);
-	while ((dot = strchr(p, '.')) != NULL) {
-		n = dot - p;
-		if (n >= sizeof key)
-			n = sizeof key - 1;
-		memcpy(key, p, n);
-		key[n] = '\0';
-		if (!json_object_object_get_ex(cur, key, &next) ||
-		    !json_object_is_type(next, json_type_object)) {
+	if ((last = strrchr(path, '.')) != NULL) {
+		plen = (size_t)(last - path);
+		if (pc != NULL && pc->path != NULL && pc->len == plen &&
+		    memcmp(pc->path, path, plen) == 0)
+			cur = pc->obj;
+		else {
+			while ((dot = strchr(p, '.')) != NULL) {
+				n = (size_t)(dot - p);
+				if (n >= sizeof key)
+					n = sizeof key - 1;
+				memcpy(key, p, n);
+				key[n] = '\0';
+				if (!json_object_object_get_ex(cur, key,
+				    &next) || !json_object_is_type(next,
+				    json_type_object)) {
+					cur = NULL;
+					break;
+				}
+				cur = next;
+				p = dot + 1;
+			}
+			if (pc != NULL) {
+				pc->path = path;
+				pc->len = plen;
+				pc->obj = cur;
+			}
+		}
+		if (cur == NULL) {
 			*absent = 1;
 			return (NULL);
 		}
-		cur = next;
-		p = dot + 1;
+		p = last + 1;
 	}
 	if (!json_object_is_type(cur, json_type_object))
 		return (NULL);
 	if (!json_object_object_get_ex(cur, p, &next))
 		return (NULL);
 	return (next);
+}
+
+/* The same without keeping the parent. */
+struct json_object *
+msg_field_lookup(struct json_object *data, const char *path, int *absent)
+{
+	return (msg_field_lookup_at(data, path, NULL, absent));
 }
 
 /* Check a string value: its length in lo..hi and no NUL unless allowed. */
@@ -324,17 +365,16 @@ msg_env_key_ok(const char *k)
  */
 static int
 msg_list_start(const struct msg_field *f, struct json_object *v,
-    struct msg *m, const char *path, size_t size, size_t *n,
-    struct proto_err *err)
+    struct msg *m, size_t size, size_t *n, struct proto_err *err)
 {
 	void	*items;
 
 	*n = 0;
 	if (!json_object_is_type(v, json_type_array))
-		return (msg_bad_field(err, f, path, v));
+		return (msg_bad_field(err, f, v));
 	*n = json_object_array_length(v);
 	if ((double)*n < f->min || (double)*n > f->max)
-		return (msg_bad_field(err, f, path, v));
+		return (msg_bad_field(err, f, v));
 	if (*n == 0)
 		return (0);
 	items = xcalloc(*n, size);
@@ -343,30 +383,30 @@ msg_list_start(const struct msg_field *f, struct json_object *v,
 	return (0);
 }
 
-/* Fail on item i of the list at path (its member sub, if any): the path
- * is made only here, not for every item that is right. */
+/* Fail on item i of list field f (its member sub, if any). */
 static int
-msg_bad_item(struct proto_err *err, const char *path, size_t i,
+msg_bad_item(struct proto_err *err, const struct msg_field *f, size_t i,
     const char *sub, const char *what, struct json_object *v)
 {
-	char	ipath[192];
+	char	path[160], ipath[192];
 
-	snprintf(ipath, sizeof ipath, "%s[%zu]%s%s", path, i,
-	    sub != NULL ? "." : "", sub != NULL ? sub : "");
+	snprintf(ipath, sizeof ipath, "%s[%zu]%s%s",
+	    msg_field_path(f, path, sizeof path), i, sub != NULL ? "." : "",
+	    sub != NULL ? sub : "");
 	return (msg_bad(err, ipath, what, v));
 }
 
 /* Decode an array of strings. */
 static int
 msg_decode_strlist(const struct msg_field *f, struct json_object *v,
-    struct msg *m, const char *path, struct proto_err *err)
+    struct msg *m, struct proto_err *err)
 {
 	struct json_object	*item;
 	char			**list, what[128];
 	const char		 *s;
 	size_t			  n, i, len;
 
-	if (msg_list_start(f, v, m, path, sizeof *list, &n, err) != 0)
+	if (msg_list_start(f, v, m, sizeof *list, &n, err) != 0)
 		return (-1);
 	list = *FIELD(m, f, char **);
 	for (i = 0; i < n; i++) {
@@ -374,28 +414,59 @@ msg_decode_strlist(const struct msg_field *f, struct json_object *v,
 		if (!msg_string_ok(item, 0, f->len, 0, &s, &len)) {
 			snprintf(what, sizeof what, "a string of at most %zu "
 			    "bytes", f->len);
-			return (msg_bad_item(err, path, i, NULL, what, item));
+			return (msg_bad_item(err, f, i, NULL, what, item));
 		}
 		list[i] = xstrdup(s);
 	}
 	return (0);
 }
 
+/* What is wrong with one key and value of an object of strings. */
+enum kv_bad { KV_OK, KV_BAD_KEY, KV_BAD_ENV_KEY, KV_BAD_VALUE };
+
+/* Fail on key of object field f; its path is made only here. */
+static int
+msg_bad_kv(struct proto_err *err, const struct msg_field *f,
+    const char *key, size_t klen, struct json_object *val, enum kv_bad bad)
+{
+	char	path[160], kpath[256], what[128];
+	char	shown[KEY_SHOWN_MAX + 4];
+
+	msg_clip(key, klen, shown, sizeof shown);
+	snprintf(kpath, sizeof kpath, "%s.%s",
+	    msg_field_path(f, path, sizeof path), shown);
+	switch (bad) {
+	case KV_BAD_KEY:
+		proto_err_set(err, PROTO_BAD_FIELD, "%s: keys must be "
+		    "1..%d bytes", kpath, PROTO_NAME_MAX);
+		return (-1);
+	case KV_BAD_ENV_KEY:
+		proto_err_set(err, PROTO_BAD_FIELD, "%s: not a valid "
+		    "variable name: use letters, digits and _, not "
+		    "starting with a digit", kpath);
+		return (-1);
+	default:
+		snprintf(what, sizeof what, "a string of at most %zu bytes",
+		    f->len);
+		return (msg_bad(err, kpath, what, val));
+	}
+}
+
 /* Decode an object of string values. */
 static int
 msg_decode_kvmap(const struct msg_field *f, struct json_object *v,
-    struct msg *m, const char *path, struct proto_err *err)
+    struct msg *m, struct proto_err *err)
 {
 	struct proto_kv	*kv;
-	char		 kpath[256], what[128], shown[KEY_SHOWN_MAX + 4];
 	const char	*s;
 	size_t		 n, i = 0, len, klen;
+	enum kv_bad	 bad;
 
 	if (!json_object_is_type(v, json_type_object))
-		return (msg_bad_field(err, f, path, v));
+		return (msg_bad_field(err, f, v));
 	n = (size_t)json_object_object_length(v);
 	if ((double)n > f->max)
-		return (msg_bad_field(err, f, path, v));
+		return (msg_bad_field(err, f, v));
 	if (n == 0)
 		return (0);
 	kv = xcalloc(n, sizeof *kv);
@@ -403,24 +474,16 @@ msg_decode_kvmap(const struct msg_field *f, struct json_object *v,
 	*COUNT(m, f) = n;
 	json_object_object_foreach(v, key, val) {
 		klen = strlen(key);
-		msg_clip(key, klen, shown, sizeof shown);
-		snprintf(kpath, sizeof kpath, "%s.%s", path, shown);
-		if (klen == 0 || klen > PROTO_NAME_MAX) {
-			proto_err_set(err, PROTO_BAD_FIELD, "%s: keys must be "
-			    "1..%d bytes", kpath, PROTO_NAME_MAX);
-			return (-1);
-		}
-		if ((f->flags & MF_ENVKEYS) && !msg_env_key_ok(key)) {
-			proto_err_set(err, PROTO_BAD_FIELD, "%s: not a valid "
-			    "variable name: use letters, digits and _, not "
-			    "starting with a digit", kpath);
-			return (-1);
-		}
-		if (!msg_string_ok(val, 0, f->len, 0, &s, &len)) {
-			snprintf(what, sizeof what, "a string of at most %zu "
-			    "bytes", f->len);
-			return (msg_bad(err, kpath, what, val));
-		}
+		if (klen == 0 || klen > PROTO_NAME_MAX)
+			bad = KV_BAD_KEY;
+		else if ((f->flags & MF_ENVKEYS) && !msg_env_key_ok(key))
+			bad = KV_BAD_ENV_KEY;
+		else if (!msg_string_ok(val, 0, f->len, 0, &s, &len))
+			bad = KV_BAD_VALUE;
+		else
+			bad = KV_OK;
+		if (bad != KV_OK)
+			return (msg_bad_kv(err, f, key, klen, val, bad));
 		kv[i].key = xstrdup(key);
 		kv[i].value = xstrdup(s);
 		i++;
@@ -431,7 +494,7 @@ msg_decode_kvmap(const struct msg_field *f, struct json_object *v,
 /* Decode an array of {task_id, attempt}. */
 static int
 msg_decode_reflist(const struct msg_field *f, struct json_object *v,
-    struct msg *m, const char *path, struct proto_err *err)
+    struct msg *m, struct proto_err *err)
 {
 	struct proto_task_ref	*refs;
 	struct json_object	*item, *id, *at;
@@ -439,13 +502,13 @@ msg_decode_reflist(const struct msg_field *f, struct json_object *v,
 	size_t			 n, i;
 	int64_t			 a;
 
-	if (msg_list_start(f, v, m, path, sizeof *refs, &n, err) != 0)
+	if (msg_list_start(f, v, m, sizeof *refs, &n, err) != 0)
 		return (-1);
 	refs = *FIELD(m, f, struct proto_task_ref *);
 	for (i = 0; i < n; i++) {
 		item = json_object_array_get_idx(v, i);
 		if (!json_object_is_type(item, json_type_object))
-			return (msg_bad_item(err, path, i, NULL, "an object "
+			return (msg_bad_item(err, f, i, NULL, "an object "
 			    "with task_id and attempt", item));
 		id = at = NULL;
 		json_object_object_get_ex(item, "task_id", &id);
@@ -454,11 +517,11 @@ msg_decode_reflist(const struct msg_field *f, struct json_object *v,
 			snprintf(what, sizeof what, "a task id (a non-empty "
 			    "string of at most %d bytes, or an integer >= 0)",
 			    PROTO_ID_MAX);
-			return (msg_bad_item(err, path, i, "task_id", what,
+			return (msg_bad_item(err, f, i, "task_id", what,
 			    id));
 		}
 		if (!msg_int_ok(at, 1, 1000000, &a))
-			return (msg_bad_item(err, path, i, "attempt",
+			return (msg_bad_item(err, f, i, "attempt",
 			    "an integer 1..1000000", at));
 		refs[i].attempt = (int)a;
 	}
@@ -468,7 +531,7 @@ msg_decode_reflist(const struct msg_field *f, struct json_object *v,
 /* Decode a list of files: [{name, sha256, size, mode}]. */
 static int
 msg_decode_filelist(const struct msg_field *f, struct json_object *v,
-    struct msg *m, const char *path, struct proto_err *err)
+    struct msg *m, struct proto_err *err)
 {
 	struct proto_file	*files;
 	struct json_object	*item, *name, *sha, *size, *mode;
@@ -476,13 +539,13 @@ msg_decode_filelist(const struct msg_field *f, struct json_object *v,
 	size_t			 n, i, j;
 	int64_t			 x;
 
-	if (msg_list_start(f, v, m, path, sizeof *files, &n, err) != 0)
+	if (msg_list_start(f, v, m, sizeof *files, &n, err) != 0)
 		return (-1);
 	files = *FIELD(m, f, struct proto_file *);
 	for (i = 0; i < n; i++) {
 		item = json_object_array_get_idx(v, i);
 		if (!json_object_is_type(item, json_type_object))
-			return (msg_bad_item(err, path, i, NULL, "an object "
+			return (msg_bad_item(err, f, i, NULL, "an object "
 			    "with name, sha256 and size", item));
 		name = sha = size = mode = NULL;
 		json_object_object_get_ex(item, "name", &name);
@@ -490,39 +553,39 @@ msg_decode_filelist(const struct msg_field *f, struct json_object *v,
 		json_object_object_get_ex(item, "size", &size);
 		json_object_object_get_ex(item, "mode", &mode);
 		if (!json_object_is_type(name, json_type_string))
-			return (msg_bad_item(err, path, i, "name",
+			return (msg_bad_item(err, f, i, "name",
 			    "a relative path", name));
 		if (!proto_file_name_ok(json_object_get_string(name), &why)) {
-			char	ipath[192], got[48];
+			char	path[160], got[48];
 
-			snprintf(ipath, sizeof ipath, "%s[%zu].name", path, i);
-			proto_err_set(err, PROTO_BAD_FIELD, "%s: the name %s, "
-			    "got %s", ipath, why, msg_describe(name, got,
+			proto_err_set(err, PROTO_BAD_FIELD, "%s[%zu].name: the "
+			    "name %s, got %s", msg_field_path(f, path,
+			    sizeof path), i, why, msg_describe(name, got,
 			    sizeof got));
 			return (-1);
 		}
 		files[i].name = xstrdup(json_object_get_string(name));
 		if (!json_object_is_type(sha, json_type_string) ||
 		    !proto_sha256_ok(json_object_get_string(sha)))
-			return (msg_bad_item(err, path, i, "sha256",
+			return (msg_bad_item(err, f, i, "sha256",
 			    "64 lowercase hex digits", sha));
 		files[i].sha256 = xstrdup(json_object_get_string(sha));
 		if (!msg_int_ok(size, 0, WIRE_INT_BIG, &x))
-			return (msg_bad_item(err, path, i, "size",
+			return (msg_bad_item(err, f, i, "size",
 			    "an integer >= 0", size));
 		files[i].size = x;
 		files[i].mode = 0644;
 		if (mode != NULL && !json_object_is_type(mode,
 		    json_type_null)) {
 			if (!msg_int_ok(mode, 0, 07777, &x))
-				return (msg_bad_item(err, path, i, "mode",
+				return (msg_bad_item(err, f, i, "mode",
 				    "permission bits, an integer 0..4095 "
 				    "(e.g. 420 for 0644)", mode));
 			files[i].mode = (int)x;
 		}
 		for (j = 0; j < i; j++) {
 			if (strcmp(files[j].name, files[i].name) == 0)
-				return (msg_bad_item(err, path, i, "name",
+				return (msg_bad_item(err, f, i, "name",
 				    "a name not given twice", name));
 		}
 	}
@@ -532,7 +595,7 @@ msg_decode_filelist(const struct msg_field *f, struct json_object *v,
 /* Decode the three load averages; null entries are unknown. */
 static int
 msg_decode_load3(const struct msg_field *f, struct json_object *v,
-    struct msg *m, const char *path, struct proto_err *err)
+    struct msg *m, struct proto_err *err)
 {
 	struct json_object	*item;
 	double			*load = FIELD(m, f, double), d;
@@ -540,7 +603,7 @@ msg_decode_load3(const struct msg_field *f, struct json_object *v,
 
 	if (!json_object_is_type(v, json_type_array) ||
 	    json_object_array_length(v) != 3)
-		return (msg_bad_field(err, f, path, v));
+		return (msg_bad_field(err, f, v));
 	for (i = 0; i < 3; i++) {
 		item = json_object_array_get_idx(v, i);
 		if (item == NULL)
@@ -548,7 +611,7 @@ msg_decode_load3(const struct msg_field *f, struct json_object *v,
 		else if (msg_number_ok(item, f->min, f->max, &d))
 			load[i] = d;
 		else
-			return (msg_bad_field(err, f, path, v));
+			return (msg_bad_field(err, f, v));
 	}
 	return (0);
 }
@@ -556,7 +619,7 @@ msg_decode_load3(const struct msg_field *f, struct json_object *v,
 /* Decode subscription topics. */
 static int
 msg_decode_topics(const struct msg_field *f, struct json_object *v,
-    struct msg *m, const char *path, struct proto_err *err)
+    struct msg *m, struct proto_err *err)
 {
 	struct msg_subscribe	*sub = FIELD(m, f, struct msg_subscribe);
 	struct json_object	*item;
@@ -564,10 +627,10 @@ msg_decode_topics(const struct msg_field *f, struct json_object *v,
 	size_t			 n, i;
 
 	if (!json_object_is_type(v, json_type_array))
-		return (msg_bad_field(err, f, path, v));
+		return (msg_bad_field(err, f, v));
 	n = json_object_array_length(v);
 	if ((double)n < f->min || (double)n > f->max)
-		return (msg_bad_field(err, f, path, v));
+		return (msg_bad_field(err, f, v));
 	for (i = 0; i < n; i++) {
 		item = json_object_array_get_idx(v, i);
 		s = json_object_is_type(item, json_type_string) ?
@@ -576,13 +639,9 @@ msg_decode_topics(const struct msg_field *f, struct json_object *v,
 			sub->devices = 1;
 		else if (strcmp(s, "tasks") == 0)
 			sub->tasks = 1;
-		else {
-			char	ipath[192];
-
-			snprintf(ipath, sizeof ipath, "%s[%zu]", path, i);
-			return (msg_bad(err, ipath, "a topic, \"devices\" or "
-			    "\"tasks\"", item));
-		}
+		else
+			return (msg_bad_item(err, f, i, NULL, "a topic, "
+			    "\"devices\" or \"tasks\"", item));
 	}
 	return (0);
 }
@@ -611,36 +670,33 @@ int
 msg_field_decode(const struct msg_field *f, struct json_object *v,
     struct msg *m, struct proto_err *err)
 {
-	char		 path[160];
 	const char	*s;
 	size_t		 len;
 	int64_t		 i;
 	double		 d;
 
-	snprintf(path, sizeof path, "data%s%s", *f->path != '\0' ? "." : "",
-	    f->path);
 	switch (f->kind) {
 	case MF_OBJECT:
 		if (!json_object_is_type(v, json_type_object))
-			return (msg_bad_field(err, f, path, v));
+			return (msg_bad_field(err, f, v));
 		return (0);
 	case MF_JSON:
 		if (!json_object_is_type(v, json_type_object))
-			return (msg_bad_field(err, f, path, v));
+			return (msg_bad_field(err, f, v));
 		*FIELD(m, f, struct json_object *) = json_object_get(v);
 		return (0);
 	case MF_STRING:
 		if (!msg_string_ok(v, f->min, f->max, 0, &s, &len))
-			return (msg_bad_field(err, f, path, v));
+			return (msg_bad_field(err, f, v));
 		if (f->names != NULL && msg_name_index(f, s) == -1)
-			return (msg_bad_field(err, f, path, v));
+			return (msg_bad_field(err, f, v));
 		if ((f->flags & MF_SHA256) && !proto_sha256_ok(s))
-			return (msg_bad_field(err, f, path, v));
+			return (msg_bad_field(err, f, v));
 		*FIELD(m, f, char *) = xstrdup(s);
 		return (0);
 	case MF_BYTES:
 		if (!msg_string_ok(v, f->min, f->max, 1, &s, &len))
-			return (msg_bad_field(err, f, path, v));
+			return (msg_bad_field(err, f, v));
 		*FIELD(m, f, char *) = xmalloc(len + 1);
 		memcpy(*FIELD(m, f, char *), s, len);
 		(*FIELD(m, f, char *))[len] = '\0';
@@ -648,53 +704,53 @@ msg_field_decode(const struct msg_field *f, struct json_object *v,
 		return (0);
 	case MF_TASK_ID:
 		if ((*FIELD(m, f, char *) = msg_task_id(v)) == NULL)
-			return (msg_bad_field(err, f, path, v));
+			return (msg_bad_field(err, f, v));
 		return (0);
 	case MF_INT:
 		if (!msg_int_ok(v, f->min, f->max, &i))
-			return (msg_bad_field(err, f, path, v));
+			return (msg_bad_field(err, f, v));
 		*FIELD(m, f, int) = (int)i;
 		return (0);
 	case MF_INT64:
 		if (!msg_int_ok(v, f->min, f->max, &i))
-			return (msg_bad_field(err, f, path, v));
+			return (msg_bad_field(err, f, v));
 		*FIELD(m, f, int64_t) = i;
 		return (0);
 	case MF_DOUBLE:
 		if (!msg_number_ok(v, f->min, f->max, &d))
-			return (msg_bad_field(err, f, path, v));
+			return (msg_bad_field(err, f, v));
 		*FIELD(m, f, double) = d;
 		return (0);
 	case MF_BOOL:
 		if (!json_object_is_type(v, json_type_boolean))
-			return (msg_bad_field(err, f, path, v));
+			return (msg_bad_field(err, f, v));
 		*FIELD(m, f, int) = json_object_get_boolean(v) ? 1 : 0;
 		return (0);
 	case MF_ENUM:
 		if (!json_object_is_type(v, json_type_string) ||
 		    (i = msg_name_index(f, json_object_get_string(v))) == -1)
-			return (msg_bad_field(err, f, path, v));
+			return (msg_bad_field(err, f, v));
 		*FIELD(m, f, int) = (int)i;
 		return (0);
 	case MF_CODE:
 		if (!msg_string_ok(v, f->min, f->max, 0, &s, &len))
-			return (msg_bad_field(err, f, path, v));
+			return (msg_bad_field(err, f, v));
 		*FIELD(m, f, enum proto_code) = proto_code_from_name(s);
 		return (0);
 	case MF_STRLIST:
-		return (msg_decode_strlist(f, v, m, path, err));
+		return (msg_decode_strlist(f, v, m, err));
 	case MF_KVMAP:
-		return (msg_decode_kvmap(f, v, m, path, err));
+		return (msg_decode_kvmap(f, v, m, err));
 	case MF_REFLIST:
-		return (msg_decode_reflist(f, v, m, path, err));
+		return (msg_decode_reflist(f, v, m, err));
 	case MF_FILELIST:
-		return (msg_decode_filelist(f, v, m, path, err));
+		return (msg_decode_filelist(f, v, m, err));
 	case MF_LOAD3:
-		return (msg_decode_load3(f, v, m, path, err));
+		return (msg_decode_load3(f, v, m, err));
 	case MF_TOPICS:
-		return (msg_decode_topics(f, v, m, path, err));
+		return (msg_decode_topics(f, v, m, err));
 	}
-	return (msg_bad_field(err, f, path, v));
+	return (msg_bad_field(err, f, v));
 }
 
 /* Say a required field is missing (or null). */

@@ -696,6 +696,18 @@ test_error_messages(void **state)
 	    "\"" SHA_A "\",\"size\":1,\"mode\":4096}]}}}", PROTO_BAD_FIELD,
 	    "data.task.inputs[0].mode: expected permission bits, an integer "
 	    "0..4095 (e.g. 420 for 0644), got 4096");
+	/* An object of strings names the key that is wrong. */
+	decode_fails("{\"message_type\":\"submit\",\"data\":{\"task\":{"
+	    "\"command\":[\"a\"],\"env\":{\"LANG\":\"C\",\"1X\":\"y\"}}}}",
+	    PROTO_BAD_FIELD, "data.task.env.1X: not a valid variable name: "
+	    "use letters, digits and _, not starting with a digit");
+	decode_fails("{\"message_type\":\"submit\",\"data\":{\"task\":{"
+	    "\"command\":[\"a\"],\"env\":{\"\":\"y\"}}}}", PROTO_BAD_FIELD,
+	    "data.task.env.: keys must be 1..128 bytes");
+	decode_fails("{\"message_type\":\"submit\",\"data\":{\"task\":{"
+	    "\"command\":[\"a\"],\"requirements\":{\"labels\":{\"room\":5}}"
+	    "}}}", PROTO_BAD_FIELD, "data.task.requirements.labels.room: "
+	    "expected a string of at most 128 bytes, got 5");
 	decode_fails("{\"message_type\":\"frobnicate\"}", PROTO_UNKNOWN_TYPE,
 	    "message_type \"frobnicate\" is not a message this side knows "
 	    "(see PROTOCOL.md)");

@@ -190,20 +190,9 @@ proto_err_set(struct proto_err *err, enum proto_code code, const char *fmt,
 {
 	va_list	ap;
 
-	size_t	n;
-
 	if (err == NULL)
 		return;
 	err->code = code;
-	if (strchr(fmt, '%') == NULL) {
-		/* Nothing to format ("ok" on every line decoded). */
-		n = strlen(fmt);
-		if (n >= sizeof err->message)
-			n = sizeof err->message - 1;
-		memcpy(err->message, fmt, n);
-		err->message[n] = '\0';
-		return;
-	}
 	va_start(ap, fmt);
 	vsnprintf(err->message, sizeof err->message, fmt, ap);
 	va_end(ap);
